@@ -1,0 +1,39 @@
+"""Where typedecode keeps its on-disk cache.
+
+Resolution order: an explicit `cache_dir` argument, then the `TYPEDECODE_CACHE_DIR` environment
+variable, then the platform's user cache folder. `False` (or the variable set to `0`, `off`,
+`false` or `none`) turns the disk cache off, in which case the result is None.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ENV_VAR = "TYPEDECODE_CACHE_DIR"
+_OFF = {"0", "off", "false", "none", "no"}
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike | bool | None = None) -> Path | None:
+    """The cache folder to use, or None when the disk cache is turned off."""
+    if cache_dir is False:
+        return None
+    if cache_dir not in (None, True):
+        return Path(cache_dir).expanduser()
+    env = os.environ.get(ENV_VAR)
+    if env is not None and env.strip():
+        if env.strip().lower() in _OFF:
+            return None
+        return Path(env).expanduser()
+    return _platform_cache_root() / "typedecode"
+
+
+def _platform_cache_root() -> Path:
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA")
+        return Path(base) if base else Path.home() / "AppData" / "Local"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) if xdg else Path.home() / ".cache"

@@ -1,0 +1,70 @@
+"""Typed errors raised by the decoding package.
+
+Every problem with a user's pattern is a `PatternError`; the subclasses say which kind.
+Messages name the problem and where it is (pattern position with a caret line).
+"""
+
+from __future__ import annotations
+
+
+class TypedecodeError(Exception):
+    """Base class of every error typedecode raises on purpose."""
+
+
+class PatternError(TypedecodeError, ValueError):
+    """A pattern that cannot be turned into a guide.
+
+    `pattern` is the pattern text and `pos` the 0-based position of the problem (or None).
+    """
+
+    def __init__(self, message: str, pattern: str | None = None, pos: int | None = None):
+        self.pattern = pattern
+        self.pos = pos
+        self.reason = message
+        super().__init__(_with_caret(message, pattern, pos))
+
+
+class PatternSyntaxError(PatternError):
+    """The pattern is not valid regular-expression syntax."""
+
+
+class UnsupportedPattern(PatternError):
+    """Valid syntax whose construct has no finite automaton (lookaround, backreference...).
+
+    Such patterns can still be used with `decoding.compile(..., engine="partial")`.
+    """
+
+    def __init__(self, message: str, pattern: str | None = None, pos: int | None = None):
+        hint = ' (use decoding.compile(..., engine="partial") for regex partial matching)'
+        super().__init__(message + hint, pattern, pos)
+
+
+class EmptyLanguage(PatternError):
+    """The pattern matches no string at all, so no output could ever satisfy it."""
+
+
+class PatternTooComplex(PatternError):
+    """The automaton for the pattern would exceed the configured state limit."""
+
+
+class TokenRejected(TypedecodeError, ValueError):
+    """A token that the guide does not allow in the given state was passed to `advance`."""
+
+
+def _with_caret(message: str, pattern: str | None, pos: int | None) -> str:
+    if pattern is None or pos is None:
+        return message
+    # Show a window of the pattern around the position, with a caret under it.
+    start = max(0, pos - 30)
+    end = min(len(pattern), pos + 30)
+    snippet = pattern[start:end]
+    prefix = "..." if start > 0 else ""
+    suffix = "..." if end < len(pattern) else ""
+    shown = prefix + snippet + suffix
+    caret = " " * (len(prefix) + len(repr(pattern[start:pos])) - 2) + "^"
+    return f"{message} at position {pos}\n  {_repr_body(shown)}\n  {caret}"
+
+
+def _repr_body(text: str) -> str:
+    """The text as it would appear inside repr() quotes (control characters escaped)."""
+    return repr(text)[1:-1]
