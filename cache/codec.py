@@ -1,0 +1,171 @@
+"""Plain, self-checking encodings for cache values (nothing is ever pickled or evaluated).
+
+A stored value is a *frame*:
+
+    MAGIC (4) | version u32 | codec (1) | kind length u8 | kind | payload length u64
+    | checksum (32) | payload
+
+The checksum is BLAKE2b-256 over everything before it, the full store key the frame was written
+under, and the payload. So a truncated, bit-flipped or foreign frame, a frame written by another
+format version or codec, and a frame moved from one key to another are all rejected by
+`unframe` with `CorruptEntry`. The checksum guards against accidents and tampering that does not
+recompute it; it is not a signature (a secret kept next to the data would add nothing), which is
+why decoding never runs code whatever the bytes are.
+
+Payload codecs:
+- bytes: the payload itself.
+- JSON: UTF-8 `json.dumps` text (strict JSON: no NaN/Infinity; tuples come back as lists).
+- arrays: u32 count, then per array: u16 name length | UTF-8 name | u64 blob length | `.npy`
+  blob. Only plain (non-object, non-structured) dtypes are accepted. Each blob's header is
+  checked against its length before loading, and loading uses `allow_pickle=False`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import struct
+
+import numpy as np
+
+MAGIC = b"TDC\x00"
+BYTES, JSON, ARRAYS = b"b", b"j", b"a"
+
+_HEAD = struct.Struct("<4sIcB")  # magic, version, codec, kind length
+_LEN = struct.Struct("<Q")
+_DIGEST = 32
+_COUNT = struct.Struct("<I")
+_NAME = struct.Struct("<H")
+
+
+class CorruptEntry(ValueError):
+    """A stored value that is not a valid frame/payload for the key it was read from."""
+
+
+def frame(version: int, codec: bytes, kind: str, store_key: str, payload: bytes) -> bytes:
+    """Wrap `payload` in a frame bound to `version`, `codec`, `kind` and `store_key`."""
+    kind_b = kind.encode("ascii")
+    head = _HEAD.pack(MAGIC, version, codec, len(kind_b)) + kind_b + _LEN.pack(len(payload))
+    return head + _checksum(head, store_key, payload) + payload
+
+
+def unframe(blob: object, version: int, codec: bytes, kind: str, store_key: str) -> bytes:
+    """The payload of `blob`, or CorruptEntry if it is not exactly what `frame` made for these."""
+    if not isinstance(blob, bytes):
+        raise CorruptEntry(f"value is {type(blob).__name__}, not bytes")
+    if len(blob) < _HEAD.size:
+        raise CorruptEntry("truncated header")
+    magic, got_version, got_codec, kind_len = _HEAD.unpack_from(blob)
+    if magic != MAGIC:
+        raise CorruptEntry("bad magic")
+    if got_version != version:
+        raise CorruptEntry(f"format version {got_version}, expected {version}")
+    if got_codec != codec:
+        raise CorruptEntry(f"codec {got_codec!r}, expected {codec!r}")
+    pos = _HEAD.size
+    if blob[pos : pos + kind_len] != kind.encode("ascii"):
+        raise CorruptEntry("kind mismatch")
+    pos += kind_len
+    if len(blob) < pos + _LEN.size + _DIGEST:
+        raise CorruptEntry("truncated header")
+    (size,) = _LEN.unpack_from(blob, pos)
+    pos += _LEN.size
+    head, digest, payload = blob[:pos], blob[pos : pos + _DIGEST], blob[pos + _DIGEST :]
+    if len(payload) != size:
+        raise CorruptEntry(f"payload is {len(payload)} bytes, header says {size}")
+    if digest != _checksum(head, store_key, payload):
+        raise CorruptEntry("checksum mismatch")
+    return payload
+
+
+def _checksum(head: bytes, store_key: str, payload: bytes) -> bytes:
+    h = hashlib.blake2b(head, digest_size=_DIGEST)
+    h.update(store_key.encode("utf-8", "surrogatepass"))
+    h.update(payload)
+    return h.digest()
+
+
+def encode_json(value: object) -> bytes:
+    """Strict JSON text of `value` (TypeError/ValueError if it is not JSON-serializable)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def decode_json(payload: bytes) -> object:
+    """Inverse of `encode_json`; CorruptEntry on anything else."""
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise CorruptEntry(f"invalid JSON: {exc}") from None
+
+
+def encode_arrays(arrays: dict[str, np.ndarray]) -> bytes:
+    """The archive of `arrays`; TypeError for bad names, non-arrays, object/structured dtypes."""
+    if not isinstance(arrays, dict):
+        raise TypeError(f"arrays must be a dict of numpy arrays, not {type(arrays).__name__}")
+    parts = [_COUNT.pack(len(arrays))]
+    for name, arr in arrays.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"array names must be non-empty strings, got {name!r}")
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"array {name!r} is {type(arr).__name__}, not a numpy array")
+        if arr.dtype.hasobject or arr.dtype.names is not None:
+            raise TypeError(f"array {name!r} has dtype {arr.dtype}; only plain dtypes are stored")
+        name_b = name.encode("utf-8")
+        if len(name_b) > 0xFFFF:
+            raise TypeError(f"array name too long ({len(name_b)} bytes)")
+        buf = io.BytesIO()
+        np.save(buf, arr, allow_pickle=False)
+        blob = buf.getvalue()
+        parts += [_NAME.pack(len(name_b)), name_b, _LEN.pack(len(blob)), blob]
+    return b"".join(parts)
+
+
+def decode_arrays(payload: bytes) -> dict[str, np.ndarray]:
+    """Inverse of `encode_arrays` (fresh, writable arrays); CorruptEntry on anything else."""
+    view = memoryview(payload)
+    try:
+        (count,) = _COUNT.unpack_from(view)
+        pos = _COUNT.size
+        out: dict[str, np.ndarray] = {}
+        for _ in range(count):
+            (name_len,) = _NAME.unpack_from(view, pos)
+            pos += _NAME.size
+            name = bytes(view[pos : pos + name_len]).decode("utf-8")
+            pos += name_len
+            (blob_len,) = _LEN.unpack_from(view, pos)
+            pos += _LEN.size
+            if name in out or pos + blob_len > len(view) or not name:
+                raise CorruptEntry("bad array archive entry")
+            out[name] = _load_npy(view[pos : pos + blob_len])
+            pos += blob_len
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise CorruptEntry(f"bad array archive: {exc}") from None
+    if pos != len(view):
+        raise CorruptEntry("trailing bytes after array archive")
+    return out
+
+
+def _load_npy(blob: memoryview) -> np.ndarray:
+    """Load one `.npy` blob after checking that its header describes exactly its data."""
+    fmt = np.lib.format
+    fp = io.BytesIO(blob)
+    try:
+        version = fmt.read_magic(fp)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(fp)
+        else:
+            raise CorruptEntry(f"unsupported .npy version {version}")
+        if dtype.hasobject or dtype.names is not None:
+            raise CorruptEntry(f"disallowed dtype {dtype}")
+        if fp.tell() + math.prod(shape) * dtype.itemsize != len(blob):
+            raise CorruptEntry(".npy header does not match its data length")
+        fp.seek(0)
+        return np.load(fp, allow_pickle=False)
+    except CorruptEntry:
+        raise
+    except (ValueError, TypeError, OverflowError, EOFError) as exc:
+        raise CorruptEntry(f"bad .npy blob: {exc}") from None

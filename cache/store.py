@@ -1,0 +1,336 @@
+"""typedecode's persistent store: bytes, JSON and numpy arrays by (kind, key), on `diskcache`.
+
+Contract:
+- Location as in `cache.location.resolve_cache_dir`; a None location (cache turned off) gives a
+  memory-only store with the same API. Layout under the location: `entries/` (the diskcache
+  database and value files) and `files/` (folders handed out by `Store.folder`).
+- Every store key is `typedecode/v{FORMAT_VERSION}/{kind}/{codec}/{blake2b(key)}`, so bumping
+  FORMAT_VERSION means no old entry is ever read (they age out by LRU eviction). `kind` is a short
+  identifier (letters, digits, `_.-`); `key` any string.
+- Nothing read is unpickled or evaluated: diskcache only ever sees `str` keys and `bytes` values
+  through `SafeDisk`, and values are frames checked by `cache.codec` (magic, version, kind,
+  checksum bound to the key). A corrupt, truncated or tampered entry reads as a miss, is deleted
+  so the caller rebuilds it, and is reported once per kind with a `CacheWarning`.
+- A location that cannot be created, opened or written (read-only, full, not a directory, locked
+  past the timeout) switches the store to memory-only for the rest of the process, with one
+  `CacheWarning`; no I/O error escapes.
+- Writes from several processes are safe (SQLite transactions); `merge_arrays` is an atomic
+  read-modify-write across processes. Eviction: least-recently-used once the volume exceeds
+  `size_limit` bytes (folders from `Store.folder` are counted by `info` but not evicted).
+- `info()` hit/miss counters cover `get_*` calls of this process only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
+import threading
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import diskcache
+import numpy as np
+
+from cache.codec import (
+    ARRAYS,
+    BYTES,
+    JSON,
+    CorruptEntry,
+    decode_arrays,
+    decode_json,
+    encode_arrays,
+    encode_json,
+    frame,
+    unframe,
+)
+from cache.location import resolve_cache_dir
+from cache.memory import MemoryBackend
+from cache.safe_disk import SafeDisk, UnsafeEntry
+
+FORMAT_VERSION = 1
+DEFAULT_SIZE_LIMIT = 2 * 1024**3
+
+_KIND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+_IO_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
+_MIN_FILE_SIZE = 2**15  # values at least this big live in their own file, not in SQLite
+
+Backend = diskcache.Cache | MemoryBackend
+Arrays = dict[str, np.ndarray]
+T = TypeVar("T")
+
+
+class CacheWarning(UserWarning):
+    """The cache dropped a bad entry or fell back to memory; results stay correct."""
+
+
+class Store:
+    """Cache of bytes / JSON / arrays by (kind, key); see the module docstring."""
+
+    def __init__(self, cache_dir: str | os.PathLike | bool | None = None, *,
+                 size_limit: int = DEFAULT_SIZE_LIMIT):
+        if size_limit <= 0:
+            raise ValueError(f"size_limit must be positive, got {size_limit}")
+        location = resolve_cache_dir(cache_dir)
+        self.path: Path | None = None if location is None else location.absolute()
+        self.size_limit = size_limit
+        self._lock = threading.RLock()
+        self._hits: Counter[str] = Counter()
+        self._misses: Counter[str] = Counter()
+        self._warned_kinds: set[str] = set()
+        self._degraded = False
+        self._backend: Backend = MemoryBackend(size_limit)
+        if self.path is not None:
+            try:
+                self._backend = self._open_disk(self.path)
+            except _IO_ERRORS as exc:
+                self._degrade(exc, self._backend)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether entries currently go to disk."""
+        return isinstance(self._backend, diskcache.Cache)
+
+    def get_bytes(self, kind: str, key: str) -> bytes | None:
+        """The bytes stored under (kind, key), or None on a miss."""
+        return self._get(kind, key, BYTES, bytes)
+
+    def put_bytes(self, kind: str, key: str, data: bytes) -> None:
+        """Store `data` (exactly `bytes`) under (kind, key)."""
+        if type(data) is not bytes:
+            raise TypeError(f"put_bytes needs bytes, not {type(data).__name__}")
+        self._put(kind, key, BYTES, data)
+
+    def get_json(self, kind: str, key: str) -> object | None:
+        """The JSON value stored under (kind, key), or None on a miss."""
+        return self._get(kind, key, JSON, decode_json)
+
+    def put_json(self, kind: str, key: str, value: object) -> None:
+        """Store a JSON-serializable, non-None `value` (TypeError/ValueError otherwise)."""
+        if value is None:
+            raise ValueError("put_json cannot store None: it would read back as a miss")
+        self._put(kind, key, JSON, encode_json(value))
+
+    def get_arrays(self, kind: str, key: str) -> Arrays | None:
+        """Fresh, writable copies of the arrays stored under (kind, key), or None on a miss."""
+        return self._get(kind, key, ARRAYS, decode_arrays)
+
+    def put_arrays(self, kind: str, key: str, arrays: Arrays) -> None:
+        """Store a dict of plain-dtype numpy arrays under (kind, key)."""
+        self._put(kind, key, ARRAYS, encode_arrays(arrays))
+
+    def merge_arrays(self, kind: str, key: str, arrays: Arrays,
+                     merge: Callable[[Arrays, Arrays], Arrays]) -> Arrays:
+        """Atomically store `merge(old, arrays)` (or `arrays` when there is no valid old entry).
+
+        The read, `merge` and the write happen under the cache's write lock, so concurrent
+        merges from several processes all take effect. Returns what was stored. `merge` is only
+        called when an old entry exists; it must not modify the store itself.
+        """
+        skey = _store_key(kind, ARRAYS, key)
+
+        def op(backend: Backend) -> Arrays:
+            with backend.transact():
+                old = self._read(backend, kind, skey, ARRAYS, decode_arrays)
+                result = arrays if old is None else merge(old, arrays)
+                backend.set(skey, _frame(kind, ARRAYS, skey, encode_arrays(result)))
+            return result
+
+        return self._run(op)
+
+    def folder(self, kind: str, key: str) -> Path | None:
+        """An existing directory for file artefacts of (kind, key), or None when memory-only.
+
+        The directory is shared by all processes using this location: write into a temporary
+        name inside it and rename, then record what was written with `put_json`.
+        """
+        _store_key(kind, BYTES, key)  # validates kind and key
+        if self.path is None:
+            return None
+        target = self.path / "files" / f"v{FORMAT_VERSION}" / kind / _digest(key)
+
+        def op(backend: Backend) -> Path | None:
+            if not isinstance(backend, diskcache.Cache):
+                return None
+            target.mkdir(parents=True, exist_ok=True)
+            return target
+
+        return self._run(op)
+
+    def info(self) -> dict:
+        """Location, whether disk is in use, size in bytes, entries by kind, process hits/misses.
+
+        Keys: location, enabled, format_version, size, size_limit, entries (kind -> count),
+        stale_entries (entries of other format versions or foreign), hits, misses (kind -> count).
+        """
+        prefix = f"typedecode/v{FORMAT_VERSION}/"
+
+        def op(backend: Backend) -> tuple[Counter[str], int, int]:
+            entries: Counter[str] = Counter()
+            stale = 0
+            for k in backend.iterkeys():
+                if isinstance(k, str) and k.startswith(prefix):
+                    entries[k[len(prefix):].split("/", 1)[0]] += 1
+                else:
+                    stale += 1
+            size = backend.volume()
+            if isinstance(backend, diskcache.Cache):
+                size += _tree_size(self.path / "files")
+            return entries, stale, size
+
+        entries, stale, size = self._run(op)
+        with self._lock:
+            hits, misses = dict(self._hits), dict(self._misses)
+        return {
+            "location": None if self.path is None else str(self.path),
+            "enabled": self.enabled,
+            "format_version": FORMAT_VERSION,
+            "size": size,
+            "size_limit": self.size_limit,
+            "entries": dict(entries),
+            "stale_entries": stale,
+            "hits": hits,
+            "misses": misses,
+        }
+
+    def clear(self) -> None:
+        """Remove every entry and folder (of every format version) from this location."""
+
+        def op(backend: Backend) -> None:
+            backend.clear()
+            if isinstance(backend, diskcache.Cache):
+                files = self.path / "files"
+                if files.exists():
+                    shutil.rmtree(files)
+                files.mkdir()
+
+        self._run(op)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _open_disk(self, path: Path) -> diskcache.Cache:
+        backend = diskcache.Cache(
+            str(path / "entries"),
+            disk=SafeDisk,
+            size_limit=self.size_limit,
+            eviction_policy="least-recently-used",
+            disk_min_file_size=_MIN_FILE_SIZE,
+        )
+        try:
+            (path / "files").mkdir(exist_ok=True)
+        except OSError:
+            backend.close()
+            raise
+        return backend
+
+    def _get(self, kind: str, key: str, codec: bytes, decode: Callable[[bytes], T]) -> T | None:
+        skey = _store_key(kind, codec, key)
+        value = self._run(lambda backend: self._read(backend, kind, skey, codec, decode))
+        with self._lock:
+            (self._misses if value is None else self._hits)[kind] += 1
+        return value
+
+    def _put(self, kind: str, key: str, codec: bytes, payload: bytes) -> None:
+        skey = _store_key(kind, codec, key)
+        blob = _frame(kind, codec, skey, payload)
+        self._run(lambda backend: backend.set(skey, blob))
+
+    def _read(self, backend: Backend, kind: str, skey: str, codec: bytes,
+              decode: Callable[[bytes], T]) -> T | None:
+        """The decoded entry, or None when missing; a bad entry is deleted and reported."""
+        try:
+            blob = backend.get(skey)
+            if blob is None:
+                return None
+            return decode(unframe(blob, FORMAT_VERSION, codec, kind, skey))
+        except (CorruptEntry, UnsafeEntry) as exc:
+            backend.delete(skey)
+            self._warn_once(kind, exc)
+            return None
+
+    def _run(self, op: Callable[[Backend], T]) -> T:
+        """Run `op` on the current backend; on an I/O failure, degrade to memory and rerun."""
+        backend = self._backend
+        try:
+            return op(backend)
+        except _IO_ERRORS as exc:
+            self._degrade(exc, backend)
+            return op(self._backend)
+
+    def _degrade(self, exc: BaseException, failed: Backend) -> None:
+        with self._lock:
+            if self._backend is failed and isinstance(failed, diskcache.Cache):
+                self._backend = MemoryBackend(self.size_limit)
+                try:
+                    failed.close()
+                except _IO_ERRORS:
+                    pass
+            if self._degraded:
+                return
+            self._degraded = True
+        warnings.warn(
+            f"typedecode cache: cannot use {self.path} ({type(exc).__name__}: {exc}); "
+            "continuing with an in-memory cache for this process",
+            CacheWarning,
+            stacklevel=3,
+        )
+
+    def _warn_once(self, kind: str, exc: Exception) -> None:
+        with self._lock:
+            if kind in self._warned_kinds:
+                return
+            self._warned_kinds.add(kind)
+        warnings.warn(
+            f"typedecode cache: dropped a corrupt {kind!r} entry ({exc}); it will be rebuilt "
+            "(further corrupt entries of this kind are dropped silently)",
+            CacheWarning,
+            stacklevel=3,
+        )
+
+
+def _store_key(kind: str, codec: bytes, key: str) -> str:
+    if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+        raise ValueError(f"cache kind must be 1-64 characters of [A-Za-z0-9_.-] "
+                         f"not starting with '.' or '-', got {kind!r}")
+    if not isinstance(key, str):
+        raise TypeError(f"cache key must be str, not {type(key).__name__}")
+    return f"typedecode/v{FORMAT_VERSION}/{kind}/{codec.decode()}/{_digest(key)}"
+
+
+def _digest(key: str) -> str:
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
+
+
+def _frame(kind: str, codec: bytes, skey: str, payload: bytes) -> bytes:
+    return frame(FORMAT_VERSION, codec, kind, skey, payload)
+
+
+def _tree_size(root: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+_STORES: dict[Path | None, Store] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def get_store(cache_dir: str | os.PathLike | bool | None = None) -> Store:
+    """The process-wide Store for the location `cache_dir` resolves to (created on first use)."""
+    location = resolve_cache_dir(cache_dir)
+    key = None if location is None else location.absolute()
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            store = _STORES[key] = Store(False if key is None else key)
+        return store
