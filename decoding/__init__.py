@@ -10,8 +10,15 @@ from decoding.errors import (
     UnsupportedPattern,
 )
 
+from decoding.guide import Guide, compile, vocabulary_of  # noqa: A004 - documented name
+from decoding.vocabulary import Vocabulary
+
 __all__ = [
     "EmptyLanguage",
+    "Guide",
+    "Vocabulary",
+    "compile",
+    "vocabulary_of",
     "PatternError",
     "PatternSyntaxError",
     "PatternTooComplex",

@@ -1,0 +1,151 @@
+"""Guide: the state machine a decoding loop follows, and `compile`, which builds one.
+
+Contract shared by every guide (`Guide` and `decoding.partial.PartialGuide`):
+- `initial_state` is the state before any token; states are plain ints.
+- `allowed_tokens(s)` is a shared, read-only `torch.BoolTensor` of the mask width: True for the
+  tokens that keep a full match possible, and for EOS exactly when `s` is accepting.
+- `advance(s, t)` returns the state after token `t`, or raises `TokenRejected` if the mask of `s`
+  does not allow `t`. Advancing an accepting state with EOS returns the same state.
+- `is_accepting(s)`: the text so far fully matches. `is_finished(s)`: accepting and nothing but
+  EOS may follow, so decoding should stop at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import regex
+import torch
+
+from decoding.dfa import DEAD, DEFAULT_MAX_DFA_STATES, Automaton
+from decoding.errors import TokenRejected
+from decoding.index import TokenIndex
+from decoding.nfa import build_nfa
+from decoding.syntax import parse
+from decoding.vocabulary import Vocabulary
+
+Pattern = str | regex.Pattern
+
+
+class Guide:
+    """Guide backed by a lazily determinized byte automaton and its token index."""
+
+    def __init__(self, index: TokenIndex, pattern: str):
+        self.index = index
+        self.automaton = index.automaton
+        self.vocabulary = index.vocabulary
+        self.pattern = pattern
+        self.initial_state: int = self.automaton.initial_state
+
+    @property
+    def vocab_size(self) -> int:
+        """Width of every mask (the model's logits width)."""
+        return self.index.width
+
+    def allowed_tokens(self, state: int) -> torch.Tensor:
+        return self.index.entry(state).mask
+
+    def allowed_token_ids(self, state: int) -> np.ndarray:
+        """Sorted ids of the non-EOS tokens allowed in `state`."""
+        return self.index.entry(state).token_ids
+
+    def advance(self, state: int, token_id: int) -> int:
+        token_id = int(token_id)
+        vocab = self.vocabulary
+        if token_id in vocab.eos_token_ids:
+            if self.automaton.is_accepting(state):
+                return state
+            raise TokenRejected(f"EOS (token {token_id}) is not allowed before the pattern is "
+                                f"complete")
+        if not 0 <= token_id < vocab.size or token_id in vocab.special_ids \
+                or not vocab.token_bytes[token_id]:
+            raise TokenRejected(f"token {token_id} is special or outside the vocabulary and is "
+                                f"never allowed")
+        if self.index.has_entry(state):
+            entry = self.index.entry(state)
+            i = int(np.searchsorted(entry.token_ids, token_id))
+            ok = i < len(entry.token_ids) and entry.token_ids[i] == token_id
+            nxt = int(entry.next_states[i]) if ok else DEAD
+        else:
+            nxt = self.automaton.walk(state, vocab.token_bytes[token_id])
+        if nxt == DEAD:
+            raise TokenRejected(f"token {token_id} ({vocab.token_bytes[token_id]!r}) is not "
+                                f"allowed in state {state}")
+        return nxt
+
+    def is_accepting(self, state: int) -> bool:
+        return self.automaton.is_accepting(state)
+
+    def is_finished(self, state: int) -> bool:
+        return self.automaton.is_accepting(state) and not self.automaton.has_continuation(state)
+
+
+_LOCK = threading.Lock()
+_AUTOMATA: OrderedDict[tuple, Automaton] = OrderedDict()
+_INDEXES: OrderedDict[tuple, TokenIndex] = OrderedDict()
+_MEMO_SIZE = 64
+
+
+def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
+            engine: str = "automaton", max_states: int = DEFAULT_MAX_DFA_STATES) -> Guide:
+    """Compile `pattern` (str or `regex.Pattern`) for `tokenizer` (a transformers tokenizer or a
+    `Vocabulary`) into a guide whose masks are `vocab_size` wide (default: the vocabulary size).
+
+    `engine="automaton"` (default) supports the syntax described in `decoding.syntax` and raises
+    a `PatternError` subclass for anything else; `engine="partial"` uses the `regex` module's
+    partial matching instead (any pattern; slower first masks). Compiled automata and token
+    indexes are memoized in the process, so compiling the same pattern again is immediate.
+    """
+    vocabulary = vocabulary_of(tokenizer)
+    if engine == "partial":
+        from decoding.partial import PartialGuide
+
+        return PartialGuide(pattern, vocabulary, vocab_size=vocab_size)
+    if engine != "automaton":
+        raise ValueError(f"unknown engine {engine!r}: use 'automaton' or 'partial'")
+    text = pattern.pattern if isinstance(pattern, regex.Pattern) else pattern
+    akey = (text, pattern.flags if isinstance(pattern, regex.Pattern) else 0, max_states)
+    with _LOCK:
+        automaton = _memo_get(_AUTOMATA, akey)
+        if automaton is None:
+            hir_node = parse(pattern)
+            nfa = build_nfa(hir_node, pattern=text)
+            automaton = Automaton(nfa, max_states=max_states, pattern=text)
+            _memo_put(_AUTOMATA, akey, automaton)
+        ikey = (akey, vocabulary.fingerprint, vocab_size)
+        index = _memo_get(_INDEXES, ikey)
+        if index is None:
+            index = TokenIndex(automaton, vocabulary, vocab_size)
+            _memo_put(_INDEXES, ikey, index)
+    return Guide(index, text)
+
+
+_VOCABULARIES: dict[int, tuple[Any, Vocabulary]] = {}
+
+
+def vocabulary_of(tokenizer: Any) -> Vocabulary:
+    """The `Vocabulary` of a tokenizer, built once per tokenizer object."""
+    if isinstance(tokenizer, Vocabulary):
+        return tokenizer
+    hit = _VOCABULARIES.get(id(tokenizer))
+    if hit is not None and hit[0] is tokenizer:
+        return hit[1]
+    vocabulary = Vocabulary.from_tokenizer(tokenizer)
+    _VOCABULARIES[id(tokenizer)] = (tokenizer, vocabulary)
+    return vocabulary
+
+
+def _memo_get(memo: OrderedDict, key: tuple):
+    value = memo.get(key)
+    if value is not None:
+        memo.move_to_end(key)
+    return value
+
+
+def _memo_put(memo: OrderedDict, key: tuple, value) -> None:
+    memo[key] = value
+    if len(memo) > _MEMO_SIZE:
+        memo.popitem(last=False)
