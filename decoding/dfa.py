@@ -67,7 +67,7 @@ class Automaton:
 
     def expand_all(self, states: np.ndarray) -> None:
         """Make sure every state in the array has its row."""
-        for s in np.unique(states[~self.expanded[states]]).tolist():
+        for s in set(states[~self.expanded[states]].tolist()):
             self._compute_row(s)
 
     def step(self, state: int, byte: int) -> int:

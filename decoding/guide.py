@@ -12,6 +12,8 @@ Contract shared by every guide (`Guide` and `decoding.partial.PartialGuide`):
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -111,9 +113,9 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
     with _LOCK:
         automaton = _memo_get(_AUTOMATA, akey)
         if automaton is None:
-            hir_node = parse(pattern)
-            nfa = build_nfa(hir_node, pattern=text)
-            automaton = Automaton(nfa, max_states=max_states, pattern=text)
+            with _gc_paused():
+                nfa = build_nfa(parse(pattern), pattern=text)
+                automaton = Automaton(nfa, max_states=max_states, pattern=text)
             _memo_put(_AUTOMATA, akey, automaton)
         ikey = (akey, vocabulary.fingerprint, vocab_size)
         index = _memo_get(_INDEXES, ikey)
@@ -136,6 +138,19 @@ def vocabulary_of(tokenizer: Any) -> Vocabulary:
     vocabulary = Vocabulary.from_tokenizer(tokenizer)
     _VOCABULARIES[id(tokenizer)] = (tokenizer, vocabulary)
     return vocabulary
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector: building creates many small acyclic objects, and a
+    full collection over a process holding torch and transformers costs hundreds of ms."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _memo_get(memo: OrderedDict, key: tuple):

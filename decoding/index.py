@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from decoding.dfa import DEAD, Automaton
+from decoding.trie import trie_of
 from decoding.vocabulary import Vocabulary
 
 
@@ -42,14 +43,9 @@ class TokenIndex:
         self.automaton = automaton
         self.vocabulary = vocabulary
         self.width = width
-        usable = vocabulary.lengths > 0
-        if vocabulary.special_ids:
-            usable[np.fromiter(vocabulary.special_ids, dtype=np.int64)] = False
-        self._ids = np.flatnonzero(usable)
-        self._starts = vocabulary.offsets[self._ids]
-        self._lengths = vocabulary.lengths[self._ids]
-        # The byte table in this automaton's byte classes, so each step is one gather.
-        self._classes = automaton.byte_class[vocabulary.flat].astype(np.int32)
+        self._trie = trie_of(vocabulary)
+        # Each trie node's byte in this automaton's byte classes, so each depth is one gather.
+        self._node_class = automaton.byte_class[self._trie.node_byte]
         self._eos = np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64)
         self._entries: dict[int, StateEntry] = {}
 
@@ -74,30 +70,32 @@ class TokenIndex:
 
     def walk(self, state: int) -> np.ndarray:
         """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed)."""
-        a = self.automaton
-        next_of = np.zeros(self.vocabulary.size, dtype=np.int32)
-        if state == DEAD:
-            return next_of
-        ids, pos, lengths = self._ids, self._starts, self._lengths
-        cur = np.full(len(ids), state, dtype=np.int32)
+        a, trie = self.automaton, self._trie
+        node_state = np.zeros(trie.num_nodes, dtype=np.int32)
+        node_state[0] = state
         a.expand(state)
-        step = 1
-        while len(ids):
-            if step > 1:
-                a.expand_all(cur)
-            cur = a.rows[cur, self._classes[pos]]
-            alive = cur != DEAD
-            done = alive & (lengths == step)
-            next_of[ids[done]] = cur[done]
-            go = alive & (lengths > step)
-            ids, pos, lengths, cur = ids[go], pos[go] + 1, lengths[go], cur[go]
-            step += 1
-        return next_of
+        bounds = trie.level_bounds
+        for d in range(1, len(bounds)):
+            lo, hi = bounds[d - 1], bounds[d]
+            idx = node_state[trie.parent[lo:hi]]  # int32: max_states * 256 < 2**31
+            idx *= a.num_classes
+            idx += self._node_class[lo:hi]
+            reached = a.rows.ravel()[idx]
+            if not reached.any():
+                break
+            node_state[lo:hi] = reached
+            if not a.expanded[reached].all():
+                a.expand_all(reached)
+        node_state[0] = DEAD  # unusable tokens point at the root
+        return node_state[trie.token_node]
 
     def _make_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> StateEntry:
-        mask = torch.zeros(self.width, dtype=torch.bool)
-        mask[torch.from_numpy(np.asarray(token_ids, dtype=np.int64))] = True
-        if self.automaton.is_accepting(state) and len(self._eos):
-            mask[torch.from_numpy(self._eos)] = True
-        return StateEntry(np.asarray(token_ids, dtype=np.int64),
-                          np.asarray(next_states, dtype=np.int32), mask)
+        token_ids = np.asarray(token_ids, dtype=np.int64)
+        # Built with numpy and shared with torch: torch's own fill kernels can stall for
+        # milliseconds on a busy machine (thread pool start-up), numpy's cannot.
+        allowed = np.zeros(self.width, dtype=bool)
+        allowed[token_ids] = True
+        if self.automaton.is_accepting(state):
+            allowed[self._eos] = True
+        return StateEntry(token_ids, np.asarray(next_states, dtype=np.int32),
+                          torch.from_numpy(allowed))

@@ -14,6 +14,7 @@ Invariants of a built `NFA`:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from decoding import hir
@@ -82,19 +83,16 @@ class _Builder:
         exit_ = self.new_state()
         # Share states between sequences with a common prefix (a small byte trie).
         trie: dict[tuple[int, int, int], int] = {}
-        for lo, hi in node.ranges:
-            for seq in utf8_sequences(lo, hi):
-                state = entry
-                for i, (blo, bhi) in enumerate(seq):
-                    if i == len(seq) - 1:
-                        self.edges[state].append((blo, bhi, exit_))
-                        break
-                    key = (state, blo, bhi)
-                    nxt = trie.get(key)
-                    if nxt is None:
-                        nxt = trie[key] = self.new_state()
-                        self.edges[state].append((blo, bhi, nxt))
-                    state = nxt
+        for seq in _charset_sequences(node.ranges):
+            state = entry
+            for blo, bhi in seq[:-1]:
+                key = (state, blo, bhi)
+                nxt = trie.get(key)
+                if nxt is None:
+                    nxt = trie[key] = self.new_state()
+                    self.edges[state].append((blo, bhi, nxt))
+                state = nxt
+            self.edges[state].append((seq[-1][0], seq[-1][1], exit_))
         return exit_
 
     def _repeat(self, node: hir.Repeat, entry: int) -> int:
@@ -119,6 +117,12 @@ class _Builder:
         return exit_
 
 
+@functools.lru_cache(maxsize=4096)
+def _charset_sequences(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """UTF-8 byte-range sequences of a character set (memoized: sets repeat within patterns)."""
+    return tuple(seq for lo, hi in ranges for seq in utf8_sequences(lo, hi))
+
+
 def _check_size(node: hir.Node, limit: int, pattern: str | None) -> None:
     """Raise PatternTooComplex if the NFA for `node` would have more than `limit` states."""
     memo: dict[int, int] = {}
@@ -128,7 +132,7 @@ def _check_size(node: hir.Node, limit: int, pattern: str | None) -> None:
         if key in memo:
             return memo[key]
         if isinstance(n, hir.CharSet):
-            s = 1 + sum(len(seq) for lo, hi in n.ranges for seq in utf8_sequences(lo, hi))
+            s = 1 + sum(len(seq) for seq in _charset_sequences(n.ranges))
         elif isinstance(n, (hir.Concat, hir.Alternation)):
             s = 1 + sum(size(i) for i in n.items) + len(n.items)
         elif isinstance(n, hir.Repeat):
