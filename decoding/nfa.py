@@ -5,8 +5,9 @@ Invariants of a built `NFA`:
 - Each state has epsilon edges (`epsilons[s]`) and byte edges (`byte_edges[s]`: inclusive byte
   ranges `(lo, hi, target)`); the match state has neither.
 - Only valid UTF-8 encodings of the HIR's strings lead from `start` to `match`.
-- Pruned: every state kept is reachable from `start` and can reach `match`; edges into states that
-  cannot reach `match` are removed. So a non-empty set of NFA states always has a continuation.
+- Trim: every state is reachable from `start` and can reach `match` (empty character sets are
+  removed from the HIR before construction, and Thompson's construction leaves no other dead
+  ends). So a non-empty set of NFA states always has a continuation.
 - The size is bounded by `max_states`: a pattern whose NFA would exceed it raises
   `PatternTooComplex` before it is built (no OOM), and a pattern with no match raises
   `EmptyLanguage`.
@@ -26,10 +27,12 @@ DEFAULT_MAX_NFA_STATES = 1_000_000
 
 @dataclass(frozen=True)
 class NFA:
+    """The automaton's graph; the lists are owned by it and never modified after building."""
+
     start: int
     match: int
-    epsilons: tuple[tuple[int, ...], ...]
-    byte_edges: tuple[tuple[tuple[int, int, int], ...], ...]
+    epsilons: list[list[int]]
+    byte_edges: list[list[tuple[int, int, int]]]
 
     @property
     def num_states(self) -> int:
@@ -38,14 +41,43 @@ class NFA:
 
 def build_nfa(node: hir.Node, *, pattern: str | None = None,
               max_states: int = DEFAULT_MAX_NFA_STATES) -> NFA:
-    """Compile the HIR into a pruned byte-level NFA (see module invariants)."""
-    _check_size(node, max_states, pattern)
+    """Compile the HIR into a trim byte-level NFA (see module invariants)."""
+    trimmed = _without_empty_sets(node, {})
+    if trimmed is None:
+        raise EmptyLanguage("the pattern matches no string", pattern, None)
+    _check_size(trimmed, max_states, pattern)
     builder = _Builder()
     start = builder.new_state()
-    end = builder.compile(node, start)
+    end = builder.compile(trimmed, start)
     match = builder.new_state()
     builder.eps[end].append(match)
-    return _prune(builder, start, match, pattern)
+    return NFA(start, match, builder.eps, builder.edges)
+
+
+def _without_empty_sets(node: hir.Node, memo: dict[int, hir.Node | None]) -> hir.Node | None:
+    """`node` with every part that can match nothing removed; None if nothing is left."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    out: hir.Node | None
+    if isinstance(node, hir.CharSet):
+        out = node if node.ranges else None
+    elif isinstance(node, hir.Concat):
+        items = [_without_empty_sets(i, memo) for i in node.items]
+        out = None if any(i is None for i in items) else hir.Concat(tuple(items))
+    elif isinstance(node, hir.Alternation):
+        items = [i for i in (_without_empty_sets(i, memo) for i in node.items) if i is not None]
+        out = None if not items else items[0] if len(items) == 1 else hir.Alternation(tuple(items))
+    elif isinstance(node, hir.Repeat):
+        item = _without_empty_sets(node.item, memo)
+        if item is None:
+            out = hir.Empty() if node.min == 0 else None
+        else:
+            out = hir.Repeat(item, node.min, node.max, node.pos)
+    else:
+        out = node
+    memo[key] = out
+    return out
 
 
 class _Builder:
@@ -80,20 +112,15 @@ class _Builder:
         raise TypeError(f"not a HIR node: {node!r}")
 
     def _charset(self, node: hir.CharSet, entry: int) -> int:
-        exit_ = self.new_state()
-        # Share states between sequences with a common prefix (a small byte trie).
-        trie: dict[tuple[int, int, int], int] = {}
-        for seq in _charset_sequences(node.ranges):
-            state = entry
-            for blo, bhi in seq[:-1]:
-                key = (state, blo, bhi)
-                nxt = trie.get(key)
-                if nxt is None:
-                    nxt = trie[key] = self.new_state()
-                    self.edges[state].append((blo, bhi, nxt))
-                state = nxt
-            self.edges[state].append((seq[-1][0], seq[-1][1], exit_))
-        return exit_
+        internal, edges = _charset_template(node.ranges)
+        base = len(self.eps)  # local state k >= 1 becomes base + k - 1; local 0 is `entry`
+        for _ in range(internal + 1):
+            self.eps.append([])
+            self.edges.append([])
+        out = self.edges
+        for src, lo, hi, dst in edges:
+            out[entry if src == 0 else base + src - 1].append((lo, hi, base + dst - 1))
+        return base + internal  # the exit, the last local state
 
     def _repeat(self, node: hir.Repeat, entry: int) -> int:
         for _ in range(node.min):
@@ -121,6 +148,30 @@ class _Builder:
 def _charset_sequences(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[tuple[int, int], ...], ...]:
     """UTF-8 byte-range sequences of a character set (memoized: sets repeat within patterns)."""
     return tuple(seq for lo, hi in ranges for seq in utf8_sequences(lo, hi))
+
+
+@functools.lru_cache(maxsize=4096)
+def _charset_template(ranges: tuple[tuple[int, int], ...]) -> tuple[int, tuple]:
+    """The states of one character set, to be stamped out for each occurrence.
+
+    Returns (number of internal states, edges `(src, lo, hi, dst)`) over local states: 0 is the
+    entry, 1..internal the internal states, internal+1 the exit. Sequences that share a prefix
+    share its states (a small byte trie).
+    """
+    trie: dict[tuple[int, int, int], int] = {}
+    prefix_edges: list[tuple[int, int, int, int]] = []
+    last_edges: list[tuple[int, int, int]] = []
+    for seq in _charset_sequences(ranges):
+        state = 0
+        for lo, hi in seq[:-1]:
+            nxt = trie.get((state, lo, hi))
+            if nxt is None:
+                nxt = trie[(state, lo, hi)] = len(trie) + 1
+                prefix_edges.append((state, lo, hi, nxt))
+            state = nxt
+        last_edges.append((state, seq[-1][0], seq[-1][1]))
+    exit_ = len(trie) + 1
+    return len(trie), tuple(prefix_edges) + tuple((s, lo, hi, exit_) for s, lo, hi in last_edges)
 
 
 def _check_size(node: hir.Node, limit: int, pattern: str | None) -> None:
@@ -155,36 +206,3 @@ def _check_size(node: hir.Node, limit: int, pattern: str | None) -> None:
         raise PatternTooComplex(
             f"pattern needs about {total:,} automaton states, over the limit of {limit:,}",
             pattern, None)
-
-
-def _prune(b: _Builder, start: int, match: int, pattern: str | None) -> NFA:
-    n = len(b.eps)
-    forward: list[list[int]] = [b.eps[s] + [t for _, _, t in b.edges[s]] for s in range(n)]
-    reachable = _reach([start], forward)
-    backward: list[list[int]] = [[] for _ in range(n)]
-    for s in range(n):
-        for t in forward[s]:
-            backward[t].append(s)
-    live = _reach([match], backward)
-    keep = [s for s in range(n) if reachable[s] and live[s]]
-    if not live[start]:
-        raise EmptyLanguage("the pattern matches no string", pattern, None)
-    renumber = {old: new for new, old in enumerate(keep)}
-    eps = tuple(tuple(renumber[t] for t in b.eps[s] if t in renumber) for s in keep)
-    edges = tuple(tuple((lo, hi, renumber[t]) for lo, hi, t in b.edges[s] if t in renumber)
-                  for s in keep)
-    return NFA(renumber[start], renumber[match], eps, edges)
-
-
-def _reach(roots: list[int], graph: list[list[int]]) -> list[bool]:
-    seen = [False] * len(graph)
-    stack = list(roots)
-    for r in roots:
-        seen[r] = True
-    while stack:
-        s = stack.pop()
-        for t in graph[s]:
-            if not seen[t]:
-                seen[t] = True
-                stack.append(t)
-    return seen
