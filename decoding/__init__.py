@@ -26,3 +26,27 @@ __all__ = [
     "TypedecodeError",
     "UnsupportedPattern",
 ]
+
+# Generation: the masked loop, the embedded default model, the logits processor.
+from decoding.errors import (  # noqa: E402
+    GenerationError,
+    IncompleteGeneration,
+    ModelLoadError,
+    OutputValidationError,
+    UsageError,
+)
+from decoding.generation import Completion, Generator, generate, stream  # noqa: E402
+from decoding.processor import RegexLogitsProcessor  # noqa: E402
+
+__all__ += [
+    "Completion",
+    "GenerationError",
+    "Generator",
+    "IncompleteGeneration",
+    "ModelLoadError",
+    "OutputValidationError",
+    "RegexLogitsProcessor",
+    "UsageError",
+    "generate",
+    "stream",
+]

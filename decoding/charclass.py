@@ -76,12 +76,6 @@ def complement(ranges: Ranges) -> Ranges:
     return normalize(out)
 
 
-def contains(ranges: Ranges, code_point: int) -> bool:
-    """Whether `code_point` is in the range set."""
-    i = bisect.bisect_right(ranges, (code_point, MAX_CODE_POINT + 1)) - 1
-    return i >= 0 and ranges[i][0] <= code_point <= ranges[i][1]
-
-
 @functools.lru_cache(maxsize=1)
 def _all_scalars_text() -> str:
     """Every Unicode scalar value once, in order (string index i is code point i, or i + 0x800

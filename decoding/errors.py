@@ -68,3 +68,43 @@ def _with_caret(message: str, pattern: str | None, pos: int | None) -> str:
 def _repr_body(text: str) -> str:
     """The text as it would appear inside repr() quotes (control characters escaped)."""
     return repr(text)[1:-1]
+
+
+class UsageError(TypedecodeError, ValueError):
+    """A call with bad arguments (wrong type, out of range, conflicting options, empty batch).
+
+    Raised before any model work; the message names the argument at fault.
+    """
+
+
+class ModelLoadError(TypedecodeError):
+    """A model that cannot be used: unknown folder, wrong pipeline task, tokenizer without EOS,
+    missing embedded-model package, or a folder transformers cannot load."""
+
+
+class GenerationError(TypedecodeError):
+    """Generation ran but could not produce a valid result."""
+
+
+class IncompleteGeneration(GenerationError):
+    """`max_new_tokens` ran out before the output could end in a state the pattern accepts.
+
+    `text` is the partial output and `num_tokens` the number of tokens generated.
+    """
+
+    def __init__(self, message: str, text: str, num_tokens: int):
+        self.text = text
+        self.num_tokens = num_tokens
+        super().__init__(message)
+
+
+class OutputValidationError(GenerationError):
+    """The generated text does not parse or validate against the requested schema.
+
+    The guide makes this impossible unless the schema translation and the validator disagree;
+    `text` is the generated output.
+    """
+
+    def __init__(self, message: str, text: str):
+        self.text = text
+        super().__init__(message)

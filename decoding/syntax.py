@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
 
 import regex
 
@@ -77,12 +76,13 @@ _PLAIN_RUN_VERBOSE = re.compile(r"[^\\()|?*+{^$.\[#\s]+")
 _COUNTS = re.compile(r"([0-9]*)(?:(,)([0-9]*))?\}")
 # Whitespace and comments that verbose mode skips (Python's \s is exactly str.isspace).
 _VERBOSE_GAP = re.compile(r"(?:\s+|#[^\n]*)*")
+_VERBOSE_GAPS = re.compile(r"\s+|#[^\n]*")
 # Likely text of a whole set, used only as a cache key (a hit was fully parsed before).
 _SET_TEXT = re.compile(r"\[\^?\]?(?:\[:\^?[^\]]*:\]|\\.|[^\]\\])*\]", re.DOTALL)
 
 _ITEM, _START, _QUANTIFIED = 0, 1, 2  # what a quantifier would apply to (cf. regex's None marker)
 
-_set_cache: dict[tuple[str, int, bool], tuple[Ranges, bool]] = {}
+_set_cache: dict[tuple[str, int, bool], tuple[Ranges, bool, bool]] = {}
 _SET_CACHE_SIZE = 4096
 
 
@@ -139,28 +139,34 @@ class _Reader:
             self.pos = pos + 1
 
 
-@dataclass
 class _Frame:
     """An open group (or the whole pattern) and its current alternative."""
 
-    open_pos: int
-    saved_flags: int
-    consumed_before: bool  # something that consumes text precedes the group
-    branches: list[Node] = field(default_factory=list)
-    items: list[Node] = field(default_factory=list)
-    last: int = _START
-    last_anchor: int | None = None  # position of an anchor inside the last item
-    last_consuming: bool = False  # the last item may consume text
-    first_anchor: int | None = None  # position of the first anchor inside the group
-    consumed: bool = False  # the current alternative has an item that consumes text
-    any_consumed: bool = False
-    pending_end: int | None = None  # an end anchor that nothing consuming may follow
-    group_pending_end: int | None = None
-    group_number: int | None = None
+    __slots__ = ("open_pos", "saved_flags", "consumed_before", "group_number", "branches",
+                 "items", "last", "last_anchor", "last_consuming", "first_anchor", "consumed",
+                 "any_consumed", "pending_end", "group_pending_end", "merge_sensitive")
+
+    def __init__(self, open_pos: int, saved_flags: int, consumed_before: bool,
+                 group_number: int | None = None) -> None:
+        self.open_pos = open_pos
+        self.saved_flags = saved_flags  # flags to restore when the group closes
+        self.consumed_before = consumed_before  # something consuming text precedes the group
+        self.group_number = group_number  # capture group number, if capturing
+        self.branches: list[Node] = []  # finished alternatives
+        self.items: list[Node] = []  # the current alternative
+        self.last = _START  # what a quantifier would apply to
+        self.last_anchor: int | None = None  # position of an anchor inside the last item
+        self.last_consuming = False  # the last item may consume text
+        self.first_anchor: int | None = None  # position of the first anchor in the group
+        self.consumed = False  # the current alternative has an item that consumes text
+        self.any_consumed = False  # so had an earlier alternative
+        self.pending_end: int | None = None  # end anchor that nothing consuming may follow
+        self.group_pending_end: int | None = None  # the same, from earlier alternatives
+        self.merge_sensitive: int | None = None  # see `_Parser.note_merge_sensitive`
 
 
-class _Unsupported(Exception):
-    """Internal: a fuzzy-constraint look-ahead hit a construct regex would reject."""
+class _BadFuzzy(Exception):
+    """Internal: a fuzzy constraint that regex rejects (so still no literal `{`)."""
 
 
 class _NotFuzzy(Exception):
@@ -203,7 +209,8 @@ class _Parser:
     def run(self) -> Node:
         text, reader = self.text, self.reader
         while True:
-            reader.skip()
+            if reader.verbose:
+                reader.skip()
             pos = reader.pos
             run = (_PLAIN_RUN_VERBOSE if reader.verbose else _PLAIN_RUN).match(text, pos)
             if run:
@@ -294,11 +301,11 @@ class _Parser:
         if frame.pending_end is None:
             frame.pending_end = pos
 
-    def class_set(self, item: str, pos: int, fold: bool, verbose: bool = False) -> Ranges:
-        """The characters the one-character pattern `item` (a class escape, property or set)
-        matches in this pattern's context, read off the regex module."""
+    def class_set(self, item: str, pos: int, fold: bool) -> Ranges:
+        """The characters the one-character pattern `item` (a class escape, property or set,
+        not verbose) matches in this pattern's context, read off the regex module."""
         self.note_encoding(pos)
-        flags = ("i" if fold else "") + ("a" if self.ascii else "") + ("x" if verbose else "")
+        flags = ("i" if fold else "") + ("a" if self.ascii else "")
         try:
             return charclass.regex_class(item, flags)
         except regex.error as exc:
@@ -409,8 +416,22 @@ class _Parser:
         parent = self.frames[-1]
         if pending is not None and parent.pending_end is None:
             parent.pending_end = pending
+        if frame.merge_sensitive is not None and parent.merge_sensitive is None:
+            parent.merge_sensitive = frame.merge_sensitive
+
+    def note_merge_sensitive(self, pos: int) -> None:
+        """A case-insensitive class standing alone (`(?i)\\p{Lu}`, `(?i)[\\p{Lu}]`) that
+        matches other characters than it does as a member of a larger set. regex's optimiser
+        merges single-character alternatives into one set, so inside an alternation its meaning
+        depends on that optimiser: such a pattern is refused."""
+        frame = self.frames[-1]
+        if frame.merge_sensitive is None:
+            frame.merge_sensitive = pos
 
     def end_alternative(self, frame: _Frame) -> None:
+        if frame.merge_sensitive is not None:
+            raise self.unsupported("a case-insensitive case-dependent class (like \\p{Lu}) "
+                                   "in an alternation", frame.merge_sensitive)
         frame.branches.append(_concat(frame.items))
         frame.items = []
         frame.any_consumed = frame.any_consumed or frame.consumed
@@ -547,7 +568,7 @@ class _Parser:
             if not reader.take("}"):
                 reader.pos = saved
                 return None
-        if len(low_text) > 10 or len(high_text) > 10:
+        if len(low_text.lstrip("0")) > 10 or len(high_text.lstrip("0")) > 10:
             raise self.syntax_error("repeat count too big", pos)
         low = int(low_text or 0)
         high = int(high_text) if high_text else None
@@ -569,7 +590,7 @@ class _Parser:
                 self.fuzzy_item(seen)
         except _NotFuzzy:
             return False
-        except _Unsupported:
+        except _BadFuzzy:
             return True
         finally:
             reader.pos = saved
@@ -595,7 +616,7 @@ class _Parser:
             if ch not in "deis" or ch in seen:
                 raise _NotFuzzy
             if self.fuzzy_compare() is not None and not reader.take_while(_DIGITS):
-                raise _Unsupported  # bad fuzzy cost limit
+                raise _BadFuzzy  # bad fuzzy cost limit
         elif ch and ch in _DIGITS:
             reader.pos = saved
             reader.take_while(_DIGITS)
@@ -605,7 +626,7 @@ class _Parser:
             if not ch or ch not in "deis" or ch in seen or self.fuzzy_compare() is None:
                 raise _NotFuzzy
             if not reader.take_while(_DIGITS):
-                raise _Unsupported
+                raise _BadFuzzy
         else:
             raise _NotFuzzy
         seen.add(ch)
@@ -613,7 +634,7 @@ class _Parser:
     def fuzzy_cost_equation(self, seen: set[str]) -> None:
         reader = self.reader
         if "cost" in seen:
-            raise _Unsupported
+            raise _BadFuzzy
         terms: set[str] = set()
         while True:
             reader.take_while(_DIGITS)
@@ -621,14 +642,14 @@ class _Parser:
             if not ch or ch not in "dis":
                 raise _NotFuzzy
             if ch in terms:
-                raise _Unsupported
+                raise _BadFuzzy
             terms.add(ch)
             if not reader.take("+"):
                 break
         if self.fuzzy_compare() is None:
             raise _NotFuzzy
         if not reader.take_while(_DIGITS):
-            raise _Unsupported  # regex itself crashes on a missing cost limit here
+            raise _BadFuzzy  # regex itself crashes on a missing cost limit here
         seen.add("cost")
 
     # -------------------------------------------------------------------------------- escapes
@@ -639,8 +660,10 @@ class _Parser:
         if kind == "char":
             self.push_char(value, pos)
         elif kind == "class":
-            ranges = self.class_set(value, pos, fold=bool(self.case_mode(pos)),
-                                    verbose=bool(self.flags & _X))
+            fold = bool(self.case_mode(pos))
+            ranges = self.class_set(value, pos, fold=fold)
+            if fold and ranges != self.class_set(f"[{value}{value}]", pos, fold=True):
+                self.note_merge_sensitive(pos)
             self.push(self.charset(ranges), consuming=True)
         elif kind == "start":
             self.start_anchor(pos)
@@ -720,11 +743,16 @@ class _Parser:
                 after_name = reader.pos
             reader.pos = after_name
             if reader.take("}"):
-                return "class", self.text[pos: reader.pos]
+                return "class", self.verbatim(pos)
         elif ch and ch in "CLMNPSZ":
-            return "class", self.text[pos: reader.pos]
+            return "class", self.verbatim(pos)
         reader.pos = saved
         return "char", ord(self.text[pos + 1])
+
+    def verbatim(self, pos: int) -> str:
+        """The text read since `pos`, without the whitespace and comments verbose mode skipped."""
+        text = self.text[pos: self.reader.pos]
+        return _VERBOSE_GAPS.sub("", text) if self.reader.verbose else text
 
     def numeric_escape(self, pos: int, first: str, in_set: bool) -> int:
         reader = self.reader
@@ -756,16 +784,21 @@ class _Parser:
         raise self.unsupported(f"backreference \\{digits}", pos)
 
     def group_reference(self, pos: int) -> tuple[str, object]:
-        """After `\\g`: a backreference `\\g<name>` (unsupported), else `regex` reads a literal g."""
+        """After `\\g`: a backreference `\\g<name>` (unsupported), else regex reads a literal g."""
         reader = self.reader
         saved = reader.pos
         if reader.take("<"):
             name = reader.take_while(_NAME_STOP, stop=True)
-            if name.isdigit() and not name.isdecimal():
-                raise self.syntax_error(f"bad group name {name!r}", pos)  # regex crashes here
-            valid = name.isidentifier() or (name.isdigit() and int(name) >= 1)
+            if name.isdigit():
+                try:
+                    number = int(name)
+                except ValueError:  # '²', or too many digits: regex crashes here
+                    raise self.syntax_error(f"bad group name {name[:20]!r}", pos) from None
+                valid = number >= 1
+            else:
+                number = self.group_names.get(name)
+                valid = name.isidentifier()
             if valid and reader.take(">"):
-                number = int(name) if name.isdigit() else self.group_names.get(name)
                 if number not in self.open_groups:
                     raise self.unsupported(f"backreference \\g<{name}>", pos)
         reader.pos = saved
@@ -782,18 +815,20 @@ class _Parser:
             candidate = _SET_TEXT.match(self.text, pos)
             key = (candidate.group() if candidate else "", mode, self.ascii)
             cached = _set_cache.get(key)
-            if cached is not None:
+            if cached is None:
+                cached = self.set_body(pos, mode)
+                if len(_set_cache) >= _SET_CACHE_SIZE:
+                    _set_cache.clear()
+                _set_cache[(self.text[pos: reader.pos], mode, self.ascii)] = cached
+            else:
                 reader.pos = pos + len(key[0])
-                ranges, has_classes = cached
-                if has_classes:
-                    self.note_encoding(pos)
-                return ranges
-            ranges, has_classes = self.set_body(pos, mode)
         finally:
             reader.verbose = verbose
-        if len(_set_cache) >= _SET_CACHE_SIZE:
-            _set_cache.clear()
-        _set_cache[(self.text[pos: reader.pos], mode, self.ascii)] = (ranges, has_classes)
+        ranges, has_classes, merge_sensitive = cached
+        if has_classes:
+            self.note_encoding(pos)
+        if merge_sensitive:
+            self.note_merge_sensitive(pos)
         return ranges
 
     def note_encoding(self, pos: int) -> None:
@@ -803,8 +838,9 @@ class _Parser:
             raise self.unsupported("ASCII and Unicode flags together", pos)
         self.encoding_items.setdefault(encoding, pos)
 
-    def set_body(self, pos: int, mode: int) -> tuple[Ranges, bool]:
-        """The members after `[` up to `]`: their characters, and whether any is a class.
+    def set_body(self, pos: int, mode: int) -> tuple[Ranges, bool, bool]:
+        """The members after `[` up to `]`: their characters, whether any is a class, and
+        whether the set is merge-sensitive (see `note_merge_sensitive`).
 
         Case-insensitively (regex VERSION0), a member character or range matches its case
         variants, a class member (`\\w`, `\\p{..}`, `[:alpha:]`) matches as regex reads it in a
@@ -839,17 +875,34 @@ class _Parser:
             else:
                 classes.append((value, start))
         if mode and len(classes) == 1 and not chars:
-            return self.class_set(text[pos: reader.pos], pos, fold=True), True
+            alone = self.class_set(text[pos: reader.pos], pos, fold=True)
+            item = classes[0][0]
+            merged = self.class_set(f"[{'^' if negate else ''}{item}{item}]", pos, fold=True)
+            return alone, True, alone != merged
         ranges = charclass.normalize(chars)
         if mode:
             ranges = charclass.case_closure(ranges, ascii_only=mode == 2)
         # Case-insensitively, `[XX]` is X's share of a set of several members.
-        member_sets = [self.class_set(f"[{item}{item}]" if mode else f"[{item}]", at, fold=bool(mode))
-                       for item, at in classes]
+        member_sets = [
+            self.class_set(f"[{item}{item}]" if mode else f"[{item}]", at, fold=bool(mode))
+            for item, at in classes]
         ranges = charclass.union(ranges, *member_sets)
         if negate:
             ranges = charclass.complement(ranges)
-        return ranges, bool(classes)
+            if not ranges and len(classes) > 1:
+                ranges = self.complementary_classes(pos, text[pos: reader.pos])
+        return ranges, bool(classes), False
+
+    def complementary_classes(self, pos: int, item: str) -> Ranges:
+        """A negated set whose members cover everything, like `[^\\d\\D]`: regex reads a set
+        holding a property and its negation as "any character", negation ignored (and fails to
+        compile it case-insensitively), so ask regex which of these it is."""
+        flags = ("i" if self.case_mode(pos) else "") + ("a" if self.ascii else "")
+        try:
+            matches_anything = regex.fullmatch(f"(?{flags}){item}", "a", regex.VERSION0) is not None
+        except Exception as exc:  # regex raises AttributeError here, not regex.error
+            raise self.syntax_error(f"regex cannot compile this set ({exc})", pos) from None
+        return charclass.ALL if matches_anything else ()
 
     def set_item(self, set_pos: int) -> tuple[str, object]:
         """One member of a set: ("char", code point) or ("class", its text)."""
@@ -887,6 +940,8 @@ class _CharNodes(dict):
         self.case_mode = case_mode
 
     def __missing__(self, char: str) -> CharSet:
+        if len(self) >= _CHAR_NODES_SIZE:
+            self.clear()
         ranges = charclass.from_code_points((ord(char),))
         if self.case_mode:
             ranges = charclass.case_closure(ranges, ascii_only=self.case_mode == 2)
@@ -894,6 +949,7 @@ class _CharNodes(dict):
         return node
 
 
+_CHAR_NODES_SIZE = 1 << 16
 _CHAR_NODES = (_CharNodes(0), _CharNodes(1), _CharNodes(2))
 
 
@@ -958,24 +1014,23 @@ def _check_global_flags(flags: int, text: str, pos: int | None) -> None:
 def _parse_text(text: str, flags: int) -> tuple[Node, int]:
     """The HIR of `text` compiled with `flags`, and the flags that top-level inline flags set
     after the first item (whose initial value `flags` cannot be recovered from a Pattern)."""
-    ascii_pattern = bool(flags & _A)
-    for _ in range(2):
-        parser = _Parser(text, flags, ascii_pattern)
+    parser = _Parser(text, flags, ascii_pattern=bool(flags & _A))
+    node = parser.run()
+    final = parser.flags & _ENCODINGS
+    if parser.ascii != (final == _A):
+        # A top-level (?a) or (?u) set the pattern-level encoding late: read again knowing it.
+        parser = _Parser(text, flags, ascii_pattern=final == _A)
         node = parser.run()
-        final = parser.flags & _ENCODINGS
-        if final == _A | _U:
-            raise PatternSyntaxError("ASCII and UNICODE flags are mutually incompatible", text,
-                                     parser.encoding_flag_pos)
-        mixed = [pos for encoding, pos in parser.encoding_items.items()
-                 if encoding and encoding != (final or _U)]
-        if mixed:
-            raise UnsupportedPattern(
-                "mixing ASCII (?a) and Unicode (?u) matching in one pattern is not supported",
-                text, min(mixed))
-        if (final == _A) == ascii_pattern:
-            return node, parser.touched
-        ascii_pattern = final == _A
-    raise AssertionError("unreachable: the pattern-level encoding is settled on the second pass")
+    if final == _A | _U:
+        raise PatternSyntaxError("ASCII and UNICODE flags are mutually incompatible", text,
+                                 parser.encoding_flag_pos)
+    mixed = [pos for encoding, pos in parser.encoding_items.items()
+             if encoding and encoding != (final or _U)]
+    if mixed:
+        raise UnsupportedPattern(
+            "mixing ASCII (?a) and Unicode (?u) matching in one pattern is not supported",
+            text, min(mixed))
+    return node, parser.touched
 
 
 def parse(pattern: str | regex.Pattern) -> Node:
@@ -998,7 +1053,8 @@ def parse(pattern: str | regex.Pattern) -> Node:
         return _parse_pattern_object(text, flags)
     if isinstance(pattern, (bytes, bytearray)):
         raise UnsupportedPattern("bytes patterns are not supported; use a str pattern")
-    raise PatternSyntaxError(f"a pattern must be str or regex.Pattern, not {type(pattern).__name__}")
+    raise PatternSyntaxError(
+        f"a pattern must be str or regex.Pattern, not {type(pattern).__name__}")
 
 
 def _parse_pattern_object(text: str, flags: int) -> Node:

