@@ -187,7 +187,7 @@ def _check_size(node: hir.Node, limit: int, pattern: str | None) -> None:
         elif isinstance(n, (hir.Concat, hir.Alternation)):
             s = 1 + sum(size(i) for i in n.items) + len(n.items)
         elif isinstance(n, hir.Repeat):
-            copies = n.min + 2 if n.max is None else n.max + 1
+            copies = n.min + 1 if n.max is None else n.max  # as `_repeat` builds it
             s = 3 + copies * size(n.item)
             if s > limit:
                 raise PatternTooComplex(

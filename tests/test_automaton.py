@@ -129,3 +129,11 @@ def test_state_keys_are_stable_across_builds():
     s1, s2 = a1.walk(a1.initial_state, text), a2.walk(a2.initial_state, text)
     assert a1.key(s1) == a2.key(s2)
     assert a2.state_for_key(a1.key(s1)) == s2
+
+
+def test_deeply_nested_pattern_builds_and_size_estimate_is_not_exponential():
+    pattern = "(?:a|" * 150 + "b" + ")*" * 150
+    a = automaton_for(pattern)
+    assert accepts(a, "aab") and accepts(a, "") and not accepts(a, "c")
+    nested_optional = "(?:a" * 150 + "b" + ")?" * 150
+    assert accepts(automaton_for(nested_optional), "a" * 150 + "b")
