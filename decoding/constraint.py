@@ -89,8 +89,8 @@ def _argument_key(schema: Any, regex: Any, engine: str) -> tuple | None:
         return ("class", schema, engine)
     if isinstance(schema, (str, bytes)):
         return ("json-text", schema, engine)
-    try:
-        return ("json", json.dumps(schema, sort_keys=True), engine)
+    try:  # key order kept: properties are generated in schema order
+        return ("json", json.dumps(schema), engine)
     except (TypeError, ValueError):
         return None
 

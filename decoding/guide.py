@@ -22,10 +22,11 @@ import numpy as np
 import regex
 import torch
 
+from decoding import persist
 from decoding.dfa import DEAD, DEFAULT_MAX_DFA_STATES, Automaton
 from decoding.errors import TokenRejected
 from decoding.index import TokenIndex
-from decoding.nfa import build_nfa
+from decoding.nfa import NFA, build_nfa
 from decoding.syntax import parse
 from decoding.vocabulary import Vocabulary
 
@@ -84,6 +85,12 @@ class Guide:
     def is_finished(self, state: int) -> bool:
         return self.automaton.is_accepting(state) and not self.automaton.has_continuation(state)
 
+    def save(self) -> None:
+        """Write the states and masks discovered so far to the disk cache now (they are also
+        saved as they grow and at exit); nothing happens when the cache is off."""
+        if isinstance(self.index, persist.PersistentIndex):
+            self.index.save()
+
 
 _LOCK = threading.Lock()
 _AUTOMATA: OrderedDict[tuple, Automaton] = OrderedDict()
@@ -92,7 +99,8 @@ _MEMO_SIZE = 64
 
 
 def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
-            engine: str = "automaton", max_states: int = DEFAULT_MAX_DFA_STATES) -> Guide:
+            engine: str = "automaton", max_states: int = DEFAULT_MAX_DFA_STATES,
+            cache_dir: Any = None) -> Guide:
     """Compile `pattern` (str or `regex.Pattern`) for `tokenizer` (a transformers tokenizer or a
     `Vocabulary`) into a guide whose masks are `vocab_size` wide (default: the vocabulary size).
 
@@ -100,8 +108,11 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
     a `PatternError` subclass for anything else; `engine="partial"` uses the `regex` module's
     partial matching instead (any pattern; slower first masks). Compiled automata and token
     indexes are memoized in the process, so compiling the same pattern again is immediate.
+    With the automaton engine, vocabulary tables, automaton states and masks are also kept in the
+    disk cache (`decoding.persist`) at `cache_dir` (None: `TYPEDECODE_CACHE_DIR` or the user cache
+    folder; False: off), so another process starts where this one left off.
     """
-    vocabulary = vocabulary_of(tokenizer)
+    vocabulary = vocabulary_of(tokenizer, cache_dir=cache_dir)
     if engine == "partial":
         from decoding.partial import PartialGuide
 
@@ -109,18 +120,28 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
     if engine != "automaton":
         raise ValueError(f"unknown engine {engine!r}: use 'automaton' or 'partial'")
     text = pattern.pattern if isinstance(pattern, regex.Pattern) else pattern
-    akey = (text, pattern.flags if isinstance(pattern, regex.Pattern) else 0, max_states)
+    flags = pattern.flags if isinstance(pattern, regex.Pattern) else 0
+    akey = (text, flags, max_states)
+    store = persist.store_for(cache_dir)
+
+    def make_nfa() -> NFA:
+        with _gc_paused():
+            return build_nfa(parse(pattern), pattern=text)
+
     with _LOCK:
         automaton = _memo_get(_AUTOMATA, akey)
-        if automaton is None:
-            with _gc_paused():
-                nfa = build_nfa(parse(pattern), pattern=text)
-                automaton = Automaton(nfa, max_states=max_states, pattern=text)
-            _memo_put(_AUTOMATA, akey, automaton)
-        ikey = (akey, vocabulary.fingerprint, vocab_size)
+        ikey = (akey, vocabulary.fingerprint, vocab_size, None if store is None else store.path)
         index = _memo_get(_INDEXES, ikey)
         if index is None:
-            index = TokenIndex(automaton, vocabulary, vocab_size)
+            with _gc_paused():
+                if store is not None:
+                    index = persist.open_index(store, text, flags, max_states, make_nfa,
+                                               automaton, vocabulary, vocab_size)
+                else:
+                    if automaton is None:
+                        automaton = Automaton(make_nfa(), max_states=max_states, pattern=text)
+                    index = TokenIndex(automaton, vocabulary, vocab_size)
+            _memo_put(_AUTOMATA, akey, index.automaton)
             _memo_put(_INDEXES, ikey, index)
     return Guide(index, text)
 
@@ -128,14 +149,19 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
 _VOCABULARIES: dict[int, tuple[Any, Vocabulary]] = {}
 
 
-def vocabulary_of(tokenizer: Any) -> Vocabulary:
-    """The `Vocabulary` of a tokenizer, built once per tokenizer object."""
+def vocabulary_of(tokenizer: Any, *, cache_dir: Any = None) -> Vocabulary:
+    """The `Vocabulary` of a tokenizer, built once per tokenizer object and kept in the disk
+    cache at `cache_dir` (as for `compile`) so that other processes load it instead."""
     if isinstance(tokenizer, Vocabulary):
         return tokenizer
     hit = _VOCABULARIES.get(id(tokenizer))
     if hit is not None and hit[0] is tokenizer:
         return hit[1]
-    vocabulary = Vocabulary.from_tokenizer(tokenizer)
+    store = persist.store_for(cache_dir)
+    if store is None:
+        vocabulary = Vocabulary.from_tokenizer(tokenizer)
+    else:
+        vocabulary = persist.cached_vocabulary(tokenizer, store)
     _VOCABULARIES[id(tokenizer)] = (tokenizer, vocabulary)
     return vocabulary
 

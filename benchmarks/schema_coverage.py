@@ -1,0 +1,183 @@
+"""Coverage and soundness of schema2re on the JSON-Schema-Test-Suite and the JSONSchemaBench dev set.
+
+    python benchmarks/schema_coverage.py [--data DIR] [--only suite|dev] [--lenient] [--limit N]
+
+For each data set, prints: schemas compiled / total, compile errors by keyword, valid instances
+matched (of compiled schemas), false accepts (invalid instances matched: must be 0), fullmatch
+time-outs, largest regex, compile time p50/p99. Instances are serialized compactly
+(`json.dumps(data, separators=(",", ":"), ensure_ascii=False)`) and checked with
+`regex.fullmatch`. The functions here are also used by tests/test_schema2re_suites.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import glob
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import regex
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from schema2re import SchemaToRegexError, to_regex  # noqa: E402
+
+DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+MATCH_TIMEOUT_S = 0.5
+
+
+@dataclass
+class Case:
+    """One schema with its test instances: (data, valid) pairs."""
+
+    name: str
+    schema: Any
+    tests: list[tuple[Any, bool]]
+
+
+@dataclass
+class Report:
+    """Aggregated results over a data set."""
+
+    total: int = 0
+    compiled: int = 0
+    errors: collections.Counter = field(default_factory=collections.Counter)
+    crashes: list[str] = field(default_factory=list)
+    valid_total: int = 0
+    valid_matched: int = 0
+    invalid_total: int = 0
+    false_accepts: list[str] = field(default_factory=list)
+    timeouts: int = 0
+    unchecked_large: int = 0
+    largest: tuple[int, str] = (0, "")
+    compile_times: list[float] = field(default_factory=list)
+
+    def summary(self, title: str) -> str:
+        """Human-readable lines for this data set."""
+        times = sorted(self.compile_times) or [0.0]
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        lines = [
+            f"== {title}",
+            f"schemas compiled: {self.compiled} / {self.total} ({100 * self.compiled / max(self.total, 1):.1f}%)",
+            f"valid instances matched: {self.valid_matched} / {self.valid_total} "
+            f"({100 * self.valid_matched / max(self.valid_total, 1):.1f}%)",
+            f"false accepts: {len(self.false_accepts)} (of {self.invalid_total} invalid instances)",
+            f"fullmatch time-outs ({MATCH_TIMEOUT_S}s): {self.timeouts}; "
+            f"schemas whose instances were not checked (regex over the size cap): {self.unchecked_large}",
+            f"largest regex: {self.largest[0]} chars ({self.largest[1]})",
+            f"compile time p50/p99: {1000 * statistics.median(times):.1f} / {1000 * p99:.1f} ms",
+            "compile errors by keyword: " + ", ".join(f"{k}={v}" for k, v in self.errors.most_common(15)),
+        ]
+        if self.crashes:
+            lines.append(f"UNEXPECTED EXCEPTIONS: {len(self.crashes)}: " + "; ".join(self.crashes[:5]))
+        if self.false_accepts:
+            lines.append("FALSE ACCEPTS: " + "; ".join(self.false_accepts[:10]))
+        return "\n".join(lines)
+
+
+def suite_cases(data_dir: str) -> Iterator[Case]:
+    """The JSON-Schema-Test-Suite draft 2020-12 cases (optional/ and optional/format/ included)."""
+    base = os.path.join(data_dir, "json-schema-test-suite", "tests", "draft2020-12")
+    paths = sorted(glob.glob(os.path.join(base, "*.json")) + glob.glob(os.path.join(base, "optional", "*.json"))
+                   + glob.glob(os.path.join(base, "optional", "format", "*.json")))
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            groups = json.load(f)
+        rel = os.path.relpath(path, base)
+        for group in groups:
+            yield Case(f"{rel}: {group['description']}", group["schema"],
+                       [(t["data"], bool(t["valid"])) for t in group["tests"]])
+
+
+def dev_cases(data_dir: str) -> Iterator[Case]:
+    """The JSONSchemaBench dev set cases (schemas without tests included: they count as compiled or not)."""
+    for path in sorted(glob.glob(os.path.join(data_dir, "jsonschemabench-dev", "*.jsonl"))):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                item = json.loads(line)
+                yield Case(item["id"], item["schema"],
+                           [(t["data"], bool(t["valid"])) for t in item.get("tests", [])])
+
+
+def instance_text(data: Any) -> str:
+    """The compact serialization used for every check."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def evaluate(cases: Iterator[Case], *, lenient: bool = False, limit: int | None = None, every: int = 1,
+             max_match_chars: int | None = None) -> Report:
+    """Compile every `every`-th case (at most `limit`) and check its instances (see module doc).
+
+    Instances of a regex longer than `max_match_chars` are not checked (`regex.compile` alone
+    takes seconds on the largest ones); `Report.unchecked_large` counts those schemas.
+    """
+    report = Report()
+    for i, case in enumerate(cases):
+        if i % every:
+            continue
+        if limit is not None and report.total >= limit:
+            break
+        report.total += 1
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pattern = to_regex(case.schema, lenient=lenient)
+        except SchemaToRegexError as exc:
+            report.errors[exc.keyword or type(exc).__name__] += 1
+            continue
+        except Exception as exc:  # a bug: must never happen
+            report.crashes.append(f"{case.name}: {type(exc).__name__}: {exc}"[:300])
+            continue
+        report.compile_times.append(time.perf_counter() - start)
+        report.compiled += 1
+        if len(pattern) > report.largest[0]:
+            report.largest = (len(pattern), case.name)
+        if max_match_chars is not None and len(pattern) > max_match_chars and case.tests:
+            report.unchecked_large += 1
+            continue
+        try:
+            compiled = regex.compile(pattern)
+        except Exception as exc:
+            report.crashes.append(f"{case.name}: regex does not compile: {exc}"[:300])
+            continue
+        for data, valid in case.tests:
+            try:
+                matched = compiled.fullmatch(instance_text(data), timeout=MATCH_TIMEOUT_S) is not None
+            except TimeoutError:
+                report.timeouts += 1
+                continue
+            if valid:
+                report.valid_total += 1
+                report.valid_matched += matched
+            else:
+                report.invalid_total += 1
+                if matched:
+                    report.false_accepts.append(f"{case.name}: {instance_text(data)[:80]}")
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--only", choices=["suite", "dev"])
+    parser.add_argument("--lenient", action="store_true")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--every", type=int, default=1, help="only every N-th schema")
+    args = parser.parse_args()
+    options = {"lenient": args.lenient, "limit": args.limit, "every": args.every}
+    if args.only in (None, "suite"):
+        print(evaluate(suite_cases(args.data), **options).summary("JSON-Schema-Test-Suite draft2020-12"))
+    if args.only in (None, "dev"):
+        print(evaluate(dev_cases(args.data), **options).summary("JSONSchemaBench dev set"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,395 @@
+"""The decoding core's disk cache: what one process computes, the next one loads.
+
+Stored in a `cache.store.Store` (kind: key -> value):
+- "vocabulary": a tokenizer key -> its byte table (`flat`, `lengths`, `special`, `eos`) and the
+  text of the `UnmappableTokensWarning` its build emitted (re-emitted on every load). The key is a
+  hash of the fast tokenizer's full serialization (`backend_tokenizer.to_str()`: model, merges,
+  added tokens, normalizer, decoder) plus what transformers adds on top (length, special ids,
+  EOS, added tokens, class, library versions). Tokenizers without `backend_tokenizer.to_str` are
+  not cached.
+- "trie": a vocabulary fingerprint -> its `TokenTrie` arrays.
+- "automaton": (pattern text, flags, max_states) -> a `decoding.snapshot` of every automaton state
+  discovered so far (its key, and its row where computed), for any vocabulary.
+- "entry": (pattern text, flags, vocabulary fingerprint, state key) -> that state's token-index
+  entry (allowed tokens and the keys of the states they lead to). Entries are loaded one by one
+  when first asked for, so a warm start reads only what it uses. Mask width is not part of the
+  key: masks are rebuilt from the token ids at any width.
+- "schema2re": schema JSON + options -> the regex `schema2re.to_regex` made of it.
+Every key holds `PERSIST_VERSION` and a fingerprint of the source code that computes the value
+(the decoding core's modules, or the schema2re package, plus the regex module's version and
+Unicode data), so changed code never reads values made by other code.
+
+Contracts:
+- A warm start is indistinguishable from a cold one: masks, transitions, accepting states and
+  warnings are the same. A restored automaton builds its NFA only when it meets a state whose row
+  was not saved.
+- `PersistentIndex` saves after its 1st, 2nd, 4th, ... newly computed entry, then every
+  `SAVE_EVERY` entries, at interpreter exit, and on `save()`: entries are written as they are
+  (an entry is a function of its key, so concurrent writers agree) and the automaton's states are
+  merged into the stored ones, so every process working on a pattern adds to one union (state
+  ids differ between processes and are remapped through the state keys).
+- Nothing here makes compile or decoding fail: a store error degrades inside the store, a value
+  that fails its checks is a miss (rebuilt, then written over instead of merged), and any other
+  error while loading or saving is reported once as a `CacheWarning` and the work goes on cold.
+- Indexes are as thread-safe as `TokenIndex` (one guide per thread); saving takes a lock. Cold
+  builds capture warnings with `warnings.catch_warnings`, which is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import hashlib
+import json
+import sys
+import threading
+import unicodedata
+import warnings
+import weakref
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import regex
+
+from cache.location import resolve_cache_dir
+from cache.store import CacheWarning, Store, get_store
+from decoding import snapshot
+from decoding.dfa import Automaton
+from decoding.index import StateEntry, TokenIndex
+from decoding.nfa import NFA
+from decoding.trie import TokenTrie, trie_of
+from decoding.vocabulary import UnmappableTokensWarning, Vocabulary
+
+PERSIST_VERSION = 1
+SAVE_EVERY = 64
+
+_CORE_MODULES = ("hir", "syntax", "charclass", "utf8", "nfa", "dfa", "index", "trie", "vocabulary",
+                 "snapshot", "persist")
+
+
+def store_for(cache_dir: Any) -> Store | None:
+    """The process-wide store for `cache_dir` (see `cache.location`), or None when the disk cache
+    is off or the decoding core's source cannot be fingerprinted."""
+    if resolve_cache_dir(cache_dir) is None or core_fingerprint() is None:
+        return None
+    return get_store(cache_dir)
+
+
+@functools.cache
+def core_fingerprint() -> str | None:
+    """Hash of the decoding core's source and the Unicode tables it reads (None if unreadable)."""
+    folder = Path(__file__).parent
+    return _fingerprint([folder / f"{m}.py" for m in _CORE_MODULES],
+                        [regex.__version__, unicodedata.unidata_version])
+
+
+@functools.cache
+def schema2re_fingerprint() -> str | None:
+    """Hash of the schema2re package's source (None if unreadable)."""
+    import schema2re
+
+    return _fingerprint(sorted(Path(schema2re.__file__).parent.glob("*.py")),
+                        [regex.__version__, unicodedata.unidata_version])
+
+
+def _fingerprint(files: Iterable[Path], extra: list[str]) -> str | None:
+    h = hashlib.blake2b(digest_size=16)
+    for part in extra:
+        h.update(part.encode() + b"\0")
+    try:
+        for path in files:
+            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _key(*parts: Any) -> str:
+    return json.dumps([PERSIST_VERSION, *parts], ensure_ascii=False, separators=(",", ":"))
+
+
+# --- vocabulary tables and tries -------------------------------------------------------------
+
+def tokenizer_key(tokenizer: Any) -> str | None:
+    """A key that changes whenever anything the byte table is built from changes, or None for a
+    tokenizer that cannot be serialized (then it is not cached)."""
+    to_str = getattr(getattr(tokenizer, "backend_tokenizer", None), "to_str", None)
+    if to_str is None or core_fingerprint() is None:
+        return None
+    versions = [str(getattr(sys.modules.get(name), "__version__", None))
+                for name in ("transformers", "tokenizers")]
+    try:
+        digest = hashlib.blake2b(to_str().encode("utf-8", "surrogatepass"), digest_size=32)
+        added = sorted((int(i), str(t.content), bool(getattr(t, "special", False)))
+                       for i, t in tokenizer.added_tokens_decoder.items())
+        extra = [type(tokenizer).__module__, type(tokenizer).__qualname__, int(len(tokenizer)),
+                 sorted(int(i) for i in tokenizer.all_special_ids if i is not None),
+                 repr(tokenizer.eos_token_id), added]
+        return _key("vocabulary", core_fingerprint(), digest.hexdigest(), extra, versions)
+    except Exception:  # an unusual tokenizer: build its table without the cache
+        return None
+
+
+def cached_vocabulary(tokenizer: Any, store: Store) -> Vocabulary:
+    """`Vocabulary.from_tokenizer(tokenizer)`, loaded from `store` when it was built before."""
+    key = tokenizer_key(tokenizer)
+    if key is None:
+        return Vocabulary.from_tokenizer(tokenizer)
+    vocabulary = load_vocabulary(store, key)
+    if vocabulary is not None:
+        return vocabulary
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vocabulary = Vocabulary.from_tokenizer(tokenizer)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    warning = "\n".join(str(w.message) for w in caught
+                        if issubclass(w.category, UnmappableTokensWarning))
+    _quietly(lambda: store.put_arrays("vocabulary", key, {
+        "flat": vocabulary.flat, "lengths": vocabulary.lengths,
+        "special": np.asarray(sorted(vocabulary.special_ids), dtype=np.int64),
+        "eos": np.asarray(sorted(vocabulary.eos_token_ids), dtype=np.int64),
+        "warning": np.asarray([warning]),
+    }))
+    return vocabulary
+
+
+def load_vocabulary(store: Store, key: str) -> Vocabulary | None:
+    """The table stored under a `tokenizer_key`, or None (a miss, or a value that fails its
+    checks); re-emits the `UnmappableTokensWarning` its build emitted."""
+    arrays = _quietly(lambda: store.get_arrays("vocabulary", key))
+    if arrays is None:
+        return None
+    try:
+        flat, lengths = arrays["flat"], arrays["lengths"]
+        special, eos, warning = arrays["special"], arrays["eos"], arrays["warning"]
+        if flat.dtype != np.uint8 or lengths.dtype != np.int32 or lengths.ndim != 1 \
+                or flat.ndim != 1 or special.dtype != np.int64 or eos.dtype != np.int64 \
+                or special.ndim != 1 or eos.ndim != 1 \
+                or warning.shape != (1,) or warning.dtype.kind != "U" \
+                or lengths.min(initial=0) < 0 or int(lengths.sum()) != len(flat):
+            return None
+        data = flat.tobytes()
+        ends = np.cumsum(lengths, dtype=np.int64).tolist()
+        starts = [0, *ends[:-1]]
+        table = [data[a:b] for a, b in zip(starts, ends)]
+        vocabulary = Vocabulary.from_token_bytes(table, special.tolist(), eos.tolist())
+    except (KeyError, ValueError):  # VocabularyError is a ValueError
+        return None
+    if warning[0]:
+        warnings.warn(str(warning[0]), UnmappableTokensWarning, stacklevel=4)
+    return vocabulary
+
+
+def cached_trie(vocabulary: Vocabulary, store: Store) -> TokenTrie:
+    """The trie of `vocabulary`, loaded from `store` when it was built before."""
+    key = _key("trie", core_fingerprint(), vocabulary.fingerprint)
+    arrays = _quietly(lambda: store.get_arrays("trie", key))
+    if arrays is not None:
+        try:
+            return TokenTrie.from_arrays(vocabulary, arrays)
+        except ValueError:
+            pass
+    trie = TokenTrie(vocabulary)
+    _quietly(lambda: store.put_arrays("trie", key, trie.to_arrays()))
+    return trie
+
+
+# --- automata and token indexes --------------------------------------------------------------
+
+class PersistentIndex(TokenIndex):
+    """A `TokenIndex` that loads entries from a store on first use and saves what it computes.
+
+    `restored` counts entries loaded from the store, `walks` entries computed here.
+    """
+
+    def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None,
+                 store: Store, automaton_key: str, entry_key: Callable[[tuple[int, ...]], str]):
+        super().__init__(automaton, vocabulary, width)
+        self.store = store
+        self.automaton_key = automaton_key
+        self.restored = 0
+        self.walks = 0
+        self._entry_key = entry_key
+        self._unsaved: list[int] = []  # states whose entries were computed here, not stored yet
+        self._saved = (0, 0)  # `_progress()` when the automaton was last saved or loaded
+        self._replace = False  # the stored automaton was rejected: overwrite it, do not merge
+        self._lock = threading.Lock()
+        never = np.ones(vocabulary.size, dtype=bool)
+        never[self._trie.usable_ids] = False
+        self._forbidden = np.packbits(never)
+        _OPEN.add(self)
+
+    def entry(self, state: int) -> StateEntry:
+        if super().has_entry(state):
+            return super().entry(state)
+        loaded = _quietly(lambda: self._load_entry(state))
+        if loaded is not None:
+            self.add_entry(state, *loaded)
+            self.restored += 1
+            return super().entry(state)
+        entry = super().entry(state)
+        self.walks += 1
+        self._unsaved.append(state)
+        if len(self._unsaved) >= min(SAVE_EVERY, max(1, self.walks - len(self._unsaved))):
+            _quietly(self.save)
+        return entry
+
+    def restore(self, saved: snapshot.Snapshot | None) -> None:
+        """Add a stored snapshot's states and rows to the automaton. None, or a snapshot that
+        does not fit, means the stored value was rejected: the next save writes over it."""
+        try:
+            if saved is None or not saved.fits(self.automaton):
+                raise ValueError("the snapshot is of another pattern")
+            self.automaton.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded)
+        except ValueError:  # PatternTooComplex (too many states to add) is one too
+            self._replace = True
+            return
+        self._saved = self._progress()
+
+    def save(self) -> bool:
+        """Store the entries computed here and merge the automaton's states and rows into the
+        store now; False if there was nothing new."""
+        with self._lock:
+            fresh, self._unsaved = self._unsaved, []
+            for state in fresh:
+                e = super().entry(state)
+                self.store.put_arrays("entry", self._entry_key(self.automaton.key(state)),
+                                      snapshot.pack_entry(self.automaton, e.token_ids,
+                                                          e.next_states, self.vocabulary.size))
+            progress = self._progress()
+            if progress == self._saved and not self._replace:
+                return bool(fresh)
+            arrays = snapshot.take(self.automaton)
+            if self._replace:
+                self.store.put_arrays("automaton", self.automaton_key, arrays)
+                self._replace = False
+            else:
+                max_states = self.automaton.max_states
+                self.store.merge_arrays("automaton", self.automaton_key, arrays,
+                                        lambda old, new: snapshot.merge(old, new, max_states))
+            self._saved = progress
+            return True
+
+    def _load_entry(self, state: int) -> tuple[np.ndarray, np.ndarray] | None:
+        arrays = self.store.get_arrays("entry", self._entry_key(self.automaton.key(state)))
+        if arrays is None:
+            return None
+        try:
+            return snapshot.unpack_entry(arrays, self.automaton, self.vocabulary.size,
+                                         self._forbidden)
+        except ValueError:  # computed again, and stored over the bad value at the next save
+            return None
+
+    def _progress(self) -> tuple[int, int]:
+        a = self.automaton
+        return a.num_states, int(a.expanded[:a.num_states].sum())
+
+
+def open_index(store: Store, pattern: str, flags: int, max_states: int,
+               make_nfa: Callable[[], NFA], automaton: Automaton | None,
+               vocabulary: Vocabulary, width: int | None) -> PersistentIndex:
+    """The token index of a pattern for `vocabulary`, with what `store` knows restored.
+
+    `automaton` is the pattern's automaton if this process has one; otherwise it is restored from
+    the store (its NFA built by `make_nfa` only when needed) or built with `make_nfa` now.
+    """
+    fingerprint = core_fingerprint()
+    automaton_key = _key("automaton", fingerprint, pattern, flags, max_states)
+
+    def entry_key(state_key: tuple[int, ...]) -> str:
+        return _key("entry", fingerprint, pattern, flags, vocabulary.fingerprint, state_key)
+
+    trie_of(vocabulary, lambda v: cached_trie(v, store))
+    arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
+    saved = None if arrays is None else _quietly(lambda: _parsed(arrays))
+    if automaton is None and saved is not None:
+        automaton = _quietly(lambda: _restored_automaton(saved, make_nfa, max_states, pattern))
+    if automaton is None:
+        automaton = Automaton(make_nfa(), max_states=max_states, pattern=pattern)
+    index = PersistentIndex(automaton, vocabulary, width, store, automaton_key, entry_key)
+    if arrays is not None:
+        _quietly(lambda: index.restore(saved))
+    return index
+
+
+def _parsed(arrays: snapshot.Arrays) -> snapshot.Snapshot | None:
+    try:
+        return snapshot.parse(arrays)
+    except ValueError:
+        return None
+
+
+def _restored_automaton(saved: snapshot.Snapshot, make_nfa: Callable[[], NFA], max_states: int,
+                        pattern: str) -> Automaton | None:
+    """An automaton made from a snapshot's header alone (its states come with `restore`)."""
+    try:
+        return Automaton.restored(saved.byte_class, saved.match, saved.initial_key(), make_nfa,
+                                  max_states=max_states, pattern=pattern)
+    except ValueError:
+        return None
+
+
+def save_all() -> None:
+    """Save every open index that has something new (also run at interpreter exit)."""
+    for index in list(_OPEN):
+        _quietly(index.save)
+
+
+_OPEN: weakref.WeakSet[PersistentIndex] = weakref.WeakSet()
+atexit.register(save_all)
+
+
+# --- schema -> regex -------------------------------------------------------------------------
+
+def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
+    """`schema2re.to_regex(schema, **options)`, loaded from `store` when it was made before.
+
+    The key is the schema document's compact JSON with its key order kept (the translation
+    follows `properties` order, so sorting keys would merge schemas that translate differently)
+    plus the options. Translations that emit warnings (e.g. `lenient=True` ignoring keywords) are
+    not stored, so their warnings are emitted every time; errors propagate as from `to_regex`.
+    """
+    import schema2re
+    from schema2re.inputs import load_schema
+
+    document = load_schema(schema)
+    fingerprint = schema2re_fingerprint()
+    try:
+        key = _key("schema2re", fingerprint, sorted(options.items()), document)
+    except (TypeError, ValueError):  # options that are not JSON: let to_regex judge them
+        key = None
+    if store is None or fingerprint is None or key is None:
+        return schema2re.to_regex(document, **options)
+    stored = _quietly(lambda: store.get_json("schema2re", key))
+    if isinstance(stored, str):
+        return stored
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = schema2re.to_regex(document, **options)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if not caught:
+        _quietly(lambda: store.put_json("schema2re", key, result))
+    return result
+
+
+# --- failure containment ---------------------------------------------------------------------
+
+_WARNED = False
+
+
+def _quietly(action: Callable[[], Any]) -> Any:
+    """`action()`, or None after reporting (once per process) an unexpected error in it."""
+    global _WARNED
+    try:
+        return action()
+    except Exception as exc:  # the cache must never break compiling or decoding
+        if not _WARNED:
+            _WARNED = True
+            warnings.warn(f"typedecode cache: {type(exc).__name__}: {exc}; continuing without "
+                          "the cached value (further cache errors are not reported)",
+                          CacheWarning, stacklevel=2)
+        return None

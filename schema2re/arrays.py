@@ -1,0 +1,152 @@
+"""JSON arrays: positional schemas, item counts, unique finite items.
+
+Contract of `array_rx` (the array part of one term):
+- Position i satisfies every node's schema for it: `prefixItems[i]` (before 2020-12: `items[i]`
+  when `items` is an array), else that node's `items` (before 2020-12: `additionalItems`), and
+  `unevaluatedItems` where no node evaluates the position.
+- `minItems`/`maxItems` are exact; a position whose schema cannot be generated caps the length.
+- `uniqueItems: true` is exact when at most one item is possible, or when the items form a finite
+  set (`enum`, `const`, booleans...): the items then appear as an ordered subsequence of that
+  set (each value at most once, in schema order). Otherwise, and for `contains`, a typed error.
+- Elements are separated by `,` and the whitespace policy; size is linear in the prefix length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from schema2re import finite, terms
+from schema2re.context import Context
+from schema2re.document import Node, pointer_join
+from schema2re.rx import EMPTY, Rx, alt, cat, lit, opt, rep
+from schema2re.sequence import subsequence
+
+if TYPE_CHECKING:
+    from schema2re.translate import Translator
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Nodes constraining each leading position, and every position after them."""
+
+    prefix: tuple[tuple[Node, ...], ...]
+    rest: tuple[Node, ...]
+
+    def at(self, index: int) -> list[Node]:
+        """The nodes constraining position `index`."""
+        return list(self.prefix[index] if index < len(self.prefix) else self.rest)
+
+
+def layout(ctx: Context, term: terms.Term) -> Layout:
+    """The positional layout of the term's arrays (see module doc)."""
+    doc = ctx.doc
+    per_node: list[tuple[list[Node], Node | None]] = []
+    for node in term:
+        items = node.schema["items"] if doc.active(node, "items") else None
+        if doc.tuple_items and isinstance(items, list):
+            prefix = [doc.child(node, s, "items", i) for i, s in enumerate(items)]
+            rest = (doc.child(node, node.schema["additionalItems"], "additionalItems")
+                    if doc.active(node, "additionalItems") else None)
+        else:
+            prefix = ([doc.child(node, s, "prefixItems", i) for i, s in enumerate(node.schema["prefixItems"])]
+                      if doc.active(node, "prefixItems") else [])
+            rest = doc.child(node, items, "items") if items is not None else None
+        per_node.append((prefix, rest))
+    width = max((len(p) for p, _ in per_node), default=0)
+    positions = []
+    for i in range(width):
+        nodes = [p[i] if i < len(p) else r for p, r in per_node if i < len(p) or r is not None]
+        evaluators = [n for n, (p, r) in zip(term, per_node) if i < len(p) or r is not None]
+        positions.append(tuple(nodes + _unevaluated(ctx, term, evaluators)))  # type: ignore[operator]
+    evaluators = [n for n, (_, r) in zip(term, per_node) if r is not None]
+    rest_nodes = tuple([r for _, r in per_node if r is not None] + _unevaluated(ctx, term, evaluators))
+    return Layout(tuple(positions), rest_nodes)
+
+
+def _unevaluated(ctx: Context, term: terms.Term, evaluators: list[Node]) -> list[Node]:
+    """The `unevaluatedItems` schemas that an item evaluated only by `evaluators` meets."""
+    doc = ctx.doc
+    return [doc.child(h, h.schema["unevaluatedItems"], "unevaluatedItems") for h in term
+            if doc.active(h, "unevaluatedItems") and not any(n.evaluated_by(h) for n in evaluators)]
+
+
+def array_rx(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | None:
+    """The regex of the term's array instances (see module doc)."""
+    lay = layout(ctx, term)
+    lo = max((v for v, _ in terms.values(ctx, term, "minItems")), default=0)
+    hi = min((v for v, _ in terms.values(ctx, term, "maxItems")), default=None)
+    _check_contains(ctx, term)
+    prefix: list[Rx] = []
+    for nodes in lay.prefix:
+        if hi is not None and len(prefix) >= hi:
+            break
+        item = tr.translate(nodes)
+        if item is None:
+            hi = len(prefix)
+            break
+        prefix.append(item)
+    rest = None
+    if len(prefix) == len(lay.prefix) and (hi is None or hi > len(prefix)):
+        rest = tr.translate(lay.rest)
+    if rest is None:
+        hi = len(prefix) if hi is None else min(hi, len(prefix))
+    if hi is not None and lo > hi:
+        return None
+    unique = [n for v, n in terms.values(ctx, term, "uniqueItems") if v is True]
+    if unique and (hi is None or hi > 1):
+        return _unique(ctx, lay, unique[0], lo, hi, tr)
+    return tr.ws.container("[", _body(prefix, rest, lo, hi, tr.ws.comma()), "]", allow_empty=lo == 0)
+
+
+def _body(prefix: list[Rx], rest: Rx | None, lo: int, hi: int | None, sep: Rx) -> Rx | None:
+    """Non-empty element lists: prefix[0], prefix[1], ..., then `rest` items; lo..hi elements.
+
+    Requires len(prefix) <= hi; `rest` None means no element after the prefix.
+    """
+    k = len(prefix)
+    if hi == 0 or (k == 0 and rest is None):
+        return None
+    start = max(k, 1)  # elements written before the repeated rest region
+    rest_lo = max(0, lo - start)
+    rest_hi = None if hi is None else hi - start
+    if rest is None:
+        tail = EMPTY if rest_lo == 0 else None
+    else:
+        tail = rep(cat(sep, rest), rest_lo, rest_hi)
+    for i in range(k - 1, 0, -1):  # positions k-1 .. 1, each after a separator
+        piece = cat(sep, prefix[i], tail)
+        tail = piece if i < lo else opt(piece)
+    return cat(prefix[0] if k else rest, tail)
+
+
+def _unique(ctx: Context, lay: Layout, node: Node, lo: int, hi: int | None, tr: "Translator") -> Rx | None:
+    """Arrays of distinct items drawn from a finite item set, in the set's order."""
+    where = pointer_join(node.pointer, "uniqueItems")
+    values: list | None = [] if not lay.prefix else None
+    if values is not None:
+        for term in terms.expand(ctx, lay.rest, terms.GEN):
+            found = finite.candidates(ctx, term)
+            if found is None:
+                values = None
+                break
+            values.extend(found)
+    if values is None:
+        ctx.unsupported("uniqueItems", where,
+                        "uniqueItems is only expressible for finite item sets or at most one item")
+        return tr.ws.container("[", _body([], tr.translate(lay.rest), lo, hi, tr.ws.comma()), "]",
+                               allow_empty=lo == 0)
+    groups: dict = {}
+    for value in values:
+        groups.setdefault(finite.equality_key(value), []).append(value)
+    entries = [(alt(lit(finite.serialize(v)) for v in group), False) for group in groups.values()]
+    body, empty_ok = subsequence(entries, tr.ws.comma(), lo, hi)  # type: ignore[arg-type]
+    return tr.ws.container("[", body, "]", allow_empty=empty_ok)
+
+
+def _check_contains(ctx: Context, term: terms.Term) -> None:
+    for value, node in terms.values(ctx, term, "contains"):
+        if ctx.doc.draft in ("2019-09", "2020-12") and node.schema.get("minContains") == 0 \
+                and "maxContains" not in node.schema:
+            continue  # 2019-09+: zero matches allowed, so no constraint
+        ctx.unsupported("contains", pointer_join(node.pointer, "contains"), "contains is not supported")

@@ -1,0 +1,48 @@
+"""Per-call state of a translation: the document, the options, and the budgets that bound work.
+
+Invariants: `tick()` is called once per schema node visited and raises
+`UnsupportedSchemaError` past `MAX_STEPS`, so no schema (however recursive or combinatorial) can
+make a translation run for long. `unsupported()` either raises or, under `lenient`, records the
+keyword and pointer for the single warning `to_regex` emits at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schema2re.document import Document
+from schema2re.errors import UnsupportedSchemaError
+
+MAX_STEPS = 200_000
+
+
+@dataclass
+class Context:
+    """Document, options (`max_depth`, `lenient`) and bookkeeping of one `to_regex` call."""
+
+    doc: Document
+    max_depth: int
+    lenient: bool
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+    cuts: list[str] = field(default_factory=list)
+    steps: int = 0
+
+    def tick(self) -> None:
+        """Count one unit of work; raise once the budget is spent."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise UnsupportedSchemaError(
+                f"the schema needs more than {MAX_STEPS} translation steps "
+                "(too many combinations of references and alternatives; lower max_depth)")
+
+    def unsupported(self, keyword: str, pointer: str, message: str) -> None:
+        """Refuse `keyword` at `pointer` (raise), or record it when lenient (then it is ignored)."""
+        if not self.lenient:
+            raise UnsupportedSchemaError(message, keyword, pointer)
+        entry = (keyword, pointer)
+        if entry not in self.ignored:
+            self.ignored.append(entry)
+
+    def is_cut(self, refs: tuple[int, ...]) -> bool:
+        """Whether the last reference in `refs` goes deeper than `max_depth` levels of recursion."""
+        return bool(refs) and refs.count(refs[-1]) > self.max_depth

@@ -1,0 +1,237 @@
+"""The schema document: its dialect, meta-schema check, `$ref` resolution and validation.
+
+`Document(root)` checks the root under the meta-schema its `$schema` names (draft 2020-12 by
+default; drafts 4, 6, 7, 2019-09 and 2020-12 are supported) and raises `SchemaError` with the
+JSON pointer of the offending part. Keyword meaning follows that draft: a keyword the draft's
+validator does not know is an annotation; `$ref` siblings are ignored up to draft 7; `items`
+may be an array (with `additionalItems`) before 2020-12; draft 4 has boolean exclusive bounds.
+
+A `Node` is one subschema in context: its JSON value, the `referencing` resolver scoped to its
+base URI, its JSON pointer (for messages), and the `$ref` targets expanded on the way to it from
+the root (for bounded recursion). Nodes are immutable.
+
+Resolution and validation use `jsonschema` itself (with a registry that never fetches remote
+documents), so `is_valid` answers exactly what the user's validator answers.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
+from jsonschema.validators import validator_for
+
+from schema2re.errors import SchemaError, UnsupportedSchemaError
+from schema2re.inputs import escape_token
+
+_SUPPORTED = {
+    jsonschema.Draft4Validator: "draft-04",
+    jsonschema.Draft6Validator: "draft-06",
+    jsonschema.Draft7Validator: "draft-07",
+    jsonschema.Draft201909Validator: "2019-09",
+    jsonschema.Draft202012Validator: "2020-12",
+}
+_REF_OVERRIDES = {jsonschema.Draft4Validator, jsonschema.Draft6Validator, jsonschema.Draft7Validator}
+_TUPLE_ITEMS = _REF_OVERRIDES | {jsonschema.Draft201909Validator}
+
+# Keywords that contain subschemas only as applicators: removed by `Document.stripped`.
+_APPLICATORS = (
+    "$ref", "$dynamicRef", "$recursiveRef", "allOf", "anyOf", "oneOf", "not", "if", "then",
+    "else", "dependentSchemas", "dependencies", "unevaluatedProperties", "unevaluatedItems",
+)
+
+
+@dataclass(frozen=True)
+class Node:
+    """One subschema in context (see module doc)."""
+
+    schema: Any
+    resolver: Any
+    pointer: str
+    refs: tuple[int, ...] = ()
+    scope: tuple[str, ...] = ()  # pointers of the in-place applicator ancestors (for unevaluated*)
+
+    def evaluated_by(self, holder: "Node") -> bool:
+        """Whether this node's annotations reach `holder`'s unevaluated* (itself or in-place below it)."""
+        return self is holder or holder.pointer in self.scope
+
+    def get(self, keyword: str, default: Any = None) -> Any:
+        """The keyword's value in this schema (`default` for boolean schemas or if absent)."""
+        return self.schema.get(keyword, default) if isinstance(self.schema, dict) else default
+
+
+def pointer_join(pointer: str, *tokens: str | int) -> str:
+    """`pointer` extended by the given reference tokens."""
+    return pointer + "".join("/" + escape_token(str(t)) for t in tokens)
+
+
+class Document:
+    """A checked schema document (see module doc)."""
+
+    def __init__(self, root: Any):
+        cls = validator_for(root, default=jsonschema.Draft202012Validator) if isinstance(root, dict) \
+            else jsonschema.Draft202012Validator
+        if cls not in _SUPPORTED:
+            raise UnsupportedSchemaError(
+                f"the schema dialect {root.get('$schema')!r} is not supported "
+                "(use draft-04, -06, -07, 2019-09 or 2020-12)", "$schema", "")
+        _check(cls, root)
+        self.root = root
+        self.draft = _SUPPORTED[cls]
+        companions = set()  # keywords read by another keyword's validator
+        if cls is jsonschema.Draft4Validator:
+            companions |= {"exclusiveMinimum", "exclusiveMaximum"}
+        if "if" in cls.VALIDATORS:
+            companions |= {"then", "else"}
+        if "dependentRequired" in cls.VALIDATORS:
+            companions |= {"minContains", "maxContains"}
+            # Not a 2019-09+ keyword, but honoured by some validators (and the optional suite):
+            # enforcing it as in draft 7 can only make the output stricter.
+            companions.add("dependencies")
+        self.keywords = frozenset(cls.VALIDATORS) | companions
+        self.ref_overrides_siblings = cls in _REF_OVERRIDES
+        self.tuple_items = cls in _TUPLE_ITEMS
+        self.boolean_exclusive_bounds = cls is jsonschema.Draft4Validator
+        # An empty registry: meta-schemas resolve, nothing is ever fetched over the network.
+        self._validator = cls(root, format_checker=cls.FORMAT_CHECKER, registry=referencing.Registry())
+        self._specification = referencing.jsonschema.specification_with(
+            cls.ID_OF(cls.META_SCHEMA) or "", default=referencing.jsonschema.DRAFT202012)
+        self._pointers: dict[int, str] = {}
+        _index(root, "", self._pointers)
+        self._dynamic_anchors: dict[str, int] = {}
+        _count_anchors(root, self._dynamic_anchors)
+
+    def active(self, node: Node, keyword: str) -> bool:
+        """Whether `keyword` is present in `node` and is an assertion/applicator of this draft."""
+        return isinstance(node.schema, dict) and keyword in node.schema and keyword in self.keywords
+
+    def root_node(self) -> Node:
+        """The node of the whole document (counted once in its own recursion budget)."""
+        return Node(self.root, self._validator._resolver, "", (id(self.root),))
+
+    def child(self, node: Node, value: Any, *tokens: str | int, in_place: bool = False) -> Node:
+        """The subschema `value` found in `node` under the path `tokens`.
+
+        `in_place`: it applies to the same instance (allOf, anyOf, then, ...), not to a part of it.
+        """
+        resolver = node.resolver
+        if isinstance(value, dict) and resolver is not None:
+            try:
+                resolver = resolver.in_subresource(self._specification.create_resource(value))
+            except (AttributeError, TypeError):  # a malformed "$id"/"id": no new base URI
+                pass
+        scope = node.scope + (node.pointer,) if in_place else ()
+        return Node(value, resolver, pointer_join(node.pointer, *tokens), node.refs, scope)
+
+    def resolve(self, node: Node, keyword: str = "$ref") -> Node:
+        """The target of `node`'s `$ref`; its `refs` record the target (for recursion bounds).
+
+        Raises SchemaError for a missing local (`#...`) target and UnsupportedSchemaError for a
+        reference to a document that is not embedded here (remote references are not fetched).
+        """
+        ref = node.schema[keyword]
+        where = pointer_join(node.pointer, keyword)
+        if not isinstance(ref, str):
+            raise SchemaError(f"{keyword} must be a string, not {type(ref).__name__}", keyword, where)
+        try:
+            resolved = node.resolver.lookup(ref)
+        except referencing.exceptions.Unresolvable as exc:
+            if ref.startswith("#"):
+                raise SchemaError(f"reference {ref!r} does not resolve: {exc}", keyword, where) from None
+            raise UnsupportedSchemaError(
+                f"reference {ref!r} points outside the document (remote references are not fetched)",
+                keyword, where) from None
+        target = resolved.contents
+        pointer = self._pointers.get(id(target), f"{where}->{ref}")
+        return Node(target, resolved.resolver, pointer, node.refs + (id(target),),
+                    node.scope + (node.pointer,))
+
+    def dynamic_is_static(self, node: Node, keyword: str, target: Node) -> bool:
+        """Whether `node`'s $dynamicRef/$recursiveRef, resolved statically to `target`, is exact.
+
+        True when the target (inside this document) carries no matching dynamic anchor, or is
+        the only schema of the document carrying one: the dynamic scope then changes nothing.
+        """
+        if id(target.schema) not in self._pointers or not isinstance(target.schema, dict):
+            return False
+        if keyword == "$recursiveRef":
+            name, anchored = _RECURSIVE, target.schema.get("$recursiveAnchor") is True
+        else:
+            ref = node.schema[keyword]
+            name = ref.split("#", 1)[1] if "#" in ref else ""
+            anchored = target.schema.get("$dynamicAnchor") == name
+        return not anchored or self._dynamic_anchors.get(name, 0) <= 1
+
+    def is_valid(self, instance: Any, nodes: tuple[Node, ...] | list[Node], *, stripped: bool = False) -> bool:
+        """Whether `instance` is valid under every node (with `stripped`, under their non-applicator parts).
+
+        Anything that keeps the validator from answering (an unresolvable reference, runaway
+        recursion) counts as invalid, which is the safe answer for a generator.
+        """
+        for node in nodes:
+            schema = self.stripped(node.schema) if stripped else node.schema
+            try:
+                validator = self._validator.evolve(schema=schema, _resolver=node.resolver)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if not validator.is_valid(instance):
+                        return False
+            except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError,
+                    RecursionError, ValueError, TypeError):
+                return False
+        return True
+
+    @staticmethod
+    def stripped(schema: Any) -> Any:
+        """`schema` without its in-place applicators (a weaker schema: its own keywords only)."""
+        if not isinstance(schema, dict):
+            return schema
+        return {k: v for k, v in schema.items() if k not in _APPLICATORS}
+
+
+def _check(cls: Any, root: Any) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cls.check_schema(root)
+    except jsonschema.exceptions.SchemaError as exc:
+        pointer = pointer_join("", *exc.path)
+        keyword = next((str(t) for t in reversed(exc.path) if isinstance(t, str)), None)
+        raise SchemaError(f"invalid schema: {exc.message}", keyword, pointer) from None
+    except RecursionError:
+        raise SchemaError("the schema is nested too deeply to check") from None
+
+
+def _index(value: Any, pointer: str, out: dict[int, str]) -> None:
+    """Record the JSON pointer of every object and array in the document."""
+    if isinstance(value, dict):
+        out[id(value)] = pointer
+        for key, item in value.items():
+            _index(item, pointer_join(pointer, key), out)
+    elif isinstance(value, list):
+        out[id(value)] = pointer
+        for index, item in enumerate(value):
+            _index(item, pointer_join(pointer, index), out)
+
+
+_RECURSIVE = "#recursive"  # key of `$recursiveAnchor: true` in the anchor counts (never a name)
+
+
+def _count_anchors(value: Any, out: dict[str, int]) -> None:
+    """Count the `$dynamicAnchor` names and `$recursiveAnchor: true` of the document."""
+    if isinstance(value, dict):
+        name = value.get("$dynamicAnchor")
+        if isinstance(name, str):
+            out[name] = out.get(name, 0) + 1
+        if value.get("$recursiveAnchor") is True:
+            out[_RECURSIVE] = out.get(_RECURSIVE, 0) + 1
+        for item in value.values():
+            _count_anchors(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _count_anchors(item, out)

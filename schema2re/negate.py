@@ -1,0 +1,156 @@
+"""Complements of schemas, where they are expressible as plain schemas.
+
+`negate(ctx, node, kind)` returns terms (tuples of synthetic nodes) whose union is EXACTLY the
+values of JSON type `kind` that `node` rejects, or None when that set has no such description.
+De Morgan over the node's keywords: a value fails a conjunction when it fails one keyword, so
+each keyword contributes the alternatives that violate it:
+- bounds flip (`minimum: m` -> `exclusiveMaximum: m`; `minLength: n` -> `maxLength: n-1`, ...);
+- `required: [a, b]` -> "a absent" or "b absent";
+- `properties: {k: S}` -> "k present and its value fails S" (`{"not": S}` on the member, settled
+  later where the member is generated, e.g. exactly when S is an enum and the member finite);
+- `type` excluding `kind` -> the whole kind; `allOf` -> union; `anyOf` -> product; `not` ->
+  the operand itself; `$ref` -> its target.
+Keywords with no such complement (`pattern`, `format`, `multipleOf`, `enum` within its own
+type, `items`, `additionalProperties`, ...) make the result None.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schema2re import terms
+from schema2re.context import Context
+from schema2re.document import Node
+
+MAX_NEGATION_TERMS = 64
+
+
+def negate(ctx: Context, node: Node, kind: str) -> list[terms.Term] | None:
+    """Terms whose union is the values of type `kind` that `node` rejects (see module doc)."""
+    ctx.tick()
+    schema = node.schema
+    if schema is True:
+        return []
+    if schema is False or not isinstance(schema, dict):
+        return [()]
+    doc = ctx.doc
+    if doc.active(node, "$ref") and doc.ref_overrides_siblings:
+        target = doc.resolve(node)
+        return None if ctx.is_cut(target.refs) else negate(ctx, target, kind)
+    types = terms.term_types(ctx, (node,))
+    if kind == "number" and "integer" in types and "number" not in types:
+        return None  # "numbers that are not integers" is not expressible
+    if kind not in types:
+        return [()]  # the node rejects every value of this kind
+    out: list[terms.Term] = []
+    for keyword, value in schema.items():
+        if not doc.active(node, keyword) or keyword == "type":
+            continue
+        found = _keyword(ctx, node, keyword, value, kind)
+        if found is None:
+            return None
+        out.extend(found)
+        if len(out) > MAX_NEGATION_TERMS:
+            return None
+    return out
+
+
+def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str) -> list[terms.Term] | None:
+    doc = ctx.doc
+    if keyword in ("$ref", "allOf", "anyOf", "not"):
+        return _applicator(ctx, node, keyword, value, kind)
+    if keyword in ("enum", "const"):
+        values = value if keyword == "enum" else [value]
+        probe = (Node({"type": kind}, None, "", ()),)
+        return [()] if not any(doc.is_valid(v, probe) for v in values) else None
+    if kind in ("integer", "number"):
+        return _numeric(ctx, node, keyword, value)
+    if kind == "string" and keyword in ("minLength", "maxLength"):
+        return _count(node, keyword, value, "minLength", "maxLength")
+    if kind == "array" and keyword in ("minItems", "maxItems"):
+        return _count(node, keyword, value, "minItems", "maxItems")
+    if kind == "object":
+        if keyword in ("minProperties", "maxProperties"):
+            return _count(node, keyword, value, "minProperties", "maxProperties")
+        if keyword == "required":
+            return [(_synthetic(node, {"properties": {name: False}}, f"{name!r} absent"),) for name in value]
+        if keyword == "properties":
+            return [(_synthetic(node, {"required": [name], "properties": {name: {"not": sub}}},
+                                f"{name!r} fails"),) for name, sub in value.items() if sub is not True]
+    if keyword in _restricting(kind):
+        return None
+    return []  # a keyword that does not restrict this kind always holds
+
+
+def _applicator(ctx: Context, node: Node, keyword: str, value: Any, kind: str) -> list[terms.Term] | None:
+    doc = ctx.doc
+    if keyword == "$ref":
+        target = doc.resolve(node)
+        return None if ctx.is_cut(target.refs) else negate(ctx, target, kind)
+    if keyword == "not":
+        inner = doc.child(node, value, "not")
+        return [(inner,)]
+    parts = [negate(ctx, doc.child(node, sub, keyword, i), kind) for i, sub in enumerate(value)]
+    if any(p is None for p in parts):
+        return None
+    if keyword == "allOf":
+        return [t for p in parts for t in p]  # type: ignore[union-attr]
+    product: list[terms.Term] = [()]
+    for p in parts:
+        product = [a + b for a in product for b in p]  # type: ignore[union-attr]
+        if len(product) > MAX_NEGATION_TERMS:
+            return None
+    return product
+
+
+def _numeric(ctx: Context, node: Node, keyword: str, value: Any) -> list[terms.Term] | None:
+    if keyword not in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return None if keyword in _restricting("number") else []
+    out: list[terms.Term] = []
+    for bound, exclusive, is_lower in terms.numeric_bounds(ctx, node):
+        if _origin(ctx, keyword, exclusive, is_lower, value, bound):
+            out.append((_synthetic(node, _bound_schema(ctx, bound, not exclusive, not is_lower), "bound fails"),))
+    return out
+
+
+def _origin(ctx: Context, keyword: str, exclusive: bool, is_lower: bool, value: Any, bound: Any) -> bool:
+    """Whether the bound (as `terms.numeric_bounds` yields it) comes from `keyword`."""
+    if ctx.doc.boolean_exclusive_bounds:
+        return keyword in ("minimum", "maximum") and is_lower == (keyword == "minimum")
+    base = "exclusiveMinimum" if is_lower else "exclusiveMaximum"
+    plain = "minimum" if is_lower else "maximum"
+    return keyword == (base if exclusive else plain) and value == bound
+
+
+def _bound_schema(ctx: Context, value: Any, exclusive: bool, is_lower: bool) -> dict:
+    plain = "minimum" if is_lower else "maximum"
+    strict = "exclusiveMinimum" if is_lower else "exclusiveMaximum"
+    if not exclusive:
+        return {plain: value}
+    return {plain: value, strict: True} if ctx.doc.boolean_exclusive_bounds else {strict: value}
+
+
+def _count(node: Node, keyword: str, value: int, lower: str, upper: str) -> list[terms.Term]:
+    if keyword == lower:
+        return [] if value <= 0 else [(_synthetic(node, {upper: value - 1}, f"{keyword} fails"),)]
+    return [(_synthetic(node, {lower: value + 1}, f"{keyword} fails"),)]
+
+
+def negate_any(ctx: Context, node: Node, kinds: list[str]) -> list[terms.Term] | None:
+    """Terms whose union is the values of the given types that `node` rejects (None: inexpressible)."""
+    out: list[terms.Term] = []
+    for kind in kinds:
+        found = negate(ctx, node, kind)
+        if found is None:
+            return None
+        out.extend((_synthetic(node, {"type": kind}, f"as {kind}"),) + t for t in found)
+    return out
+
+
+def _restricting(kind: str) -> set[str]:
+    return terms.RESTRICTS[kind] | {"oneOf", "if", "$dynamicRef", "$recursiveRef"}
+
+
+def _synthetic(like: Node, schema: dict, why: str) -> Node:
+    """A schema made here, resolved like `like` (its references), counted in its recursion."""
+    return Node(schema, like.resolver, f"{like.pointer} ({why})", like.refs)

@@ -1,0 +1,226 @@
+"""JSON objects: which members are generated, in which order, and with which values.
+
+Contract of `object_rx` (the object part of one term):
+- Members come in schema order: the `properties` of each node in turn (first occurrence wins),
+  then `required` names not listed in any `properties`. A member's value satisfies every schema
+  that applies to its name: `properties`, every matching `patternProperties` (matched with
+  Python's `re.search`, as jsonschema does), `additionalProperties` where neither applies, and
+  `unevaluatedProperties` where nothing else evaluates the name.
+- Optional members may be omitted; required ones never are; a name whose value cannot be
+  generated (false schema, recursion cut) is omitted, or the object is impossible if required.
+- Members the schema does not name ("extra" members): at most ONE per object, always after the
+  named ones, so that keys can never repeat. Generated only when the schema asks for them:
+  `additionalProperties` given (true or a schema), or `patternProperties` (a key matching one
+  pattern, whose value satisfies every pattern schema), or an object that names no property at
+  all (free-form). When `additionalProperties` is absent and properties are named, only the
+  named properties are generated. Extra keys never equal a named property or a dependency
+  trigger.
+- `minProperties`/`maxProperties` count all members; `propertyNames` filters named members
+  (validated) and disables extra members; `dependentRequired`, `dependentSchemas` and draft-7
+  `dependencies` are exact: the object splits into "trigger absent" and "trigger present with
+  its dependency" variants (at most `MAX_SPLITS` variants, beyond that a typed error).
+- No duplicate keys, ever.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from schema2re import finite, keys, terms
+from schema2re.context import Context
+from schema2re.document import Node, pointer_join
+from schema2re.rx import Rx, alt, cat, lit
+from schema2re.sequence import subsequence
+
+if TYPE_CHECKING:
+    from schema2re.translate import Translator
+
+MAX_SPLITS = 32
+
+
+def required_names(ctx: Context, term: terms.Term) -> list[str]:
+    """Names the term requires, in order of first mention."""
+    out: dict[str, None] = {}
+    for value, _ in terms.values(ctx, term, "required"):
+        for name in value:
+            out.setdefault(name, None)
+    return list(out)
+
+
+def declared_names(ctx: Context, term: terms.Term) -> list[str]:
+    """Names of `properties` (node order, then key order), then required names not among them."""
+    out: dict[str, None] = {}
+    for value, _ in terms.values(ctx, term, "properties"):
+        for name in value:
+            out.setdefault(name, None)
+    for name in required_names(ctx, term):
+        out.setdefault(name, None)
+    return list(out)
+
+
+def member_nodes(ctx: Context, term: terms.Term, name: str) -> list[Node]:
+    """Every schema that applies to the value of member `name` (see module doc)."""
+    doc = ctx.doc
+    out: list[Node] = []
+    covered_by: list[Node] = []
+    for node in term:
+        covered = False
+        if doc.active(node, "properties") and name in node.schema["properties"]:
+            out.append(doc.child(node, node.schema["properties"][name], "properties", name))
+            covered = True
+        if doc.active(node, "patternProperties"):
+            for pattern, sub in node.schema["patternProperties"].items():
+                if re.search(pattern, name):
+                    out.append(doc.child(node, sub, "patternProperties", pattern))
+                    covered = True
+        if not covered and doc.active(node, "additionalProperties"):
+            out.append(doc.child(node, node.schema["additionalProperties"], "additionalProperties"))
+            covered = True
+        if covered:
+            covered_by.append(node)
+    return out + unevaluated(ctx, term, covered_by)
+
+
+def unevaluated(ctx: Context, term: terms.Term, evaluators: list[Node]) -> list[Node]:
+    """The `unevaluatedProperties` schemas that a member evaluated only by `evaluators` meets."""
+    doc = ctx.doc
+    return [doc.child(h, h.schema["unevaluatedProperties"], "unevaluatedProperties") for h in term
+            if doc.active(h, "unevaluatedProperties") and not any(n.evaluated_by(h) for n in evaluators)]
+
+
+def _forbidden(ctx: Context, term: terms.Term, name: str) -> bool:
+    return any(n.schema is False for n in member_nodes(ctx, term, name))
+
+
+def _dependencies(ctx: Context, term: terms.Term):
+    """Each dependency in the term: (trigger, required names or None, schema node or None)."""
+    doc = ctx.doc
+    for node in term:
+        if doc.active(node, "dependentRequired"):
+            for trigger, names in node.schema["dependentRequired"].items():
+                yield trigger, list(names), None
+        if doc.active(node, "dependentSchemas"):
+            for trigger, sub in node.schema["dependentSchemas"].items():
+                yield trigger, None, doc.child(node, sub, "dependentSchemas", trigger, in_place=True)
+        if doc.active(node, "dependencies"):
+            for trigger, dep in node.schema["dependencies"].items():
+                if isinstance(dep, list):
+                    yield trigger, list(dep), None
+                else:
+                    yield trigger, None, doc.child(node, dep, "dependencies", trigger, in_place=True)
+
+
+def _synthetic(term: terms.Term, schema: dict, why: str) -> Node:
+    anchor = term[0]
+    return Node(schema, anchor.resolver, f"{anchor.pointer} ({why})", ())
+
+
+def _split(ctx: Context, term: terms.Term) -> list[terms.Term] | None:
+    """Variants of the term that settle its first unsettled dependency; None if all are settled."""
+    declared = set(declared_names(ctx, term))
+    required = set(required_names(ctx, term))
+    pointers = {n.pointer for n in term}
+    for trigger, names, schema in _dependencies(ctx, term):
+        if trigger not in declared or _forbidden(ctx, term, trigger):
+            continue  # the trigger never appears (extra keys avoid triggers)
+        if trigger in required:
+            if names is not None and not set(names) <= required:
+                return [term + (_synthetic(term, {"required": names}, f"dependency of {trigger!r}"),)]
+            marker = f"{schema.pointer} (applied)" if schema is not None else None
+            if marker is not None and marker not in pointers:
+                applied = Node({}, schema.resolver, marker, ())
+                return [term + (applied,) + u for u in terms.expand_node(ctx, schema, terms.GEN)]
+            continue
+        absent = term + (_synthetic(term, {"properties": {trigger: False}}, f"{trigger!r} absent"),)
+        present = term + (_synthetic(term, {"required": [trigger]}, f"{trigger!r} present"),)
+        return [absent, present]
+    return None
+
+
+def object_rx(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | None:
+    """The regex of the term's object instances (see module doc)."""
+    pending = [term]
+    done: list[terms.Term] = []
+    while pending:
+        current = pending.pop()
+        variants = _split(ctx, current)
+        if variants is None:
+            done.append(current)
+        else:
+            pending.extend(variants)
+        if len(done) + len(pending) > MAX_SPLITS:
+            ctx.unsupported("dependentRequired", term[0].pointer,
+                            f"the property dependencies need more than {MAX_SPLITS} object variants")
+            done.extend(pending)
+            break
+    return alt(_settled_object(ctx, t, tr) for t in reversed(done))
+
+
+def _settled_object(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | None:
+    doc = ctx.doc
+    names_ok = _property_names_filter(ctx, term)
+    required = set(required_names(ctx, term))
+    entries: list[tuple[Rx, bool]] = []
+    named: set[str] = set()
+    for name in declared_names(ctx, term):
+        nodes = member_nodes(ctx, term, name)
+        value = tr.translate(tuple(nodes)) if names_ok(name) else None
+        if value is None:
+            if name in required:
+                return None
+            continue
+        named.add(name)
+        entries.append((cat(lit(finite.serialize(name)), tr.ws.colon(), value), name in required))  # type: ignore[arg-type]
+    avoid = set(declared_names(ctx, term)) | {t for t, _, _ in _dependencies(ctx, term)}
+    extra = None if any(doc.active(n, "propertyNames") and n.schema["propertyNames"] is not True
+                        for n in term) else _extra_member(ctx, term, tr, avoid, bool(named))
+    if extra is not None:
+        entries.append((extra, False))
+    lo = max((v for v, _ in terms.values(ctx, term, "minProperties")), default=0)
+    hi = min((v for v, _ in terms.values(ctx, term, "maxProperties")), default=None)
+    body, empty_ok = subsequence(entries, tr.ws.comma(), lo, hi)
+    return tr.ws.container("{", body, "}", allow_empty=empty_ok)
+
+
+def _property_names_filter(ctx: Context, term: terms.Term):
+    doc = ctx.doc
+    checks = [doc.child(n, n.schema["propertyNames"], "propertyNames")
+              for n in term if doc.active(n, "propertyNames")]
+    return lambda name: doc.is_valid(name, checks) if checks else True
+
+
+def _extra_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set[str],
+                  has_named: bool) -> Rx | None:
+    """One member with a key not in `avoid` (see module doc), or None."""
+    doc = ctx.doc
+    with_patterns = [n for n in term if doc.active(n, "patternProperties") and n.schema["patternProperties"]]
+    if with_patterns:
+        return alt(_pattern_member(ctx, term, tr, owner, pattern, avoid)
+                   for owner in with_patterns for pattern in owner.schema["patternProperties"])
+    holders = [n for n in term if doc.active(n, "additionalProperties")]
+    if not holders and (has_named or declared_names(ctx, term)):
+        return None  # additionalProperties absent: only the named properties
+    additional = [doc.child(n, n.schema["additionalProperties"], "additionalProperties") for n in holders]
+    value = tr.translate(tuple(additional + unevaluated(ctx, term, holders)))
+    return cat(keys.free_key(avoid), tr.ws.colon(), value) if value is not None else None
+
+
+def _pattern_member(ctx: Context, term: terms.Term, tr: "Translator", owner: Node, pattern: str,
+                    avoid: set[str]) -> Rx | None:
+    """A member whose key matches `pattern`; its value satisfies every schema that might apply."""
+    if any(re.search(pattern, name) for name in avoid):
+        return None  # the key language could produce a named property: not generated
+    doc = ctx.doc
+    nodes: list[Node] = []
+    for node in term:
+        if doc.active(node, "patternProperties"):
+            nodes.extend(doc.child(node, sub, "patternProperties", p)
+                         for p, sub in node.schema["patternProperties"].items())
+        if node is not owner and doc.active(node, "additionalProperties"):
+            nodes.append(doc.child(node, node.schema["additionalProperties"], "additionalProperties"))
+    value = tr.translate(tuple(nodes + unevaluated(ctx, term, [owner])))
+    if value is None:
+        return None
+    key = tr.pattern_key(pattern, pointer_join(owner.pointer, "patternProperties", pattern))
+    return cat(key, tr.ws.colon(), value) if key is not None else None

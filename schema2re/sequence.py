@@ -1,0 +1,93 @@
+"""Separated subsequences in a fixed order: the shape of object members and of unique arrays.
+
+`subsequence(entries, sep, lo, hi)` describes the texts `e_i1 sep e_i2 sep ... e_ik` for
+i1 < i2 < ... < ik, where every required entry is among them and lo <= k <= hi. It returns
+`(body, empty_ok)`: `body` matches the non-empty such texts (None if there are none) and
+`empty_ok` says whether k = 0 qualifies.
+
+Size: without a count bound beyond "non-empty" the body is linear in the entries (each entry
+once when some entry is required, else twice: as the first member and after a separator; 4
+times past `CHUNK` entries, to bound group nesting). With a real count bound the construction enumerates counts
+(polynomial in calls, but the text may grow large; `rx` caps it with a typed error).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from schema2re.rx import EMPTY, Rx, alt, cat, opt
+
+CHUNK = 32
+
+
+def subsequence(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int | None) -> tuple[Rx | None, bool]:
+    """(body, empty_ok) for the entries `(regex, required)` and count bounds [lo, hi]."""
+    n = len(entries)
+    n_required = sum(1 for _, req in entries if req)
+    lo = max(lo, n_required)
+    hi = n if hi is None else min(hi, n)
+    if lo > hi:
+        return None, False
+    empty_ok = lo == 0
+    if hi == 0:
+        return None, empty_ok
+    if lo <= max(n_required, 1) and hi == n:
+        return _chain(entries, sep), empty_ok
+    return _counted(entries, sep, max(lo, 1), hi), empty_ok
+
+
+def _chain(entries: list[tuple[Rx, bool]], sep: Rx) -> Rx | None:
+    """Non-empty subsequences containing every required entry.
+
+    Optional entries before the first required one carry a trailing separator (the required
+    entry always follows), later ones a leading separator: one copy of each entry. Without any
+    required entry, each entry appears twice (as the first member, and after a separator).
+    """
+    first_required = next((i for i, (_, req) in enumerate(entries) if req), None)
+    if first_required is not None:
+        parts = [opt(cat(e, sep)) for e, _ in entries[:first_required]]
+        parts.append(entries[first_required][0])
+        for entry, required in entries[first_required + 1:]:
+            parts.append(cat(sep, entry) if required else opt(cat(sep, entry)))
+        return cat(*parts)
+    return _nonempty([e for e, _ in entries], sep)
+
+
+def _nonempty(entries: list[Rx], sep: Rx) -> Rx | None:
+    """Non-empty subsequences of optional entries.
+
+    Left-nested chain: G_k = (?:G_{k-1}(?:,E_k)?|E_k), one group level per entry. Over `CHUNK`
+    entries, chunks are chained as blocks (a non-empty subsequence of the whole is one of the
+    non-empty chunk blocks), so nesting stays ~CHUNK per level at twice the copies per level.
+    """
+    if len(entries) > CHUNK:
+        blocks = [_nonempty(entries[i:i + CHUNK], sep) for i in range(0, len(entries), CHUNK)]
+        return _nonempty([b for b in blocks if b is not None], sep)
+    body: Rx | None = None  # non-empty prefixes so far
+    for entry in entries:
+        body = entry if body is None else alt([cat(body, opt(cat(sep, entry))), entry])
+    return body
+
+
+def _counted(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int) -> Rx | None:
+    n = len(entries)
+    required_after = [0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        required_after[i] = required_after[i + 1] + (1 if entries[i][1] else 0)
+
+    @lru_cache(maxsize=None)
+    def rest(i: int, need_lo: int, need_hi: int, started: bool) -> Rx | None:
+        if need_hi < required_after[i] or n - i < need_lo:
+            return None
+        if i == n:
+            return EMPTY
+        entry, required = entries[i]
+        present = None
+        if need_hi > 0:
+            present = cat(cat(sep, entry) if started else entry,
+                          rest(i + 1, max(need_lo - 1, 0), need_hi - 1, True))
+        if required:
+            return present
+        return alt([present, rest(i + 1, need_lo, need_hi, started)])
+
+    return rest(0, lo, hi, False)

@@ -1,0 +1,309 @@
+"""Schema nodes -> regex fragments: the translation driver.
+
+`Translator.translate(nodes)` returns the regex of the conjunction of `nodes` (None: the empty
+language). Each conjunction is expanded into terms (`terms.GEN`, a subset of its valid
+instances); each term becomes:
+- a finite list of literals when it is finite (`enum`, `const`, null/boolean-only), every
+  candidate checked by the validator (`finite`);
+- otherwise one part per allowed JSON type: the term restricted to that type, with its `not`
+  and `if` keywords settled for that type (proved vacuous by `disjoint`, or excluding the whole
+  type, or split into exact variants), then the type's builder: numbers and strings from the
+  leaf builders (`numbers`, `strings`), arrays (`arrays`), objects (`objects`).
+Keywords that restrict another type than the one being built are inert for it, as in JSON
+Schema (`{"minimum": 5}` accepts every string). A schema with no constraint is any JSON value
+with container nesting bounded by `max_depth`.
+
+Soundness (every matched text is valid) is the invariant; what cannot be expressed exactly is a
+typed error (`Context.unsupported`), or ignored and reported under `lenient`.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import lcm
+from typing import Any, Callable
+
+from schema2re import arrays, disjoint, finite, keys, negate, numbers, objects, strings, terms
+from schema2re.context import Context
+from schema2re.document import Node, pointer_join
+from schema2re.errors import SchemaToRegexError, UnsupportedSchemaError
+from schema2re.rx import Rx, alt, cat, lit, raw, rep
+from schema2re.whitespace import Whitespace
+
+_TYPE_ORDER = ("null", "boolean", "number", "integer", "string", "array", "object")
+_LEAF_PARAMS = {"format": "format", "pattern": "pattern", "multipleOf": "multiple_of",
+                "maxLength": "max_length", "minLength": "min_length"}
+
+
+class Translator:
+    """Translation of one document (see module doc); memoizes by node identity and recursion path."""
+
+    def __init__(self, ctx: Context, ws: Whitespace):
+        self.ctx = ctx
+        self.ws = ws
+        self._memo: dict[tuple, tuple[tuple[Node, ...], Rx | None]] = {}
+        self._any: dict[int, Rx] = {}
+
+    def translate(self, nodes: tuple[Node, ...]) -> Rx | None:
+        """The regex of the conjunction of `nodes` (None: nothing can be generated)."""
+        if not nodes:
+            return self.any_value(self.ctx.max_depth)
+        key = tuple((id(n.schema), n.pointer, n.refs) for n in nodes)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit[1]
+        self.ctx.tick()
+        result = alt(self.term(t) for t in terms.expand(self.ctx, nodes, terms.GEN))
+        self._memo[key] = (nodes, result)  # the nodes stay alive, so their ids stay unique
+        return result
+
+    def term(self, term: terms.Term) -> Rx | None:
+        """The regex of one term (see module doc)."""
+        doc = self.ctx.doc
+        if not any(doc.active(n, k) for n in term for k in n.schema):
+            return self.any_value(self.ctx.max_depth)
+        found = finite.candidates(self.ctx, term)
+        if found is not None:
+            return _literals(found)
+        allowed = terms.term_types(self.ctx, term)
+        kinds = [t for t in _TYPE_ORDER if t in allowed and not (t == "integer" and "number" in allowed)]
+        return alt(part for kind in kinds for part in self._typed(term, kind))
+
+    def _typed(self, term: terms.Term, kind: str) -> list[Rx | None]:
+        pending = [term + (_type_node(term, kind),)]
+        out: list[Rx | None] = []
+        while pending:
+            current = pending.pop()
+            self.ctx.tick()
+            found = finite.candidates(self.ctx, current)
+            if found is not None:
+                out.append(_literals(found))
+                continue
+            variants = self._settle(current, kind)
+            if variants is None:
+                out.append(self._build(current, kind))
+            else:
+                pending.extend(variants)
+        return out
+
+    def _settle(self, term: terms.Term, kind: str) -> list[terms.Term] | None:
+        """Variants settling the first unsettled `not`/`if` of the term for `kind`; None if all are.
+
+        `not N`: vacuous when N is disjoint from the term; no value when N accepts the whole kind;
+        else the term conjoined with each alternative of N's complement (`negate`).
+        `if C then T else E`: E when C is disjoint from the term, T when C accepts the whole
+        kind, else both (C and T) and (complement of C and E).
+        """
+        ctx, doc = self.ctx, self.ctx.doc
+        pointers = {n.pointer for n in term}
+        for keyword in ("not", "if"):
+            for value, node in terms.values(ctx, term, keyword):
+                marker = f"{pointer_join(node.pointer, keyword)} (settled for {kind})"
+                if marker in pointers:
+                    continue
+                settled = term + (Node({}, node.resolver, marker),)
+                operand = doc.child(node, value, keyword, in_place=keyword == "if")
+                if keyword == "not":
+                    found = self._settle_not(settled, operand, kind)
+                else:
+                    if not (doc.active(node, "then") or doc.active(node, "else")):
+                        continue
+                    found = self._settle_if(settled, node, operand, kind)
+                if found is not None:
+                    return found
+        return None
+
+    def _settle_not(self, term: terms.Term, negated: Node, kind: str) -> list[terms.Term] | None:
+        if self._disjoint(term, negated):
+            return [term]
+        if self._covers(negated, kind):
+            return []
+        if kind == "string" and _excluded_strings(self.ctx, negated) is not None:
+            return [term]  # settled by `_string`, which excludes the values
+        complement = negate.negate(self.ctx, negated, kind)
+        if complement is None:
+            self.ctx.unsupported("not", negated.pointer, f"'not' has no expressible complement for type {kind}")
+            return None
+        return [u for extra in complement for u in terms.conjoin(self.ctx, term, extra)]
+
+    def _settle_if(self, term: terms.Term, node: Node, condition: Node, kind: str) -> list[terms.Term] | None:
+        doc = self.ctx.doc
+        branch = {b: doc.child(node, node.schema[b], b, in_place=True) if doc.active(node, b) else None
+                  for b in ("then", "else")}
+        with_then = [condition] + ([branch["then"]] if branch["then"] else [])
+        else_nodes = [branch["else"]] if branch["else"] else []
+        if self._disjoint(term, condition):
+            return terms.conjoin(self.ctx, term, else_nodes)
+        if self._covers(condition, kind):
+            return terms.conjoin(self.ctx, term, with_then)
+        complement = negate.negate(self.ctx, condition, kind)
+        if complement is None:
+            self.ctx.unsupported("if", condition.pointer, f"'if' has no expressible complement for type {kind}")
+            return None
+        return terms.conjoin(self.ctx, term, with_then) + [
+            u for extra in complement for u in terms.conjoin(self.ctx, term, list(extra) + else_nodes)]
+
+    def _disjoint(self, term: terms.Term, other: Node) -> bool:
+        over = terms.expand_node(self.ctx, other, terms.OVER)
+        return all(disjoint.disjoint_terms(self.ctx, term, u, disjoint.MAX_PROOF_DEPTH) for u in over)
+
+    def _covers(self, node: Node, kind: str) -> bool:
+        """Whether `node` accepts every value of type `kind` (proved on a subset of its instances)."""
+        ctx = self.ctx
+        saved = (len(ctx.ignored), len(ctx.cuts))
+        try:
+            gen = terms.expand_node(ctx, node, terms.GEN)
+        except SchemaToRegexError:
+            return False
+        finally:
+            del ctx.ignored[saved[0]:], ctx.cuts[saved[1]:]
+        restricting = terms.RESTRICTS[kind] | terms.RESTRICTS_ALL
+        for term in gen:
+            types = terms.term_types(ctx, term)
+            if kind in types and not any(ctx.doc.active(n, k) for n in term for k in restricting):
+                return True
+        return False
+
+    def _build(self, term: terms.Term, kind: str) -> Rx | None:
+        if kind == "null":
+            return lit("null")
+        if kind == "boolean":
+            return alt([lit("true"), lit("false")])
+        if kind in ("integer", "number"):
+            return self._number(term, kind)
+        if kind == "string":
+            return self._string(term)
+        if kind == "array":
+            return arrays.array_rx(self.ctx, term, self)
+        return objects.object_rx(self.ctx, term, self)
+
+    def _number(self, term: terms.Term, kind: str) -> Rx | None:
+        ctx = self.ctx
+        lower: tuple[Any, bool] | None = None
+        upper: tuple[Any, bool] | None = None
+        for node in term:
+            for value, exclusive, is_lower in terms.numeric_bounds(ctx, node):
+                if is_lower and (lower is None or (value, exclusive) > lower):
+                    lower = (value, exclusive)
+                if not is_lower and (upper is None or (-value, exclusive) > (-upper[0], upper[1])):
+                    upper = (value, exclusive)
+        if lower and upper and (lower[0] > upper[0] or (lower[0] == upper[0] and (lower[1] or upper[1]))):
+            return None
+        pointer = _pointer_of(ctx, term, terms.RESTRICTS["number"])
+        multiples = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, "multipleOf")))
+        multiple = _merge_multiples(ctx, multiples, pointer)
+        fn = numbers.number_regex if kind == "number" else numbers.integer_regex
+        try:
+            return self._number_leaf(fn, lower, upper, multiple, pointer)
+        except numbers.EmptyRangeError:
+            return None  # no number satisfies the bounds: this type contributes nothing
+
+    def _number_leaf(self, fn: Callable[..., str], lower: tuple[Any, bool] | None,
+                     upper: tuple[Any, bool] | None, multiple: Any, pointer: str) -> Rx | None:
+        return self.leaf(fn, {
+            "minimum": lower[0] if lower and not lower[1] else None,
+            "exclusive_minimum": lower[0] if lower and lower[1] else None,
+            "maximum": upper[0] if upper and not upper[1] else None,
+            "exclusive_maximum": upper[0] if upper and upper[1] else None,
+            "multiple_of": multiple,
+        }, pointer)
+
+    def _string(self, term: terms.Term) -> Rx | None:
+        ctx = self.ctx
+        pointer = _pointer_of(ctx, term, terms.RESTRICTS["string"])
+        lo = max((v for v, _ in terms.values(ctx, term, "minLength")), default=0)
+        hi = min((v for v, _ in terms.values(ctx, term, "maxLength")), default=None)
+        if hi is not None and lo > hi:
+            return None
+        chosen: dict[str, Any] = {}
+        for keyword in ("pattern", "format"):
+            found = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, keyword)))
+            if len(found) > 1:
+                ctx.unsupported(keyword, pointer, f"several different {keyword}s on one string")
+            chosen[keyword] = found[0] if found else None
+        excluded: set[str] = set()
+        for value, node in terms.values(ctx, term, "not"):
+            excluded |= _excluded_strings(ctx, ctx.doc.child(node, value, "not")) or set()
+        if excluded:
+            if lo or hi is not None or chosen["pattern"] or chosen["format"]:
+                ctx.unsupported("not", pointer, "a string excluded by 'not' that also has a length, "
+                                "pattern or format cannot be expressed")
+            return keys.free_key(excluded)
+        return self.leaf(strings.string_regex, {
+            "min_length": lo, "max_length": hi,
+            "pattern": chosen["pattern"], "format": chosen["format"]}, pointer)
+
+    def pattern_key(self, pattern: str, pointer: str) -> Rx | None:
+        """An object key (quoted string) matching the ECMA `pattern` (unanchored)."""
+        return self.leaf(strings.string_regex, {"pattern": pattern}, pointer)
+
+    def leaf(self, fn: Callable[..., str], kwargs: dict[str, Any], pointer: str) -> Rx | None:
+        """Call a leaf builder; under lenient, drop each keyword it refuses and retry."""
+        kwargs = dict(kwargs)
+        while True:
+            try:
+                return raw(fn(**kwargs, pointer=pointer))
+            except UnsupportedSchemaError as exc:
+                param = _LEAF_PARAMS.get(exc.keyword or "")
+                if param is None or kwargs.get(param) in (None, 0):
+                    raise
+                self.ctx.unsupported(exc.keyword, exc.pointer, exc.reason)  # type: ignore[arg-type]
+                kwargs[param] = 0 if param == "min_length" else None
+
+    def any_value(self, depth: int) -> Rx:
+        """Any JSON value, containers nested at most `depth` deep (one extra member per object)."""
+        if depth not in self._any:
+            scalars = [lit("null"), lit("true"), lit("false"),
+                       raw(numbers.number_regex()), raw(strings.string_regex())]
+            containers: list[Rx | None] = []
+            if depth > 0:
+                inner = self.any_value(depth - 1)
+                items = cat(inner, rep(cat(self.ws.comma(), inner), 0, None))
+                member = cat(keys.free_key(set()), self.ws.colon(), inner)
+                containers = [self.ws.container("[", items, "]", allow_empty=True),
+                              self.ws.container("{", member, "}", allow_empty=True)]
+            result = alt(scalars + containers)
+            assert result is not None
+            self._any[depth] = result
+        return self._any[depth]
+
+
+def _literals(values: list[Any]) -> Rx | None:
+    return alt(lit(text) for text in (finite.serialize(v) for v in values) if text is not None)
+
+
+def _type_node(term: terms.Term, kind: str) -> Node:
+    anchor = term[0] if term else None
+    resolver = anchor.resolver if anchor is not None else None
+    return Node({"type": kind}, resolver, f"{anchor.pointer if anchor else ''} (as {kind})", ())
+
+
+def _excluded_strings(ctx: Context, node: Node) -> set[str] | None:
+    """The strings of a schema that is only an enum/const (plus `type`), else None."""
+    schema = node.schema
+    if not isinstance(schema, dict):
+        return None
+    active = {k for k in schema if ctx.doc.active(node, k)}
+    if not active or not active <= {"enum", "const", "type"} or active == {"type"}:
+        return None
+    values = list(schema.get("enum", [])) + ([schema["const"]] if "const" in active else [])
+    return {v for v in values if isinstance(v, str)}
+
+
+def _pointer_of(ctx: Context, term: terms.Term, keywords: set[str]) -> str:
+    for node in term:
+        if any(ctx.doc.active(node, k) for k in keywords):
+            return node.pointer
+    return term[0].pointer if term else ""
+
+
+def _merge_multiples(ctx: Context, multiples: list[Any], pointer: str) -> Any:
+    """One multipleOf equivalent to all of them (exact only for equal or integer values)."""
+    if len(multiples) <= 1:
+        return multiples[0] if multiples else None
+    if all(isinstance(m, int) or (isinstance(m, float) and m.is_integer()) for m in multiples):
+        return lcm(*(int(m) for m in multiples))
+    if len({Fraction(m) for m in multiples}) == 1:
+        return multiples[0]
+    ctx.unsupported("multipleOf", pointer, "several non-integer multipleOf values")
+    return multiples[0]
