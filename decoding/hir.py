@@ -60,6 +60,19 @@ class Empty:
 Node = Union[CharSet, Concat, Alternation, Repeat, Empty]
 
 
+def concat(items) -> Node:
+    """The concatenation of `items` (any iterable of nodes), flattened, without empty parts."""
+    flat: list[Node] = []
+    for item in items:
+        if isinstance(item, Concat):
+            flat.extend(item.items)
+        elif not isinstance(item, Empty):
+            flat.append(item)
+    if not flat:
+        return Empty()
+    return flat[0] if len(flat) == 1 else Concat(tuple(flat))
+
+
 def literal(text: str) -> Node:
     """The node matching exactly `text`."""
     if not text:

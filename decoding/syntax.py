@@ -31,7 +31,7 @@ import regex
 from decoding import charclass
 from decoding.charclass import Ranges
 from decoding.errors import PatternSyntaxError, PatternTooComplex, UnsupportedPattern
-from decoding.hir import Alternation, CharSet, Concat, Empty, Node, Repeat
+from decoding.hir import Alternation, CharSet, Empty, Node, Repeat, concat
 
 MAX_NESTING = 200
 """Deepest group nesting accepted (`regex.compile` itself fails a little past 250)."""
@@ -432,7 +432,7 @@ class _Parser:
         if frame.merge_sensitive is not None:
             raise self.unsupported("a case-insensitive case-dependent class (like \\p{Lu}) "
                                    "in an alternation", frame.merge_sensitive)
-        frame.branches.append(_concat(frame.items))
+        frame.branches.append(concat(frame.items))
         frame.items = []
         frame.any_consumed = frame.any_consumed or frame.consumed
         frame.consumed = False
@@ -444,7 +444,7 @@ class _Parser:
 
     def close_alternatives(self, frame: _Frame) -> Node:
         if not frame.branches:
-            return _concat(frame.items)
+            return concat(frame.items)
         self.end_alternative(frame)
         return _alternation(frame.branches)
 
@@ -956,18 +956,6 @@ _CHAR_NODES = (_CharNodes(0), _CharNodes(1), _CharNodes(2))
 def _char_node(code_point: int, case_mode: int) -> CharSet:
     """The shared node for one literal character under a case mode."""
     return _CHAR_NODES[case_mode][chr(code_point)]
-
-
-def _concat(items: list[Node]) -> Node:
-    flat: list[Node] = []
-    for item in items:
-        if isinstance(item, Concat):
-            flat.extend(item.items)
-        elif not isinstance(item, Empty):
-            flat.append(item)
-    if not flat:
-        return Empty()
-    return flat[0] if len(flat) == 1 else Concat(tuple(flat))
 
 
 def _alternation(branches: list[Node]) -> Node:

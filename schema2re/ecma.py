@@ -30,15 +30,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from decoding.charclass import Ranges, complement, normalize
 from decoding.hir import (MAX_CODE_POINT, SURROGATES, Alternation, CharSet, Concat, Empty, Node,
-                          Repeat)
+                          Repeat, concat)
 from schema2re.errors import SchemaError, UnsupportedSchemaError
 
 MAX_REPEAT = 1000  # largest {n,m} count accepted
 MAX_ALTERNATIVES = 64  # anchored alternatives produced when resolving ^ and $
 MAX_NESTING = 100  # groups nested deeper are refused (the parser recurses on groups)
 
-Ranges = tuple[tuple[int, int], ...]
 
 _ECMA_SPACE = ((0x09, 0x0D), (0x20, 0x20), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A),
                (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000),
@@ -50,36 +50,6 @@ _CONTROL_ESCAPES = {"t": 0x09, "n": 0x0A, "v": 0x0B, "f": 0x0C, "r": 0x0D}
 
 
 # --- character sets ------------------------------------------------------------------------
-
-def normalize(ranges: Iterable[tuple[int, int]]) -> Ranges:
-    """Sorted, disjoint, non-adjacent ranges without the surrogates (the HIR invariant)."""
-    pieces = []
-    for lo, hi in ranges:
-        for a, b in ((lo, min(hi, SURROGATES[0] - 1)), (max(lo, SURROGATES[1] + 1), hi)):
-            if a <= b:
-                pieces.append((a, b))
-    pieces.sort()
-    merged: list[tuple[int, int]] = []
-    for lo, hi in pieces:
-        if merged and lo <= merged[-1][1] + 1:
-            if hi > merged[-1][1]:
-                merged[-1] = (merged[-1][0], hi)
-        else:
-            merged.append((lo, hi))
-    return tuple(merged)
-
-
-def complement(ranges: Ranges) -> Ranges:
-    """Every scalar value not in `ranges` (normalized)."""
-    out, start = [], 0
-    for lo, hi in ranges:
-        if lo > start:
-            out.append((start, lo - 1))
-        start = hi + 1
-    if start <= MAX_CODE_POINT:
-        out.append((start, MAX_CODE_POINT))
-    return normalize(out)
-
 
 def intersect(a: Ranges, b: Ranges) -> Ranges:
     return complement(normalize(complement(a) + complement(b)))
@@ -488,19 +458,6 @@ def _nullable(node: Node) -> bool:
         return any(_nullable(x) for x in node.items)
     assert isinstance(node, Repeat)
     return node.min == 0 or _nullable(node.item)
-
-
-def concat(items: Iterable[Node]) -> Node:
-    """The HIR concatenation of `items`, flattened, without empty parts."""
-    flat: list[Node] = []
-    for item in items:
-        if isinstance(item, Concat):
-            flat.extend(item.items)
-        elif not isinstance(item, Empty):
-            flat.append(item)
-    if not flat:
-        return Empty()
-    return flat[0] if len(flat) == 1 else Concat(tuple(flat))
 
 
 def alternation(items: Iterable[Node]) -> Node:
