@@ -214,13 +214,11 @@ class Store:
     # -- internals -------------------------------------------------------------------------
 
     def _open_disk(self, path: Path) -> diskcache.Cache:
-        backend = diskcache.Cache(
-            str(path / "entries"),
-            disk=SafeDisk,
-            size_limit=self.size_limit,
-            eviction_policy="least-recently-used",
-            disk_min_file_size=_MIN_FILE_SIZE,
-        )
+        settings = dict(size_limit=self.size_limit, eviction_policy="least-recently-used",
+                        disk_min_file_size=_MIN_FILE_SIZE)
+        backend = _open_ready(path / "entries", settings)
+        if backend is None:
+            backend = diskcache.Cache(str(path / "entries"), disk=SafeDisk, **settings)
         try:
             (path / "files").mkdir(exist_ok=True)
         except OSError:
@@ -291,6 +289,55 @@ class Store:
             CacheWarning,
             stacklevel=3,
         )
+
+
+_TIMEOUT = 60  # seconds; diskcache.Cache's default
+# Tables, indexes and triggers that `diskcache.Cache.__init__` creates for an LRU cache.
+_SCHEMA = {"Settings", "Cache", "Cache_key_raw", "Cache_expire_time", "Cache_access_time",
+           "Settings_count_insert", "Settings_count_delete", "Settings_size_insert",
+           "Settings_size_update", "Settings_size_delete"}
+
+
+def _open_ready(directory: Path, settings: dict) -> diskcache.Cache | None:
+    """The cache in `directory` opened without writing, or None to open it the usual way.
+
+    `diskcache.Cache.__init__` rewrites every setting and recreates the schema (about 70 SQL
+    statements and a WAL checkpoint at its close), which dominates a warm start. When the
+    database already holds exactly `settings` (over diskcache's defaults), its metadata and its
+    whole schema, that work changes nothing, so this sets up the same instance with a few
+    reads. Only for the diskcache release line it was written against (5.6); any doubt means
+    None.
+    """
+    folder = os.path.expandvars(os.path.expanduser(str(directory)))  # as diskcache does
+    if not diskcache.__version__.startswith("5.6.") or \
+            not os.path.isfile(os.path.join(folder, diskcache.core.DBNAME)):
+        return None
+    wanted = {**diskcache.core.DEFAULT_SETTINGS, **settings}
+    cache = diskcache.Cache.__new__(diskcache.Cache)
+    cache._directory = folder
+    cache._timeout = _TIMEOUT
+    cache._local = threading.local()
+    cache._txn_id = None
+    try:
+        stored = dict(cache._sql("SELECT key, value FROM Settings").fetchall())
+        schema = {name for (name,) in cache._sql("SELECT name FROM sqlite_master").fetchall()}
+        if any(stored.get(k) != v for k, v in wanted.items()) \
+                or not set(diskcache.core.METADATA) <= set(stored) \
+                or not _SCHEMA <= schema or "Cache_tag_rowid" in schema:
+            cache.close()
+            return None
+        cache._disk = SafeDisk(folder)
+        for name, value in wanted.items():
+            if name.startswith("disk_"):
+                setattr(cache._disk, name[5:], value)
+            setattr(cache, name, value)
+        for name in diskcache.core.METADATA:
+            setattr(cache, name, stored[name])
+        ((cache._page_size,),) = cache._sql("PRAGMA page_size").fetchall()
+    except sqlite3.Error:
+        cache.close()
+        return None
+    return cache
 
 
 def _store_key(kind: str, codec: bytes, key: str) -> str:

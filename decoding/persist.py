@@ -7,6 +7,16 @@ Stored in a `cache.store.Store` (kind: key -> value):
   added tokens, normalizer, decoder) plus what transformers adds on top (length, special ids,
   EOS, added tokens, class, library versions). Tokenizers without `backend_tokenizer.to_str` are
   not cached.
+- "vocabulary_stamp": a tokenizer stamp -> the tokenizer key above, plus every token string.
+  Serializing a tokenizer costs tens of ms, so a fast tokenizer loaded from a local folder is
+  first looked up by a stamp that costs a fraction of a ms: the folder's path and the identity
+  of every file in it (size, mtime, ctime, inode), the decoder / normalizer / pre-tokenizer /
+  post-processor descriptions, the vocabulary size and the transformers extras of the key. A
+  stamp is only trusted when the tokenizer's strings for `STAMP_SAMPLE` random ids match the
+  recorded ones; otherwise the full key is computed and the stamp recorded again. What a stamp
+  cannot see is a tokenizer file rewritten in place with its size, times and inode kept (ctime
+  cannot be set back) or a tokenizer model swapped in memory for one of the same size, decoder
+  and added tokens; the token-string sample makes such a change unlikely to go unnoticed.
 - "trie": a vocabulary fingerprint -> its `TokenTrie` arrays.
 - "automaton": (pattern text, flags, max_states) -> a `decoding.snapshot` of every automaton state
   discovered so far (its key, and its row where computed), for any vocabulary.
@@ -41,6 +51,8 @@ import atexit
 import functools
 import hashlib
 import json
+import os
+import random
 import sys
 import threading
 import unicodedata
@@ -64,6 +76,7 @@ from decoding.vocabulary import UnmappableTokensWarning, Vocabulary
 
 PERSIST_VERSION = 1
 SAVE_EVERY = 64
+STAMP_SAMPLE = 256  # token strings checked each time a stamp is used
 
 _CORE_MODULES = ("hir", "syntax", "charclass", "utf8", "nfa", "dfa", "index", "trie", "vocabulary",
                  "snapshot", "persist")
@@ -118,28 +131,119 @@ def tokenizer_key(tokenizer: Any) -> str | None:
     to_str = getattr(getattr(tokenizer, "backend_tokenizer", None), "to_str", None)
     if to_str is None or core_fingerprint() is None:
         return None
-    versions = [str(getattr(sys.modules.get(name), "__version__", None))
-                for name in ("transformers", "tokenizers")]
     try:
         digest = hashlib.blake2b(to_str().encode("utf-8", "surrogatepass"), digest_size=32)
-        added = sorted((int(i), str(t.content), bool(getattr(t, "special", False)))
-                       for i, t in tokenizer.added_tokens_decoder.items())
-        extra = [type(tokenizer).__module__, type(tokenizer).__qualname__, int(len(tokenizer)),
-                 sorted(int(i) for i in tokenizer.all_special_ids if i is not None),
-                 repr(tokenizer.eos_token_id), added]
-        return _key("vocabulary", core_fingerprint(), digest.hexdigest(), extra, versions)
+        return _key("vocabulary", core_fingerprint(), digest.hexdigest(), _tokenizer_extra(tokenizer),
+                    _versions())
     except Exception:  # an unusual tokenizer: build its table without the cache
         return None
 
 
+def tokenizer_stamp(tokenizer: Any) -> str | None:
+    """A cheap key for a fast tokenizer loaded from a local folder, or None (no stamp).
+
+    It holds the folder's absolute path and every file in it (name, size, mtime, ctime, inode),
+    the decoder, normalizer, pre-tokenizer and post-processor descriptions, the vocabulary size
+    and what `tokenizer_key` adds on top of the serialization. It maps to a `tokenizer_key` in
+    the store, checked against a random sample of token strings on each use (`stamped_key`).
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    folder = getattr(tokenizer, "name_or_path", None)
+    if backend is None or not isinstance(folder, str) or not folder or core_fingerprint() is None \
+            or getattr(tokenizer, "init_kwargs", {}).get("subfolder"):
+        return None
+    try:
+        root = Path(folder).absolute()
+        files = []
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if entry.is_file():
+                    st = os.stat(entry.path)
+                    files.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                  st.st_ino, st.st_dev))
+        parts = [None if part is None else part.__getstate__().decode("utf-8")
+                 for part in (backend.decoder, backend.normalizer, backend.pre_tokenizer,
+                              backend.post_processor)]
+        return _key("vocabulary-stamp", core_fingerprint(), str(root), sorted(files), parts,
+                    int(backend.get_vocab_size(with_added_tokens=True)),
+                    _tokenizer_extra(tokenizer), _versions())
+    except Exception:  # not a folder, unreadable, or an unusual tokenizer: no stamp
+        return None
+
+
+def _tokenizer_extra(tokenizer: Any) -> list:
+    """What transformers adds on top of the `tokenizers` serialization."""
+    added = sorted((int(i), str(t.content), bool(getattr(t, "special", False)))
+                   for i, t in tokenizer.added_tokens_decoder.items())
+    return [type(tokenizer).__module__, type(tokenizer).__qualname__, int(len(tokenizer)),
+            sorted(int(i) for i in tokenizer.all_special_ids if i is not None),
+            repr(tokenizer.eos_token_id), added]
+
+
+def _versions() -> list[str]:
+    return [str(getattr(sys.modules.get(name), "__version__", None))
+            for name in ("transformers", "tokenizers")]
+
+
+def stamped_key(store: Store, stamp: str, tokenizer: Any) -> str | None:
+    """The `tokenizer_key` recorded for `stamp`, or None when there is none or the tokenizer's
+    strings for `STAMP_SAMPLE` random ids (and the last id) differ from the recorded ones."""
+    arrays = store.get_arrays("vocabulary_stamp", stamp)
+    if arrays is None:
+        return None
+    key, flat, ends = arrays.get("key"), arrays.get("tokens"), arrays.get("ends")
+    if key is None or flat is None or ends is None or key.shape != (1,) \
+            or key.dtype.kind != "U" or flat.dtype != np.uint8 or ends.dtype != np.int64 \
+            or flat.ndim != 1 or ends.ndim != 1 or len(ends) != len(tokenizer) or not len(ends):
+        return None
+    size = len(ends)
+    ids = [*random.sample(range(size), min(STAMP_SAMPLE, size)), size - 1]
+    data = flat.tobytes()
+    starts = np.concatenate(([0], ends[:-1]))
+    recorded = [data[starts[i]:ends[i]] for i in ids]
+    if recorded != [_token_text(t) for t in tokenizer.convert_ids_to_tokens(ids)]:
+        return None
+    return str(key[0])
+
+
+def _record_stamp(store: Store, stamp: str, key: str, tokenizer: Any) -> None:
+    """Record that `stamp` stands for `key`, with every token string for `stamped_key`."""
+    texts = [_token_text(t) for t in tokenizer.convert_ids_to_tokens(range(len(tokenizer)))]
+    store.put_arrays("vocabulary_stamp", stamp, {
+        "key": np.asarray([key]),
+        "tokens": np.frombuffer(b"".join(texts), dtype=np.uint8),
+        "ends": np.cumsum([len(t) for t in texts], dtype=np.int64),
+    })
+
+
+def _token_text(token: Any) -> bytes:
+    return b"\0" if token is None else str(token).encode("utf-8", "surrogatepass")
+
+
 def cached_vocabulary(tokenizer: Any, store: Store) -> Vocabulary:
-    """`Vocabulary.from_tokenizer(tokenizer)`, loaded from `store` when it was built before."""
+    """`Vocabulary.from_tokenizer(tokenizer)`, loaded from `store` when it was built before.
+
+    The table is found through `tokenizer_stamp` when the store knows the stamp and the sampled
+    token strings agree; otherwise through `tokenizer_key`, and the stamp is then recorded.
+    """
+    stamp = tokenizer_stamp(tokenizer)
+    if stamp is not None:
+        key = _quietly(lambda: stamped_key(store, stamp, tokenizer))
+        vocabulary = None if key is None else load_vocabulary(store, key)
+        if vocabulary is not None:
+            return vocabulary
     key = tokenizer_key(tokenizer)
     if key is None:
         return Vocabulary.from_tokenizer(tokenizer)
     vocabulary = load_vocabulary(store, key)
-    if vocabulary is not None:
-        return vocabulary
+    if vocabulary is None:
+        vocabulary = _build_vocabulary(tokenizer, store, key)
+    if stamp is not None:
+        _quietly(lambda: _record_stamp(store, stamp, key, tokenizer))
+    return vocabulary
+
+
+def _build_vocabulary(tokenizer: Any, store: Store, key: str) -> Vocabulary:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         vocabulary = Vocabulary.from_tokenizer(tokenizer)
@@ -165,17 +269,11 @@ def load_vocabulary(store: Store, key: str) -> Vocabulary | None:
     try:
         flat, lengths = arrays["flat"], arrays["lengths"]
         special, eos, warning = arrays["special"], arrays["eos"], arrays["warning"]
-        if flat.dtype != np.uint8 or lengths.dtype != np.int32 or lengths.ndim != 1 \
-                or flat.ndim != 1 or special.dtype != np.int64 or eos.dtype != np.int64 \
+        if lengths.dtype != np.int32 or special.dtype != np.int64 or eos.dtype != np.int64 \
                 or special.ndim != 1 or eos.ndim != 1 \
-                or warning.shape != (1,) or warning.dtype.kind != "U" \
-                or lengths.min(initial=0) < 0 or int(lengths.sum()) != len(flat):
+                or warning.shape != (1,) or warning.dtype.kind != "U":
             return None
-        data = flat.tobytes()
-        ends = np.cumsum(lengths, dtype=np.int64).tolist()
-        starts = [0, *ends[:-1]]
-        table = [data[a:b] for a, b in zip(starts, ends)]
-        vocabulary = Vocabulary.from_token_bytes(table, special.tolist(), eos.tolist())
+        vocabulary = Vocabulary.from_arrays(flat, lengths, special.tolist(), eos.tolist())
     except (KeyError, ValueError):  # VocabularyError is a ValueError
         return None
     if warning[0]:

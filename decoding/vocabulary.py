@@ -14,7 +14,9 @@ Invariants (checked by the constructor, which every path goes through):
   the automaton accepts.
 - `fingerprint` depends only on `(token_bytes, special_ids, eos_token_ids)`: the same tokenizer
   gives the same value in every process.
-- Instances are immutable (attributes cannot be set, the numpy arrays are read-only).
+- Instances are immutable (attributes cannot be set, the numpy arrays are read-only). A
+  vocabulary made by `from_arrays` (the disk cache's path) builds `token_bytes` from `flat` the
+  first time it is read; nothing else differs.
 
 Conventions:
 - Middle-of-text bytes. `token_bytes[i]` is what the token adds in the middle of a text. A
@@ -68,10 +70,9 @@ class UnmappableTokensWarning(UserWarning):
 class Vocabulary:
     """Token id -> bytes table plus flat numpy arrays for vectorized walks (see module docstring)."""
 
-    __slots__ = ("token_bytes", "special_ids", "eos_token_ids", "size", "flat", "offsets",
+    __slots__ = ("_token_bytes", "special_ids", "eos_token_ids", "size", "flat", "offsets",
                  "lengths", "fingerprint")
 
-    token_bytes: tuple[bytes, ...]
     special_ids: frozenset[int]
     eos_token_ids: frozenset[int]
     size: int
@@ -89,33 +90,53 @@ class Vocabulary:
         range, or a special id whose entry is not empty.
         """
         table = tuple(_as_bytes(i, b) for i, b in enumerate(token_bytes))
-        size = len(table)
+        lengths = np.fromiter(map(len, table), dtype=np.int32, count=len(table))
+        flat = np.frombuffer(b"".join(table), dtype=np.uint8)
+        self._freeze(flat, lengths, special_ids, eos_token_ids, table)
+
+    def _freeze(self, flat: np.ndarray, lengths: np.ndarray, special_ids: Iterable[int],
+                eos_token_ids: Iterable[int], table: tuple[bytes, ...] | None) -> None:
+        """Check the invariants on the flat form and set every attribute (`table`, when given,
+        is the tuple of token bytes that `flat` and `lengths` were made from)."""
+        size = len(lengths)
         if size == 0:
             raise VocabularyError("the token table is empty")
         eos = _id_set(eos_token_ids, size, "eos_token_ids")
         special = _id_set(special_ids, size, "special_ids") | eos
-        for i in sorted(special):
-            if table[i]:
-                raise VocabularyError(
-                    f"special token id {i} has bytes {table[i]!r}; special and EOS tokens must "
-                    "have empty bytes (they add no text)"
-                )
-        special |= {i for i, b in enumerate(table) if not b}
+        listed = np.fromiter(special, dtype=np.int64, count=len(special))
+        filled = np.sort(listed[lengths[listed] != 0])
+        if len(filled):
+            i = int(filled[0])
+            start = int(lengths[:i].sum(dtype=np.int64))
+            raise VocabularyError(
+                f"special token id {i} has bytes {flat[start:start + lengths[i]].tobytes()!r}; "
+                "special and EOS tokens must have empty bytes (they add no text)"
+            )
+        special.update(np.flatnonzero(lengths == 0).tolist())
 
-        lengths = np.fromiter(map(len, table), dtype=np.int32, count=size)
         offsets = np.zeros(size, dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])
-        flat = np.frombuffer(b"".join(table), dtype=np.uint8)
-        for array in (lengths, offsets):
+        for array in (flat, lengths, offsets):
             array.flags.writeable = False
 
-        frozen = dict(token_bytes=table, special_ids=frozenset(special),
+        frozen = dict(_token_bytes=table, special_ids=frozenset(special),
                       eos_token_ids=frozenset(eos), size=size, flat=flat, offsets=offsets,
                       lengths=lengths)
         frozen["fingerprint"] = _fingerprint(lengths, flat, frozen["special_ids"],
                                              frozen["eos_token_ids"])
         for name, value in frozen.items():
             object.__setattr__(self, name, value)
+
+    @property
+    def token_bytes(self) -> tuple[bytes, ...]:
+        """Token id -> bytes (made from `flat` on first use when built by `from_arrays`)."""
+        table = self._token_bytes
+        if table is None:
+            data = self.flat.tobytes()
+            ends = (self.offsets + self.lengths).tolist()
+            table = tuple(data[a:b] for a, b in zip(self.offsets.tolist(), ends))
+            object.__setattr__(self, "_token_bytes", table)
+        return table
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Vocabulary is immutable (cannot set {name!r})")
@@ -130,6 +151,28 @@ class Vocabulary:
                          eos_token_ids: Iterable[int]) -> "Vocabulary":
         """A vocabulary from plain data (what the cache stores); same checks as the constructor."""
         return cls(token_bytes, special_ids, eos_token_ids)
+
+    @classmethod
+    def from_arrays(cls, flat: np.ndarray, lengths: np.ndarray, special_ids: Iterable[int],
+                    eos_token_ids: Iterable[int]) -> "Vocabulary":
+        """A vocabulary from its flat form: `flat` (uint8, the tokens' bytes end to end) and
+        `lengths` (one non-negative integer per token, summing to `len(flat)`). Same checks and
+        result as `from_token_bytes` on the table they spell, without building the table of
+        bytes objects until `token_bytes` is first read. The arrays are copied."""
+        if not (isinstance(flat, np.ndarray) and flat.ndim == 1 and flat.dtype == np.uint8):
+            raise VocabularyError("flat must be a 1-D uint8 array")
+        if not (isinstance(lengths, np.ndarray) and lengths.ndim == 1
+                and lengths.dtype.kind in "iu"):
+            raise VocabularyError("lengths must be a 1-D integer array")
+        if len(lengths) and int(lengths.min()) < 0:
+            raise VocabularyError("lengths must not be negative")
+        if int(lengths.sum(dtype=np.int64)) != len(flat):
+            raise VocabularyError(f"lengths add up to {int(lengths.sum(dtype=np.int64))}, "
+                                  f"but flat holds {len(flat)} bytes")
+        vocabulary = cls.__new__(cls)
+        vocabulary._freeze(flat.copy(), lengths.astype(np.int32), special_ids, eos_token_ids,
+                           None)
+        return vocabulary
 
     @classmethod
     def from_tokenizer(cls, tokenizer: Any,

@@ -596,3 +596,22 @@ def test_concurrent_processes_write_and_merge(tmp_path):
             assert s.get_json("own", f"w{n}-{i}") == [n, i]
     assert s.get_bytes("shared", "same") in {bytes([w]) * LARGE for w in range(N_WORKERS)}
     assert s.info()["entries"] == {"shared": 1, "own": N_WORKERS * ROUNDS, "dfa": 1}
+
+
+def test_reopening_a_ready_cache_skips_setup_but_is_the_same_cache(tmp_path):
+    import diskcache
+
+    from cache.safe_disk import SafeDisk
+    from cache.store import _open_ready
+
+    store = Store(tmp_path)
+    store.put_bytes("k", "a", b"x")
+    settings = dict(size_limit=store.size_limit, eviction_policy="least-recently-used",
+                    disk_min_file_size=2**15)
+    fast = _open_ready(tmp_path / "entries", settings)
+    full = diskcache.Cache(str(tmp_path / "entries"), disk=SafeDisk, **settings)
+    state = lambda c: {k: v for k, v in vars(c).items() if k not in ("_local", "_disk")}  # noqa
+    assert state(fast) == state(full) and vars(fast._disk) == vars(full._disk)
+    assert _open_ready(tmp_path / "entries", {**settings, "size_limit": 1234}) is None
+    assert _open_ready(tmp_path / "missing", settings) is None
+    assert Store(tmp_path).get_bytes("k", "a") == b"x"

@@ -108,8 +108,11 @@ def test_warm_start_is_bit_identical_and_computes_nothing(request, tmp_path, fre
         assert g.index.walks == 0 and g.index.restored == c.index.walks
         assert not g.automaton.nfa_built
     hits = store_mod.get_store(tmp_path).info()["hits"]
-    assert hits == {"vocabulary": 1, "trie": 1, "automaton": 2,
-                    "entry": sum(g.index.restored for g in warm)}
+    expected = {"vocabulary": 1, "trie": 1, "automaton": 2,
+                "entry": sum(g.index.restored for g in warm)}
+    if persist.tokenizer_stamp(tokenizer) is not None:  # loaded from a folder: found by stamp
+        expected["vocabulary_stamp"] = 1
+    assert hits == expected
 
 
 def decoding_compile(pattern, tokenizer, cache_dir, **options):
@@ -244,7 +247,8 @@ def test_second_process_reuses_vocabulary_trie_and_entries(bpe_tokenizer, tmp_pa
     (warm,) = _children(tmp_path, bpe_tokenizer, [(OBJECT, OBJECT_TEXTS)])
     assert cold["walks"] > 0 and cold["restored"] == 0 and cold["hits"] == {}
     assert warm["walks"] == 0 and warm["restored"] == cold["walks"] and not warm["nfa_built"]
-    assert warm["hits"] == {"vocabulary": 1, "trie": 1, "automaton": 1,
+    # The child loads the tokenizer from a folder, so its table is found through the stamp.
+    assert warm["hits"] == {"vocabulary_stamp": 1, "vocabulary": 1, "trie": 1, "automaton": 1,
                             "entry": warm["restored"]}
     assert warm["digest"] == cold["digest"]
 
@@ -539,3 +543,33 @@ def test_cached_to_regex_repeats_warnings_and_errors(schema2re, tmp_path):
     with pytest.raises(schema2re.SchemaError):
         persist.cached_to_regex("not json", store)
     assert persist.cached_to_regex(True, None) == schema2re.to_regex(True)
+
+
+def test_a_stamp_finds_the_table_and_a_stale_stamp_record_is_not_trusted(tmp_path, fresh,
+                                                                         smollm2_tokenizer):
+    tokenizer = smollm2_tokenizer
+    stamp = persist.tokenizer_stamp(tokenizer)
+    assert stamp is not None  # loaded from a local folder
+    store = store_mod.get_store(tmp_path)
+    cold = persist.cached_vocabulary(tokenizer, store)
+    assert persist.stamped_key(store, stamp, tokenizer) == persist.tokenizer_key(tokenizer)
+    # A record whose token strings disagree with the tokenizer (a stale stamp) is not used.
+    record = store.get_arrays("vocabulary_stamp", stamp)
+    record["tokens"][:] = ord("x")
+    store.put_arrays("vocabulary_stamp", stamp, record)
+    assert persist.stamped_key(store, stamp, tokenizer) is None
+    fresh()
+    store = store_mod.get_store(tmp_path)
+    assert persist.cached_vocabulary(tokenizer, store).fingerprint == cold.fingerprint
+    assert persist.stamped_key(store, stamp, tokenizer) is not None  # recorded again
+
+
+def test_a_stamp_changes_with_the_tokenizer_files(tmp_path, smollm2_tokenizer):
+    folder = tmp_path / "tok"
+    smollm2_tokenizer.save_pretrained(folder)
+    from transformers import AutoTokenizer
+
+    before = persist.tokenizer_stamp(AutoTokenizer.from_pretrained(folder))
+    (folder / "tokenizer_config.json").write_text(
+        (folder / "tokenizer_config.json").read_text() + "\n")
+    assert persist.tokenizer_stamp(AutoTokenizer.from_pretrained(folder)) != before

@@ -405,3 +405,24 @@ def test_vocabulary_is_immutable():
         vocab.flat[0] = 0
     copied = copy.deepcopy(vocab)
     assert copied is not vocab and copied.fingerprint == vocab.fingerprint
+
+
+def test_from_arrays_equals_from_token_bytes(vocabularies):
+    vocab = vocabularies("bpe")
+    loaded = Vocabulary.from_arrays(vocab.flat, vocab.lengths, sorted(vocab.special_ids),
+                                    sorted(vocab.eos_token_ids))
+    assert loaded.fingerprint == vocab.fingerprint and loaded.special_ids == vocab.special_ids
+    assert loaded.token_bytes == vocab.token_bytes  # built from flat on first read
+    assert (loaded.offsets == vocab.offsets).all()
+
+
+@pytest.mark.parametrize("flat, lengths, special, message", [
+    (np.frombuffer(b"ab", np.uint8), np.array([1, 2], np.int32), [], "add up to 3"),
+    (np.frombuffer(b"ab", np.uint8), np.array([3, -1], np.int32), [], "negative"),
+    (np.frombuffer(b"ab", np.uint8), np.array([1, 1], np.int32), [1], "special token id 1"),
+    (np.zeros(2, np.int64), np.array([1, 1], np.int32), [], "uint8"),
+    (np.frombuffer(b"", np.uint8), np.array([], np.int32), [], "empty"),
+])
+def test_from_arrays_rejects_bad_arrays(flat, lengths, special, message):
+    with pytest.raises(VocabularyError, match=message):
+        Vocabulary.from_arrays(flat, lengths, special, [])
