@@ -1,17 +1,19 @@
 """Generation speed on the embedded default model: constrained vs unconstrained vs RELLM.
 
-Two workloads, each a JSON object: the RELLM LangChain few-shot prompt with its agent-action
-regex (short output, long prompt), and a list of ten capitals (longer output). For each, in one
-run:
-1. typedecode, greedy, constrained to the JSON regex, masks warm;
-2. the same with cold masks (first call for the pattern in this process);
-3. transformers `model.generate` unconstrained, greedy, for the same number of new tokens;
-4. typedecode's own loop unconstrained, for the same number of new tokens (it may stop at EOS).
+Three workloads, each a JSON object: the RELLM LangChain few-shot prompt with its agent-action
+regex (short output, long prompt), the same prompt with an AgentAction-style Pydantic model
+(through schema2re), and a list of ten capitals (longer output). For each, in one run:
+1. typedecode, greedy, constrained to the JSON regex, masks warm (jump-forward on, the default);
+2. the same with `jump_forward=False` (one forward pass per token);
+3. the same as 1 with cold masks (first call for the pattern in this process);
+4. transformers `model.generate` unconstrained, greedy, for the same number of new tokens;
+5. typedecode's own loop unconstrained, for the same number of new tokens (it may stop at EOS).
 On the RELLM workload also the RELLM approach for a few tokens: per step re-encode prompt +
 completion, scan the whole vocabulary with `regex.fullmatch(pattern, completion + token_text,
 partial=True)`, and generate one token with that mask.
-Prints a markdown table (tokens/s, prompt processing included, and the ratio to
-`model.generate`). Timings are medians of `--repeats` interleaved runs. On a shared machine pass
+Prints a markdown table (tokens/s, prompt processing included, and the ratios to
+`model.generate`: of tokens/s, and of wall time, which is the time-to-object ratio for the
+constrained rows since they produce the same number of tokens). Timings are medians of `--repeats` interleaved runs. On a shared machine pass
 `--threads 1`: oversubscribed torch threads make timings erratic.
 Usage: python benchmarks/generation_speed.py [--repeats 5] [--rellm-tokens 4] [--threads 1]
 """
@@ -22,9 +24,14 @@ import argparse
 import statistics
 import time
 
+from typing import Literal
+
 import regex
 import torch
+from pydantic import BaseModel
 from transformers import LogitsProcessor
+
+import schema2re
 
 from decoding import Generator
 from decoding.cli import RELLM_PROMPT, RELLM_REGEX
@@ -70,10 +77,18 @@ def _rellm(model, tokenizer, prompt: str, pattern: str, steps: int) -> tuple[flo
     return (time.perf_counter() - start) / steps, scan_time / steps, completion
 
 
+class AgentAction(BaseModel):
+    """What a LangChain agent returns: a tool name and its input."""
+
+    action: Literal["Final Answer", "Search", "Calculator"]
+    action_input: str
+
+
 LIST_PROMPT = "Q: List ten US state capitals as a JSON object.\nA: "
 LIST_REGEX = (r'\{"capitals": \[("[A-Z][a-z]+(?: [A-Z][a-z]+)*", ){9}'
               r'"[A-Z][a-z]+(?: [A-Z][a-z]+)*"\]\}')
 WORKLOADS = [("RELLM agent action", RELLM_PROMPT, RELLM_REGEX),
+             ("AgentAction schema", RELLM_PROMPT, schema2re.to_regex(AgentAction)),
              ("ten capitals list", LIST_PROMPT, LIST_REGEX)]
 
 
@@ -85,13 +100,17 @@ def _measure(gen: Generator, prompt: str, pattern: str, repeats: int) -> list[tu
     first = gen.complete(prompt, regex=pattern, max_new_tokens=300)
     cold_s = time.perf_counter() - t0
     n = first.num_tokens
-    runs = {"constrained": [], "hf": [], "plain": []}
-    plain_tokens = n
+    runs = {"constrained": [], "stepwise": [], "hf": [], "plain": []}
+    plain_tokens = stepwise_tokens = n
     for _ in range(repeats):
         t0 = time.perf_counter()
         again = gen.complete(prompt, regex=pattern, max_new_tokens=300)
         runs["constrained"].append(time.perf_counter() - t0)
         assert again.text == first.text
+        t0 = time.perf_counter()
+        stepwise = gen.complete(prompt, regex=pattern, max_new_tokens=300, jump_forward=False)
+        runs["stepwise"].append(time.perf_counter() - t0)
+        stepwise_tokens = stepwise.num_tokens
         t0 = time.perf_counter()
         _hf_generate(model, tokenizer, prompt, n)
         runs["hf"].append(time.perf_counter() - t0)
@@ -100,7 +119,10 @@ def _measure(gen: Generator, prompt: str, pattern: str, repeats: int) -> list[tu
         runs["plain"].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in runs.items()}
     print(f"- output ({n} tokens, finish: {first.finish_reason}): {first.text!r}")
+    if stepwise.text != first.text:
+        print(f"- without jump-forward ({stepwise_tokens} tokens): {stepwise.text!r}")
     return [("typedecode constrained, greedy, masks warm", n, med["constrained"]),
+            ("typedecode constrained, no jump-forward", stepwise_tokens, med["stepwise"]),
             ("typedecode constrained, first call (cold masks)", n, cold_s),
             ("transformers model.generate, unconstrained", n, med["hf"]),
             ("typedecode loop, unconstrained", plain_tokens, med["plain"])]
@@ -129,14 +151,15 @@ def main() -> None:
     tables[0][1].append((f"RELLM approach (vocabulary scan {scan * 1000:.0f} ms/token)",
                          args.rellm_tokens, per_token * args.rellm_tokens))
     print()
-    print("| workload | method | new tokens | seconds | tokens/s | vs model.generate |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| workload | method | new tokens | seconds | tokens/s | tokens/s vs model.generate "
+          "| time vs model.generate |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for name, rows in tables:
-        hf_rate = next(t / s for m, t, s in rows if m.startswith("transformers"))
+        hf_tokens, hf_seconds = next((t, s) for m, t, s in rows if m.startswith("transformers"))
         for method, tokens, seconds in rows:
             rate = tokens / seconds
             print(f"| {name} | {method} | {tokens} | {seconds:.2f} | {rate:.1f} | "
-                  f"{rate / hf_rate:.2f}x |")
+                  f"{rate / (hf_tokens / hf_seconds):.2f}x | {seconds / hf_seconds:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,13 @@ Loop contract (one guide state per batch row):
   `IncompleteGeneration` (partial text, token count; in a batch, for the first such row); in an
   accepting state it is returned.
 - A finished row is fed the pad token with attention 0 until every row has finished.
+- Jump-forward (`jump_forward=True`, the default; automaton engine): where the pattern forces
+  the next text (`Guide.forced_bytes`), its tokens (`decoding.jump` says which) are advanced
+  through the guide and fed in the same forward pass as the token just chosen (or with the
+  prompt), instead of one step each. Forced tokens count in `num_tokens` and `max_new_tokens`,
+  and end a row like chosen ones (stop strings, pattern finished). In a batch each row jumps on
+  its own: a step's new tokens are right-aligned per row, shorter rows left-padded with
+  attention 0. `jump_forward=False` takes one step per token (benchmarks compare the two).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import torch
 from cache.location import resolve_cache_dir
 from decoding.constraint import Constraint, make_constraint
 from decoding.errors import GenerationError, IncompleteGeneration, ModelLoadError, UsageError
+from decoding.jump import JumpForward
 from decoding.models import resolve_model
 from decoding.processor import StateMasks, mask_logits
 
@@ -70,6 +78,7 @@ class _Options:
     temperature: float
     top_p: float
     seed: int | None
+    jump_forward: bool
 
 
 @dataclass(frozen=True)
@@ -81,10 +90,11 @@ class _Request:
 
 
 def _prepare(prompt: Any, schema: Any, regex: Any, max_new_tokens: Any, stop: Any,
-             temperature: Any, top_p: Any, seed: Any, engine: str) -> _Request:
+             temperature: Any, top_p: Any, seed: Any, engine: str,
+             jump_forward: Any) -> _Request:
     """Check every argument of a call (no model needed)."""
     prompts, batch = _normalize_prompts(prompt)
-    options = _check_options(max_new_tokens, stop, temperature, top_p, seed)
+    options = _check_options(max_new_tokens, stop, temperature, top_p, seed, jump_forward)
     return _Request(prompts, batch, make_constraint(schema=schema, regex=regex, engine=engine),
                     options)
 
@@ -118,7 +128,7 @@ def _check_messages(messages: Sequence[Mapping], where: str) -> None:
 
 
 def _check_options(max_new_tokens: Any, stop: Any, temperature: Any, top_p: Any,
-                   seed: Any) -> _Options:
+                   seed: Any, jump_forward: Any) -> _Options:
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
             or max_new_tokens < 1:
         raise UsageError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
@@ -139,8 +149,10 @@ def _check_options(max_new_tokens: Any, stop: Any, temperature: Any, top_p: Any,
         raise UsageError(f"top_p must be a number in (0, 1], got {top_p!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise UsageError(f"seed must be an integer or None, got {seed!r}")
+    if not isinstance(jump_forward, bool):
+        raise UsageError(f"jump_forward must be True or False, got {jump_forward!r}")
     return _Options(max_new_tokens, tuple(s.encode("utf-8") for s in stops),
-                    float(temperature), float(top_p), seed)
+                    float(temperature), float(top_p), seed, jump_forward)
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -168,10 +180,11 @@ class _Loop:
     """The masked decoding loop over one batch (see the module docstring)."""
 
     def __init__(self, model: Any, tokenizer: Any, vocabulary: Any, guide: Any,
-                 options: _Options, eos_ids: frozenset[int]):
+                 options: _Options, eos_ids: frozenset[int], jumps: JumpForward | None = None):
         self.model = model
         self.guide = guide
         self.options = options
+        self.jumps = jumps if options.jump_forward else None
         self.token_bytes = vocabulary.token_bytes
         self.vocab_len = vocabulary.size
         self.eos_ids = eos_ids
@@ -193,7 +206,11 @@ class _Loop:
                 row.finish_reason = "pattern"
             yield rows
             return
-        ids, attention = self._left_pad(prompt_ids)
+        ids, attention = self._left_pad([list(p) + self._jump(row)
+                                          for p, row in zip(prompt_ids, rows)])
+        if all(row.done for row in rows):  # the pattern's whole text was forced
+            yield rows
+            return
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         rng = None
         if opts.temperature > 0 and opts.seed is not None:
@@ -206,26 +223,43 @@ class _Loop:
                 past = getattr(out, self.cache_arg)
                 logits = out.logits[:, -1, :].float()
                 tokens = self._choose(self._masked(logits, rows), rng).tolist()
+            feeds = []
             for row, token in zip(rows, tokens):
+                feed = []
                 if not row.done:
                     self._consume(row, token)
+                    feed = [token] + self._jump(row)
+                feeds.append(feed if not row.done else [])
             yield rows
             if all(row.done for row in rows):
                 return
-            live = [not row.done for row in rows]
-            ids = torch.tensor([[t if alive else self.pad_id] for t, alive in zip(tokens, live)],
-                               device=self.device)
-            attention = torch.cat([attention, torch.tensor(live, device=self.device,
-                                                           dtype=attention.dtype)[:, None]], dim=1)
-            positions = positions[:, -1:] + 1
+            ids, new = self._left_pad(feeds)
+            attention = torch.cat([attention, new], dim=1)
+            positions = positions[:, -1:] + new.cumsum(-1)
 
-    def _left_pad(self, prompt_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(p) for p in prompt_ids)
-        ids = torch.full((len(prompt_ids), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(prompt_ids), width), dtype=torch.long)
-        for i, p in enumerate(prompt_ids):
-            ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            attention[i, width - len(p):] = 1
+    def _jump(self, row: _Row) -> list[int]:
+        """Consume the tokens forced at the row's state (none without jump-forward); return
+        those to feed (a row that ends on one needs no more)."""
+        if self.jumps is None or row.done:
+            return []
+        fed = []
+        for token in self.jumps(row.state):
+            self._consume(row, token)
+            fed.append(token)
+            if row.done:
+                break
+        return fed
+
+    def _left_pad(self, feeds: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ids and attention for one forward: each row's ids right-aligned, padding before
+        them with attention 0 (a row with nothing to feed is all padding)."""
+        width = max(max(len(f) for f in feeds), 1)
+        ids = torch.full((len(feeds), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(feeds), width), dtype=torch.long)
+        for i, f in enumerate(feeds):
+            if f:
+                ids[i, width - len(f):] = torch.tensor(f, dtype=torch.long)
+                attention[i, width - len(f):] = 1
         return ids.to(self.device), attention.to(self.device)
 
     def _inputs(self, ids, attention, positions, past) -> dict[str, Any]:
@@ -361,7 +395,7 @@ class Generator:
         self.name = loaded.name
         self.vocab_size = _logits_width(self.model, self.tokenizer)
         self._vocabulary = None
-        self._guides: OrderedDict[tuple, Any] = OrderedDict()
+        self._guides: OrderedDict[tuple, tuple[Any, JumpForward | None]] = OrderedDict()
 
     @property
     def vocabulary(self) -> Any:
@@ -378,18 +412,28 @@ class Generator:
 
     def guide(self, constraint: Constraint) -> Any:
         """The compiled guide for `constraint`, memoized per generator."""
-        guide = self._guides.get(constraint.key)
-        if guide is None:
+        return self._compiled(constraint)[0]
+
+    def _compiled(self, constraint: Constraint) -> tuple[Any, JumpForward | None]:
+        """The guide for `constraint` and its jump-forward planner (None where the guide has
+        no forced text: the partial engine), memoized together."""
+        found = self._guides.get(constraint.key)
+        if found is None:
             from decoding.guide import compile
 
             guide = compile(constraint.pattern, self.vocabulary, vocab_size=self.vocab_size,
                             engine=constraint.engine, cache_dir=self.cache_dir)
-            self._guides[constraint.key] = guide
+            jumps = JumpForward(guide, self._encode_forced) \
+                if hasattr(guide, "forced_bytes") else None
+            found = self._guides[constraint.key] = (guide, jumps)
             if len(self._guides) > self._MAX_GUIDES:
                 self._guides.popitem(last=False)
         else:
             self._guides.move_to_end(constraint.key)
-        return guide
+        return found
+
+    def _encode_forced(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def logits_processor(self, *, schema: Any = None, regex: Any = None,
                          engine: str = "automaton") -> Any:
@@ -403,10 +447,11 @@ class Generator:
 
     def generate(self, prompt: Any, *, schema: Any = None, regex: Any = None,
                  max_new_tokens: int = 256, stop: Any = None, temperature: float = 0.0,
-                 top_p: float = 1.0, seed: int | None = None, engine: str = "automaton") -> Any:
+                 top_p: float = 1.0, seed: int | None = None, engine: str = "automaton",
+                 jump_forward: bool = True) -> Any:
         """The value (or list of values, for a batch) for `prompt`; see the module docstring."""
         request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                           engine)
+                           engine, jump_forward)
         completions = self._execute(request)
         values = [c.value for c in completions]
         return values if request.batch else values[0]
@@ -414,17 +459,18 @@ class Generator:
     def complete(self, prompt: Any, *, schema: Any = None, regex: Any = None,
                  max_new_tokens: int = 256, stop: Any = None, temperature: float = 0.0,
                  top_p: float = 1.0, seed: int | None = None,
-                 engine: str = "automaton") -> Completion | list[Completion]:
+                 engine: str = "automaton",
+                 jump_forward: bool = True) -> Completion | list[Completion]:
         """Like `generate`, returning `Completion` records (text, value, tokens, finish reason)."""
         request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                           engine)
+                           engine, jump_forward)
         completions = self._execute(request)
         return completions if request.batch else completions[0]
 
     def stream(self, prompt: Any, *, schema: Any = None, regex: Any = None,
                max_new_tokens: int = 256, stop: Any = None, temperature: float = 0.0,
                top_p: float = 1.0, seed: int | None = None,
-               engine: str = "automaton") -> Iterator[str]:
+               engine: str = "automaton", jump_forward: bool = True) -> Iterator[str]:
         """Yield the text of one prompt piece by piece as it is generated.
 
         The pieces join to the text `complete` returns; text that may still turn out to start a
@@ -433,7 +479,7 @@ class Generator:
         not returned (use `complete` for it).
         """
         request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                           engine)
+                           engine, jump_forward)
         if request.batch:
             raise UsageError("stream takes one prompt, not a list of prompts")
         return self._stream(request)
@@ -465,13 +511,14 @@ class Generator:
         return self._finish(request, rows)
 
     def _start(self, request: _Request) -> tuple[_Loop, list[list[int]]]:
-        guide = self.guide(request.constraint) if request.constraint is not None else None
+        guide, jumps = self._compiled(request.constraint) if request.constraint is not None \
+            else (None, None)
         vocabulary = self.vocabulary
         prompt_ids = [self._encode(p, i if request.batch else None)
                       for i, p in enumerate(request.prompts)]
         eos = vocabulary.eos_token_ids if guide is not None else self._plain_eos(vocabulary)
-        return _Loop(self.model, self.tokenizer, vocabulary, guide, request.options, eos), \
-            prompt_ids
+        return _Loop(self.model, self.tokenizer, vocabulary, guide, request.options, eos,
+                     jumps), prompt_ids
 
     def _plain_eos(self, vocabulary: Any) -> frozenset[int]:
         """EOS ids for unconstrained generation: the tokenizer's and the generation config's."""
@@ -558,7 +605,7 @@ def _shared_generator(model: Any, cache_dir: Any) -> Generator:
 def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any = None,
              max_new_tokens: int = 256, stop: Any = None, temperature: float = 0.0,
              top_p: float = 1.0, seed: int | None = None, engine: str = "automaton",
-             cache_dir: Any = None) -> Any:
+             cache_dir: Any = None, jump_forward: bool = True) -> Any:
     """Generate from `prompt` under `schema` or `regex` (or neither) with `model`.
 
     Returns the matched text (regex), the validated JSON value (JSON Schema), an instance of the
@@ -568,7 +615,7 @@ def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any =
     is loaded. See the module docstring for the decoding contract.
     """
     request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                       engine)
+                       engine, jump_forward)
     completions = _shared_generator(model, cache_dir)._execute(request)
     values = [c.value for c in completions]
     return values if request.batch else values[0]
@@ -577,13 +624,13 @@ def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any =
 def stream(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any = None,
            max_new_tokens: int = 256, stop: Any = None, temperature: float = 0.0,
            top_p: float = 1.0, seed: int | None = None, engine: str = "automaton",
-           cache_dir: Any = None) -> Iterator[str]:
+           cache_dir: Any = None, jump_forward: bool = True) -> Iterator[str]:
     """`generate` for one prompt, yielding the text piece by piece (see `Generator.stream`).
 
     The arguments are checked when `stream` is called, before the model is loaded.
     """
     request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                       engine)
+                       engine, jump_forward)
     if request.batch:
         raise UsageError("stream takes one prompt, not a list of prompts")
     return _shared_generator(model, cache_dir)._stream(request)

@@ -8,6 +8,8 @@ Contract shared by every guide (`Guide` and `decoding.partial.PartialGuide`):
   does not allow `t`. Advancing an accepting state with EOS returns the same state.
 - `is_accepting(s)`: the text so far fully matches. `is_finished(s)`: accepting and nothing but
   EOS may follow, so decoding should stop at once.
+`Guide` (the automaton engine) also has `forced_bytes(s)`: the bytes every match continuing from
+`s` must start with (`decoding.forced`); the decoding loop's jump-forward uses them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 from decoding import persist
 from decoding.dfa import DEAD, DEFAULT_MAX_DFA_STATES, Automaton
 from decoding.errors import TokenRejected
+from decoding.forced import ForcedText
 from decoding.index import TokenIndex
 from decoding.nfa import NFA, build_nfa
 from decoding.syntax import parse
@@ -42,6 +45,7 @@ class Guide:
         self.vocabulary = index.vocabulary
         self.pattern = pattern
         self.initial_state: int = self.automaton.initial_state
+        self._forced = ForcedText(self.automaton)
 
     @property
     def vocab_size(self) -> int:
@@ -84,6 +88,11 @@ class Guide:
 
     def is_finished(self, state: int) -> bool:
         return self.automaton.is_accepting(state) and not self.automaton.has_continuation(state)
+
+    def forced_bytes(self, state: int) -> bytes:
+        """The longest byte string (at most 256 bytes) that every match continuing from `state`
+        starts with; empty at accepting states and branch points (see `decoding.forced`)."""
+        return self._forced(state)
 
     def save(self) -> None:
         """Write the states and masks discovered so far to the disk cache now (they are also

@@ -191,7 +191,7 @@ def test_batch_equals_one_by_one(tok):
 def test_batch_rows_finish_independently(gen, model):
     with record_inputs(model) as calls:
         out = gen.complete(PROMPTS, regex=r"(a|bbbbbbbbbbbbbb)", max_new_tokens=30,
-                           temperature=1.0, seed=0)
+                           temperature=1.0, seed=0, jump_forward=False)  # a step per token
     assert all(c.text in ("a", "bbbbbbbbbbbbbb") for c in out)
     assert len(calls) == max(c.num_tokens for c in out)
 
@@ -235,7 +235,9 @@ def test_stop_string_is_cut_plain(gen, model, tok):
 def test_stop_string_under_a_pattern_rellm_style(gen, model, tok):
     pattern = r'\{"a": "[^"]*"\}\nHuman:'
     with Script(model, tok, '{"a": "Human: hi"}\nHuman:'):
-        c = gen.complete(PROMPTS[0], regex=pattern, stop=["Human:"], max_new_tokens=40)
+        # Script steers one forward per token: without jump-forward.
+        c = gen.complete(PROMPTS[0], regex=pattern, stop=["Human:"], max_new_tokens=40,
+                         jump_forward=False)
     # The stop string inside the JSON string is not a place the pattern accepts: ignored.
     assert c.text == '{"a": "Human: hi"}\n' and c.finish_reason == "stop"
 
@@ -268,7 +270,9 @@ def test_processor_in_model_generate_matches_our_loop(gen, model, tok):
                              pad_token_id=tok.eos_token_id)
         new = out[0, ids["input_ids"].shape[1]:].tolist()
         assert new[-1] == tok.eos_token_id
-        assert vocab_text(gen, new[:-1]) == gen.generate(PROMPTS[0], regex=pattern)
+        # transformers' loop takes a step per token: compare with ours without jump-forward.
+        assert vocab_text(gen, new[:-1]) == gen.generate(PROMPTS[0], regex=pattern,
+                                                         jump_forward=False)
 
 
 def test_processor_with_sampling_and_batches(gen, model, tok):

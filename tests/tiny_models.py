@@ -7,7 +7,9 @@ hardest user of the masks).
 
 Steering hooks (context managers; they leave the model as it was on exit):
 - `Script(model, tokenizer, text)`: the model says `text` (a large bonus on the next scripted
-  token at every step), starting over at every new prompt (a forward of more than one token).
+  token at every step), starting over at every new prompt (a forward without a cache). Tokens
+  fed several at once (jump-forward) count as scripted ones: a cached forward of n ids moves the
+  script n tokens on, and a prompt that ends with the script's first k ids starts it at k.
 - `boost(model, ids, bonus)`: `bonus` added to the logits of `ids` at every step.
 - `record_inputs(model)`: a list that receives `(input_ids shape, cache passed?)` per forward.
 - `single_thread()`: torch on one thread meanwhile. The tiny model's operations are small, and
@@ -57,13 +59,18 @@ class Script:
                          model.lm_head.register_forward_hook(self._steer)]
 
     def _restart(self, module, args, kwargs):
-        if kwargs["input_ids"].shape[1] > 1:
-            self.step = 0
+        ids = kwargs["input_ids"][0].tolist()
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        if cache is None or cache.get_seq_length() == 0:
+            self.step = max(k for k in range(min(len(ids), len(self.ids)) + 1)
+                            if k == 0 or ids[-k:] == self.ids[:k])
+        else:
+            self.step += len(ids) - 1  # the one chosen token is counted by _steer
 
     def _steer(self, module, args, output):
         if self.step < len(self.ids):
             output = output.clone()
-            output[..., self.ids[self.step]] += self.bonus
+            output[..., -1, self.ids[self.step]] += self.bonus
         self.step += 1
         return output
 
