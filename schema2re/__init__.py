@@ -13,7 +13,11 @@ The regex generates a useful subset of the valid instances, in a canonical shape
   only named properties are generated (see `schema2re.objects`);
 - compact JSON with one optional space after `:` and `,` by default (see `schema2re.whitespace`);
 - recursion (and free-form values) unrolled `max_depth` levels; alternatives that would go deeper
-  are dropped, and a schema with no remaining alternative is an error.
+  are dropped, and a schema with no remaining alternative is an error;
+- `oneOf` branches restricted to what the other branches reject (`schema2re.exclusive`); `allOf`
+  merged keyword by keyword, never concatenated (`schema2re.terms`);
+- enum/const values checked one by one with the schema's own validator (`schema2re.finite`);
+- a `format` that no JSON Schema draft defines is an annotation and is ignored.
 """
 
 from __future__ import annotations
@@ -61,11 +65,10 @@ def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = Fals
     except RecursionError:
         raise UnsupportedSchemaError("the schema is nested too deeply to translate") from None
     if result is None:
-        if ctx.cuts:
+        if ctx.dropped:
+            keyword, pointer, reason = ctx.dropped[0]
             raise UnsupportedSchemaError(
-                f"every alternative recurses deeper than max_depth={max_depth} "
-                f"(first cut at the reference at {ctx.cuts[0]!r}); raise max_depth or make the "
-                "recursive properties optional", "$ref", ctx.cuts[0])
+                f"no alternative of the schema can be generated; first dropped: {reason}", keyword, pointer)
         raise UnsupportedSchemaError("the schema accepts no value that can be generated")
     if ctx.ignored:
         listed = ", ".join(f"{kw} at {ptr or '/'!r}" for kw, ptr in ctx.ignored)

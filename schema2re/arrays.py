@@ -7,7 +7,10 @@ Contract of `array_rx` (the array part of one term):
 - `minItems`/`maxItems` are exact; a position whose schema cannot be generated caps the length.
 - `uniqueItems: true` is exact when at most one item is possible, or when the items form a finite
   set (`enum`, `const`, booleans...): the items then appear as an ordered subsequence of that
-  set (each value at most once, in schema order). Otherwise, and for `contains`, a typed error.
+  set (each value at most once, in schema order). Otherwise a typed error.
+- `contains` (with `minContains`): arrays holding the required number of matching items, in a
+  canonical layout (see `_with_contains`); `maxContains`, or `contains` with `prefixItems` or
+  `uniqueItems`, is a typed error.
 - Elements are separated by `,` and the whitespace policy; size is linear in the prefix length.
 """
 
@@ -38,8 +41,12 @@ class Layout:
         return list(self.prefix[index] if index < len(self.prefix) else self.rest)
 
 
-def layout(ctx: Context, term: terms.Term) -> Layout:
-    """The positional layout of the term's arrays (see module doc)."""
+def layout(ctx: Context, term: terms.Term, *, with_unevaluated: bool = True) -> Layout:
+    """The positional layout of the term's arrays (see module doc).
+
+    `with_unevaluated=False` leaves `unevaluatedItems` out (for supersets, as in
+    `objects.member_nodes`).
+    """
     doc = ctx.doc
     per_node: list[tuple[list[Node], Node | None]] = []
     for node in term:
@@ -58,9 +65,11 @@ def layout(ctx: Context, term: terms.Term) -> Layout:
     for i in range(width):
         nodes = [p[i] if i < len(p) else r for p, r in per_node if i < len(p) or r is not None]
         evaluators = [n for n, (p, r) in zip(term, per_node) if i < len(p) or r is not None]
-        positions.append(tuple(nodes + _unevaluated(ctx, term, evaluators)))  # type: ignore[operator]
+        extra = _unevaluated(ctx, term, evaluators) if with_unevaluated else []
+        positions.append(tuple(nodes + extra))  # type: ignore[operator]
     evaluators = [n for n, (_, r) in zip(term, per_node) if r is not None]
-    rest_nodes = tuple([r for _, r in per_node if r is not None] + _unevaluated(ctx, term, evaluators))
+    extra = _unevaluated(ctx, term, evaluators) if with_unevaluated else []
+    rest_nodes = tuple([r for _, r in per_node if r is not None] + extra)
     return Layout(tuple(positions), rest_nodes)
 
 
@@ -76,7 +85,9 @@ def array_rx(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | None:
     lay = layout(ctx, term)
     lo = max((v for v, _ in terms.values(ctx, term, "minItems")), default=0)
     hi = min((v for v, _ in terms.values(ctx, term, "maxItems")), default=None)
-    _check_contains(ctx, term)
+    contains = _contains(ctx, term)
+    if contains is not None:
+        return _with_contains(ctx, term, lay, contains, lo, hi, tr)
     prefix: list[Rx] = []
     for nodes in lay.prefix:
         if hi is not None and len(prefix) >= hi:
@@ -144,9 +155,44 @@ def _unique(ctx: Context, lay: Layout, node: Node, lo: int, hi: int | None, tr: 
     return tr.ws.container("[", body, "]", allow_empty=empty_ok)
 
 
-def _check_contains(ctx: Context, term: terms.Term) -> None:
+def _contains(ctx: Context, term: terms.Term) -> tuple[Node, int, Node] | None:
+    """The term's one effective `contains`: (its schema node, minContains, holder), or None.
+
+    `maxContains`, or several `contains`, are refused (typed error).
+    """
+    found = []
     for value, node in terms.values(ctx, term, "contains"):
-        if ctx.doc.draft in ("2019-09", "2020-12") and node.schema.get("minContains") == 0 \
-                and "maxContains" not in node.schema:
-            continue  # 2019-09+: zero matches allowed, so no constraint
-        ctx.unsupported("contains", pointer_join(node.pointer, "contains"), "contains is not supported")
+        newer = ctx.doc.draft in ("2019-09", "2020-12")
+        least = node.schema.get("minContains", 1) if newer else 1
+        if newer and "maxContains" in node.schema:
+            ctx.unsupported("maxContains", pointer_join(node.pointer, "maxContains"), "maxContains is not supported")
+        if least > 0:
+            found.append((ctx.doc.child(node, value, "contains"), least, node))
+    if len(found) > 1:
+        ctx.unsupported("contains", pointer_join(found[1][2].pointer, "contains"), "several contains on one array")
+    return found[0] if found else None
+
+
+def _with_contains(ctx: Context, term: terms.Term, lay: Layout, contains: tuple[Node, int, Node],
+                   lo: int, hi: int | None, tr: "Translator") -> Rx | None:
+    """Arrays with at least k items valid under `contains` (a subset of them, see below).
+
+    Unbounded: `[I, ..., C, (I, ...,) C, ..., I]` (any items, then k matching ones with any items
+    between, then at least lo-k more). With maxItems: the k matching items first.
+    """
+    node, k, holder = contains
+    if lay.prefix or any(v is True for v, _ in terms.values(ctx, term, "uniqueItems")):
+        ctx.unsupported("contains", pointer_join(holder.pointer, "contains"),
+                        "contains together with prefixItems or uniqueItems is not supported")
+    item = tr.translate(lay.rest)
+    matching = tr.translate(lay.rest + (node,))
+    if matching is None or (hi is not None and hi < max(k, lo)):
+        return None
+    sep = tr.ws.comma()
+    if hi is None:
+        between = rep(cat(sep, item), 0, None)
+        body = cat(rep(cat(item, sep), 0, None), matching,
+                   rep(cat(between, sep, matching), k - 1, k - 1), rep(cat(sep, item), max(0, lo - k), None))
+    else:
+        body = cat(matching, rep(cat(sep, matching), k - 1, k - 1), rep(cat(sep, item), max(0, lo - k), hi - k))
+    return tr.ws.container("[", body, "]", allow_empty=False)

@@ -3,7 +3,9 @@
 Invariants: `tick()` is called once per schema node visited and raises
 `UnsupportedSchemaError` past `MAX_STEPS`, so no schema (however recursive or combinatorial) can
 make a translation run for long. `unsupported()` either raises or, under `lenient`, records the
-keyword and pointer for the single warning `to_regex` emits at the end.
+keyword and pointer for the single warning `to_regex` emits at the end. `drop()` records why an
+alternative was left out (recursion cut, unreachable member count), for the error raised when
+no alternative at all remains.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class Context:
     max_depth: int
     lenient: bool
     ignored: list[tuple[str, str]] = field(default_factory=list)
-    cuts: list[str] = field(default_factory=list)
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)
     steps: int = 0
 
     def tick(self) -> None:
@@ -42,6 +44,10 @@ class Context:
         entry = (keyword, pointer)
         if entry not in self.ignored:
             self.ignored.append(entry)
+
+    def drop(self, keyword: str, pointer: str, reason: str) -> None:
+        """Record why an alternative generates nothing (reported if nothing at all remains)."""
+        self.dropped.append((keyword, pointer, reason))
 
     def is_cut(self, refs: tuple[int, ...]) -> bool:
         """Whether the last reference in `refs` goes deeper than `max_depth` levels of recursion."""

@@ -25,7 +25,9 @@ def disjoint_terms(ctx: Context, a: terms.Term, b: terms.Term, depth: int) -> bo
     ctx.tick()
     for x, y in ((a, b), (b, a)):
         values = finite.pool(ctx, x)
-        if values is not None and not any(ctx.doc.is_valid(v, y, stripped=True) for v in values):
+        if values is None or (ctx.doc.draft == "draft-04" and any(map(_nested_number, values))):
+            continue  # draft 4 tells [1] from [1.0], which the pool holds in one spelling only
+        if not any(ctx.doc.is_valid(v, y, stripped=True) for v in values):
             return True
     common = _common_types(terms.term_types(ctx, a), terms.term_types(ctx, b))
     if not common:
@@ -59,7 +61,8 @@ def _disjoint_as(ctx: Context, kind: str, a: terms.Term, b: terms.Term, depth: i
         if _counts_apart(ctx, a, b, "minItems", "maxItems"):
             return True
         shared = min(_bound(ctx, a, "minItems", max, 0), _bound(ctx, b, "minItems", max, 0))
-        la, lb = arrays.layout(ctx, a), arrays.layout(ctx, b)
+        la = arrays.layout(ctx, a, with_unevaluated=False)
+        lb = arrays.layout(ctx, b, with_unevaluated=False)
         return any(disjoint_nodes(ctx, la.at(i), lb.at(i), depth - 1)
                    for i in range(min(shared, max(len(la.prefix), len(lb.prefix)) + 1)))
     if kind == "object":
@@ -67,12 +70,16 @@ def _disjoint_as(ctx: Context, kind: str, a: terms.Term, b: terms.Term, depth: i
             return True
         for x, y in ((a, b), (b, a)):
             for name in objects.required_names(ctx, x):
-                if not terms.expand(ctx, objects.member_nodes(ctx, y, name), terms.OVER):
+                if not terms.expand(ctx, _members(ctx, y, name), terms.OVER):
                     return True
         both = set(objects.required_names(ctx, a)) & set(objects.required_names(ctx, b))
-        return any(disjoint_nodes(ctx, objects.member_nodes(ctx, a, k), objects.member_nodes(ctx, b, k),
+        return any(disjoint_nodes(ctx, _members(ctx, a, k), _members(ctx, b, k),
                                   depth - 1) for k in sorted(both))
     return False
+
+
+def _members(ctx: Context, term: terms.Term, name: str) -> list[Node]:
+    return objects.member_nodes(ctx, term, name, with_unevaluated=False)
 
 
 def _bound(ctx: Context, term: terms.Term, keyword: str, pick, default):
@@ -109,3 +116,11 @@ def _below(hi, hi_x, lo, lo_x) -> bool:
     if hi is None or lo is None:
         return False
     return hi < lo or (hi == lo and (hi_x or lo_x))
+
+
+def _nested_number(value) -> bool:
+    """Whether a container value holds a number somewhere inside."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+    if items is None:
+        return False
+    return any(isinstance(v, (int, float)) and not isinstance(v, bool) or _nested_number(v) for v in items)

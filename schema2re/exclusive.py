@@ -44,7 +44,7 @@ def _exclusive(ctx: Context, node: Node, term: terms.Term, others: list[tuple[No
                 refined.append(t)
                 continue
             kinds = _kinds(terms.term_types(ctx, (node,) + t))
-            complement = negate.negate_any(ctx, other, kinds)
+            complement = negate.negate_any(ctx, other, kinds, (node,) + t)
             if complement is None:
                 ctx.unsupported("oneOf", node.pointer + "/oneOf",
                                 f"oneOf branches overlap and {other.pointer!r} has no expressible "

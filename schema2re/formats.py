@@ -70,13 +70,17 @@ UUID = f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
 
 
 def _label(most: int) -> str:
-    """An RFC 1123 label of 1..most characters (letters, digits, inner hyphens)."""
-    return f"[A-Za-z0-9](?:[A-Za-z0-9-]{{0,{most - 2}}}[A-Za-z0-9])?"
+    """An RFC 1123 label of 1..most characters (letters, digits, inner hyphens), never with a
+    "--" in the 3rd and 4th positions: that is reserved for IDNA
+    (punycode "xn--" labels), which hostname checkers validate and we do not generate."""
+    return (f"[A-Za-z0-9](?:[A-Za-z0-9-]{{0,2}}[A-Za-z0-9])?"
+            f"|[A-Za-z0-9][A-Za-z0-9-](?:[A-Za-z0-9][A-Za-z0-9-]|-[A-Za-z0-9])"
+            f"[A-Za-z0-9-]{{0,{most - 5}}}[A-Za-z0-9]")
 
 
 def _hostname(shapes: tuple[tuple[int, int], ...]) -> str:
     """Names of up to `count` labels of up to `length` characters, for each (count, length)."""
-    return "|".join(f"{_label(length)}(?:\\.{_label(length)}){{0,{count - 1}}}"
+    return "|".join(f"(?:{_label(length)})(?:\\.(?:{_label(length)})){{0,{count - 1}}}"
                     for count, length in shapes)
 
 

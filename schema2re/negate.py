@@ -1,7 +1,10 @@
 """Complements of schemas, where they are expressible as plain schemas.
 
-`negate(ctx, node, kind)` returns terms (tuples of synthetic nodes) whose union is EXACTLY the
+`negate(ctx, node, kind, context)` returns terms (tuples of synthetic nodes) whose union is the
 values of JSON type `kind` that `node` rejects, or None when that set has no such description.
+The union is exact, except for `additionalProperties`, `patternProperties` and `propertyNames`,
+where only the members that `context` names are considered as violations (a subset of the
+complement: generation stays sound).
 De Morgan over the node's keywords: a value fails a conjunction when it fails one keyword, so
 each keyword contributes the alternatives that violate it:
 - bounds flip (`minimum: m` -> `exclusiveMaximum: m`; `minLength: n` -> `maxLength: n-1`, ...);
@@ -11,22 +14,27 @@ each keyword contributes the alternatives that violate it:
 - `type` excluding `kind` -> the whole kind; `allOf` -> union; `anyOf` -> product; `not` ->
   the operand itself; `$ref` -> its target.
 Keywords with no such complement (`pattern`, `format`, `multipleOf`, `enum` within its own
-type, `items`, `additionalProperties`, ...) make the result None.
+type, `items`, member keywords without a context, ...) make the result None.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from schema2re import terms
+from schema2re import finite, objects, terms
 from schema2re.context import Context
 from schema2re.document import Node
 
 MAX_NEGATION_TERMS = 64
 
 
-def negate(ctx: Context, node: Node, kind: str) -> list[terms.Term] | None:
-    """Terms whose union is the values of type `kind` that `node` rejects (see module doc)."""
+def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> list[terms.Term] | None:
+    """Terms whose union is the values of type `kind` that `node` rejects (see module doc).
+
+    `context`: the term the result will be conjoined with (it names the members that can
+    violate an `additionalProperties`).
+    """
     ctx.tick()
     schema = node.schema
     if schema is True:
@@ -36,7 +44,7 @@ def negate(ctx: Context, node: Node, kind: str) -> list[terms.Term] | None:
     doc = ctx.doc
     if doc.active(node, "$ref") and doc.ref_overrides_siblings:
         target = doc.resolve(node)
-        return None if ctx.is_cut(target.refs) else negate(ctx, target, kind)
+        return None if ctx.is_cut(target.refs) else negate(ctx, target, kind, context)
     types = terms.term_types(ctx, (node,))
     if kind == "number" and "integer" in types and "number" not in types:
         return None  # "numbers that are not integers" is not expressible
@@ -46,7 +54,7 @@ def negate(ctx: Context, node: Node, kind: str) -> list[terms.Term] | None:
     for keyword, value in schema.items():
         if not doc.active(node, keyword) or keyword == "type":
             continue
-        found = _keyword(ctx, node, keyword, value, kind)
+        found = _keyword(ctx, node, keyword, value, kind, context)
         if found is None:
             return None
         out.extend(found)
@@ -55,12 +63,13 @@ def negate(ctx: Context, node: Node, kind: str) -> list[terms.Term] | None:
     return out
 
 
-def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str) -> list[terms.Term] | None:
+def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
+             context: terms.Term) -> list[terms.Term] | None:
     doc = ctx.doc
     if keyword in ("$ref", "allOf", "anyOf", "not"):
-        return _applicator(ctx, node, keyword, value, kind)
+        return _applicator(ctx, node, keyword, value, kind, context)
     if keyword in ("enum", "const"):
-        values = value if keyword == "enum" else [value]
+        values = finite.variants(value if keyword == "enum" else [value])  # 1.0 is also 1
         probe = (Node({"type": kind}, None, "", ()),)
         return [()] if not any(doc.is_valid(v, probe) for v in values) else None
     if kind in ("integer", "number"):
@@ -77,20 +86,23 @@ def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str) -> l
         if keyword == "properties":
             return [(_synthetic(node, {"required": [name], "properties": {name: {"not": sub}}},
                                 f"{name!r} fails"),) for name, sub in value.items() if sub is not True]
+        if keyword in ("additionalProperties", "patternProperties", "propertyNames") and context:
+            return _members(ctx, node, keyword, value, context)
     if keyword in _restricting(kind):
         return None
     return []  # a keyword that does not restrict this kind always holds
 
 
-def _applicator(ctx: Context, node: Node, keyword: str, value: Any, kind: str) -> list[terms.Term] | None:
+def _applicator(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
+                context: terms.Term) -> list[terms.Term] | None:
     doc = ctx.doc
     if keyword == "$ref":
         target = doc.resolve(node)
-        return None if ctx.is_cut(target.refs) else negate(ctx, target, kind)
+        return None if ctx.is_cut(target.refs) else negate(ctx, target, kind, context)
     if keyword == "not":
         inner = doc.child(node, value, "not")
         return [(inner,)]
-    parts = [negate(ctx, doc.child(node, sub, keyword, i), kind) for i, sub in enumerate(value)]
+    parts = [negate(ctx, doc.child(node, sub, keyword, i), kind, context) for i, sub in enumerate(value)]
     if any(p is None for p in parts):
         return None
     if keyword == "allOf":
@@ -101,6 +113,25 @@ def _applicator(ctx: Context, node: Node, keyword: str, value: Any, kind: str) -
         if len(product) > MAX_NEGATION_TERMS:
             return None
     return product
+
+
+def _members(ctx: Context, node: Node, keyword: str, value: Any, context: terms.Term) -> list[terms.Term]:
+    """Violations of a member keyword by the members `context` names (a subset of all violations)."""
+    out: list[terms.Term] = []
+    declared = node.schema.get("properties", {})
+    patterns = node.schema.get("patternProperties", {})
+    for name in objects.declared_names(ctx, context):
+        if keyword == "propertyNames":
+            if not ctx.doc.is_valid(name, [ctx.doc.child(node, value, keyword)]):
+                out.append((_synthetic(node, {"required": [name]}, f"name {name!r} fails"),))
+            continue
+        if keyword == "additionalProperties":
+            applies = [value] if name not in declared and not any(re.search(p, name) for p in patterns) else []
+        else:
+            applies = [sub for p, sub in value.items() if re.search(p, name)]
+        out.extend((_synthetic(node, {"required": [name], "properties": {name: {"not": sub}}},
+                               f"{keyword} of {name!r} fails"),) for sub in applies)
+    return out
 
 
 def _numeric(ctx: Context, node: Node, keyword: str, value: Any) -> list[terms.Term] | None:
@@ -136,11 +167,11 @@ def _count(node: Node, keyword: str, value: int, lower: str, upper: str) -> list
     return [(_synthetic(node, {lower: value + 1}, f"{keyword} fails"),)]
 
 
-def negate_any(ctx: Context, node: Node, kinds: list[str]) -> list[terms.Term] | None:
+def negate_any(ctx: Context, node: Node, kinds: list[str], context: terms.Term = ()) -> list[terms.Term] | None:
     """Terms whose union is the values of the given types that `node` rejects (None: inexpressible)."""
     out: list[terms.Term] = []
     for kind in kinds:
-        found = negate(ctx, node, kind)
+        found = negate(ctx, node, kind, context)
         if found is None:
             return None
         out.extend((_synthetic(node, {"type": kind}, f"as {kind}"),) + t for t in found)

@@ -16,7 +16,8 @@ Contract of `object_rx` (the object part of one term):
   named properties are generated. Extra keys never equal a named property or a dependency
   trigger.
 - `minProperties`/`maxProperties` count all members; `propertyNames` filters named members
-  (validated) and disables extra members; `dependentRequired`, `dependentSchemas` and draft-7
+  (validated), adds the names of a finite one (enum/const) as optional members, and disables
+  extra members; `dependentRequired`, `dependentSchemas` and draft-7
   `dependencies` are exact: the object splits into "trigger absent" and "trigger present with
   its dependency" variants (at most `MAX_SPLITS` variants, beyond that a typed error).
 - No duplicate keys, ever.
@@ -59,8 +60,13 @@ def declared_names(ctx: Context, term: terms.Term) -> list[str]:
     return list(out)
 
 
-def member_nodes(ctx: Context, term: terms.Term, name: str) -> list[Node]:
-    """Every schema that applies to the value of member `name` (see module doc)."""
+def member_nodes(ctx: Context, term: terms.Term, name: str, *, with_unevaluated: bool = True) -> list[Node]:
+    """Every schema that applies to the value of member `name` (see module doc).
+
+    `unevaluatedProperties` applies from what this term evaluates, which can only be less than
+    what a real instance evaluates (other successful branches add annotations): right for
+    generation, too strict for a superset, so proofs pass `with_unevaluated=False`.
+    """
     doc = ctx.doc
     out: list[Node] = []
     covered_by: list[Node] = []
@@ -79,7 +85,7 @@ def member_nodes(ctx: Context, term: terms.Term, name: str) -> list[Node]:
             covered = True
         if covered:
             covered_by.append(node)
-    return out + unevaluated(ctx, term, covered_by)
+    return out + unevaluated(ctx, term, covered_by) if with_unevaluated else out
 
 
 def unevaluated(ctx: Context, term: terms.Term, evaluators: list[Node]) -> list[Node]:
@@ -162,25 +168,44 @@ def _settled_object(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | No
     names_ok = _property_names_filter(ctx, term)
     required = set(required_names(ctx, term))
     entries: list[tuple[Rx, bool]] = []
-    named: set[str] = set()
-    for name in declared_names(ctx, term):
+    for name in declared_names(ctx, term) + _listed_names(ctx, term):
         nodes = member_nodes(ctx, term, name)
         value = tr.translate(tuple(nodes)) if names_ok(name) else None
         if value is None:
             if name in required:
+                ctx.drop("required", term[0].pointer, f"required property {name!r} cannot be generated")
                 return None
             continue
-        named.add(name)
         entries.append((cat(lit(finite.serialize(name)), tr.ws.colon(), value), name in required))  # type: ignore[arg-type]
     avoid = set(declared_names(ctx, term)) | {t for t, _, _ in _dependencies(ctx, term)}
     extra = None if any(doc.active(n, "propertyNames") and n.schema["propertyNames"] is not True
-                        for n in term) else _extra_member(ctx, term, tr, avoid, bool(named))
+                        for n in term) else _extra_member(ctx, term, tr, avoid)
     if extra is not None:
         entries.append((extra, False))
     lo = max((v for v, _ in terms.values(ctx, term, "minProperties")), default=0)
     hi = min((v for v, _ in terms.values(ctx, term, "maxProperties")), default=None)
     body, empty_ok = subsequence(entries, tr.ws.comma(), lo, hi)
+    if body is None and not empty_ok:
+        needed = max(lo, sum(1 for _, req in entries if req))
+        if hi is not None and hi < needed:
+            ctx.drop("maxProperties", term[0].pointer, f"maxProperties {hi} is below the {needed} members required")
+        else:
+            ctx.drop("minProperties", term[0].pointer,
+                     f"the object needs {needed} members but at most {len(entries)} can be generated "
+                     "(named properties plus at most one other member)")
     return tr.ws.container("{", body, "}", allow_empty=empty_ok)
+
+
+def _listed_names(ctx: Context, term: terms.Term) -> list[str]:
+    """Names a finite `propertyNames` (enum/const) allows, not already declared: optional members."""
+    declared = set(declared_names(ctx, term))
+    out: dict[str, None] = {}
+    for value, node in terms.values(ctx, term, "propertyNames"):
+        for t in terms.expand_node(ctx, ctx.doc.child(node, value, "propertyNames"), terms.GEN):
+            for name in finite.candidates(ctx, t) or []:
+                if isinstance(name, str) and name not in declared:
+                    out.setdefault(name, None)
+    return list(out)
 
 
 def _property_names_filter(ctx: Context, term: terms.Term):
@@ -190,8 +215,7 @@ def _property_names_filter(ctx: Context, term: terms.Term):
     return lambda name: doc.is_valid(name, checks) if checks else True
 
 
-def _extra_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set[str],
-                  has_named: bool) -> Rx | None:
+def _extra_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set[str]) -> Rx | None:
     """One member with a key not in `avoid` (see module doc), or None."""
     doc = ctx.doc
     with_patterns = [n for n in term if doc.active(n, "patternProperties") and n.schema["patternProperties"]]
@@ -199,7 +223,7 @@ def _extra_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set[s
         return alt(_pattern_member(ctx, term, tr, owner, pattern, avoid)
                    for owner in with_patterns for pattern in owner.schema["patternProperties"])
     holders = [n for n in term if doc.active(n, "additionalProperties")]
-    if not holders and (has_named or declared_names(ctx, term)):
+    if not holders and declared_names(ctx, term):
         return None  # additionalProperties absent: only the named properties
     additional = [doc.child(n, n.schema["additionalProperties"], "additionalProperties") for n in holders]
     value = tr.translate(tuple(additional + unevaluated(ctx, term, holders)))

@@ -6,8 +6,8 @@ fragment that matches nothing), and every combinator propagates it: `cat` with a
 module and typedecode's automaton compiler read: literals, backslash escapes of
 metacharacters, classes, `(?:...)`, `|`, and the quantifiers `* + ? {n} {n,} {n,m}`.
 
-Invariants: no fragment is longer than `MAX_CHARS` or nests groups deeper than `MAX_NESTING`;
-building one raises `UnsupportedSchemaError` (compact output keeps the automaton small, and
+Invariants: no fragment is longer than `MAX_CHARS`, nests groups deeper than `MAX_NESTING`
+or counts a repeat above `MAX_REPEAT`; building one raises `UnsupportedSchemaError` (compact output keeps the automaton small, and
 both `regex` and typedecode's parser refuse very deep nesting).
 """
 
@@ -20,6 +20,7 @@ from schema2re.errors import UnsupportedSchemaError
 
 MAX_CHARS = 400_000
 MAX_NESTING = 200  # deepest group nesting (typedecode's parser accepts 200, `regex` ~250)
+MAX_REPEAT = 100_000  # largest repeat count typedecode's parser accepts in {n,m}
 
 # Precedence: ALT texts need a group inside a concatenation, CAT texts need one under a
 # quantifier, ATOM texts need none.
@@ -150,6 +151,9 @@ def rep(rx: Rx | None, lo: int, hi: int | None) -> Rx | None:
     """`rx` repeated lo..hi times (`hi` None: unbounded); `None` only if lo > 0 and rx is `None`."""
     if hi is not None and hi < lo:
         return None
+    if max(lo, hi or 0) > MAX_REPEAT:
+        raise UnsupportedSchemaError(f"a repetition bound above {MAX_REPEAT} (a length or item count) "
+                                     "is too large for the automaton")
     if rx is None:
         return EMPTY if lo == 0 else None
     if hi == 0 or not rx.text:

@@ -21,12 +21,12 @@ from typing import Any
 
 from schema2re import exclusive
 from schema2re.context import Context
-from schema2re.document import Node
+from schema2re.document import Node, pointer_join
 from schema2re.errors import SchemaError, UnsupportedSchemaError
 
 GEN = "gen"
 OVER = "over"
-MAX_TERMS = 256
+MAX_TERMS = 2048
 
 Term = tuple[Node, ...]
 TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
@@ -78,7 +78,8 @@ def expand_node(ctx: Context, node: Node, mode: str) -> list[Term]:
             if mode == OVER:
                 target_terms = [()]
             else:
-                ctx.cuts.append(node.pointer)
+                ctx.drop(keyword, pointer_join(node.pointer, keyword),
+                         f"recursion deeper than max_depth={ctx.max_depth} levels")
                 return []
         else:
             target_terms = expand_node(ctx, target, mode)
@@ -89,12 +90,12 @@ def expand_node(ctx: Context, node: Node, mode: str) -> list[Term]:
         for i, sub in enumerate(schema["allOf"]):
             parts.append(expand_node(ctx, doc.child(node, sub, "allOf", i, in_place=True), mode))
     if doc.active(node, "anyOf"):
-        parts.append(_union(ctx, node, "anyOf", mode)[1])
+        parts.append(_union(ctx, node, "anyOf", mode))
     if doc.active(node, "oneOf"):
         if mode == GEN:
             parts.append(exclusive.one_of_terms(ctx, node))
         else:
-            parts.append(_union(ctx, node, "oneOf", mode)[1])
+            parts.append(_union(ctx, node, "oneOf", mode))
     return _product(ctx, parts, node, mode)
 
 
@@ -129,9 +130,8 @@ def branches(ctx: Context, node: Node, keyword: str) -> list[Node]:
     return [ctx.doc.child(node, sub, keyword, i, in_place=True) for i, sub in enumerate(node.schema[keyword])]
 
 
-def _union(ctx: Context, node: Node, keyword: str, mode: str) -> tuple[list[Node], list[Term]]:
-    found = branches(ctx, node, keyword)
-    return found, [t for branch in found for t in expand_node(ctx, branch, mode)]
+def _union(ctx: Context, node: Node, keyword: str, mode: str) -> list[Term]:
+    return [t for branch in branches(ctx, node, keyword) for t in expand_node(ctx, branch, mode)]
 
 
 def _product(ctx: Context, parts: list[list[Term]], node: Node, mode: str) -> list[Term]:

@@ -10,7 +10,8 @@ instances); each term becomes:
   type, or split into exact variants), then the type's builder: numbers and strings from the
   leaf builders (`numbers`, `strings`), arrays (`arrays`), objects (`objects`).
 Keywords that restrict another type than the one being built are inert for it, as in JSON
-Schema (`{"minimum": 5}` accepts every string). A schema with no constraint is any JSON value
+Schema (`{"minimum": 5}` accepts every string). A `format` that no draft defines is an
+annotation (no validator asserts it) and is ignored; standard ones go to the string builder. A schema with no constraint is any JSON value
 with container nesting bounded by `max_depth`.
 
 Soundness (every matched text is valid) is the invariant; what cannot be expressed exactly is a
@@ -30,13 +31,21 @@ from schema2re.errors import SchemaToRegexError, UnsupportedSchemaError
 from schema2re.rx import Rx, alt, cat, lit, raw, rep
 from schema2re.whitespace import Whitespace
 
+# Formats defined by some JSON Schema draft. Others are annotations that no validator asserts,
+# so they are ignored (exactly); these are asserted, or refused by the string builder.
+STANDARD_FORMATS = frozenset({
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+    "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+    "json-pointer", "relative-json-pointer", "regex",
+    "color", "host-name", "ip-address", "utc-millisec", "phone", "style",  # draft 3
+})
 _TYPE_ORDER = ("null", "boolean", "number", "integer", "string", "array", "object")
 _LEAF_PARAMS = {"format": "format", "pattern": "pattern", "multipleOf": "multiple_of",
                 "maxLength": "max_length", "minLength": "min_length"}
 
 
 class Translator:
-    """Translation of one document (see module doc); memoizes by node identity and recursion path."""
+    """Translation of one document (see module doc); memoizes by node identity, recursion path and scope."""
 
     def __init__(self, ctx: Context, ws: Whitespace):
         self.ctx = ctx
@@ -48,7 +57,7 @@ class Translator:
         """The regex of the conjunction of `nodes` (None: nothing can be generated)."""
         if not nodes:
             return self.any_value(self.ctx.max_depth)
-        key = tuple((id(n.schema), n.pointer, n.refs) for n in nodes)
+        key = tuple((id(n.schema), n.pointer, n.refs, n.scope) for n in nodes)
         hit = self._memo.get(key)
         if hit is not None:
             return hit[1]
@@ -120,7 +129,7 @@ class Translator:
             return []
         if kind == "string" and _excluded_strings(self.ctx, negated) is not None:
             return [term]  # settled by `_string`, which excludes the values
-        complement = negate.negate(self.ctx, negated, kind)
+        complement = negate.negate(self.ctx, negated, kind, term)
         if complement is None:
             self.ctx.unsupported("not", negated.pointer, f"'not' has no expressible complement for type {kind}")
             return None
@@ -136,7 +145,7 @@ class Translator:
             return terms.conjoin(self.ctx, term, else_nodes)
         if self._covers(condition, kind):
             return terms.conjoin(self.ctx, term, with_then)
-        complement = negate.negate(self.ctx, condition, kind)
+        complement = negate.negate(self.ctx, condition, kind, term)
         if complement is None:
             self.ctx.unsupported("if", condition.pointer, f"'if' has no expressible complement for type {kind}")
             return None
@@ -150,13 +159,13 @@ class Translator:
     def _covers(self, node: Node, kind: str) -> bool:
         """Whether `node` accepts every value of type `kind` (proved on a subset of its instances)."""
         ctx = self.ctx
-        saved = (len(ctx.ignored), len(ctx.cuts))
+        saved = (len(ctx.ignored), len(ctx.dropped))
         try:
             gen = terms.expand_node(ctx, node, terms.GEN)
         except SchemaToRegexError:
             return False
         finally:
-            del ctx.ignored[saved[0]:], ctx.cuts[saved[1]:]
+            del ctx.ignored[saved[0]:], ctx.dropped[saved[1]:]
         restricting = terms.RESTRICTS[kind] | terms.RESTRICTS_ALL
         for term in gen:
             types = terms.term_types(ctx, term)
@@ -217,7 +226,8 @@ class Translator:
             return None
         chosen: dict[str, Any] = {}
         for keyword in ("pattern", "format"):
-            found = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, keyword)))
+            found = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, keyword)
+                                       if keyword == "pattern" or v in STANDARD_FORMATS))
             if len(found) > 1:
                 ctx.unsupported(keyword, pointer, f"several different {keyword}s on one string")
             chosen[keyword] = found[0] if found else None

@@ -110,7 +110,7 @@ def test_bad_options():
 
 
 @pytest.mark.parametrize("schema, keyword, pointer", [
-    ({"type": "array", "contains": {"type": "integer"}}, "contains", "/contains"),
+    ({"type": "array", "contains": {"type": "integer"}, "maxContains": 2}, "maxContains", "/maxContains"),
     ({"type": "array", "items": {"type": "object"}, "uniqueItems": True}, "uniqueItems", "/uniqueItems"),
     ({"properties": {"a": {"type": "string", "not": {"pattern": "x"}}}}, "not", "/properties/a/not"),
     ({"$ref": "https://example.com/other.json"}, "$ref", "/$ref"),
@@ -126,14 +126,17 @@ def test_unsupported_names_keyword_and_pointer(schema, keyword, pointer):
 
 
 def test_lenient_ignores_and_warns_once():
-    schema = {"type": "array", "items": {"type": "integer"}, "contains": {"minimum": 3}, "uniqueItems": True}
+    schema = {"type": "object", "properties": {
+        "a": {"type": "array", "items": {"type": "object"}, "uniqueItems": True},
+        "b": {"type": "string", "format": "iri"}}}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pattern = to_regex(schema, lenient=True)
     relevant = [w for w in caught if issubclass(w.category, IgnoredKeywordsWarning)]
     assert len(relevant) == 1
-    assert "contains" in str(relevant[0].message) and "uniqueItems" in str(relevant[0].message)
-    assert regex.fullmatch(pattern, "[1,2]")
+    message = str(relevant[0].message)
+    assert "uniqueItems at '/properties/a/uniqueItems'" in message and "format at '/properties/b'" in message
+    assert regex.fullmatch(pattern, '{"a":[{},{}],"b":"x"}')
 
 
 def test_missing_local_ref_is_schema_error():
@@ -243,6 +246,13 @@ def test_unique_items_over_a_finite_set():
           rejected=[["a", "a"], [1, 1.0], ["b", "a"]])
 
 
+def test_contains_and_min_contains():
+    check({"type": "array", "items": {"type": "integer"}, "contains": {"minimum": 5}},
+          accepted=[[5], [1, 6, 2], [1, 2, 7]], rejected=[[], [1, 2]])
+    check({"type": "array", "contains": {"const": 1}, "minContains": 2, "maxItems": 3},
+          accepted=[[1, 1], [1, 1, "x"]], rejected=[[1], [1, 1, 1, 1]])
+
+
 def test_draft7_tuple_items_and_additional_items():
     schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "array",
               "items": [{"type": "integer"}], "additionalItems": {"type": "string"}}
@@ -285,6 +295,19 @@ def test_one_of_discriminated_union_and_overlap_refinement():
     check(union, accepted=[{"kind": "cat", "lives": 9}, {"kind": "dog"}], rejected=[{"kind": "cow"}])
     overlap = {"type": "integer", "oneOf": [{"minimum": 5}, {"maximum": 10}]}
     check(overlap, accepted=[3, 12, 4, 11], rejected=[5, 7, 10])
+
+
+def test_one_of_refined_by_closed_objects():
+    choice = {"oneOf": [
+        {"type": "object", "additionalProperties": False, "properties": {"foo": {"type": "string"}}},
+        {"type": "object", "additionalProperties": False, "properties": {"bar": {"type": "string"}}}]}
+    check(choice, accepted=[{"foo": "a"}, {"bar": "b"}], rejected=[{}])
+
+
+def test_unknown_formats_are_annotations():
+    check({"type": "string", "format": "my-own-format"}, accepted=["anything", ""])
+    with pytest.raises(UnsupportedSchemaError):
+        to_regex({"type": "string", "format": "json-pointer"})
 
 
 def test_not_and_if_then_else():
