@@ -31,6 +31,16 @@ from typing import Callable
 
 import pytest
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Torch on one thread for a module (request with `pytestmark = pytest.mark.usefixtures(...)`):
+    two intra-op threads on a busy 2-core machine make model tests erratically slow."""
+    from tiny_models import single_thread
+
+    with single_thread():
+        yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache_dir(tmp_path_factory):
     """Every test session gets its own typedecode cache folder (never the user's)."""

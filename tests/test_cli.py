@@ -16,13 +16,10 @@ import regex
 import decoding.generation
 from decoding import cli
 from decoding.models import LoadedModel
-from tiny_models import Script, single_thread, tiny_llama
+from tiny_models import Script, tiny_llama
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

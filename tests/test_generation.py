@@ -24,7 +24,7 @@ from decoding import (
     RegexLogitsProcessor,
     UsageError,
 )
-from tiny_models import Script, boost, record_inputs, single_thread, tiny_llama
+from tiny_models import Script, boost, record_inputs, tiny_llama
 
 PROMPTS = ["The answer is", "Q: give me a value.\nA:", "x"]
 
@@ -40,10 +40,7 @@ PATTERNS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

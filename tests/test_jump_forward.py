@@ -14,7 +14,7 @@ import decoding
 from decoding import Generator, IncompleteGeneration, Vocabulary
 from decoding.forced import ForcedText
 from decoding.jump import JumpForward
-from tiny_models import boost, record_inputs, single_thread, tiny_llama
+from tiny_models import boost, record_inputs, tiny_llama
 
 # --- forced bytes --------------------------------------------------------------------------
 
@@ -157,10 +157,7 @@ PATTERNS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from decoding import PatternError, UsageError  # noqa: E402
 from decoding.cli import RELLM_PROMPT  # noqa: E402
 from decoding.errors import ModelLoadError  # noqa: E402
 from decoding.langchain import RELLM  # noqa: E402
-from tiny_models import Script, single_thread, tiny_llama  # noqa: E402
+from tiny_models import Script, tiny_llama  # noqa: E402
 
 NUMBER = r"-?(0|[1-9][0-9]{0,3})(\.[0-9]{1,2})?"
 PROMPTS = ["The answer is", "Q: give me a value.\nA:", "x"]
@@ -40,10 +40,7 @@ class Person(BaseModel):
     age: Annotated[int, Field(ge=0, le=99)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

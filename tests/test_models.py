@@ -15,13 +15,10 @@ import torch
 
 from decoding import ModelLoadError
 from decoding import models
-from tiny_models import single_thread, tiny_llama
+from tiny_models import tiny_llama
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
