@@ -736,12 +736,7 @@ class _Parser:
         saved = reader.pos
         ch = reader.get()
         if ch == "{":
-            reader.take("^")
-            reader.take_while(_PROPERTY_NAME_PART)
-            after_name = reader.pos
-            if reader.get() in (":", "=") and reader.take_while(_PROPERTY_VALUE_PART).strip():
-                after_name = reader.pos
-            reader.pos = after_name
+            _skip_property(reader)
             if reader.take("}"):
                 return "class", self.verbatim(pos)
         elif ch and ch in "CLMNPSZ":
@@ -914,12 +909,7 @@ class _Parser:
             return self.escape(start, in_set=True)
         if text.startswith("[:", start):
             reader.pos += 2
-            reader.take("^")
-            reader.take_while(_PROPERTY_NAME_PART)
-            after_name = reader.pos
-            if reader.get() in (":", "=") and reader.take_while(_PROPERTY_VALUE_PART).strip():
-                after_name = reader.pos
-            reader.pos = after_name
+            _skip_property(reader)
             if reader.take(":]"):
                 return "class", text[start: reader.pos]
             reader.pos = start
@@ -951,6 +941,17 @@ class _CharNodes(dict):
 
 _CHAR_NODES_SIZE = 1 << 16
 _CHAR_NODES = (_CharNodes(0), _CharNodes(1), _CharNodes(2))
+
+
+def _skip_property(reader) -> None:
+    """Move past a property name (`^` negation, name, optional `:value` / `=value`), as the regex
+    module reads one inside `\\p{...}` and `[:...:]`."""
+    reader.take("^")
+    reader.take_while(_PROPERTY_NAME_PART)
+    after_name = reader.pos
+    if reader.get() in (":", "=") and reader.take_while(_PROPERTY_VALUE_PART).strip():
+        after_name = reader.pos
+    reader.pos = after_name
 
 
 def _char_node(code_point: int, case_mode: int) -> CharSet:
