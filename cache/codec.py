@@ -5,8 +5,8 @@ A stored value is a *frame*:
     MAGIC (4) | version u32 | codec (1) | kind length u8 | kind | payload length u64
     | checksum (32) | payload
 
-The checksum is BLAKE2b-256 over everything before it, the full store key the frame was written
-under, and the payload. So a truncated, bit-flipped or foreign frame, a frame written by another
+The checksum is SHA-256 (hardware-accelerated on current CPUs, about twice BLAKE2b's speed)
+over everything before it, the full store key the frame was written under, and the payload. So a truncated, bit-flipped or foreign frame, a frame written by another
 format version or codec, and a frame moved from one key to another are all rejected by
 `unframe` with `CorruptEntry`. The checksum guards against accidents and tampering that does not
 recompute it; it is not a signature (a secret kept next to the data would add nothing), which is
@@ -17,7 +17,8 @@ Payload codecs:
 - JSON: UTF-8 `json.dumps` text (strict JSON: no NaN/Infinity; tuples come back as lists).
 - arrays: u32 count, then per array: u16 name length | UTF-8 name | u64 blob length | `.npy`
   blob. Only plain (non-object, non-structured) dtypes are accepted. Each blob's header is
-  checked against its length before loading, and loading uses `allow_pickle=False`.
+  parsed as data (never evaluated) and checked against its length before its bytes are copied
+  into a fresh array; nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import hashlib
 import io
 import json
 import math
+import re
 import struct
 
 import numpy as np
@@ -38,6 +40,12 @@ _LEN = struct.Struct("<Q")
 _DIGEST = 32
 _COUNT = struct.Struct("<I")
 _NAME = struct.Struct("<H")
+_NPY_MAGIC = b"\x93NUMPY"
+_NPY_LEN = {1: struct.Struct("<H"), 2: struct.Struct("<I"), 3: struct.Struct("<I")}
+# The header `np.save` writes for a plain dtype; anything else goes through numpy's parser.
+_NPY_HEADER = re.compile(
+    r"\{'descr': '([<>|=][A-Za-z][0-9]*)', 'fortran_order': (True|False), "
+    r"'shape': \(((?:[0-9]+, )*[0-9]+,?)?\), \} *\n")
 
 
 class CorruptEntry(ValueError):
@@ -51,8 +59,9 @@ def frame(version: int, codec: bytes, kind: str, store_key: str, payload: bytes)
     return head + _checksum(head, store_key, payload) + payload
 
 
-def unframe(blob: object, version: int, codec: bytes, kind: str, store_key: str) -> bytes:
-    """The payload of `blob`, or CorruptEntry if it is not exactly what `frame` made for these."""
+def unframe(blob: object, version: int, codec: bytes, kind: str, store_key: str) -> memoryview:
+    """The payload of `blob` (a view, not a copy), or CorruptEntry if it is not exactly what
+    `frame` made for these."""
     if not isinstance(blob, bytes):
         raise CorruptEntry(f"value is {type(blob).__name__}, not bytes")
     if len(blob) < _HEAD.size:
@@ -72,7 +81,8 @@ def unframe(blob: object, version: int, codec: bytes, kind: str, store_key: str)
         raise CorruptEntry("truncated header")
     (size,) = _LEN.unpack_from(blob, pos)
     pos += _LEN.size
-    head, digest, payload = blob[:pos], blob[pos : pos + _DIGEST], blob[pos + _DIGEST :]
+    view = memoryview(blob)
+    head, digest, payload = view[:pos], view[pos : pos + _DIGEST], view[pos + _DIGEST :]
     if len(payload) != size:
         raise CorruptEntry(f"payload is {len(payload)} bytes, header says {size}")
     if digest != _checksum(head, store_key, payload):
@@ -80,8 +90,8 @@ def unframe(blob: object, version: int, codec: bytes, kind: str, store_key: str)
     return payload
 
 
-def _checksum(head: bytes, store_key: str, payload: bytes) -> bytes:
-    h = hashlib.blake2b(head, digest_size=_DIGEST)
+def _checksum(head: bytes | memoryview, store_key: str, payload: bytes | memoryview) -> bytes:
+    h = hashlib.sha256(head)
     h.update(store_key.encode("utf-8", "surrogatepass"))
     h.update(payload)
     return h.digest()
@@ -92,10 +102,10 @@ def encode_json(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def decode_json(payload: bytes) -> object:
+def decode_json(payload: bytes | memoryview) -> object:
     """Inverse of `encode_json`; CorruptEntry on anything else."""
     try:
-        return json.loads(payload.decode("utf-8"))
+        return json.loads(str(payload, "utf-8"))
     except (ValueError, RecursionError) as exc:
         raise CorruptEntry(f"invalid JSON: {exc}") from None
 
@@ -122,7 +132,7 @@ def encode_arrays(arrays: dict[str, np.ndarray]) -> bytes:
     return b"".join(parts)
 
 
-def decode_arrays(payload: bytes) -> dict[str, np.ndarray]:
+def decode_arrays(payload: bytes | memoryview) -> dict[str, np.ndarray]:
     """Inverse of `encode_arrays` (fresh, writable arrays); CorruptEntry on anything else."""
     view = memoryview(payload)
     try:
@@ -148,24 +158,42 @@ def decode_arrays(payload: bytes) -> dict[str, np.ndarray]:
 
 
 def _load_npy(blob: memoryview) -> np.ndarray:
-    """Load one `.npy` blob after checking that its header describes exactly its data."""
-    fmt = np.lib.format
-    fp = io.BytesIO(blob)
+    """A fresh array from one `.npy` blob, after checking that its header describes exactly its
+    data."""
     try:
-        version = fmt.read_magic(fp)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(fp)
-        elif version == (2, 0):
-            shape, _, dtype = fmt.read_array_header_2_0(fp)
-        else:
-            raise CorruptEntry(f"unsupported .npy version {version}")
-        if dtype.hasobject or dtype.names is not None:
+        dtype, fortran, shape, start = _npy_header(blob)
+        if dtype.hasobject or dtype.names is not None or dtype.subdtype is not None:
             raise CorruptEntry(f"disallowed dtype {dtype}")
-        if fp.tell() + math.prod(shape) * dtype.itemsize != len(blob):
+        count = math.prod(shape)
+        if start + count * dtype.itemsize != len(blob):
             raise CorruptEntry(".npy header does not match its data length")
-        fp.seek(0)
-        return np.load(fp, allow_pickle=False)
+        flat = np.frombuffer(blob, dtype=dtype, count=count, offset=start)
+        return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
     except CorruptEntry:
         raise
-    except (ValueError, TypeError, OverflowError, EOFError) as exc:
+    except (ValueError, TypeError, OverflowError, EOFError, struct.error) as exc:
         raise CorruptEntry(f"bad .npy blob: {exc}") from None
+
+
+def _npy_header(blob: memoryview) -> tuple[np.dtype, bool, tuple[int, ...], int]:
+    """(dtype, Fortran order, shape, data offset) of a `.npy` blob. The header `np.save` writes
+    for plain dtypes is matched directly; any other is read by numpy's literal-only parser."""
+    if bytes(blob[:6]) != _NPY_MAGIC or len(blob) < 8 or blob[6] not in _NPY_LEN or blob[7]:
+        raise CorruptEntry("not a .npy blob (bad magic or version)")
+    size = _NPY_LEN[blob[6]]
+    (header_len,) = size.unpack_from(blob, 8)
+    start = 8 + size.size + header_len
+    if start > len(blob):
+        raise CorruptEntry("truncated .npy header")
+    match = _NPY_HEADER.fullmatch(str(blob[8 + size.size : start], "latin-1"))
+    if match is not None:
+        shape = tuple(int(d) for d in (match[3] or "").split(",") if d.strip())
+        return np.dtype(match[1]), match[2] == "True", shape, start
+    fp = io.BytesIO(blob)
+    fmt = np.lib.format
+    version = fmt.read_magic(fp)
+    if version not in ((1, 0), (2, 0)):
+        raise CorruptEntry(f"unsupported .npy version {version}")
+    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, fortran, dtype = read(fp)
+    return dtype, fortran, shape, fp.tell()

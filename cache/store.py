@@ -53,7 +53,7 @@ from cache.location import resolve_cache_dir
 from cache.memory import MemoryBackend
 from cache.safe_disk import SafeDisk, UnsafeEntry
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: SHA-256 frame checksums
 DEFAULT_SIZE_LIMIT = 2 * 1024**3
 
 _KIND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")

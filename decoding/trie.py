@@ -7,6 +7,8 @@ Invariants:
 - Nodes are numbered breadth-first: the nodes of depth d are exactly `level_bounds[d-1] ..
   level_bounds[d]-1`, so a walk handles one depth with a few whole-slice numpy operations.
 - `token_node[t]` is the node spelling token t for usable tokens, and 0 (the root) otherwise.
+- `parent` and `token_node` are int32 (a trie has far fewer than 2**31 nodes), in a built trie and
+  a loaded one alike, so loading keeps the stored arrays without converting them.
 
 `to_arrays` / `from_arrays` turn a trie into plain arrays and back (the disk cache stores them);
 `from_arrays` checks the structure (parents one level up, every index in range, one node per usable
@@ -56,9 +58,9 @@ class TokenTrie:
         order = np.lexsort((np.arange(len(depth_arr)), depth_arr))
         new_id = np.empty_like(order)
         new_id[order] = np.arange(len(order))
-        self.parent = new_id[np.asarray(parent, dtype=np.int64)[order]]
+        self.parent = new_id[np.asarray(parent, dtype=np.int64)[order]].astype(np.int32)
         self.node_byte = np.asarray(byte, dtype=np.uint8)[order]
-        self.token_node = np.where(token_dfs > 0, new_id[token_dfs], 0)
+        self.token_node = np.where(token_dfs > 0, new_id[token_dfs], 0).astype(np.int32)
         self.usable_ids = np.asarray(sorted(usable), dtype=np.int64)
         counts = np.bincount(depth_arr)
         self.level_bounds = np.cumsum(counts).tolist()  # level_bounds[d] = end of depth d
@@ -66,8 +68,8 @@ class TokenTrie:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The trie as plain arrays (`parent`, `node_byte`, `token_node`, `level_bounds`)."""
-        return {"parent": self.parent.astype(np.int32), "node_byte": self.node_byte,
-                "token_node": self.token_node.astype(np.int32),
+        return {"parent": self.parent, "node_byte": self.node_byte,
+                "token_node": self.token_node,
                 "level_bounds": np.asarray(self.level_bounds, dtype=np.int64)}
 
     @classmethod
@@ -83,35 +85,41 @@ class TokenTrie:
             raise ValueError(f"trie arrays lack {exc}") from None
         n = len(parent)
         if not (parent.ndim == node_byte.ndim == token_node.ndim == bounds.ndim == 1
-                and parent.dtype.kind == token_node.dtype.kind == bounds.dtype.kind == "i"
+                and parent.dtype == token_node.dtype == np.int32 and bounds.dtype.kind == "i"
                 and node_byte.dtype == np.uint8 and len(node_byte) == n > 0
                 and len(token_node) == vocabulary.size and len(bounds) > 0
                 and bounds[0] == 1 and bounds[-1] == n and (np.diff(bounds) > 0).all()):
             raise ValueError("trie arrays have the wrong types or shapes")
-        depth = np.repeat(np.arange(len(bounds)), np.diff(bounds, prepend=0))
-        if parent[0] != 0 or node_byte[0] != 0 or parent.min() < 0 or parent.max() >= n \
-                or (depth[parent[1:]] != depth[1:] - 1).any():
+        # Level d (d >= 1) is nodes bounds[d-1] .. bounds[d]-1; its parents must lie on level d-1.
+        above = np.concatenate(([0], bounds[:-1]))
+        if parent[0] != 0 or node_byte[0] != 0 or (len(bounds) > 1 and (
+                (np.minimum.reduceat(parent, bounds[:-1]) < above[:-1]).any()
+                or (np.maximum.reduceat(parent, bounds[:-1]) >= bounds[:-1]).any())):
             raise ValueError("trie arrays: a node's parent is not on the level above it")
         if token_node.min() < 0 or token_node.max() >= n:
             raise ValueError("trie arrays: a token node is out of range")
-        _check_token_nodes(vocabulary, token_node, depth)
+        _check_token_nodes(vocabulary, token_node, bounds)
         trie = cls.__new__(cls)
-        trie.parent = parent.astype(np.int64)
+        trie.parent = parent
         trie.node_byte = node_byte
-        trie.token_node = token_node.astype(np.int64)
+        trie.token_node = token_node
         trie.usable_ids = np.flatnonzero(token_node).astype(np.int64)
         trie.level_bounds = bounds.tolist()
         trie.num_nodes = n
         return trie
 
 
-def _check_token_nodes(vocabulary: Vocabulary, token_node: np.ndarray, depth: np.ndarray) -> None:
-    """ValueError unless the usable tokens, and only they, have distinct nodes at their length."""
-    lengths = vocabulary.lengths.astype(np.int64)
-    usable = lengths > 0
+def _check_token_nodes(vocabulary: Vocabulary, token_node: np.ndarray, bounds: np.ndarray) -> None:
+    """ValueError unless the usable tokens, and only they, have distinct nodes at their length
+    (depth d is the node range `[bounds[d-1], bounds[d])`)."""
+    usable = vocabulary.lengths > 0
     usable[sorted(vocabulary.special_ids)] = False
-    if ((token_node > 0) != usable).any() or (depth[token_node] != lengths * usable).any() \
-            or np.bincount(token_node[usable], minlength=1).max(initial=0) > 1:
+    nodes, lengths = token_node[usable], vocabulary.lengths[usable]
+    seen = np.zeros(int(bounds[-1]), dtype=bool)
+    seen[nodes] = True
+    if ((token_node > 0) != usable).any() or lengths.max(initial=0) >= len(bounds) \
+            or (nodes < bounds[lengths - 1]).any() or (nodes >= bounds[lengths]).any() \
+            or np.count_nonzero(seen) != len(nodes):
         raise ValueError("trie arrays: the token nodes do not match the usable tokens")
 
 

@@ -468,7 +468,22 @@ def test_trie_arrays_round_trip_and_broken_arrays_are_refused(bpe_tokenizer):
     swapped = good["token_node"].copy()
     usable = np.flatnonzero(swapped)
     swapped[usable[:2]] = swapped[usable[0]]
+    bounds = good["level_bounds"]
+    assert len(bounds) > 3  # the checks below need nodes three levels deep
+    same_level, too_high = good["parent"].copy(), good["parent"].copy()
+    same_level[bounds[1]] = bounds[1]  # a depth-2 node that is its own parent
+    too_high[bounds[2]] = 0  # a depth-3 node hanging from the root
+    depth_of = np.repeat(np.arange(len(bounds)), np.diff(bounds, prepend=0))
+    token = usable[0]
+    free = np.setdiff1d(np.arange(len(depth_of)), good["token_node"])
+    elsewhere = free[depth_of[free] != vocabulary.lengths[token]][0]
+    moved = good["token_node"].copy()
+    moved[token] = elsewhere  # still distinct and in range, but at the wrong depth
     for broken in [{**good, "parent": good["parent"][:-1]},
+                   {**good, "parent": good["parent"].astype(np.int64)},
+                   {**good, "parent": same_level},
+                   {**good, "parent": too_high},
+                   {**good, "token_node": moved},
                    {**good, "node_byte": good["node_byte"].astype(np.int32)},
                    {**good, "token_node": np.where(good["token_node"] > 0, 0, 0)},
                    {**good, "token_node": swapped},
