@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -155,7 +156,8 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
     return Guide(index, text)
 
 
-_VOCABULARIES: dict[int, tuple[Any, Vocabulary]] = {}
+# Keyed weakly by tokenizer object: a vocabulary lives as long as its tokenizer, no longer.
+_VOCABULARIES: "weakref.WeakKeyDictionary[Any, Vocabulary]" = weakref.WeakKeyDictionary()
 
 
 def vocabulary_of(tokenizer: Any, *, cache_dir: Any = None) -> Vocabulary:
@@ -163,15 +165,21 @@ def vocabulary_of(tokenizer: Any, *, cache_dir: Any = None) -> Vocabulary:
     cache at `cache_dir` (as for `compile`) so that other processes load it instead."""
     if isinstance(tokenizer, Vocabulary):
         return tokenizer
-    hit = _VOCABULARIES.get(id(tokenizer))
-    if hit is not None and hit[0] is tokenizer:
-        return hit[1]
+    try:
+        hit = _VOCABULARIES.get(tokenizer)
+    except TypeError:  # not weakly referenceable or unhashable: no in-process memo
+        hit = None
+    if hit is not None:
+        return hit
     store = persist.store_for(cache_dir)
     if store is None:
         vocabulary = Vocabulary.from_tokenizer(tokenizer)
     else:
         vocabulary = persist.cached_vocabulary(tokenizer, store)
-    _VOCABULARIES[id(tokenizer)] = (tokenizer, vocabulary)
+    try:
+        _VOCABULARIES[tokenizer] = vocabulary
+    except TypeError:
+        pass
     return vocabulary
 
 
