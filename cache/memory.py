@@ -2,7 +2,7 @@
 
 It offers the subset of the `diskcache.Cache` interface that `cache.store` uses (get, set,
 delete, transact, iterkeys, volume, clear, close) with the same meaning for `bytes` values,
-and evicts least-recently-used entries once the total value size exceeds `size_limit` (the
+and evicts the least recently stored entries once the total value size exceeds `size_limit` (the
 entry just written is always kept). Thread-safe; nothing is shared between processes.
 """
 
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 
 class MemoryBackend:
-    """LRU dict of str -> bytes with a byte budget."""
+    """Insertion-ordered dict of str -> bytes with a byte budget (oldest write evicted first)."""
 
     def __init__(self, size_limit: int):
         self.size_limit = size_limit
@@ -25,10 +25,7 @@ class MemoryBackend:
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
+            return self._items.get(key)
 
     def set(self, key: str, value: bytes) -> None:
         with self._lock:

@@ -5,7 +5,7 @@ Contract:
   memory-only store with the same API. Layout under the location: `entries/` (the diskcache
   database and value files) and `files/` (folders handed out by `Store.folder`).
 - Every store key is `typedecode/v{FORMAT_VERSION}/{kind}/{codec}/{blake2b(key)}`, so bumping
-  FORMAT_VERSION means no old entry is ever read (they age out by LRU eviction). `kind` is a short
+  FORMAT_VERSION means no old entry is ever read (they age out by eviction). `kind` is a short
   identifier (letters, digits, `_.-`); `key` any string.
 - Nothing read is unpickled or evaluated: diskcache only ever sees `str` keys and `bytes` values
   through `SafeDisk`, and values are frames checked by `cache.codec` (magic, version, kind,
@@ -15,8 +15,9 @@ Contract:
   past the timeout) switches the store to memory-only for the rest of the process, with one
   `CacheWarning`; no I/O error escapes.
 - Writes from several processes are safe (SQLite transactions); `merge_arrays` is an atomic
-  read-modify-write across processes. Eviction: least-recently-used once the volume exceeds
-  `size_limit` bytes (folders from `Store.folder` are counted by `info` but not evicted).
+  read-modify-write across processes. Eviction: least-recently-stored once the volume exceeds
+  `size_limit` bytes, so reads never write (under diskcache's least-recently-used policy every
+  read is also an SQL update, about 6x the cost of the read) (folders from `Store.folder` are counted by `info` but not evicted).
 - `info()` hit/miss counters cover `get_*` calls of this process only.
 """
 
@@ -55,6 +56,7 @@ from cache.safe_disk import SafeDisk, UnsafeEntry
 
 FORMAT_VERSION = 2  # 2: SHA-256 frame checksums
 DEFAULT_SIZE_LIMIT = 2 * 1024**3
+EVICTION_POLICY = "least-recently-stored"
 
 _KIND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _IO_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
@@ -214,7 +216,7 @@ class Store:
     # -- internals -------------------------------------------------------------------------
 
     def _open_disk(self, path: Path) -> diskcache.Cache:
-        settings = dict(size_limit=self.size_limit, eviction_policy="least-recently-used",
+        settings = dict(size_limit=self.size_limit, eviction_policy=EVICTION_POLICY,
                         disk_min_file_size=_MIN_FILE_SIZE)
         backend = _open_ready(path / "entries", settings)
         if backend is None:
@@ -292,8 +294,8 @@ class Store:
 
 
 _TIMEOUT = 60  # seconds; diskcache.Cache's default
-# Tables, indexes and triggers that `diskcache.Cache.__init__` creates for an LRU cache.
-_SCHEMA = {"Settings", "Cache", "Cache_key_raw", "Cache_expire_time", "Cache_access_time",
+# Tables, indexes and triggers that `diskcache.Cache.__init__` creates for EVICTION_POLICY.
+_SCHEMA = {"Settings", "Cache", "Cache_key_raw", "Cache_expire_time", "Cache_store_time",
            "Settings_count_insert", "Settings_count_delete", "Settings_size_insert",
            "Settings_size_update", "Settings_size_delete"}
 

@@ -4,7 +4,9 @@
 without touching any model, so every bad argument fails before model work:
 - both given, or a value of the wrong type: `UsageError`;
 - a schema that does not translate: the `schema2re.errors.SchemaToRegexError` from `schema2re`;
-- a regex that does not parse (automaton engine): the `PatternError` from `decoding.syntax`.
+- a regex that does not parse (automaton engine): the `PatternError` from `decoding.syntax`
+  (schema2re's output is valid for the automaton engine by its contract and is not re-parsed).
+Translations come from the disk cache (`decoding.persist.cached_to_regex`) when it has them.
 
 `Constraint.parse(text)` turns a generated text into the caller's value and never returns an
 invalid one (`OutputValidationError` instead):
@@ -49,11 +51,12 @@ _MEMO_SIZE = 128
 _LOCK = threading.Lock()
 
 
-def make_constraint(schema: Any = None, regex: Any = None,
-                    engine: str = "automaton") -> Constraint | None:
+def make_constraint(schema: Any = None, regex: Any = None, engine: str = "automaton",
+                    cache_dir: Any = None) -> Constraint | None:
     """The constraint for a call's `schema` / `regex` arguments, or None for plain generation.
 
-    Memoized per process (the same schema or regex is translated and checked once).
+    Memoized per process (the same schema or regex is translated and checked once); schema
+    translations are also kept in the disk cache at `cache_dir` (as for `decoding.compile`).
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
@@ -70,7 +73,7 @@ def make_constraint(schema: Any = None, regex: Any = None,
     if regex is not None:
         constraint = _regex_constraint(regex, engine)
     else:
-        constraint = _schema_constraint(schema, engine)
+        constraint = _schema_constraint(schema, engine, cache_dir)
     if key is not None:
         with _LOCK:
             _MEMO[key] = constraint
@@ -118,10 +121,10 @@ def _check_syntax(pattern: Any, engine: str) -> None:
         parse(pattern)
 
 
-def _schema_constraint(schema: Any, engine: str) -> Constraint:
+def _schema_constraint(schema: Any, engine: str, cache_dir: Any) -> Constraint:
     from pydantic import BaseModel
 
-    import schema2re
+    from decoding import persist
 
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         parser = _pydantic_parser(schema)
@@ -130,8 +133,7 @@ def _schema_constraint(schema: Any, engine: str) -> Constraint:
     else:
         raise UsageError(f"schema must be a Pydantic model class, a JSON Schema dict or JSON "
                          f"text, got {type(schema).__name__}")
-    pattern = schema2re.to_regex(schema)
-    _check_syntax(pattern, engine)
+    pattern = persist.cached_to_regex(schema, persist.store_for(cache_dir))
     if parser is None:
         parser = _json_schema_parser(json.loads(schema) if isinstance(schema, (str, bytes))
                                      else schema)

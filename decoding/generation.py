@@ -91,12 +91,12 @@ class _Request:
 
 def _prepare(prompt: Any, schema: Any, regex: Any, max_new_tokens: Any, stop: Any,
              temperature: Any, top_p: Any, seed: Any, engine: str,
-             jump_forward: Any) -> _Request:
+             jump_forward: Any, cache_dir: Any) -> _Request:
     """Check every argument of a call (no model needed)."""
     prompts, batch = _normalize_prompts(prompt)
     options = _check_options(max_new_tokens, stop, temperature, top_p, seed, jump_forward)
-    return _Request(prompts, batch, make_constraint(schema=schema, regex=regex, engine=engine),
-                    options)
+    constraint = make_constraint(schema=schema, regex=regex, engine=engine, cache_dir=cache_dir)
+    return _Request(prompts, batch, constraint, options)
 
 
 def _normalize_prompts(prompt: Any) -> tuple[tuple[Prompt, ...], bool]:
@@ -440,7 +440,8 @@ class Generator:
         """A `RegexLogitsProcessor` for this model's `generate` / pipeline calls."""
         from decoding.processor import RegexLogitsProcessor
 
-        constraint = make_constraint(schema=schema, regex=regex, engine=engine)
+        constraint = make_constraint(schema=schema, regex=regex, engine=engine,
+                                     cache_dir=self.cache_dir)
         if constraint is None:
             raise UsageError("logits_processor needs schema= or regex=")
         return RegexLogitsProcessor(self.guide(constraint))
@@ -451,7 +452,7 @@ class Generator:
                  jump_forward: bool = True) -> Any:
         """The value (or list of values, for a batch) for `prompt`; see the module docstring."""
         request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                           engine, jump_forward)
+                           engine, jump_forward, self.cache_dir)
         completions = self._execute(request)
         values = [c.value for c in completions]
         return values if request.batch else values[0]
@@ -463,7 +464,7 @@ class Generator:
                  jump_forward: bool = True) -> Completion | list[Completion]:
         """Like `generate`, returning `Completion` records (text, value, tokens, finish reason)."""
         request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                           engine, jump_forward)
+                           engine, jump_forward, self.cache_dir)
         completions = self._execute(request)
         return completions if request.batch else completions[0]
 
@@ -479,7 +480,7 @@ class Generator:
         not returned (use `complete` for it).
         """
         request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                           engine, jump_forward)
+                           engine, jump_forward, self.cache_dir)
         if request.batch:
             raise UsageError("stream takes one prompt, not a list of prompts")
         return self._stream(request)
@@ -615,7 +616,7 @@ def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any =
     is loaded. See the module docstring for the decoding contract.
     """
     request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                       engine, jump_forward)
+                       engine, jump_forward, cache_dir)
     completions = _shared_generator(model, cache_dir)._execute(request)
     values = [c.value for c in completions]
     return values if request.batch else values[0]
@@ -630,7 +631,7 @@ def stream(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any = N
     The arguments are checked when `stream` is called, before the model is loaded.
     """
     request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                       engine, jump_forward)
+                       engine, jump_forward, cache_dir)
     if request.batch:
         raise UsageError("stream takes one prompt, not a list of prompts")
     return _shared_generator(model, cache_dir)._stream(request)

@@ -138,6 +138,7 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
         with _gc_paused():
             return build_nfa(parse(pattern), pattern=text)
 
+    evicted = None
     with _LOCK:
         automaton = _memo_get(_AUTOMATA, akey)
         ikey = (akey, vocabulary.fingerprint, vocab_size, None if store is None else store.path)
@@ -152,7 +153,9 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
                         automaton = Automaton(make_nfa(), max_states=max_states, pattern=text)
                     index = TokenIndex(automaton, vocabulary, vocab_size)
             _memo_put(_AUTOMATA, akey, index.automaton)
-            _memo_put(_INDEXES, ikey, index)
+            evicted = _memo_put(_INDEXES, ikey, index)
+    if isinstance(evicted, persist.PersistentIndex):
+        persist.save_now(evicted)  # its unsaved entries would be lost if nothing else holds it
     return Guide(index, text)
 
 
@@ -203,7 +206,9 @@ def _memo_get(memo: OrderedDict, key: tuple):
     return value
 
 
-def _memo_put(memo: OrderedDict, key: tuple, value) -> None:
+def _memo_put(memo: OrderedDict, key: tuple, value) -> Any:
+    """Insert; returns the least recently used value if the memo let go of it, else None."""
     memo[key] = value
     if len(memo) > _MEMO_SIZE:
-        memo.popitem(last=False)
+        return memo.popitem(last=False)[1]
+    return None

@@ -44,8 +44,9 @@ class TokenIndex:
         self.vocabulary = vocabulary
         self.width = width
         self._trie = trie_of(vocabulary)
-        # Each trie node's byte in this automaton's byte classes, so each depth is one gather.
-        self._node_class = automaton.byte_class[self._trie.node_byte]
+        # Each trie node's byte in this automaton's byte classes, so each depth is one gather;
+        # made on the first walk (an index whose entries all come from the cache never walks).
+        self._node_class: np.ndarray | None = None
         self._eos = np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64)
         self._entries: dict[int, StateEntry] = {}
 
@@ -71,6 +72,8 @@ class TokenIndex:
     def walk(self, state: int) -> np.ndarray:
         """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed)."""
         a, trie = self.automaton, self._trie
+        if self._node_class is None:
+            self._node_class = a.byte_class[trie.node_byte]
         node_state = np.zeros(trie.num_nodes, dtype=np.int32)
         node_state[0] = state
         a.expand(state)

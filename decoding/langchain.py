@@ -110,7 +110,8 @@ class RELLM(BaseLLM):
             return slot.generator
 
     def _constraint(self) -> Constraint | None:
-        return make_constraint(schema=self.schema_, regex=self.regex, engine=self.engine)
+        return make_constraint(schema=self.schema_, regex=self.regex, engine=self.engine,
+                               cache_dir=self.cache_dir)
 
     def _options(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(overrides) - set(_CALL_OPTIONS))

@@ -34,7 +34,8 @@ Contracts:
   warnings are the same. A restored automaton builds its NFA only when it meets a state whose row
   was not saved.
 - `PersistentIndex` saves after its 1st, 2nd, 4th, ... newly computed entry, then every
-  `SAVE_EVERY` entries, at interpreter exit, and on `save()`: entries are written as they are
+  `SAVE_EVERY` entries, when `decoding.compile`'s in-process memo lets go of it, at interpreter
+  exit, and on `save()`: entries are written as they are
   (an entry is a function of its key, so concurrent writers agree) and the automaton's states are
   merged into the stored ones, so every process working on a pattern adds to one union (state
   ids differ between processes and are remapped through the state keys).
@@ -315,9 +316,6 @@ class PersistentIndex(TokenIndex):
         self._saved = (0, 0)  # `_progress()` when the automaton was last saved or loaded
         self._replace = False  # the stored automaton was rejected: overwrite it, do not merge
         self._lock = threading.Lock()
-        never = np.ones(vocabulary.size, dtype=bool)
-        never[self._trie.usable_ids] = False
-        self._forbidden = np.packbits(never)
         _OPEN.add(self)
 
     def entry(self, state: int) -> StateEntry:
@@ -377,7 +375,7 @@ class PersistentIndex(TokenIndex):
             return None
         try:
             return snapshot.unpack_entry(arrays, self.automaton, self.vocabulary.size,
-                                         self._forbidden)
+                                         self._trie.unusable_bits)
         except ValueError:  # computed again, and stored over the bad value at the next save
             return None
 
@@ -430,10 +428,15 @@ def _restored_automaton(saved: snapshot.Snapshot, make_nfa: Callable[[], NFA], m
         return None
 
 
+def save_now(index: PersistentIndex) -> None:
+    """Save what `index` has computed, reporting errors as `CacheWarning`s (never raising)."""
+    _quietly(index.save)
+
+
 def save_all() -> None:
     """Save every open index that has something new (also run at interpreter exit)."""
     for index in list(_OPEN):
-        _quietly(index.save)
+        save_now(index)
 
 
 _OPEN: weakref.WeakSet[PersistentIndex] = weakref.WeakSet()

@@ -23,6 +23,7 @@ of characters come from `decoding.charclass`, i.e. from the `regex` module itsel
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -1027,9 +1028,11 @@ def parse(pattern: str | regex.Pattern) -> Node:
 
     A `regex.Pattern` contributes its `.pattern` text and `.flags`.
     Raises PatternSyntaxError, UnsupportedPattern or PatternTooComplex (all PatternError).
+    The last `PARSE_MEMO` results are memoized (HIR nodes are immutable), so checking a pattern
+    early and compiling it later parses it once.
     """
     if isinstance(pattern, str):
-        return _parse_text(pattern, 0)[0]
+        return _parse_str(pattern)
     if isinstance(pattern, regex.Pattern):
         text, flags = pattern.pattern, int(pattern.flags)
         if not isinstance(text, str):
@@ -1046,6 +1049,15 @@ def parse(pattern: str | regex.Pattern) -> Node:
         f"a pattern must be str or regex.Pattern, not {type(pattern).__name__}")
 
 
+PARSE_MEMO = 16
+
+
+@functools.lru_cache(maxsize=PARSE_MEMO)
+def _parse_str(text: str) -> Node:
+    return _parse_text(text, 0)[0]
+
+
+@functools.lru_cache(maxsize=PARSE_MEMO)
 def _parse_pattern_object(text: str, flags: int) -> Node:
     """A compiled pattern's `.flags` mixes the flags passed to `regex.compile` with those the
     text sets at top level. Where that leaves the starting flags ambiguous, every reading must

@@ -18,6 +18,7 @@ the bytes spell the tokens is left to the cache's checksum (a full check costs a
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 
@@ -65,6 +66,13 @@ class TokenTrie:
         counts = np.bincount(depth_arr)
         self.level_bounds = np.cumsum(counts).tolist()  # level_bounds[d] = end of depth d
         self.num_nodes = len(order)
+
+    @functools.cached_property
+    def unusable_bits(self) -> np.ndarray:
+        """`np.packbits` of the vocabulary-wide flags of the tokens that are not usable."""
+        never = np.ones(len(self.token_node), dtype=bool)
+        never[self.usable_ids] = False
+        return np.packbits(never)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The trie as plain arrays (`parent`, `node_byte`, `token_node`, `level_bounds`)."""

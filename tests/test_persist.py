@@ -588,3 +588,46 @@ def test_a_stamp_changes_with_the_tokenizer_files(tmp_path, smollm2_tokenizer):
     (folder / "tokenizer_config.json").write_text(
         (folder / "tokenizer_config.json").read_text() + "\n")
     assert persist.tokenizer_stamp(AutoTokenizer.from_pretrained(folder)) != before
+
+
+def test_entries_are_saved_when_the_compile_memo_lets_go_of_an_index(bpe_tokenizer, tmp_path,
+                                                                     fresh, monkeypatch):
+    monkeypatch.setattr(guide_mod, "_MEMO_SIZE", 1)
+    tokens = bpe_tokenizer.encode(OBJECT_TEXTS[0], add_special_tokens=False)
+
+    def follow(guide, count):
+        state = guide.initial_state
+        guide.allowed_tokens(state)
+        for token in tokens[:count]:
+            state = guide.advance(state, token)
+            guide.allowed_tokens(state)
+
+    guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    count = 0
+    while not guide.index._unsaved:  # saves come after the 1st, 2nd, 4th... entry
+        count += 1
+        follow(guide, count)
+    computed = guide.index.walks
+    del guide
+    decoding_compile(ANSWER, bpe_tokenizer, tmp_path)  # the memo lets go of OBJECT's index
+    fresh()
+    warm = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    follow(warm, count)
+    assert warm.index.walks == 0 and warm.index.restored == computed
+
+
+def test_schema_constraints_reuse_the_disk_cache_translation(schema2re, tmp_path, fresh,
+                                                              monkeypatch):
+    from decoding import constraint
+
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 9}},
+              "required": ["n"]}
+    monkeypatch.setattr(constraint, "_MEMO", OrderedDict())
+    first = constraint.make_constraint(schema=schema, cache_dir=tmp_path)
+    assert first.pattern == schema2re.to_regex(schema)
+    fresh()
+    monkeypatch.setattr(constraint, "_MEMO", OrderedDict())
+    monkeypatch.setattr(schema2re, "to_regex", None)  # a hit must not translate
+    again = constraint.make_constraint(schema=schema, cache_dir=tmp_path)
+    assert again.pattern == first.pattern and again.parse('{"n": 7}') == {"n": 7}
+    assert store_mod.get_store(tmp_path).info()["hits"] == {"schema2re": 1}

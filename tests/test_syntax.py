@@ -596,3 +596,13 @@ def test_normalize_drops_surrogates():
     assert charclass.normalize([(0xD700, 0xE010)]) == ((0xD700, 0xD7FF), (0xE000, 0xE010))
     assert charclass.normalize([(0xD800, 0xDFFF)]) == ()
     assert charclass.from_code_points([0xD800, 65]) == ((65, 65),)
+
+
+def test_recent_parses_are_shared_and_errors_are_raised_every_time():
+    text = r'\{"n": ?[0-9]{1,3}\}'
+    assert parse(text) is parse(text)
+    compiled = regex.compile(text, regex.I)
+    assert parse(compiled) is parse(regex.compile(text, regex.I)) and parse(compiled) != parse(text)
+    for _ in range(2):
+        with pytest.raises(PatternSyntaxError):
+            parse("a(b")

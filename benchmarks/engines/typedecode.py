@@ -1,4 +1,5 @@
-"""typedecode adapter: `schema2re.to_regex` then `decoding.compile` for the tokenizer; the state
+"""typedecode adapter: schema -> regex as `generate` does it (`decoding.persist.cached_to_regex`:
+the disk cache's translation, else `schema2re.to_regex`), then `decoding.compile`; the state
 is an int carried by the matcher, masks are typedecode's own `torch.BoolTensor`.
 
 The disk cache is the folder named by `TYPEDECODE_CACHE_DIR` (the harness points it at an empty
@@ -58,11 +59,12 @@ class TypedecodeEngine:
 
     def compile(self, kind: str, source: Any) -> _Matcher:
         import decoding
-        import schema2re
+        from decoding import persist
         from schema2re.errors import SchemaToRegexError
 
         try:
-            pattern = schema2re.to_regex(source) if kind == "schema" else source
+            pattern = persist.cached_to_regex(source, persist.store_for(None)) \
+                if kind == "schema" else source
             guide = decoding.compile(pattern, self._tokenizer)
         except (SchemaToRegexError, decoding.PatternError) as exc:
             raise Unsupported(f"{type(exc).__name__}: {exc}") from None
