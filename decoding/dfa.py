@@ -80,7 +80,8 @@ class Automaton:
         self.match = match
         self._nfa: NFA | None = None
         self._nfa_factory: Callable[[], NFA] | None = None
-        self._class_edges: dict[int, tuple] = {}
+        self._edge_clo: list[int] = []  # each NFA byte edge's range as byte classes
+        self._edge_chi: list[int] = []
         self._closures: dict[int, tuple[int, ...]] = {}
         self._keys: list[tuple[int, ...]] = [()]
         self._ids: dict[tuple[int, ...], int] = {(): DEAD}
@@ -92,7 +93,8 @@ class Automaton:
 
     def _attach(self, nfa: NFA) -> None:
         self._nfa = nfa
-        self._class_edges: dict[int, tuple] = {}
+        self._edge_clo = self.byte_class[nfa.edge_lo].tolist()
+        self._edge_chi = self.byte_class[nfa.edge_hi].tolist()
 
     @property
     def nfa(self) -> NFA:
@@ -186,10 +188,6 @@ class Automaton:
 
     # -- construction -------------------------------------------------------------------
 
-    def _to_class_edges(self, edges: tuple[tuple[int, int, int], ...]) -> tuple:
-        bc = self.byte_class
-        return tuple((int(bc[lo]), int(bc[hi]), t) for lo, hi, t in edges)
-
     def _closure_of(self, states) -> tuple[int, ...]:
         """Sorted NFA states with byte edges (or the match state) reachable by epsilons."""
         out: set[int] = set()
@@ -212,7 +210,7 @@ class Automaton:
         if problem is None:
             self._attach(nfa)
             if self._closure_of([nfa.start]) != self._keys[self.initial_state]:
-                self._nfa, self._class_edges, self._closures = None, {}, {}
+                self._nfa, self._closures = None, {}
                 problem = "initial state"
         if problem is not None:
             raise RestoreMismatch(
@@ -222,14 +220,15 @@ class Automaton:
 
     def _compute_closure(self, root: int) -> tuple[int, ...]:
         nfa = self.nfa
+        edge_offsets, eps_offsets, eps_targets = nfa.edge_offsets, nfa.eps_offsets, nfa.eps_targets
         seen = {root}
         stack = [root]
         important = []
         while stack:
             s = stack.pop()
-            if nfa.byte_edges[s] or s == nfa.match:
+            if edge_offsets[s] != edge_offsets[s + 1] or s == nfa.match:
                 important.append(s)
-            for t in nfa.epsilons[s]:
+            for t in eps_targets[eps_offsets[s]:eps_offsets[s + 1]]:
                 if t not in seen:
                     seen.add(t)
                     stack.append(t)
@@ -264,13 +263,13 @@ class Automaton:
         if self._nfa is None:
             self._build_restored_nfa()
         buckets: list[set[int] | None] = [None] * self.num_classes
-        class_edges = self._class_edges
+        nfa = self._nfa
+        offsets, targets, clo, chi = nfa.edge_offsets, nfa.edge_target, self._edge_clo, \
+            self._edge_chi
         for s in self._keys[state]:
-            edges = class_edges.get(s)
-            if edges is None:
-                edges = class_edges[s] = self._to_class_edges(self.nfa.byte_edges[s])
-            for clo, chi, t in edges:
-                for c in range(clo, chi + 1):
+            for i in range(offsets[s], offsets[s + 1]):
+                t = targets[i]
+                for c in range(clo[i], chi[i] + 1):
                     b = buckets[c]
                     if b is None:
                         buckets[c] = {t}
@@ -309,10 +308,8 @@ def valid_keys(flat: np.ndarray, ends: np.ndarray) -> bool:
 def _byte_classes(nfa: NFA) -> tuple[np.ndarray, int]:
     """Map each byte to a class so that no NFA edge separates two bytes of one class."""
     cuts = np.zeros(257, dtype=bool)
-    for edges in nfa.byte_edges:
-        for lo, hi, _ in edges:
-            cuts[lo] = True
-            cuts[hi + 1] = True
+    cuts[np.asarray(nfa.edge_lo, dtype=np.int64)] = True
+    cuts[np.asarray(nfa.edge_hi, dtype=np.int64) + 1] = True
     cuts[0] = False
     classes = np.cumsum(cuts[:256]).astype(np.int32)
     return classes, int(classes[-1]) + 1

@@ -20,8 +20,8 @@ Stored in a `cache.store.Store` (kind: key -> value):
 - "trie": a vocabulary fingerprint -> its `TokenTrie` arrays.
 - "automaton": (pattern text, flags, max_states) -> a `decoding.snapshot` of every automaton state
   discovered so far (its key, and its row where computed), for any vocabulary.
-- "entry": (pattern text, flags, vocabulary fingerprint, state key) -> that state's token-index
-  entry (allowed tokens and the keys of the states they lead to). Entries are loaded one by one
+- "entry": a hash of (pattern text, flags, vocabulary fingerprint) plus the state key -> that
+  state's token-index entry (allowed tokens and the keys of the states they lead to). Entries are loaded one by one
   when first asked for, so a warm start reads only what it uses. Mask width is not part of the
   key: masks are rebuilt from the token ids at any width.
 - "schema2re": schema JSON + options -> the regex `schema2re.to_regex` made of it.
@@ -35,7 +35,9 @@ Contracts:
   was not saved.
 - `PersistentIndex` saves after its 1st, 2nd, 4th, ... newly computed entry, then every
   `SAVE_EVERY` entries, when `decoding.compile`'s in-process memo lets go of it, at interpreter
-  exit, and on `save()`: entries are written as they are
+  exit, and on `save()`. What is new is packed on the calling thread and written by one
+  background thread (`cache.writer`), so a write never delays a mask; `flush()` waits for the
+  queued writes, `save()` and interpreter exit wait too. Entries are written as they are
   (an entry is a function of its key, so concurrent writers agree) and the automaton's states are
   merged into the stored ones, so every process working on a pattern adds to one union (state
   ids differ between processes and are remapped through the state keys).
@@ -68,6 +70,7 @@ import regex
 
 from cache.location import resolve_cache_dir
 from cache.store import CacheWarning, Store, get_store
+from cache.writer import BackgroundWriter
 from decoding import snapshot
 from decoding.dfa import Automaton
 from decoding.index import StateEntry, TokenIndex
@@ -330,7 +333,9 @@ class PersistentIndex(TokenIndex):
         self.walks += 1
         self._unsaved.append(state)
         if len(self._unsaved) >= min(SAVE_EVERY, max(1, self.walks - len(self._unsaved))):
-            _quietly(self.save)
+            write = _quietly(self._take_unsaved)
+            if write is not None:
+                _WRITER.submit(write)
         return entry
 
     def restore(self, saved: snapshot.Snapshot | None) -> None:
@@ -347,27 +352,42 @@ class PersistentIndex(TokenIndex):
 
     def save(self) -> bool:
         """Store the entries computed here and merge the automaton's states and rows into the
-        store now; False if there was nothing new."""
+        store now, after any writes still queued; False if there was nothing new."""
+        write = self._take_unsaved()
+        flush()
+        return write is not None and write()
+
+    def _take_unsaved(self) -> Callable[[], bool] | None:
+        """What is not saved yet, packed now (the automaton keeps changing), as a job that
+        writes it to the store; None if there is nothing new."""
         with self._lock:
             fresh, self._unsaved = self._unsaved, []
+            entries = []
             for state in fresh:
                 e = super().entry(state)
-                self.store.put_arrays("entry", self._entry_key(self.automaton.key(state)),
-                                      snapshot.pack_entry(self.automaton, e.token_ids,
-                                                          e.next_states, self.vocabulary.size))
+                entries.append((self._entry_key(self.automaton.key(state)),
+                                snapshot.pack_entry(self.automaton, e.token_ids, e.next_states,
+                                                    self.vocabulary.size)))
             progress = self._progress()
-            if progress == self._saved and not self._replace:
-                return bool(fresh)
-            arrays = snapshot.take(self.automaton)
-            if self._replace:
-                self.store.put_arrays("automaton", self.automaton_key, arrays)
-                self._replace = False
-            else:
-                max_states = self.automaton.max_states
-                self.store.merge_arrays("automaton", self.automaton_key, arrays,
-                                        lambda old, new: snapshot.merge(old, new, max_states))
-            self._saved = progress
+            arrays, replace = None, self._replace
+            if progress != self._saved or replace:
+                arrays = snapshot.take(self.automaton)
+                self._saved, self._replace = progress, False
+            if not entries and arrays is None:
+                return None
+        store, key, max_states = self.store, self.automaton_key, self.automaton.max_states
+
+        def write() -> bool:
+            for entry_key, packed in entries:
+                store.put_arrays("entry", entry_key, packed)
+            if arrays is not None and replace:
+                store.put_arrays("automaton", key, arrays)
+            elif arrays is not None:
+                store.merge_arrays("automaton", key, arrays,
+                                   lambda old, new: snapshot.merge(old, new, max_states))
             return True
+
+        return write
 
     def _load_entry(self, state: int) -> tuple[np.ndarray, np.ndarray] | None:
         arrays = self.store.get_arrays("entry", self._entry_key(self.automaton.key(state)))
@@ -395,8 +415,13 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     fingerprint = core_fingerprint()
     automaton_key = _key("automaton", fingerprint, pattern, flags, max_states)
 
+    # What every entry key of this index shares, hashed once (patterns can be long).
+    prefix = hashlib.blake2b(_key("entry", fingerprint, pattern, flags,
+                                  vocabulary.fingerprint).encode("utf-8", "surrogatepass"),
+                             digest_size=32).hexdigest()
+
     def entry_key(state_key: tuple[int, ...]) -> str:
-        return _key("entry", fingerprint, pattern, flags, vocabulary.fingerprint, state_key)
+        return f"{prefix}:{','.join(map(str, state_key))}"
 
     trie_of(vocabulary, lambda v: cached_trie(v, store))
     arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
@@ -429,14 +454,23 @@ def _restored_automaton(saved: snapshot.Snapshot, make_nfa: Callable[[], NFA], m
 
 
 def save_now(index: PersistentIndex) -> None:
-    """Save what `index` has computed, reporting errors as `CacheWarning`s (never raising)."""
-    _quietly(index.save)
+    """Queue a write of what `index` has computed and not saved yet (never raises)."""
+    write = _quietly(index._take_unsaved)
+    if write is not None:
+        _WRITER.submit(write)
 
 
 def save_all() -> None:
-    """Save every open index that has something new (also run at interpreter exit)."""
+    """Save every open index that has something new and wait for every queued write (also run
+    at interpreter exit)."""
     for index in list(_OPEN):
         save_now(index)
+    flush()
+
+
+def flush() -> None:
+    """Wait until every write queued so far is in the store."""
+    _WRITER.flush()
 
 
 _OPEN: weakref.WeakSet[PersistentIndex] = weakref.WeakSet()
@@ -483,14 +517,23 @@ _WARNED = False
 
 
 def _quietly(action: Callable[[], Any]) -> Any:
-    """`action()`, or None after reporting (once per process) an unexpected error in it."""
-    global _WARNED
+    """`action()`, or None after reporting an unexpected error in it (`_report`)."""
     try:
         return action()
     except Exception as exc:  # the cache must never break compiling or decoding
-        if not _WARNED:
-            _WARNED = True
-            warnings.warn(f"typedecode cache: {type(exc).__name__}: {exc}; continuing without "
-                          "the cached value (further cache errors are not reported)",
-                          CacheWarning, stacklevel=2)
+        _report(exc)
         return None
+
+
+def _report(exc: BaseException) -> None:
+    """Warn about a cache error with a `CacheWarning`, once per process."""
+    global _WARNED
+    if not _WARNED:
+        _WARNED = True
+        warnings.warn(f"typedecode cache: {type(exc).__name__}: {exc}; continuing without "
+                      "the cached value (further cache errors are not reported)",
+                      CacheWarning, stacklevel=3)
+
+
+# Writes computed entries and automaton snapshots off the decoding path, in order.
+_WRITER = BackgroundWriter(_report, name="typedecode-cache")

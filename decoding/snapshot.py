@@ -67,11 +67,12 @@ class Snapshot:
 
 
 def take(automaton: Automaton) -> Arrays:
-    """The arrays of every state of `automaton`, with the rows computed so far."""
+    """The arrays of every state of `automaton`, with the rows computed so far: copies, which
+    the automaton's later growth does not change."""
     n = automaton.num_states
     flat, ends = _flatten([automaton.key(s) for s in range(n)])
     return _snapshot_arrays([automaton.match, automaton.initial_state], automaton.byte_class,
-                            flat, ends, automaton.rows[:n], automaton.expanded[:n])
+                            flat, ends, automaton.rows[:n].copy(), automaton.expanded[:n].copy())
 
 
 def parse(arrays: Arrays) -> Snapshot:
@@ -151,7 +152,8 @@ def unpack_entry(arrays: Arrays, automaton: Automaton, vocab_size: int,
         raise ValueError(f"entry lacks {exc}") from None
     if bits.dtype != np.uint8 or bits.shape != forbidden.shape or (bits & forbidden).any():
         raise ValueError("entry bits have the wrong shape or allow a forbidden token")
-    token_ids = np.flatnonzero(np.unpackbits(bits, count=vocab_size))
+    # nonzero is several times faster on a bool view than on the uint8 bits themselves
+    token_ids = np.flatnonzero(np.unpackbits(bits, count=vocab_size).view(bool))
     if flat.dtype != np.int32 or ends.dtype != np.int64 or not valid_keys(flat, ends) \
             or (len(ends) and (ends[0] == 0 or (np.diff(ends) == 0).any())):
         raise ValueError("entry targets are not non-empty state keys")

@@ -111,7 +111,7 @@ class TokenTrie:
         trie.parent = parent
         trie.node_byte = node_byte
         trie.token_node = token_node
-        trie.usable_ids = np.flatnonzero(token_node).astype(np.int64)
+        trie.usable_ids = np.flatnonzero(token_node > 0).astype(np.int64)
         trie.level_bounds = bounds.tolist()
         trie.num_nodes = n
         return trie
