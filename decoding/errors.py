@@ -89,12 +89,17 @@ class GenerationError(TypedecodeError):
 class IncompleteGeneration(GenerationError):
     """`max_new_tokens` ran out before the output could end in a state the pattern accepts.
 
-    `text` is the partial output and `num_tokens` the number of tokens generated.
+    `text` is the partial output and `num_tokens` the number of tokens generated, of the first
+    such row. `completions` holds every row of the call in prompt order (`decoding.Completion`
+    records; an incomplete row has `value` None and `finish_reason` "length"), so the other rows
+    of a batch are not lost.
     """
 
-    def __init__(self, message: str, text: str, num_tokens: int):
+    def __init__(self, message: str, text: str, num_tokens: int,
+                 completions: tuple = ()):
         self.text = text
         self.num_tokens = num_tokens
+        self.completions = completions
         super().__init__(message)
 
 

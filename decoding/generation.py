@@ -21,8 +21,9 @@ Loop contract (one guide state per batch row):
   Under a constraint a stop string ends a row only where the pattern accepts the text generated
   so far (stop string included); elsewhere it is ordinary text.
 - A constrained row that uses up `max_new_tokens` in a state the pattern does not accept raises
-  `IncompleteGeneration` (partial text, token count; in a batch, for the first such row); in an
-  accepting state it is returned.
+  `IncompleteGeneration` (partial text and token count of the first such row, and every row's
+  `Completion` in `completions`, so a batch's other rows are kept); in an accepting state it is
+  returned.
 - A finished row is fed the pad token with attention 0 until every row has finished.
 - Jump-forward (`jump_forward=True`, the default; automaton engine): where the pattern forces
   the next text (`Guide.forced_bytes`), its tokens (`decoding.jump` says which) are advanced
@@ -548,17 +549,24 @@ class Generator:
 
     def _finish(self, request: _Request, rows: list[_Row]) -> list[Completion]:
         constraint = request.constraint
-        completions = []
+        completions, incomplete = [], []
         for i, row in enumerate(rows):
             text = row.result_bytes().decode("utf-8", errors="replace")
             if constraint is not None and row.finish_reason == "length" \
                     and not self.guide(constraint).is_accepting(row.state):
-                where = f" (prompt {i})" if request.batch else ""
-                raise IncompleteGeneration(
-                    f"max_new_tokens={request.options.max_new_tokens} ran out before the output "
-                    f"could end{where}; partial output: {_preview(text)}", text, row.num_tokens)
-            value = constraint.parse(text) if constraint is not None else text
+                incomplete.append(i)
+                value = None
+            else:
+                value = constraint.parse(text) if constraint is not None else text
             completions.append(Completion(text, value, row.num_tokens, row.finish_reason))
+        if incomplete:
+            first = completions[incomplete[0]]
+            where = f" (prompt{'s' if len(incomplete) > 1 else ''} " \
+                    f"{', '.join(map(str, incomplete))})" if request.batch else ""
+            raise IncompleteGeneration(
+                f"max_new_tokens={request.options.max_new_tokens} ran out before the output "
+                f"could end{where}; partial output: {_preview(first.text)}", first.text,
+                first.num_tokens, tuple(completions))
         return completions
 
 

@@ -158,6 +158,25 @@ def test_limit_reached_before_acceptance_raises(gen):
     assert info.value.num_tokens == 3 and regex.fullmatch(r"[0-9]{3}", info.value.text)
 
 
+def test_an_incomplete_row_keeps_the_other_rows_of_its_batch(gen):
+    pattern = r"x|[0-9]{5}"
+    for seed in range(60):  # sampled rows: find a batch where one row ends and another does not
+        try:
+            gen.generate(PROMPTS[:2], regex=pattern, max_new_tokens=2, temperature=1.0,
+                         seed=seed)
+        except IncompleteGeneration as raised:
+            exc, rows = raised, raised.completions
+            if {c.value for c in rows} == {None, "x"}:
+                break
+    else:
+        pytest.fail("no batch mixed a finished and an incomplete row")
+    assert len(rows) == 2 and f"prompt {[c.value for c in rows].index(None)}" in str(exc)
+    done, cut = sorted(rows, key=lambda c: c.value is None)
+    assert (done.text, done.finish_reason) == ("x", "pattern")
+    assert cut.finish_reason == "length" and regex.fullmatch(r"[0-9]{1,2}", cut.text)
+    assert (exc.text, exc.num_tokens) == (cut.text, cut.num_tokens)
+
+
 def test_plain_generation_hits_the_limit_quietly(gen):
     c = gen.complete(PROMPTS[0], max_new_tokens=3, temperature=1.0, seed=1)
     assert c.num_tokens == 3 and c.finish_reason == "length" and c.value == c.text
