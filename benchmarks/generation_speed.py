@@ -37,7 +37,8 @@ from decoding import Generator
 from decoding.cli import RELLM_PROMPT, RELLM_REGEX
 
 
-def _hf_generate(model, tokenizer, prompt: str, n: int):
+def hf_generate(model, tokenizer, prompt: str, n: int):
+    """Unconstrained greedy `model.generate` of exactly `n` new tokens (the speed baseline)."""
     ids = tokenizer(prompt, return_tensors="pt")
     with torch.inference_mode():
         return model.generate(**ids, max_new_tokens=n, min_new_tokens=n, do_sample=False,
@@ -112,7 +113,7 @@ def _measure(gen: Generator, prompt: str, pattern: str, repeats: int) -> list[tu
         runs["stepwise"].append(time.perf_counter() - t0)
         stepwise_tokens = stepwise.num_tokens
         t0 = time.perf_counter()
-        _hf_generate(model, tokenizer, prompt, n)
+        hf_generate(model, tokenizer, prompt, n)
         runs["hf"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         plain_tokens = gen.complete(prompt, max_new_tokens=n).num_tokens

@@ -7,7 +7,7 @@ so committing a token is only appending it, and the parsing happens in the next 
 exception type (`LMFormatEnforcerException`) raises `Unsupported`.
 
 Compatibility: lm-format-enforcer 0.11 imports `PreTrainedTokenizerBase` from
-`transformers.tokenization_utils`, which transformers 5 no longer exports there; `_integration()`
+`transformers.tokenization_utils`, which transformers 5 no longer exports there; `integration()`
 adds that one name back before importing the helper.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from benchmarks.engines.base import Unsupported
 
 
-def _integration() -> ModuleType:
+def integration() -> ModuleType:
     import transformers.tokenization_utils as legacy
     from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
@@ -62,7 +62,7 @@ class LMFormatEnforcerEngine:
         self._eos = -1
 
     def setup(self, tokenizer: Any) -> None:
-        self._data = _integration().build_token_enforcer_tokenizer_data(tokenizer)
+        self._data = integration().build_token_enforcer_tokenizer_data(tokenizer)
         self._eos = tokenizer.eos_token_id
 
     def compile(self, kind: str, source: Any) -> _Matcher:
