@@ -1,6 +1,7 @@
 """Coverage and soundness of schema2re on the JSON-Schema-Test-Suite and the JSONSchemaBench dev set.
 
-    python benchmarks/schema_coverage.py [--data DIR] [--only suite|dev] [--lenient] [--limit N]
+    python benchmarks/schema_coverage.py [--data DIR] [--only suite|dev] [--lenient] [--extra-properties]
+                                         [--limit N] [--every N]
 
 For each data set, prints: schemas compiled / total, compile errors by keyword, valid instances
 matched (of compiled schemas), false accepts (invalid instances matched: must be 0), fullmatch
@@ -111,12 +112,13 @@ def instance_text(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-def evaluate(cases: Iterator[Case], *, lenient: bool = False, limit: int | None = None, every: int = 1,
-             max_match_chars: int | None = None) -> Report:
+def evaluate(cases: Iterator[Case], *, lenient: bool = False, extra_properties: bool = False,
+             limit: int | None = None, every: int = 1, max_match_chars: int | None = None) -> Report:
     """Compile every `every`-th case (at most `limit`) and check its instances (see module doc).
 
     Instances of a regex longer than `max_match_chars` are not checked (`regex.compile` alone
-    takes seconds on the largest ones); `Report.unchecked_large` counts those schemas.
+    takes seconds on the largest ones); `Report.unchecked_large` counts those schemas. `lenient` and
+    `extra_properties` are passed to `to_regex`.
     """
     report = Report()
     for i, case in enumerate(cases):
@@ -129,7 +131,7 @@ def evaluate(cases: Iterator[Case], *, lenient: bool = False, limit: int | None 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pattern = to_regex(case.schema, lenient=lenient)
+                pattern = to_regex(case.schema, lenient=lenient, extra_properties=extra_properties)
         except SchemaToRegexError as exc:
             report.errors[exc.keyword or type(exc).__name__] += 1
             continue
@@ -169,10 +171,13 @@ def main() -> None:
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--only", choices=["suite", "dev"])
     parser.add_argument("--lenient", action="store_true")
+    parser.add_argument("--extra-properties", action="store_true",
+                        help="to_regex(extra_properties=True): undeclared members where additionalProperties is absent")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--every", type=int, default=1, help="only every N-th schema")
     args = parser.parse_args()
-    options = {"lenient": args.lenient, "limit": args.limit, "every": args.every}
+    options = {"lenient": args.lenient, "extra_properties": args.extra_properties, "limit": args.limit,
+               "every": args.every}
     if args.only in (None, "suite"):
         print(evaluate(suite_cases(args.data), **options).summary("JSON-Schema-Test-Suite draft2020-12"))
     if args.only in (None, "dev"):

@@ -1,6 +1,6 @@
 """schema2re: JSON Schema / Pydantic -> a regex matching only valid JSON instances.
 
-    to_regex(schema, *, whitespace=None, lenient=False, max_depth=3) -> str
+    to_regex(schema, *, whitespace=None, lenient=False, max_depth=3, extra_properties=False) -> str
 
 Guarantee (soundness): every string the returned regex fully matches is JSON text whose value
 is valid under the schema. What cannot be expressed exactly raises `UnsupportedSchemaError`
@@ -8,9 +8,11 @@ naming the keyword and its JSON pointer (under `lenient=True` such keywords are 
 and listed in one `IgnoredKeywordsWarning`; the guarantee then no longer holds).
 
 The regex generates a useful subset of the valid instances, in a canonical shape:
-- object members in schema order (`properties` order, then other `required` names), at most one
-  member the schema does not name, never a repeated key; with `additionalProperties` absent
-  only named properties are generated (see `schema2re.objects`);
+- object members in schema order (`properties` order, then other `required` names), then any
+  number of members the schema does not name (their keys never equal a named one, but may repeat
+  among themselves: JSON parsers keep the last, and every such value is valid). Where
+  `additionalProperties` is absent and properties are named, only the named ones are generated
+  unless `extra_properties=True` (see `schema2re.objects`);
 - compact JSON with one optional space after `:` and `,` by default (see `schema2re.whitespace`);
 - recursion (and free-form values) unrolled `max_depth` levels; alternatives that would go deeper
   are dropped, and a schema with no remaining alternative is an error;
@@ -46,20 +48,23 @@ __all__ = [
 ]
 
 
-def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = False, max_depth: int = 3) -> str:
+def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = False, max_depth: int = 3,
+             extra_properties: bool = False) -> str:
     """A regex (for `regex.fullmatch` and `decoding.compile`) matching valid instances of `schema`.
 
     `schema`: a dict or bool, JSON text, a Pydantic model class, or a type Pydantic can describe.
     `whitespace`: None (default), "flexible", or a regex (see `schema2re.whitespace`).
     `lenient`: ignore unsupported keywords (with one warning) instead of raising.
     `max_depth`: levels of recursion / free-form nesting to unroll (>= 0).
+    `extra_properties`: True lets undeclared members follow the named ones where the schema
+    leaves `additionalProperties` absent, as the spec allows (False: only the named properties).
     Raises SchemaError (not JSON / invalid schema) or UnsupportedSchemaError (not expressible).
     """
     if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
         raise ValueError(f"max_depth must be a non-negative integer, not {max_depth!r}")
     ws = Whitespace.parse(whitespace)
     doc = Document(load_schema(schema))
-    ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient))
+    ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient), extra_properties=bool(extra_properties))
     try:
         result = Translator(ctx, ws).translate((doc.root_node(),))
     except RecursionError:

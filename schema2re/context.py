@@ -20,11 +20,12 @@ MAX_STEPS = 200_000
 
 @dataclass
 class Context:
-    """Document, options (`max_depth`, `lenient`) and bookkeeping of one `to_regex` call."""
+    """Document, options (`max_depth`, `lenient`, `extra_properties`) and bookkeeping of one `to_regex` call."""
 
     doc: Document
     max_depth: int
     lenient: bool
+    extra_properties: bool = False
     ignored: list[tuple[str, str]] = field(default_factory=list)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
     steps: int = 0

@@ -2,25 +2,34 @@
 
 Contract of `object_rx` (the object part of one term):
 - Members come in schema order: the `properties` of each node in turn (first occurrence wins),
-  then `required` names not listed in any `properties`. A member's value satisfies every schema
+  then `required` names not listed in any `properties`. When that differs and the named members'
+  regexes total at most `MAX_REORDERED_CHARS` characters, a second order is generated too: the
+  required names first (in order of first mention in `required`), then the optional ones in
+  schema order, as instances are often written (a bounded cost: each level at most doubles, only
+  while small). A member's value satisfies every schema
   that applies to its name: `properties`, every matching `patternProperties` (matched with
   Python's `re.search`, as jsonschema does), `additionalProperties` where neither applies, and
   `unevaluatedProperties` where nothing else evaluates the name.
 - Optional members may be omitted; required ones never are; a name whose value cannot be
   generated (false schema, recursion cut) is omitted, or the object is impossible if required.
-- Members the schema does not name ("extra" members): at most ONE per object, always after the
-  named ones, so that keys can never repeat. Generated only when the schema asks for them:
-  `additionalProperties` given (true or a schema), or `patternProperties` (a key matching one
-  pattern, whose value satisfies every pattern schema), or an object that names no property at
-  all (free-form). When `additionalProperties` is absent and properties are named, only the
-  named properties are generated. Extra keys never equal a named property or a dependency
-  trigger.
-- `minProperties`/`maxProperties` count all members; `propertyNames` filters named members
+- Members the schema does not name ("extra" members) come after the named ones, any number
+  of them. Their keys never equal a named property or a dependency trigger (`keys.free_key`
+  excludes them exactly, or a pattern key is used only when no named key matches it), but may
+  repeat among themselves: a JSON parser keeps one value per key (the last), and each of them is
+  valid, so the parsed object is valid. Generated when the schema allows them:
+  `additionalProperties` true or a schema (a key the schema does not name, whose value satisfies
+  it), `patternProperties` (a key matching one pattern, whose value satisfies every pattern
+  schema), or nothing named at all (free-form). With `additionalProperties` absent and
+  properties named, extra members (any value `unevaluatedProperties` allows) only when
+  `Context.extra_properties` is set: generation defaults to the named properties.
+- `minProperties` counts the extra members as ONE key (repeated keys collapse), so a lower
+  bound never relies on them being distinct; under `maxProperties` at most one extra member is
+  generated and counted. `propertyNames` filters named members
   (validated), adds the names of a finite one (enum/const) as optional members, and disables
   extra members; `dependentRequired`, `dependentSchemas` and draft-7
   `dependencies` are exact: the object splits into "trigger absent" and "trigger present with
   its dependency" variants (at most `MAX_SPLITS` variants, beyond that a typed error).
-- No duplicate keys, ever.
+- Named keys never repeat, and never occur among the extra members.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ if TYPE_CHECKING:
     from schema2re.translate import Translator
 
 MAX_SPLITS = 32
+MAX_REORDERED_CHARS = 10_000
 
 
 def required_names(ctx: Context, term: terms.Term) -> list[str]:
@@ -168,6 +178,7 @@ def _settled_object(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | No
     names_ok = _property_names_filter(ctx, term)
     required = set(required_names(ctx, term))
     entries: list[tuple[Rx, bool]] = []
+    named: list[str] = []
     for name in declared_names(ctx, term) + _listed_names(ctx, term):
         nodes = member_nodes(ctx, term, name)
         value = tr.translate(tuple(nodes)) if names_ok(name) else None
@@ -176,24 +187,38 @@ def _settled_object(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | No
                 ctx.drop("required", term[0].pointer, f"required property {name!r} cannot be generated")
                 return None
             continue
+        named.append(name)
         entries.append((cat(lit(finite.serialize(name)), tr.ws.colon(), value), name in required))  # type: ignore[arg-type]
+    orders = _orders(ctx, term, named, entries)
     avoid = set(declared_names(ctx, term)) | {t for t, _, _ in _dependencies(ctx, term)}
     extra = None if any(doc.active(n, "propertyNames") and n.schema["propertyNames"] is not True
                         for n in term) else _extra_member(ctx, term, tr, avoid)
-    if extra is not None:
-        entries.append((extra, False))
     lo = max((v for v, _ in terms.values(ctx, term, "minProperties")), default=0)
     hi = min((v for v, _ in terms.values(ctx, term, "maxProperties")), default=None)
-    body, empty_ok = subsequence(entries, tr.ws.comma(), lo, hi)
+    # Extra members come last and repeat (see module doc) unless maxProperties bounds the count.
+    tail = [(extra, False)] if extra is not None else []
+    shapes = [subsequence(order + tail, tr.ws.comma(), lo, hi, repeat_last=extra is not None and hi is None)
+              for order in orders]
+    body, empty_ok = alt(b for b, _ in shapes), shapes[0][1]
     if body is None and not empty_ok:
         needed = max(lo, sum(1 for _, req in entries if req))
         if hi is not None and hi < needed:
             ctx.drop("maxProperties", term[0].pointer, f"maxProperties {hi} is below the {needed} members required")
         else:
             ctx.drop("minProperties", term[0].pointer,
-                     f"the object needs {needed} members but at most {len(entries)} can be generated "
-                     "(named properties plus at most one other member)")
+                     f"the object needs {needed} members but at most {len(entries) + len(tail)} can be "
+                     "generated (named properties, plus extra members counted as one key)")
     return tr.ws.container("{", body, "}", allow_empty=empty_ok)
+
+
+def _orders(ctx: Context, term: terms.Term, names: list[str],
+            entries: list[tuple[Rx, bool]]) -> list[list[tuple[Rx, bool]]]:
+    """The member orders generated: schema order, then "required first" (see module doc)."""
+    rank = {name: i for i, name in enumerate(required_names(ctx, term))}
+    first = sorted(range(len(entries)), key=lambda i: (0, rank[names[i]]) if names[i] in rank else (1, i))
+    if first == sorted(first) or sum(len(e.text) for e, _ in entries) > MAX_REORDERED_CHARS:
+        return [entries]
+    return [entries, [entries[i] for i in first]]
 
 
 def _listed_names(ctx: Context, term: terms.Term) -> list[str]:
@@ -223,8 +248,8 @@ def _extra_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set[s
         return alt(_pattern_member(ctx, term, tr, owner, pattern, avoid)
                    for owner in with_patterns for pattern in owner.schema["patternProperties"])
     holders = [n for n in term if doc.active(n, "additionalProperties")]
-    if not holders and declared_names(ctx, term):
-        return None  # additionalProperties absent: only the named properties
+    if not holders and declared_names(ctx, term) and not ctx.extra_properties:
+        return None  # additionalProperties absent: only the named properties, unless asked
     additional = [doc.child(n, n.schema["additionalProperties"], "additionalProperties") for n in holders]
     value = tr.translate(tuple(additional + unevaluated(ctx, term, holders)))
     return cat(keys.free_key(avoid), tr.ws.colon(), value) if value is not None else None

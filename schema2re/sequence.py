@@ -1,26 +1,30 @@
 """Separated subsequences in a fixed order: the shape of object members and of unique arrays.
 
-`subsequence(entries, sep, lo, hi)` describes the texts `e_i1 sep e_i2 sep ... e_ik` for
-i1 < i2 < ... < ik, where every required entry is among them and lo <= k <= hi. It returns
-`(body, empty_ok)`: `body` matches the non-empty such texts (None if there are none) and
-`empty_ok` says whether k = 0 qualifies.
+`subsequence(entries, sep, lo, hi, repeat_last=False)` describes the texts
+`e_i1 sep e_i2 sep ... e_ik` for i1 < i2 < ... < ik, where every required entry is among them
+and lo <= k <= hi. With `repeat_last`, the last entry may occur any number of times in a row
+(`e_n sep e_n sep ...`), counted as ONE entry towards lo and hi (object members with repeated
+keys: they collapse into one key). It returns `(body, empty_ok)`: `body` matches the non-empty
+such texts (None if there are none) and `empty_ok` says whether k = 0 qualifies.
 
 Size: without a count bound beyond "non-empty" the body is linear in the entries (each entry
 once when some entry is required, else twice: as the first member and after a separator; 4
-times past `CHUNK` entries, to bound group nesting). With a real count bound the construction enumerates counts
-(polynomial in calls, but the text may grow large; `rx` caps it with a typed error).
+times past `CHUNK` entries, to bound group nesting); a repeated last entry adds one copy where
+it opens the text. With a real count bound the construction enumerates counts (polynomial in
+calls, but the text may grow large; `rx` caps it with a typed error).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from schema2re.rx import EMPTY, Rx, alt, cat, opt
+from schema2re.rx import EMPTY, Rx, alt, cat, opt, rep
 
 CHUNK = 32
 
 
-def subsequence(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int | None) -> tuple[Rx | None, bool]:
+def subsequence(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int | None, *,
+                repeat_last: bool = False) -> tuple[Rx | None, bool]:
     """(body, empty_ok) for the entries `(regex, required)` and count bounds [lo, hi]."""
     n = len(entries)
     n_required = sum(1 for _, req in entries if req)
@@ -31,12 +35,18 @@ def subsequence(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int | None
     empty_ok = lo == 0
     if hi == 0:
         return None, empty_ok
+    repeat = repeat_last and n > 0
     if lo <= max(n_required, 1) and hi == n:
-        return _chain(entries, sep), empty_ok
-    return _counted(entries, sep, max(lo, 1), hi), empty_ok
+        return _chain(entries, sep, repeat), empty_ok
+    return _counted(entries, sep, max(lo, 1), hi, repeat), empty_ok
 
 
-def _chain(entries: list[tuple[Rx, bool]], sep: Rx) -> Rx | None:
+def _more(entry: Rx, sep: Rx) -> Rx:
+    """Further occurrences of a repeated entry, each after a separator."""
+    return rep(cat(sep, entry), 0, None)  # type: ignore[return-value]
+
+
+def _chain(entries: list[tuple[Rx, bool]], sep: Rx, repeat: bool) -> Rx | None:
     """Non-empty subsequences containing every required entry.
 
     Optional entries before the first required one carry a trailing separator (the required
@@ -44,32 +54,43 @@ def _chain(entries: list[tuple[Rx, bool]], sep: Rx) -> Rx | None:
     required entry, each entry appears twice (as the first member, and after a separator).
     """
     first_required = next((i for i, (_, req) in enumerate(entries) if req), None)
-    if first_required is not None:
-        parts = [opt(cat(e, sep)) for e, _ in entries[:first_required]]
-        parts.append(entries[first_required][0])
-        for entry, required in entries[first_required + 1:]:
+    if first_required is None:
+        return _nonempty([e for e, _ in entries], sep, repeat)
+    last = len(entries) - 1
+    parts = [opt(cat(e, sep)) for e, _ in entries[:first_required]]
+    required_entry = entries[first_required][0]
+    parts.append(cat(required_entry, _more(required_entry, sep)) if repeat and first_required == last
+                 else required_entry)
+    for i, (entry, required) in enumerate(entries[first_required + 1:], first_required + 1):
+        if repeat and i == last:
+            parts.append(cat(sep, entry, _more(entry, sep)) if required else _more(entry, sep))
+        else:
             parts.append(cat(sep, entry) if required else opt(cat(sep, entry)))
-        return cat(*parts)
-    return _nonempty([e for e, _ in entries], sep)
+    return cat(*parts)
 
 
-def _nonempty(entries: list[Rx], sep: Rx) -> Rx | None:
-    """Non-empty subsequences of optional entries.
+def _nonempty(entries: list[Rx], sep: Rx, repeat: bool) -> Rx | None:
+    """Non-empty subsequences of optional entries (the last one repeatable if `repeat`).
 
     Left-nested chain: G_k = (?:G_{k-1}(?:,E_k)?|E_k), one group level per entry. Over `CHUNK`
     entries, chunks are chained as blocks (a non-empty subsequence of the whole is one of the
     non-empty chunk blocks), so nesting stays ~CHUNK per level at twice the copies per level.
     """
     if len(entries) > CHUNK:
-        blocks = [_nonempty(entries[i:i + CHUNK], sep) for i in range(0, len(entries), CHUNK)]
-        return _nonempty([b for b in blocks if b is not None], sep)
+        starts = range(0, len(entries), CHUNK)
+        blocks = [_nonempty(entries[i:i + CHUNK], sep, repeat and i == starts[-1]) for i in starts]
+        return _nonempty([b for b in blocks if b is not None], sep, False)
     body: Rx | None = None  # non-empty prefixes so far
-    for entry in entries:
-        body = entry if body is None else alt([cat(body, opt(cat(sep, entry))), entry])
+    for i, entry in enumerate(entries):
+        if repeat and i == len(entries) - 1:
+            more = _more(entry, sep)
+            body = cat(entry, more) if body is None else alt([cat(body, more), cat(entry, more)])
+        else:
+            body = entry if body is None else alt([cat(body, opt(cat(sep, entry))), entry])
     return body
 
 
-def _counted(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int) -> Rx | None:
+def _counted(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int, repeat: bool) -> Rx | None:
     n = len(entries)
     required_after = [0] * (n + 1)
     for i in range(n - 1, -1, -1):
@@ -84,8 +105,10 @@ def _counted(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int) -> Rx | 
         entry, required = entries[i]
         present = None
         if need_hi > 0:
-            present = cat(cat(sep, entry) if started else entry,
-                          rest(i + 1, max(need_lo - 1, 0), need_hi - 1, True))
+            first = cat(sep, entry) if started else entry
+            if repeat and i == n - 1:
+                first = cat(first, _more(entry, sep))
+            present = cat(first, rest(i + 1, max(need_lo - 1, 0), need_hi - 1, True))
         if required:
             return present
         return alt([present, rest(i + 1, need_lo, need_hi, started)])

@@ -270,8 +270,9 @@ class Translator:
                 inner = self.any_value(depth - 1)
                 items = cat(inner, rep(cat(self.ws.comma(), inner), 0, None))
                 member = cat(keys.free_key(set()), self.ws.colon(), inner)
+                members = cat(member, rep(cat(self.ws.comma(), member), 0, None))
                 containers = [self.ws.container("[", items, "]", allow_empty=True),
-                              self.ws.container("{", member, "}", allow_empty=True)]
+                              self.ws.container("{", members, "}", allow_empty=True)]
             result = alt(scalars + containers)
             assert result is not None
             self._any[depth] = result

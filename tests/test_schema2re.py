@@ -163,8 +163,20 @@ def test_properties_in_schema_order_with_optional_and_required():
     check(schema,
           accepted=[{"b": ""}, {"a": 1, "b": "x"}, {"b": "x", "c": True}, {"a": 1, "b": "x", "c": False},
                     Raw('{"a": 1, "b": "x"}')],
-          rejected=[{}, {"a": 1}, Raw('{"b":"x","a":1}'), Raw('{"b":"x",}'), Raw('{"a":1,"b":"x","b":"y"}'),
-                    Raw('{ "b":"x"}'), Raw('{"b" :"x"}'), Raw('{"b":"x","d":1}')])
+          rejected=[{}, {"a": 1}, Raw('{"c":true,"b":"x"}'), Raw('{"b":"x",}'), Raw('{"a":1,"b":"x","b":"y"}'),
+                    Raw('{ "b":"x"}'), Raw('{"b" :"x"}'), Raw('{"d":1,"b":"x"}')])
+
+
+def test_required_first_is_a_second_order_for_small_objects():
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}, "c": {"type": "null"}},
+              "required": ["c", "a"]}
+    check(schema, accepted=[{"a": 1, "b": "", "c": None}, {"c": None, "a": 1, "b": ""}, {"a": 1, "c": None},
+                            {"c": None, "a": 1}],
+          rejected=[{"b": "", "c": None, "a": 1}, {"c": None, "b": "", "a": 1}, Raw('{"a":1,"c":null,"a":2}'),
+                    Raw('{"c":null,"a":1,"c":null}')])
+    # past MAX_REORDERED_CHARS of members, schema order only
+    big = {"type": "object", "properties": {"a": {}, "b": {}}, "required": ["b"]}
+    check(big, accepted=[{"a": 1, "b": 2}], rejected=[{"b": 2, "a": 1}])
 
 
 def test_all_optional_object():
@@ -190,10 +202,63 @@ def test_additional_properties_schema_and_no_duplicate_keys():
           rejected=[Raw('{"a":1,"a":2}'), Raw('{"a":"x"}'), Raw('{"a":1,"zz":1}'), Raw('{"\\u0061":"x"}')])
 
 
-def test_additional_properties_absent_generates_named_properties_only():
-    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
-    assert not matches(schema, {"a": 1, "extra": 2})
-    assert matches({"type": "object"}, {"k": [1, {"x": None}]})  # nothing named: free-form
+def test_additional_properties_absent_extras_only_with_extra_properties():
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    check(schema, accepted=[{"a": 1}], rejected=[{"a": 1, "extra": 2}])  # default: named properties only
+    check(schema, accepted=[{"a": 1, "extra": 2}, {"a": 1, "x": [1], "y": {"z": None}}, Raw('{"a":1,"x":1,"x":"s"}')],
+          rejected=[{"extra": 2}, Raw('{"a":1,"a":2}'), Raw('{"a":1,"b":2,"a":3}'), Raw('{"a":1,"\\u0061":"s"}'),
+                    Raw('{"x":1,"a":1}')], extra_properties=True)
+    check({"type": "object"}, accepted=[{"k": [1, {"x": None, "y": 2}]}, {"a": 1, "b": 2, "c": 3}])  # free-form
+    with pytest.raises(TypeError):
+        to_regex(schema, True)  # type: ignore[misc]  # options are keyword-only
+
+
+def test_extras_with_absent_additional_properties_obey_unevaluated_properties():
+    check({"type": "object", "properties": {"a": {}}, "unevaluatedProperties": {"type": "integer"}},
+          accepted=[{"a": "s", "b": 1, "c": 2}], rejected=[{"a": 1, "b": "s"}], extra_properties=True)
+    check({"type": "object", "properties": {"a": {}}, "unevaluatedProperties": False},
+          accepted=[{"a": 1}], rejected=[{"a": 1, "b": 1}], extra_properties=True)
+
+
+def test_extra_keys_avoid_dependency_triggers_and_complemented_names():
+    # "t" is only a trigger: as an extra key it would need "a"
+    check({"type": "object", "properties": {"a": {}}, "dependentRequired": {"t": ["a"]}},
+          accepted=[{"a": 1, "u": 2}, {"u": 1}], rejected=[{"t": 1}, Raw('{"u":1,"t":2}')], extra_properties=True)
+    check({"type": "object", "additionalProperties": True, "dependentRequired": {"t": ["a"]}},
+          accepted=[{"u": 1, "v": 2}], rejected=[{"t": 1}, Raw('{"u":1,"t":2}')])
+    # oneOf: a text with both keys is valid under both branches, hence invalid
+    check({"type": "object", "oneOf": [{"required": ["a"]}, {"required": ["b"]}], "additionalProperties": True},
+          accepted=[{"a": 1}, {"b": 1}, {"a": 1, "c": 2}, {"b": 1, "c": 2, "d": 3}],
+          rejected=[{"a": 1, "b": 2}, Raw('{"a":1,"c":2,"b":3}'), Raw('{"b":1,"c":2,"a":3}')])
+    check({"type": "object", "if": {"required": ["k"]}, "then": {"required": ["v"]}},
+          accepted=[{}, {"z": 1}, {"k": 1, "v": 2}], rejected=[{"k": 1}, Raw('{"z":1,"k":2}')], extra_properties=True)
+    check({"type": "object", "not": {"required": ["b"]}}, accepted=[{"a": 1, "c": 2}], rejected=[{"a": 1, "b": 2}],
+          extra_properties=True)
+
+
+def test_several_extra_members_and_repeated_extra_keys():
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}},
+              "additionalProperties": {"type": "string"}}
+    check(schema, accepted=[{"a": 1, "x": "1", "y": "2"}, {"x": "1", "y": "2", "z": ""},
+                            Raw('{"x":"1","x":"2"}'), Raw('{"a":1, "x":"1", "y":"2"}')],
+          rejected=[Raw('{"a":1,"x":"s","a":2}'), Raw('{"x":"s","\\u0061":"t"}'), Raw('{"x":"s","a":"t"}'),
+                    Raw('{"a":1,"x":1}'), Raw('{"a":1,"x":"s",}'), Raw('{"a":1,,"x":"s"}')])
+    check({"type": "object", "patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False},
+          accepted=[{"x-a": 1, "x-b": 2}, Raw('{"x-a":1,"x-a":2}')], rejected=[{"x-a": 1, "y": 2}, {"x-a": 1, "x-b": "s"}])
+
+
+def test_repeated_extra_keys_never_satisfy_min_properties():
+    schema = {"type": "object", "properties": {"a": {}}, "additionalProperties": {"type": "integer"},
+              "minProperties": 2}
+    check(schema, accepted=[{"a": 1, "x": 1}, {"a": 1, "x": 1, "y": 2}],
+          rejected=[Raw('{"x":1,"x":2}'), Raw('{"x":1,"x":2,"x":3}'), {"a": 1}])
+    with pytest.raises(UnsupportedSchemaError, match="minProperties"):
+        to_regex({"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 2})
+    # maxProperties: at most one extra member is generated, so the count stays exact
+    check({"type": "object", "properties": {"a": {}}, "additionalProperties": {"type": "integer"},
+           "maxProperties": 2},
+          accepted=[{"a": 1, "x": 1}, {"x": 1}], rejected=[{"a": 1, "x": 1, "y": 2}, {"x": 1, "y": 2, "z": 3}])
+    check({"type": "object", "not": {"minProperties": 2}}, accepted=[{}, {"x": 1}], rejected=[{"x": 1, "y": 2}])
 
 
 def test_additional_properties_false_and_required_extra_name():
@@ -406,15 +471,25 @@ LEAVES = [
 ]
 
 
+def _object(properties, required, additional, more):
+    """An object schema; `additional` None leaves additionalProperties out."""
+    out = {"type": "object", "properties": properties, "required": required, **more}
+    if additional is not None:
+        out["additionalProperties"] = additional
+    return out
+
+
 def schemas():
     leaf = st.sampled_from(LEAVES)
 
     def extend(inner):
         names = st.sampled_from(["a", "b", "c"])
         return st.one_of(
-            st.builds(lambda p, r, ap: {"type": "object", "properties": p, "required": r, "additionalProperties": ap},
-                      st.dictionaries(names, inner, max_size=3), st.lists(names, max_size=2, unique=True),
-                      st.one_of(st.just(False), st.just(True), inner)),
+            st.builds(_object, st.dictionaries(names, inner, max_size=3), st.lists(names, max_size=2, unique=True),
+                      st.one_of(st.just(False), st.just(True), st.none(), inner),
+                      st.sampled_from([{}, {}, {"minProperties": 2}, {"maxProperties": 1},
+                                       {"minProperties": 1, "maxProperties": 2},
+                                       {"patternProperties": {"^d": {"type": "integer"}}}])),
             st.builds(lambda i, lo, hi: {"type": "array", "items": i, "minItems": lo, "maxItems": lo + hi},
                       inner, st.integers(0, 2), st.integers(0, 3)),
             st.builds(lambda bs: {"anyOf": bs}, st.lists(inner, min_size=1, max_size=3)),
@@ -434,10 +509,10 @@ json_values = st.recursive(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(schemas(), st.lists(json_values, min_size=1, max_size=8))
-def test_matched_instances_are_valid(schema, instances):
+@given(schemas(), st.lists(json_values, min_size=1, max_size=8), st.booleans())
+def test_matched_instances_are_valid(schema, instances, extra_properties):
     try:
-        pattern = regex.compile(to_regex(schema))
+        pattern = regex.compile(to_regex(schema, extra_properties=extra_properties))
     except UnsupportedSchemaError:
         return
     validator = jsonschema.Draft202012Validator(schema)
@@ -451,7 +526,7 @@ def test_matched_instances_are_valid(schema, instances):
 def test_generated_texts_are_valid(data):
     schema = data.draw(schemas())
     try:
-        pattern = to_regex(schema, max_depth=1)
+        pattern = to_regex(schema, max_depth=1, extra_properties=data.draw(st.booleans()))
     except UnsupportedSchemaError:
         return
     validator = jsonschema.Draft202012Validator(schema)

@@ -7,6 +7,7 @@ that its own compact `model_dump_json()` output matches (the canonical shape is 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from typing import Annotated, Literal, Optional, Union
 
@@ -14,7 +15,7 @@ import pytest
 import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schema2re import to_regex
 
@@ -99,3 +100,27 @@ def test_plain_types_round_trip():
     for tp, good in ((list[int], "[1, -2]"), (Literal["a", "b"], '"b"'),
                      (Optional[Annotated[int, Field(multiple_of=5)]], "null"), (tuple[bool, ...], "[true,false]")):
         assert regex.fullmatch(to_regex(tp), good), (tp, good)
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    inner: Address
+    n: int = 0
+
+
+@dataclasses.dataclass
+class Plain:
+    x: int
+
+
+def test_undeclared_fields_only_where_the_class_allows_them():
+    for tp, good, extra in ((Address, '{"street":"s","zip_code":"12345"}', '{"street":"s","zip_code":"12345","x":1}'),
+                            (Plain, '{"x":1}', '{"x":1,"y":2}')):
+        pattern = to_regex(tp)
+        assert regex.fullmatch(pattern, good)
+        assert not regex.fullmatch(pattern, extra)
+        assert regex.fullmatch(to_regex(tp, extra_properties=True), extra)
+    pattern = to_regex(Open)  # extra="allow": extra members after the fields, not inside `inner`
+    assert regex.fullmatch(pattern, '{"inner":{"street":"s","zip_code":"12345"},"n":1,"x":[1],"y":null}')
+    assert not regex.fullmatch(pattern, '{"inner":{"street":"s","zip_code":"12345","x":1}}')
+    assert Open.model_validate_json('{"inner":{"street":"s","zip_code":"12345"},"x":1,"x":2}').x == 2
