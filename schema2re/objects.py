@@ -2,13 +2,13 @@
 
 Contract of `object_rx` (the object part of one term):
 - Members come in schema order: the `properties` of each node in turn (first occurrence wins),
-  then `required` names not listed in any `properties`. When that differs and the named members'
-  regexes total at most `MAX_REORDERED_CHARS` characters, a second order is generated too: the
-  required names first (in order of first mention in `required`), then the optional ones in
-  schema order, as instances are often written (a bounded cost: each level at most doubles, only
-  while small). A member's value satisfies every schema
-  that applies to its name: `properties`, every matching `patternProperties` (matched with
-  Python's `re.search`, as jsonschema does), `additionalProperties` where neither applies, and
+  then `required` names not listed in any `properties`. Where it differs, a second order is
+  generated too while the named members' regexes total at most `MAX_REORDERED_CHARS` characters
+  (so the cost stays bounded: an object's text at most doubles, only while small): the required
+  names first (in order of first mention in `required`), then the optional ones in schema
+  order, as instances are often written. A member's value satisfies every schema that applies
+  to its name: `properties`, every matching `patternProperties` (matched with Python's
+  `re.search`, as jsonschema does), `additionalProperties` where neither applies, and
   `unevaluatedProperties` where nothing else evaluates the name.
 - Optional members may be omitted; required ones never are; a name whose value cannot be
   generated (false schema, recursion cut) is omitted, or the object is impossible if required.
@@ -216,7 +216,7 @@ def _orders(ctx: Context, term: terms.Term, names: list[str],
     """The member orders generated: schema order, then "required first" (see module doc)."""
     rank = {name: i for i, name in enumerate(required_names(ctx, term))}
     first = sorted(range(len(entries)), key=lambda i: (0, rank[names[i]]) if names[i] in rank else (1, i))
-    if first == sorted(first) or sum(len(e.text) for e, _ in entries) > MAX_REORDERED_CHARS:
+    if first == list(range(len(entries))) or sum(len(e.text) for e, _ in entries) > MAX_REORDERED_CHARS:
         return [entries]
     return [entries, [entries[i] for i in first]]
 

@@ -41,6 +41,11 @@ def subsequence(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int | None
     return _counted(entries, sep, max(lo, 1), hi, repeat), empty_ok
 
 
+def separated(entry: Rx | None, sep: Rx) -> Rx | None:
+    """One or more occurrences of `entry`, separated by `sep` (None if `entry` is None)."""
+    return cat(entry, _more(entry, sep)) if entry is not None else None
+
+
 def _more(entry: Rx, sep: Rx) -> Rx:
     """Further occurrences of a repeated entry, each after a separator."""
     return rep(cat(sep, entry), 0, None)  # type: ignore[return-value]
@@ -59,11 +64,11 @@ def _chain(entries: list[tuple[Rx, bool]], sep: Rx, repeat: bool) -> Rx | None:
     last = len(entries) - 1
     parts = [opt(cat(e, sep)) for e, _ in entries[:first_required]]
     required_entry = entries[first_required][0]
-    parts.append(cat(required_entry, _more(required_entry, sep)) if repeat and first_required == last
+    parts.append(separated(required_entry, sep) if repeat and first_required == last
                  else required_entry)
     for i, (entry, required) in enumerate(entries[first_required + 1:], first_required + 1):
         if repeat and i == last:
-            parts.append(cat(sep, entry, _more(entry, sep)) if required else _more(entry, sep))
+            parts.append(cat(sep, separated(entry, sep)) if required else _more(entry, sep))
         else:
             parts.append(cat(sep, entry) if required else opt(cat(sep, entry)))
     return cat(*parts)
@@ -84,7 +89,7 @@ def _nonempty(entries: list[Rx], sep: Rx, repeat: bool) -> Rx | None:
     for i, entry in enumerate(entries):
         if repeat and i == len(entries) - 1:
             more = _more(entry, sep)
-            body = cat(entry, more) if body is None else alt([cat(body, more), cat(entry, more)])
+            body = separated(entry, sep) if body is None else alt([cat(body, more), separated(entry, sep)])
         else:
             body = entry if body is None else alt([cat(body, opt(cat(sep, entry))), entry])
     return body

@@ -28,7 +28,8 @@ from schema2re import arrays, disjoint, finite, keys, negate, numbers, objects, 
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
 from schema2re.errors import SchemaToRegexError, UnsupportedSchemaError
-from schema2re.rx import Rx, alt, cat, lit, raw, rep
+from schema2re.rx import Rx, alt, cat, lit, raw
+from schema2re.sequence import separated
 from schema2re.whitespace import Whitespace
 
 # Formats defined by some JSON Schema draft. Others are annotations that no validator asserts,
@@ -261,18 +262,16 @@ class Translator:
                 kwargs[param] = 0 if param == "min_length" else None
 
     def any_value(self, depth: int) -> Rx:
-        """Any JSON value, containers nested at most `depth` deep (one extra member per object)."""
+        """Any JSON value, containers nested at most `depth` deep (object keys may repeat: any value is valid)."""
         if depth not in self._any:
             scalars = [lit("null"), lit("true"), lit("false"),
                        raw(numbers.number_regex()), raw(strings.string_regex())]
             containers: list[Rx | None] = []
             if depth > 0:
                 inner = self.any_value(depth - 1)
-                items = cat(inner, rep(cat(self.ws.comma(), inner), 0, None))
                 member = cat(keys.free_key(set()), self.ws.colon(), inner)
-                members = cat(member, rep(cat(self.ws.comma(), member), 0, None))
-                containers = [self.ws.container("[", items, "]", allow_empty=True),
-                              self.ws.container("{", members, "}", allow_empty=True)]
+                containers = [self.ws.container("[", separated(inner, self.ws.comma()), "]", allow_empty=True),
+                              self.ws.container("{", separated(member, self.ws.comma()), "}", allow_empty=True)]
             result = alt(scalars + containers)
             assert result is not None
             self._any[depth] = result

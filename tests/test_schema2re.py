@@ -168,8 +168,8 @@ def test_properties_in_schema_order_with_optional_and_required():
 
 
 def test_required_first_is_a_second_order_for_small_objects():
-    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}, "c": {"type": "null"}},
-              "required": ["c", "a"]}
+    schema = {"type": "object", "required": ["c", "a"],
+              "properties": {"a": {"type": "integer"}, "b": {"type": "string"}, "c": {"type": "null"}}}
     check(schema, accepted=[{"a": 1, "b": "", "c": None}, {"c": None, "a": 1, "b": ""}, {"a": 1, "c": None},
                             {"c": None, "a": 1}],
           rejected=[{"b": "", "c": None, "a": 1}, {"c": None, "b": "", "a": 1}, Raw('{"a":1,"c":null,"a":2}'),
@@ -244,7 +244,8 @@ def test_several_extra_members_and_repeated_extra_keys():
           rejected=[Raw('{"a":1,"x":"s","a":2}'), Raw('{"x":"s","\\u0061":"t"}'), Raw('{"x":"s","a":"t"}'),
                     Raw('{"a":1,"x":1}'), Raw('{"a":1,"x":"s",}'), Raw('{"a":1,,"x":"s"}')])
     check({"type": "object", "patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False},
-          accepted=[{"x-a": 1, "x-b": 2}, Raw('{"x-a":1,"x-a":2}')], rejected=[{"x-a": 1, "y": 2}, {"x-a": 1, "x-b": "s"}])
+          accepted=[{"x-a": 1, "x-b": 2}, Raw('{"x-a":1,"x-a":2}')],
+          rejected=[{"x-a": 1, "y": 2}, {"x-a": 1, "x-b": "s"}])
 
 
 def test_repeated_extra_keys_never_satisfy_min_properties():
