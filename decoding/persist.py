@@ -333,9 +333,7 @@ class PersistentIndex(TokenIndex):
         self.walks += 1
         self._unsaved.append(state)
         if len(self._unsaved) >= min(SAVE_EVERY, max(1, self.walks - len(self._unsaved))):
-            write = _quietly(self._take_unsaved)
-            if write is not None:
-                _WRITER.submit(write)
+            save_now(self)
         return entry
 
     def restore(self, saved: snapshot.Snapshot | None) -> None:
