@@ -886,19 +886,17 @@ class _Parser:
         if negate:
             ranges = charclass.complement(ranges)
             if not ranges and len(classes) > 1:
-                ranges = self.complementary_classes(pos, text[pos: reader.pos])
+                raise self.complementary_classes(pos)
         return ranges, bool(classes), False
 
-    def complementary_classes(self, pos: int, item: str) -> Ranges:
-        """A negated set whose members cover everything, like `[^\\d\\D]`: regex reads a set
-        holding a property and its negation as "any character", negation ignored (and fails to
-        compile it case-insensitively), so ask regex which of these it is."""
-        flags = ("i" if self.case_mode(pos) else "") + ("a" if self.ascii else "")
-        try:
-            matches_anything = regex.fullmatch(f"(?{flags}){item}", "a", regex.VERSION0) is not None
-        except Exception as exc:  # regex raises AttributeError here, not regex.error
-            raise self.syntax_error(f"regex cannot compile this set ({exc})", pos) from None
-        return charclass.ALL if matches_anything else ()
+    def complementary_classes(self, pos: int) -> UnsupportedPattern:
+        """A negated set of several classes that together cover every character, like
+        `[^\\d\\D]`: `regex` releases disagree on its language (2024.11 matches nothing, 2025.7
+        fails to compile it, 2025.10 and later match any character, and before 2026.12 the
+        case-insensitive form crashes), so it is refused whatever release is installed."""
+        return UnsupportedPattern(
+            "a negated set whose classes cover every character (regex releases disagree on what "
+            "it matches; write (?s). for any character or (?!) for none)", self.text, pos)
 
     def set_item(self, set_pos: int) -> tuple[str, object]:
         """One member of a set: ("char", code point) or ("class", its text)."""
