@@ -8,6 +8,9 @@ Contract:
 - `flush()` returns once every job submitted before it has run (immediately if there are none).
 - Jobs are not run at interpreter exit by themselves: whoever submits them registers an `atexit`
   handler that calls `flush()` (daemon threads still run while `atexit` handlers do).
+- When no thread can be started (Python 3.12 refuses new threads in `atexit` handlers, e.g. the
+  first job of a forked child submitted at its exit), `submit` runs the queued jobs and the new
+  one on the calling thread before it returns, so nothing submitted is dropped.
 """
 
 from __future__ import annotations
@@ -33,11 +36,17 @@ class BackgroundWriter:
         with self._lock:
             if self._pid != os.getpid():  # a forked child: the parent's queue is not ours
                 self._queue, self._thread, self._pid = queue.Queue(), None, os.getpid()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, args=(self._queue,),
-                                                name=self._name, daemon=True)
-                self._thread.start()
             self._queue.put(job)
+            if self._thread is None or not self._thread.is_alive():
+                thread = threading.Thread(target=self._run, args=(self._queue,),
+                                          name=self._name, daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # "can't create new thread at interpreter shutdown"
+                    self._thread = None
+                    self._drain(self._queue)
+                else:
+                    self._thread = thread
 
     def flush(self) -> None:
         with self._lock:
@@ -48,10 +57,21 @@ class BackgroundWriter:
 
     def _run(self, jobs: queue.Queue) -> None:
         while True:
-            job = jobs.get()
+            self._call(jobs, jobs.get())
+
+    def _drain(self, jobs: queue.Queue) -> None:
+        """Run every queued job on the calling thread (no writer thread could be started)."""
+        while True:
             try:
-                job()
-            except Exception as exc:  # reported; the writer carries on
-                self._on_error(exc)
-            finally:
-                jobs.task_done()
+                job = jobs.get_nowait()
+            except queue.Empty:
+                return
+            self._call(jobs, job)
+
+    def _call(self, jobs: queue.Queue, job: Callable[[], object]) -> None:
+        try:
+            job()
+        except Exception as exc:  # reported; the writer carries on
+            self._on_error(exc)
+        finally:
+            jobs.task_done()

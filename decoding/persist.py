@@ -27,7 +27,10 @@ Stored in a `cache.store.Store` (kind: key -> value):
 - "schema2re": schema JSON + options -> the regex `schema2re.to_regex` made of it.
 Every key holds `PERSIST_VERSION` and a fingerprint of the source code that computes the value
 (the decoding core's modules, or the schema2re package, plus the regex module's version and
-Unicode data), so changed code never reads values made by other code.
+Unicode data), so changed code never reads values made by other code. The core's fingerprint is
+taken when this module is imported, right after the core modules are: a process whose source
+files are edited or upgraded while it runs keeps the fingerprint of the code it runs (taken at its
+first cache use instead, it would store its old code's values under the new code's keys).
 
 Contracts:
 - A warm start is indistinguishable from a cold one: masks, transitions, accepting states and
@@ -71,7 +74,7 @@ import regex
 from cache.location import resolve_cache_dir
 from cache.store import CacheWarning, Store, get_store
 from cache.writer import BackgroundWriter
-from decoding import snapshot
+from decoding import snapshot, syntax  # noqa: F401  (syntax: loaded before the fingerprint)
 from decoding.dfa import Automaton
 from decoding.index import StateEntry, TokenIndex
 from decoding.nfa import NFA
@@ -121,6 +124,9 @@ def _fingerprint(files: Iterable[Path], extra: list[str]) -> str | None:
     except OSError:
         return None
     return h.hexdigest()
+
+
+core_fingerprint()  # now, while the files on disk are the ones just imported (module docstring)
 
 
 def _key(*parts: Any) -> str:

@@ -73,3 +73,26 @@ def test_a_forked_child_runs_its_own_jobs():
         blocker.set()
         child.join(30)
     writer.flush()
+
+
+def test_jobs_still_run_when_no_thread_can_be_started(monkeypatch):
+    # Python 3.12 refuses new threads in atexit handlers ("can't create new thread at interpreter
+    # shutdown"): a process whose first write is queued at its exit (a forked child that computed
+    # fewer entries than trigger a save) must still write it, not lose it.
+    errors: list[BaseException] = []
+    writer = BackgroundWriter(errors.append)
+    done = []
+
+    def refuse(self):
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    writer.submit(lambda: done.append(1))
+    writer.submit(lambda: 1 / 0)
+    writer.submit(lambda: done.append(2))
+    assert done == [1, 2] and [type(e) for e in errors] == [ZeroDivisionError]
+    writer.flush()  # nothing left to wait for
+    monkeypatch.undo()
+    writer.submit(lambda: done.append(threading.get_ident()))  # a thread again once allowed
+    writer.flush()
+    assert done[2] != threading.get_ident()

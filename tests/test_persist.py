@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import time
+import unicodedata
 import warnings
 import weakref
 from collections import OrderedDict
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import regex
 
 import cache.store as store_mod
 import decoding.guide as guide_mod
@@ -195,6 +198,7 @@ _CHILD = textwrap.dedent("""
     import json, sys, time, hashlib
     from pathlib import Path
     from transformers import AutoTokenizer
+    from decoding import persist
     from decoding.guide import compile
     from cache.store import get_store
 
@@ -215,7 +219,7 @@ _CHILD = textwrap.dedent("""
     info = get_store(cache_dir).info()
     print(json.dumps({"walks": guide.index.walks, "restored": guide.index.restored,
                       "nfa_built": guide.automaton.nfa_built, "hits": info["hits"],
-                      "digest": digest.hexdigest()}))
+                      "digest": digest.hexdigest(), "core": persist.core_fingerprint()}))
     # no explicit save: the index saves as it grows and at exit
 """)
 
@@ -241,7 +245,14 @@ def _children(tmp_path, bpe_tokenizer, jobs: list[tuple[str, list[str]]]) -> lis
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
+        assert "typedecode cache:" not in err, err  # e.g. its store fell back to memory
         results.append(json.loads(out.strip().splitlines()[-1]))
+    # Entry and automaton keys hold the fingerprint of the decoding core's source: a child that
+    # imported other source than this process (a core module edited or reinstalled since this
+    # process imported it) shares no key with it, and every check of what it stored fails.
+    if {r["core"] for r in results} != {persist.core_fingerprint()}:
+        pytest.fail("the decoding core's source changed while the tests ran (saved edits or a "
+                    "reinstall): children and this process use different cache keys; rerun")
     return results
 
 
@@ -381,6 +392,35 @@ def test_version_or_code_change_ignores_old_entries(bpe_tokenizer, tmp_path, fre
     walk(guide, bpe_tokenizer, ANSWER_TEXTS)
     assert guide.index.walks > 0 and guide.index.restored == 0
     assert store_mod.get_store(tmp_path).info()["hits"] == {}
+
+
+def test_core_fingerprint_is_of_the_source_the_process_imported(tmp_path):
+    # A core module saved (edited, reinstalled) after a process imported it: the process runs the
+    # old code, so it must keep the old code's fingerprint and never store its values under the
+    # new code's keys. Taken at first cache use, the fingerprint was of the new files.
+    for package in ("decoding", "cache"):
+        shutil.copytree(ROOT / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    files = [tmp_path / "decoding" / f"{m}.py" for m in persist._CORE_MODULES]
+    extra = [regex.__version__, unicodedata.unidata_version]
+    imported = persist._fingerprint(files, extra)
+    script = textwrap.dedent("""
+        import sys, types
+        from pathlib import Path
+        package = types.ModuleType("decoding")  # the copy, without decoding/__init__'s imports
+        package.__path__ = [str(Path("decoding").absolute())]
+        sys.modules["decoding"] = package
+        from decoding import persist
+        assert Path(persist.__file__).parent == Path(package.__path__[0])
+        syntax = Path("decoding/syntax.py")
+        syntax.write_text(syntax.read_text() + "\\n# saved after the import\\n")
+        print(persist.core_fingerprint())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert persist._fingerprint(files, extra) != imported  # the edit is part of the fingerprint
+    assert out.stdout.split()[-1] == imported
 
 
 def test_unmappable_tokens_warning_is_repeated_on_warm_loads(bpe_tokenizer, tmp_path, fresh,
