@@ -1,9 +1,10 @@
 """An in-process stand-in for `diskcache.Cache`, used when the disk cache is off or unusable.
 
 It offers the subset of the `diskcache.Cache` interface that `cache.store` uses (get, set,
-delete, transact, iterkeys, volume, clear, close) with the same meaning for `bytes` values,
-and evicts the least recently stored entries once the total value size exceeds `size_limit` (the
-entry just written is always kept). Thread-safe; nothing is shared between processes.
+delete, transact, clear, close) with the same meaning for `bytes` values, plus `sizes` (what
+`cache.store` reads from diskcache's table for `info`), and evicts the least recently stored
+entries once the total value size exceeds `size_limit` (the entry just written is always kept).
+Thread-safe; nothing is shared between processes.
 """
 
 from __future__ import annotations
@@ -49,13 +50,10 @@ class MemoryBackend:
         with self._lock:
             yield
 
-    def iterkeys(self) -> Iterator[str]:
+    def sizes(self) -> list[tuple[str, int]]:
+        """(key, value length) of every entry."""
         with self._lock:
-            keys = list(self._items)
-        return iter(keys)
-
-    def volume(self) -> int:
-        return self._size
+            return [(key, len(value)) for key, value in self._items.items()]
 
     def clear(self) -> int:
         with self._lock:

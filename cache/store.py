@@ -3,7 +3,8 @@
 Contract:
 - Location as in `cache.location.resolve_cache_dir`; a None location (cache turned off) gives a
   memory-only store with the same API. Layout under the location: `entries/` (the diskcache
-  database and value files) and `files/` (folders handed out by `Store.folder`).
+  database and value files) and `files/v{FORMAT_VERSION}/{kind}/{blake2b(key)}/` (folders handed
+  out by `Store.folder`, such as converted models). Nothing else is written there.
 - Every store key is `typedecode/v{FORMAT_VERSION}/{kind}/{codec}/{blake2b(key)}`, so bumping
   FORMAT_VERSION means no old entry is ever read (they age out by eviction). `kind` is a short
   identifier (letters, digits, `_.-`); `key` any string.
@@ -17,12 +18,22 @@ Contract:
 - Writes from several processes are safe (SQLite transactions); `merge_arrays` is an atomic
   read-modify-write across processes. Eviction: least-recently-stored once the volume exceeds
   `size_limit` bytes, so reads never write (under diskcache's least-recently-used policy every
-  read is also an SQL update, about 6x the cost of the read) (folders from `Store.folder` are counted by `info` but not evicted).
-- `info()` hit/miss counters cover `get_*` calls of this process only.
+  read is also an SQL update, about 6x the cost of the read). Folders from `Store.folder` are
+  counted by `info` but never evicted.
+- Hits and misses (`get_*` calls, and `record` for folders) are counted in memory and added to
+  the location's totals, stored in the same database, by `save_counts` (an atomic
+  read-modify-write), which `info` calls first and which runs at interpreter exit for every live
+  store; a forked child starts from zero. So `info()` reports every process since the last
+  `clear` (memory-only: this process), except `multiprocessing` workers, which exit without
+  running exit handlers unless they call `save_counts`.
+- `info()` accounts for every byte under the location (see `Store.info`); `clear()` removes
+  every entry, folder and count and compacts the database; files the store did not write are
+  never touched.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import re
@@ -30,8 +41,9 @@ import shutil
 import sqlite3
 import threading
 import warnings
+import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -61,6 +73,8 @@ EVICTION_POLICY = "least-recently-stored"
 _KIND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _IO_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
 _MIN_FILE_SIZE = 2**15  # values at least this big live in their own file, not in SQLite
+_ENTRIES, _FILES = "entries", "files"  # the only names the store creates under its location
+_COUNTS_KIND = ".counts"  # not a valid kind, so it never collides with an entry's
 
 Backend = diskcache.Cache | MemoryBackend
 Arrays = dict[str, np.ndarray]
@@ -92,6 +106,7 @@ class Store:
                 self._backend = self._open_disk(self.path)
             except _IO_ERRORS as exc:
                 self._degrade(exc, self._backend)
+        _LIVE.add(self)
 
     @property
     def enabled(self) -> bool:
@@ -146,70 +161,113 @@ class Store:
         return self._run(op)
 
     def folder(self, kind: str, key: str) -> Path | None:
-        """An existing directory for file artefacts of (kind, key), or None when memory-only.
+        """Where the file artefact of (kind, key) lives, or None when memory-only.
 
-        The directory is shared by all processes using this location: write into a temporary
-        name inside it and rename, then record what was written with `put_json`.
+        The parent directory exists; the path itself may not. It is shared by every process using
+        this location: build the artefact in a sibling whose name starts with "." and rename it
+        into place, so that no reader sees a partial one. `info` counts it under `kind`, `clear`
+        removes it, eviction never does.
         """
         _store_key(kind, BYTES, key)  # validates kind and key
         if self.path is None:
             return None
-        target = self.path / "files" / f"v{FORMAT_VERSION}" / kind / _digest(key)
+        target = self.path / _FILES / f"v{FORMAT_VERSION}" / kind / _digest(key)
 
         def op(backend: Backend) -> Path | None:
             if not isinstance(backend, diskcache.Cache):
                 return None
-            target.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
             return target
 
         return self._run(op)
 
-    def info(self) -> dict:
-        """Location, whether disk is in use, size in bytes, entries by kind, process hits/misses.
-
-        Keys: location, enabled, format_version, size, size_limit, entries (kind -> count),
-        stale_entries (entries of other format versions or foreign), hits, misses (kind -> count).
-        """
-        prefix = f"typedecode/v{FORMAT_VERSION}/"
-
-        def op(backend: Backend) -> tuple[Counter[str], int, int]:
-            entries: Counter[str] = Counter()
-            stale = 0
-            for k in backend.iterkeys():
-                if isinstance(k, str) and k.startswith(prefix):
-                    entries[k[len(prefix):].split("/", 1)[0]] += 1
-                else:
-                    stale += 1
-            size = backend.volume()
-            if isinstance(backend, diskcache.Cache):
-                size += _tree_size(self.path / "files")
-            return entries, stale, size
-
-        entries, stale, size = self._run(op)
+    def record(self, kind: str, hit: bool) -> None:
+        """Count a hit or a miss of `kind` that no `get_*` call saw (a `folder` artefact found or
+        built)."""
+        _store_key(kind, BYTES, "")  # validates kind
         with self._lock:
-            hits, misses = dict(self._hits), dict(self._misses)
+            (self._hits if hit else self._misses)[kind] += 1
+
+    def save_counts(self) -> None:
+        """Add the hits and misses counted here since the last save to the location's totals."""
+        with self._lock:
+            hits, misses = self._hits, self._misses
+            self._hits, self._misses = Counter(), Counter()
+        if not hits and not misses:
+            return
+        skey = _counts_key()
+
+        def op(backend: Backend) -> None:
+            with backend.transact():
+                old_hits, old_misses = self._read_counts(backend)
+                totals = {"hits": dict(old_hits + hits), "misses": dict(old_misses + misses)}
+                backend.set(skey, _frame(_COUNTS_KIND, JSON, skey, encode_json(totals)))
+
+        self._run(op)
+
+    def info(self) -> dict:
+        """What the location holds, by kind, and the hits and misses of every process.
+
+        Saves this process's counts first (`save_counts`). Keys:
+        - location (None when the cache is off), enabled (entries go to disk), format_version,
+          size_limit (entries are evicted past it; folders are not);
+        - size: bytes of every file under the location, whoever wrote it (memory-only: of every
+          stored value);
+        - entries, bytes: kind -> number and bytes of this format version's entries and
+          `folder` artefacts (a folder is one entry, its bytes are all the files in it);
+        - other_bytes: `size` minus the sum of `bytes`: the database's own pages, write-ahead
+          log and index, entries of other format versions or foreign keys (`stale_entries` of
+          them), the hit/miss totals, and `foreign`;
+        - foreign: names directly under the location that the store did not create (sorted);
+        - hits, misses: kind -> count, over every process since the last `clear`.
+        """
+        self.save_counts()
+
+        def op(backend: Backend) -> tuple[list[tuple[str, int]], tuple[Counter, Counter], bool]:
+            on_disk = isinstance(backend, diskcache.Cache)
+            return _entry_sizes(backend), self._read_counts(backend), on_disk
+
+        sizes, (hits, misses), on_disk = self._run(op)
+        entries, nbytes, stale = _by_kind(sizes)
+        foreign: list[str] = []
+        size = sum(n for _, n in sizes)
+        if on_disk:
+            for kind, count, folder_bytes in _folders(self.path / _FILES / f"v{FORMAT_VERSION}"):
+                entries[kind] += count
+                nbytes[kind] += folder_bytes
+            size = _tree_size(self.path)
+            foreign = sorted(p.name for p in _children(self.path)
+                             if p.name not in (_ENTRIES, _FILES))
         return {
             "location": None if self.path is None else str(self.path),
-            "enabled": self.enabled,
+            "enabled": on_disk,
             "format_version": FORMAT_VERSION,
             "size": size,
             "size_limit": self.size_limit,
             "entries": dict(entries),
+            "bytes": dict(nbytes),
+            "other_bytes": size - sum(nbytes.values()),
             "stale_entries": stale,
-            "hits": hits,
-            "misses": misses,
+            "foreign": foreign,
+            "hits": dict(hits),
+            "misses": dict(misses),
         }
 
     def clear(self) -> None:
-        """Remove every entry and folder (of every format version) from this location."""
+        """Remove every entry, folder (of every format version) and hit/miss count, then shrink
+        the database file as far as other processes' open reads allow. Names under the location
+        that the store did not create (`info()["foreign"]`) are left alone."""
+        with self._lock:
+            self._hits, self._misses = Counter(), Counter()
 
         def op(backend: Backend) -> None:
             backend.clear()
             if isinstance(backend, diskcache.Cache):
-                files = self.path / "files"
+                files = self.path / _FILES
                 if files.exists():
                     shutil.rmtree(files)
                 files.mkdir()
+                _shrink(backend)
 
         self._run(op)
 
@@ -218,11 +276,11 @@ class Store:
     def _open_disk(self, path: Path) -> diskcache.Cache:
         settings = dict(size_limit=self.size_limit, eviction_policy=EVICTION_POLICY,
                         disk_min_file_size=_MIN_FILE_SIZE)
-        backend = _open_ready(path / "entries", settings)
+        backend = _open_ready(path / _ENTRIES, settings)
         if backend is None:
-            backend = diskcache.Cache(str(path / "entries"), disk=SafeDisk, **settings)
+            backend = diskcache.Cache(str(path / _ENTRIES), disk=SafeDisk, **settings)
         try:
-            (path / "files").mkdir(exist_ok=True)
+            (path / _FILES).mkdir(exist_ok=True)
         except OSError:
             backend.close()
             raise
@@ -252,6 +310,13 @@ class Store:
             backend.delete(skey)
             self._warn_once(kind, exc)
             return None
+
+    def _read_counts(self, backend: Backend) -> tuple[Counter[str], Counter[str]]:
+        """The location's stored hit and miss totals (empty when absent or malformed)."""
+        stored = self._read(backend, _COUNTS_KIND, _counts_key(), JSON, decode_json)
+        if not isinstance(stored, dict):
+            return Counter(), Counter()
+        return _count_table(stored.get("hits")), _count_table(stored.get("misses"))
 
     def _run(self, op: Callable[[Backend], T]) -> T:
         """Run `op` on the current backend; on an I/O failure, degrade to memory and rerun."""
@@ -359,7 +424,80 @@ def _frame(kind: str, codec: bytes, skey: str, payload: bytes) -> bytes:
     return frame(FORMAT_VERSION, codec, kind, skey, payload)
 
 
+def _counts_key() -> str:
+    """The store key of the location's hit/miss totals (no kind's key can equal it)."""
+    return f"typedecode/v{FORMAT_VERSION}/{_COUNTS_KIND}"
+
+
+def _count_table(value: object) -> Counter[str]:
+    """`value` as kind -> count when it is a JSON object of non-negative integers, else empty."""
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and type(n) is int and n >= 0 for k, n in value.items()):
+        return Counter()
+    return Counter(value)
+
+
+def _entry_sizes(backend: Backend) -> list[tuple[str, int]]:
+    """(store key, bytes of its value) for every entry; a key that is not text reads as ""."""
+    if isinstance(backend, MemoryBackend):
+        return backend.sizes()
+    # diskcache keeps a value of at least _MIN_FILE_SIZE bytes in a file (`size` is its length,
+    # `value` NULL) and a smaller one in the row (`size` 0).
+    rows = backend._sql("SELECT key, raw, size + COALESCE(length(value), 0) FROM Cache").fetchall()
+    return [(key if raw and isinstance(key, str) else "", size) for key, raw, size in rows]
+
+
+def _by_kind(sizes: Iterable[tuple[str, int]]) -> tuple[Counter[str], Counter[str], int]:
+    """Entries and bytes by kind of this format version's keys, and the number of other keys
+    (other format versions, foreign); the hit/miss totals count in none of them."""
+    prefix, counts_key = f"typedecode/v{FORMAT_VERSION}/", _counts_key()
+    entries: Counter[str] = Counter()
+    nbytes: Counter[str] = Counter()
+    stale = 0
+    for key, size in sizes:
+        if key == counts_key:
+            continue
+        if key.startswith(prefix):
+            kind = key[len(prefix):].split("/", 1)[0]
+            entries[kind] += 1
+            nbytes[kind] += size
+        else:
+            stale += 1
+    return entries, nbytes, stale
+
+
+def _folders(root: Path) -> list[tuple[str, int, int]]:
+    """(kind, folders, bytes) for each kind folder under `root`; names starting with "." (an
+    artefact being built, or one left by a crash) count in the bytes but not as folders."""
+    found = []
+    for kind_dir in _children(root):
+        count = sum(not child.name.startswith(".") for child in _children(kind_dir))
+        size = _tree_size(kind_dir)
+        if count or size:
+            found.append((kind_dir.name, count, size))
+    return found
+
+
+def _children(folder: Path) -> list[Path]:
+    """The entries of `folder` (none if it is missing or unreadable)."""
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
+
+
+def _shrink(cache: diskcache.Cache) -> None:
+    """Hand the pages freed by deletions back to the file system: under diskcache's auto-vacuum,
+    a checkpoint that truncates the write-ahead log does it. Best effort: a process in the
+    middle of a read leaves the log for a later checkpoint."""
+    try:
+        cache._sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    except sqlite3.Error:
+        pass
+
+
 def _tree_size(root: Path) -> int:
+    """Bytes of every file under `root` (links not followed; 0 if it is missing)."""
     total = 0
     for dirpath, _, filenames in os.walk(root):
         for name in filenames:
@@ -369,6 +507,24 @@ def _tree_size(root: Path) -> int:
                 pass
     return total
 
+
+_LIVE: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def _save_all_counts() -> None:
+    """Save the hit/miss counts of every live store (run at interpreter exit)."""
+    for store in list(_LIVE):
+        store.save_counts()
+
+
+def _forget_inherited_counts() -> None:
+    """In a forked child: drop the counts copied from the parent, which the parent saves."""
+    for store in list(_LIVE):
+        store._hits, store._misses = Counter(), Counter()
+
+
+atexit.register(_save_all_counts)
+os.register_at_fork(after_in_child=_forget_inherited_counts)
 
 _STORES: dict[Path | None, Store] = {}
 _STORES_LOCK = threading.Lock()

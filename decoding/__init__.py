@@ -1,52 +1,61 @@
-"""typedecode's decoding engine: regex -> byte-level automaton -> per-state token masks."""
+"""typedecode's decoding engine: regex -> byte-level automaton -> per-state token masks.
 
-from decoding.errors import (
-    EmptyLanguage,
-    PatternError,
-    PatternSyntaxError,
-    PatternTooComplex,
-    TokenRejected,
-    TypedecodeError,
-    UnsupportedPattern,
-)
+The public names below are loaded on first use (PEP 562): `import decoding` (and so
+`import schema2re`, which uses `decoding.errors`) imports neither torch nor transformers until a
+name that needs them is read. `from decoding import generate, Generator, ...`, attribute access,
+`dir(decoding)` and `__all__` behave as if everything had been imported eagerly; a submodule read
+as an attribute (`decoding.models` after `import decoding`) is imported then too.
+"""
 
-from decoding.guide import Guide, compile, vocabulary_of  # noqa: A004 - documented name
-from decoding.vocabulary import Vocabulary
+import importlib
+from typing import Any
 
-__all__ = [
-    "EmptyLanguage",
-    "Guide",
-    "Vocabulary",
-    "compile",
-    "vocabulary_of",
-    "PatternError",
-    "PatternSyntaxError",
-    "PatternTooComplex",
-    "TokenRejected",
-    "TypedecodeError",
-    "UnsupportedPattern",
-]
+# Public name -> the submodule that defines it.
+_EXPORTS: dict[str, str] = {
+    # The decoding core.
+    "Guide": "decoding.guide",
+    "compile": "decoding.guide",
+    "vocabulary_of": "decoding.guide",
+    "Vocabulary": "decoding.vocabulary",
+    # Generation: the masked loop, the embedded default model, the logits processor.
+    "Completion": "decoding.generation",
+    "Generator": "decoding.generation",
+    "generate": "decoding.generation",
+    "stream": "decoding.generation",
+    "RegexLogitsProcessor": "decoding.processor",
+    # Errors.
+    "EmptyLanguage": "decoding.errors",
+    "GenerationError": "decoding.errors",
+    "IncompleteGeneration": "decoding.errors",
+    "ModelLoadError": "decoding.errors",
+    "OutputValidationError": "decoding.errors",
+    "PatternError": "decoding.errors",
+    "PatternSyntaxError": "decoding.errors",
+    "PatternTooComplex": "decoding.errors",
+    "TokenRejected": "decoding.errors",
+    "TypedecodeError": "decoding.errors",
+    "UnsupportedPattern": "decoding.errors",
+    "UsageError": "decoding.errors",
+}
 
-# Generation: the masked loop, the embedded default model, the logits processor.
-from decoding.errors import (  # noqa: E402
-    GenerationError,
-    IncompleteGeneration,
-    ModelLoadError,
-    OutputValidationError,
-    UsageError,
-)
-from decoding.generation import Completion, Generator, generate, stream  # noqa: E402
-from decoding.processor import RegexLogitsProcessor  # noqa: E402
+__all__ = sorted(_EXPORTS)
 
-__all__ += [
-    "Completion",
-    "GenerationError",
-    "Generator",
-    "IncompleteGeneration",
-    "ModelLoadError",
-    "OutputValidationError",
-    "RegexLogitsProcessor",
-    "UsageError",
-    "generate",
-    "stream",
-]
+
+def __getattr__(name: str) -> Any:
+    """Public `name` from the submodule that defines it (kept here once read), or the submodule
+    `decoding.<name>` itself; AttributeError when it is neither."""
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,26 +1,39 @@
 """The `typedecode` command line.
 
-    typedecode generate PROMPT [--schema FILE.json | --model-class pkg.mod:Class | --regex RE]
+    typedecode generate PROMPT [--schema FILE.json | --type pkg.mod:Name | --regex RE]
                        [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S]
-                       [--stop TEXT ...] [--stream] [--model PATH] [--cache-dir DIR]
+                       [--stop TEXT ...] [--engine automaton|partial] [--no-jump-forward]
+                       [--lenient] [--extra-properties] [--whitespace WS] [--max-depth N]
+                       [--stream] [--model PATH] [--cache-dir DIR]
     typedecode demo [--max-new-tokens N] [--model PATH] [--cache-dir DIR]
     typedecode cache info|clear [--cache-dir DIR]
 
-`generate` prints the result: the text, or JSON for a schema (a Pydantic instance is printed with
-`model_dump_json`). PROMPT `-` reads the prompt from standard input. `demo` runs the RELLM
-LangChain example on the model, first unconstrained, then constrained to the agent-action JSON
-regex, and prints both. Contract: any error is one message on stderr and exit status 2, never a
-traceback; argparse usage errors also exit 2.
+`generate` prints the result: the text, or JSON for a schema (the validated value serialized by
+`pydantic_core.to_json`: a Pydantic instance, an Enum member, a set...). `--type` (alias
+`--model-class`) names anything `decoding.generate`'s `schema=` takes: a Pydantic model class,
+an Enum, a type alias such as `Tags = list[int]`. The options from `--max-new-tokens` to
+`--max-depth` are fields of `decoding.options.GenerationOptions`; one not given keeps that
+class's default (`--max-new-tokens`: 256, 200 for `demo`). PROMPT `-` reads the prompt from
+standard input. `demo` runs the RELLM LangChain example on the model, first unconstrained, then
+constrained to the agent-action JSON regex, and prints both. `cache info` prints the cache
+folder's size (every file under it) and, by kind, its entries, bytes, and the hits and misses of
+every run since the last `cache clear`, which removes all of it and says what is left (the empty
+database, and any file the cache did not write). A warm run prints nothing on stderr: only
+typedecode's own progress bars show, for the default model's one-time conversion. Contract: any
+error is one message on stderr and exit status 2, never a traceback; argparse usage errors also
+exit 2; during `generate` a warning is one line on stderr (`typedecode: warning: ...`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import importlib
-import json
 import os
 import sys
-from typing import Any, Sequence
+import warnings
+from typing import Any, Iterator, Sequence
 
 EXIT_ERROR = 2
 
@@ -65,9 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _is_expected(exc: Exception) -> bool:
     from decoding.errors import TypedecodeError
-    from schema2re.errors import SchemaToRegexError
 
-    return isinstance(exc, (TypedecodeError, SchemaToRegexError))
+    return isinstance(exc, TypedecodeError)  # schema2re's errors included
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,14 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("prompt", help="the prompt text ('-' reads standard input)")
     what = gen.add_mutually_exclusive_group()
     what.add_argument("--schema", metavar="FILE.json", help="JSON Schema file")
-    what.add_argument("--model-class", metavar="pkg.mod:Class", help="Pydantic model class")
+    what.add_argument("--type", "--model-class", dest="type", metavar="pkg.mod:Name",
+                      help="Pydantic model class, Enum or other type (e.g. an alias of list[int])")
     what.add_argument("--regex", metavar="RE", help="regular expression the output must match")
     _add_generation_options(gen, max_new_tokens=256)
-    gen.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    gen.add_argument("--top-p", type=float, default=1.0)
-    gen.add_argument("--seed", type=int, default=None)
-    gen.add_argument("--stop", action="append", default=None, metavar="TEXT",
-                     help="stop string (repeatable); excluded from the output")
+    _add_call_options(gen)
     gen.add_argument("--stream", action="store_true", help="print the text as it is generated")
     gen.set_defaults(run=_run_generate)
 
@@ -108,22 +117,61 @@ def _add_generation_options(parser: argparse.ArgumentParser, max_new_tokens: int
     parser.add_argument("--cache-dir", default=None, help="cache folder (default: the usual one)")
 
 
+_CALL_OPTIONS = ("temperature", "top_p", "seed", "stop", "engine", "jump_forward", "lenient",
+                 "extra_properties", "whitespace", "max_depth")
+"""The `GenerationOptions` fields that `generate` takes from options given on the command line."""
+
+
+def _add_call_options(parser: argparse.ArgumentParser) -> None:
+    """The `_CALL_OPTIONS` arguments; one not given is absent from the namespace (SUPPRESS)."""
+    add = functools.partial(parser.add_argument, default=argparse.SUPPRESS)
+    add("--temperature", type=float, help="0 = greedy (the default)")
+    add("--top-p", type=float, help="nucleus sampling mass (default 1)")
+    add("--seed", type=int, help="seed of the sampling")
+    add("--stop", action="append", metavar="TEXT",
+        help="stop string (repeatable); excluded from the output")
+    add("--engine", help="automaton (default) or partial: the regex module's partial matching, "
+        "for patterns the automaton refuses (lookaround, backreferences...)")
+    add("--no-jump-forward", dest="jump_forward", action="store_false",
+        help="one forward pass per token, even where the pattern forces the text")
+    add("--lenient", action="store_true",
+        help="ignore schema keywords that cannot be expressed (with a warning); the output is "
+        "still validated, so it may then fail")
+    add("--extra-properties", action="store_true",
+        help="allow undeclared members where the schema leaves additionalProperties absent")
+    add("--whitespace", metavar="WS",
+        help="JSON whitespace: 'flexible' or a regex (default: one optional space after : and ,)")
+    add("--max-depth", type=int, metavar="N", help="levels of recursion to unroll (default 3)")
+
+
 def _run_generate(args: argparse.Namespace) -> int:
     from decoding.generation import generate, stream
 
     schema = _schema_argument(args)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    given = {name: getattr(args, name) for name in _CALL_OPTIONS if hasattr(args, name)}
     options = dict(schema=schema, regex=args.regex, model=args.model, cache_dir=args.cache_dir,
-                   max_new_tokens=args.max_new_tokens, stop=args.stop,
-                   temperature=args.temperature, top_p=args.top_p, seed=args.seed)
-    if args.stream:
-        for piece in stream(prompt, **options):
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-        sys.stdout.write("\n")
-        return 0
-    print(_render(generate(prompt, **options), structured=schema is not None))
+                   max_new_tokens=args.max_new_tokens, **given)
+    with _one_line_warnings():
+        if args.stream:
+            for piece in stream(prompt, **options):
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+            return 0
+        print(_render(generate(prompt, **options), structured=schema is not None))
     return 0
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Meanwhile, a warning (e.g. `--lenient`'s ignored keywords) is one line on stderr."""
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        print(f"typedecode: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def _schema_argument(args: argparse.Namespace) -> Any:
@@ -136,43 +184,41 @@ def _schema_argument(args: argparse.Namespace) -> Any:
         except OSError as exc:
             raise UsageError(f"cannot read the schema file {args.schema!r}: "
                              f"{exc.strerror or exc}") from exc
-    if args.model_class is not None:
-        return _import_class(args.model_class)
+    if args.type is not None:
+        return _import_type(args.type)
     return None
 
 
-def _import_class(spec: str) -> type:
-    """The Pydantic class named `pkg.mod:Class` (the current folder is importable)."""
-    from pydantic import BaseModel
-
+def _import_type(spec: str) -> Any:
+    """The object named `pkg.mod:Name` (the current folder is importable); what kind of schema
+    it is, is checked by `generate` (`schema2re.inputs.schema_kind`), before the model loads."""
     from decoding.errors import UsageError
 
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise UsageError(f"--model-class must look like pkg.mod:Class, got {spec!r}")
+        raise UsageError(f"--type must look like pkg.mod:Name, got {spec!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        raise UsageError(f"cannot import module {module_name!r} for --model-class: "
+        raise UsageError(f"cannot import module {module_name!r} for --type: "
                          f"{type(exc).__name__}: {exc}") from exc
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise UsageError(f"module {module_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
-    if not (isinstance(obj, type) and issubclass(obj, BaseModel)):
-        raise UsageError(f"{spec!r} is not a Pydantic model class")
     return obj
 
 
 def _render(value: Any, structured: bool) -> str:
+    """The text printed for a result: as is, or compact JSON for a schema's value."""
     if not structured:
         return value
-    if hasattr(value, "model_dump_json"):
-        return value.model_dump_json()
-    return json.dumps(value, ensure_ascii=False)
+    from pydantic_core import to_json
+
+    return to_json(value).decode("utf-8")
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -199,13 +245,82 @@ def _run_cache(args: argparse.Namespace) -> int:
 
     store = Store(cache_dir=args.cache_dir)
     if args.action == "clear":
+        before = store.info()
         store.clear()
-        print("cache cleared")
+        print(_cleared_report(before, store.info()))
         return 0
-    for key, value in store.info().items():
-        shown = json.dumps(value) if isinstance(value, (dict, list)) else value
-        print(f"{key}: {shown}")
+    print(_info_report(store.info()))
     return 0
+
+
+_KIND_LABELS = {
+    "model": "converted default model (safetensors + tokenizer)",
+    "vocabulary": "vocabulary byte tables",
+    "vocabulary_stamp": "tokenizer stamps -> vocabulary tables",
+    "trie": "token tries",
+    "automaton": "automata (DFA states of a pattern)",
+    "entry": "token masks (one per automaton state)",
+    "schema2re": "schema -> regex translations",
+}
+"""What each cache kind holds, in the order `cache info` lists them (others follow, sorted)."""
+
+
+def _info_report(info: dict) -> str:
+    """`typedecode cache info`: the location, its size and a table by kind (`Store.info`)."""
+    if info["location"] is None:
+        return ("the disk cache is off (TYPEDECODE_CACHE_DIR=off): nothing is kept between "
+                "processes, and every process converts the default model again (tens of seconds)")
+    kinds = [k for k in _KIND_LABELS if k in info["entries"] or k in info["hits"]
+             or k in info["misses"]]
+    kinds += sorted({*info["entries"], *info["hits"], *info["misses"]} - set(kinds))
+    rows = [(k, info["entries"].get(k, 0), _human(info["bytes"].get(k, 0)),
+             info["hits"].get(k, 0), info["misses"].get(k, 0), _KIND_LABELS.get(k, ""))
+            for k in kinds]
+    rows.append(("other", "-", _human(info["other_bytes"]), "-", "-",
+                 "database pages and log, stale entries, hit/miss totals, files below"))
+    rows.append(("total", sum(info["entries"].values()), _human(info["size"]),
+                 sum(info["hits"].values()), sum(info["misses"].values()), ""))
+    lines = [f"location: {info['location']}" + ("" if info["enabled"] else
+                                                 " (unusable: in memory for this process)"),
+             f"size: {info['size']:,} bytes ({_human(info['size'])}), every file under the "
+             f"location",
+             f"size limit: {_human(info['size_limit'])} for entries, oldest evicted first "
+             f"(converted models are never evicted)",
+             "",
+             f"{'kind':<17}{'entries':>8}{'size':>11}{'hits':>7}{'misses':>8}  holds"]
+    lines += [f"{k:<17}{n:>8}{b:>11}{h:>7}{m:>8}  {what}".rstrip()
+              for k, n, b, h, m, what in rows]
+    lines += ["", "hits and misses: every process since the cache was last cleared"]
+    if info["foreign"]:
+        lines.append(f"not part of this typedecode version's cache (in other; `cache clear` "
+                     f"leaves them): {', '.join(info['foreign'])}")
+    return "\n".join(lines)
+
+
+def _cleared_report(before: dict, after: dict) -> str:
+    """`typedecode cache clear`: what was removed, and exactly what is left and why."""
+    if before["location"] is None:
+        return "the disk cache is off (TYPEDECODE_CACHE_DIR=off): there is nothing to clear"
+    removed = ", ".join(f"{kind} {count}" for kind, count in sorted(before["entries"].items()))
+    lines = [f"cache cleared: removed {_human(before['size'] - after['size'])} "
+             f"({removed or 'no entries'})",
+             f"left: {_human(after['size'])} in {after['location']}: the empty database "
+             f"(entries/), which typedecode processes running now keep using; delete the folder "
+             f"when none runs to remove it too"]
+    if after["foreign"]:
+        lines.append(f"also left, not part of this typedecode version's cache: "
+                     f"{', '.join(after['foreign'])} (delete by hand if not needed)")
+    return "\n".join(lines)
+
+
+def _human(size: int) -> str:
+    """`size` bytes in binary units, as `du -h` counts them: 512 B, 1.5 KiB, 497.2 MiB."""
+    value, unit = float(size), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
 if __name__ == "__main__":  # pragma: no cover

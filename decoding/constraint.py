@@ -1,18 +1,24 @@
 """What a generation must produce: the pattern the guide follows and how its text becomes a value.
 
-`make_constraint(schema=..., regex=...)` checks the arguments and translates a schema to a regex
-without touching any model, so every bad argument fails before model work:
-- both given, or a value of the wrong type: `UsageError`;
-- a schema that does not translate: the `schema2re.errors.SchemaToRegexError` from `schema2re`;
+`make_constraint(schema=..., regex=..., options=ConstraintOptions(...))` checks the arguments and
+translates a schema to a regex without touching any model, so every bad argument fails before
+model work:
+- both given, or a regex of the wrong type: `UsageError`;
+- a schema that is none of the accepted kinds, or does not translate: the
+  `schema2re.errors.SchemaToRegexError` from `schema2re` (a `TypedecodeError`);
 - a regex that does not parse (automaton engine): the `PatternError` from `decoding.syntax`
   (schema2re's output is valid for the automaton engine by its contract and is not re-parsed).
-Translations come from the disk cache (`decoding.persist.cached_to_regex`) when it has them.
+Translations use the options' `to_regex` keywords and come from the disk cache
+(`decoding.persist.cached_to_regex`, keyed by schema and options) when it has them.
 
-`Constraint.parse(text)` turns a generated text into the caller's value and never returns an
-invalid one (`OutputValidationError` instead):
+What a schema argument is, is decided by `schema2re.inputs.schema_kind` alone. `Constraint.parse`
+turns a generated text into the caller's value and never returns an invalid one
+(`OutputValidationError` instead):
 - regex: the text itself;
 - JSON Schema (dict or JSON text): `json.loads` of the text, validated with `jsonschema`;
-- Pydantic model class: `Model.model_validate_json(text)`.
+- a Python type (Pydantic model class, Enum, `Literal[...]`, `list[int]`, anything a
+  `pydantic.TypeAdapter` takes, or a TypeAdapter): `TypeAdapter(type).validate_json(text)`,
+  the model instance, Enum member, list...
 `Constraint.key` is (pattern text, flags, engine): what a compiled guide depends on.
 """
 
@@ -28,8 +34,7 @@ from typing import Any, Callable
 import regex as regex_module
 
 from decoding.errors import OutputValidationError, UsageError
-
-ENGINES = ("automaton", "partial")
+from decoding.options import ConstraintOptions
 
 
 @dataclass(frozen=True)
@@ -51,29 +56,31 @@ _MEMO_SIZE = 128
 _LOCK = threading.Lock()
 
 
-def make_constraint(schema: Any = None, regex: Any = None, engine: str = "automaton",
+def make_constraint(schema: Any = None, regex: Any = None,
+                    options: ConstraintOptions | None = None,
                     cache_dir: Any = None) -> Constraint | None:
     """The constraint for a call's `schema` / `regex` arguments, or None for plain generation.
 
-    Memoized per process (the same schema or regex is translated and checked once); schema
+    `options` may be any `ConstraintOptions` (a `GenerationOptions` too: only its constraint
+    fields count); None means the defaults. Memoized per process by (arguments, constraint
+    options): the same schema or regex is translated and checked once per options; schema
     translations are also kept in the disk cache at `cache_dir` (as for `decoding.compile`).
     """
-    if engine not in ENGINES:
-        raise UsageError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
     if schema is not None and regex is not None:
         raise UsageError("pass either schema= or regex=, not both")
     if schema is None and regex is None:
         return None
-    key = _argument_key(schema, regex, engine)
+    options = (options or ConstraintOptions()).constraint_options()
+    key = _argument_key(schema, regex, options)
     with _LOCK:
         hit = _MEMO.get(key) if key is not None else None
         if hit is not None:
             _MEMO.move_to_end(key)
             return hit
     if regex is not None:
-        constraint = _regex_constraint(regex, engine)
+        constraint = _regex_constraint(regex, options.engine)
     else:
-        constraint = _schema_constraint(schema, engine, cache_dir)
+        constraint = _schema_constraint(schema, options, cache_dir)
     if key is not None:
         with _LOCK:
             _MEMO[key] = constraint
@@ -82,18 +89,20 @@ def make_constraint(schema: Any = None, regex: Any = None, engine: str = "automa
     return constraint
 
 
-def _argument_key(schema: Any, regex: Any, engine: str) -> tuple | None:
+def _argument_key(schema: Any, regex: Any, options: ConstraintOptions) -> tuple | None:
     """A hashable identity for the arguments, or None when they have none (never memoized)."""
     if regex is not None:
         if isinstance(regex, (re.Pattern, regex_module.Pattern)):
-            return ("regex", type(regex), regex.pattern, regex.flags, engine)
-        return ("regex", regex, engine) if isinstance(regex, str) else None
-    if isinstance(schema, type):
-        return ("class", schema, engine)
-    if isinstance(schema, (str, bytes)):
-        return ("json-text", schema, engine)
-    try:  # key order kept: properties are generated in schema order
-        return ("json", json.dumps(schema), engine)
+            return ("regex", type(regex), regex.pattern, regex.flags, options.engine)
+        return ("regex", regex, options.engine) if isinstance(regex, str) else None
+    from schema2re.inputs import schema_kind
+
+    kind = schema_kind(schema)
+    try:
+        if kind == "document":  # key order kept: properties are generated in schema order
+            return (kind, json.dumps(schema), options)
+        hash(schema)
+        return (kind, type(schema), schema, options)
     except (TypeError, ValueError):
         return None
 
@@ -121,34 +130,31 @@ def _check_syntax(pattern: Any, engine: str) -> None:
         parse(pattern)
 
 
-def _schema_constraint(schema: Any, engine: str, cache_dir: Any) -> Constraint:
-    from pydantic import BaseModel
-
+def _schema_constraint(schema: Any, options: ConstraintOptions, cache_dir: Any) -> Constraint:
     from decoding import persist
+    from schema2re.inputs import load_schema, schema_kind, type_adapter
 
-    if isinstance(schema, type) and issubclass(schema, BaseModel):
-        parser = _pydantic_parser(schema)
-    elif isinstance(schema, (dict, bool, str, bytes)):
-        parser = None
+    if schema_kind(schema) == "python-type":
+        schema = type_adapter(schema)
+        parser = _type_parser(schema)
+        document = load_schema(schema)
     else:
-        raise UsageError(f"schema must be a Pydantic model class, a JSON Schema dict or JSON "
-                         f"text, got {type(schema).__name__}")
-    pattern = persist.cached_to_regex(schema, persist.store_for(cache_dir))
-    if parser is None:
-        parser = _json_schema_parser(json.loads(schema) if isinstance(schema, (str, bytes))
-                                     else schema)
-    return Constraint(pattern, _pattern_key(pattern, engine), engine, parser)
+        document = load_schema(schema)
+        parser = _json_schema_parser(document)
+    pattern = persist.cached_to_regex(document, persist.store_for(cache_dir),
+                                      **options.translation_keywords())
+    return Constraint(pattern, _pattern_key(pattern, options.engine), options.engine, parser)
 
 
-def _pydantic_parser(model: type) -> Callable[[str], Any]:
+def _type_parser(adapter: Any) -> Callable[[str], Any]:
+    """Validation of a text with a `pydantic.TypeAdapter`: the typed value."""
     from pydantic import ValidationError
 
     def parse(text: str) -> Any:
         try:
-            return model.model_validate_json(text)
-        except ValidationError as exc:
-            raise OutputValidationError(f"the output does not validate as {model.__name__}: "
-                                        f"{exc}", text) from exc
+            return adapter.validate_json(text)
+        except ValidationError as exc:  # its message names the type
+            raise OutputValidationError(f"the output does not validate: {exc}", text) from exc
 
     return parse
 

@@ -31,11 +31,13 @@ class PatternSyntaxError(PatternError):
 class UnsupportedPattern(PatternError):
     """Valid syntax whose construct has no finite automaton (lookaround, backreference...).
 
-    Such patterns can still be used with `decoding.compile(..., engine="partial")`.
+    Such patterns can still be used with `engine="partial"` (`decoding.compile`, `generate`...;
+    `--engine partial` on the command line).
     """
 
     def __init__(self, message: str, pattern: str | None = None, pos: int | None = None):
-        hint = ' (use decoding.compile(..., engine="partial") for regex partial matching)'
+        hint = (' (engine="partial", or --engine partial on the command line, matches it with '
+                'the regex module\'s partial matching)')
         super().__init__(message + hint, pattern, pos)
 
 

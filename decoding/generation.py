@@ -3,9 +3,12 @@
 Call contract (`generate`, `Generator.generate`, `Generator.complete`, `Generator.stream`):
 - Every argument is checked before any model work (`UsageError`, `ModelLoadError`, schema2re
   and pattern errors); see `decoding.constraint` and `decoding.models`.
-- `prompt`: a string is used as is (completion style); a list of `{"role", "content"}` messages is
-  rendered with the tokenizer's chat template plus the generation prompt. A list of such prompts
-  is a batch and gives a list back, in order.
+- Options: `options=` a `decoding.options.GenerationOptions` (default: its defaults) and/or its
+  fields as keywords (`max_new_tokens=`, `lenient=`...), which override it; an unknown keyword
+  is a `UsageError`.
+- `prompt`: a non-empty string is used as is (completion style); a list of `{"role", "content"}`
+  messages is rendered with the tokenizer's chat template plus the generation prompt. A list of
+  such prompts is a batch and gives a list back, in order. An empty string is a `UsageError`.
 - `schema` / `regex` / neither: see `decoding.constraint` for the value returned.
 
 Loop contract (one guide state per batch row):
@@ -52,6 +55,7 @@ from decoding.constraint import Constraint, make_constraint
 from decoding.errors import GenerationError, IncompleteGeneration, ModelLoadError, UsageError
 from decoding.jump import JumpForward
 from decoding.models import resolve_model
+from decoding.options import GenerationOptions, with_keywords
 from decoding.processor import StateMasks, mask_logits
 
 Prompt = str | Sequence[Mapping[str, str]]
@@ -73,35 +77,38 @@ class Completion:
 
 
 @dataclass(frozen=True)
-class _Options:
-    max_new_tokens: int
-    stop: tuple[bytes, ...]
-    temperature: float
-    top_p: float
-    seed: int | None
-    jump_forward: bool
-
-
-@dataclass(frozen=True)
 class _Request:
     prompts: tuple[Prompt, ...]
     batch: bool
     constraint: Constraint | None
-    options: _Options
+    options: GenerationOptions
 
 
-def _prepare(prompt: Any, schema: Any, regex: Any, max_new_tokens: Any, stop: Any,
-             temperature: Any, top_p: Any, seed: Any, engine: str,
-             jump_forward: Any, cache_dir: Any) -> _Request:
-    """Check every argument of a call (no model needed)."""
+def _prepare(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | None,
+             keywords: dict[str, Any], cache_dir: Any) -> _Request:
+    """Check every argument of a call (no model needed): the prompts, the options (`keywords`
+    applied over `options`, default `GenerationOptions()`), then the constraint."""
     prompts, batch = _normalize_prompts(prompt)
-    options = _check_options(max_new_tokens, stop, temperature, top_p, seed, jump_forward)
-    constraint = make_constraint(schema=schema, regex=regex, engine=engine, cache_dir=cache_dir)
-    return _Request(prompts, batch, constraint, options)
+    if options is not None and not isinstance(options, GenerationOptions):
+        raise UsageError(f"options must be a decoding.options.GenerationOptions, got "
+                         f"{type(options).__name__}")
+    merged = with_keywords(options or GenerationOptions(), keywords)
+    constraint = make_constraint(schema=schema, regex=regex, options=merged, cache_dir=cache_dir)
+    return _Request(prompts, batch, constraint, merged)
+
+
+def _prepare_one(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | None,
+                 keywords: dict[str, Any], cache_dir: Any) -> _Request:
+    """`_prepare` for a call that takes one prompt (streaming); `UsageError` for a batch."""
+    request = _prepare(prompt, schema, regex, options, keywords, cache_dir)
+    if request.batch:
+        raise UsageError("stream takes one prompt, not a list of prompts")
+    return request
 
 
 def _normalize_prompts(prompt: Any) -> tuple[tuple[Prompt, ...], bool]:
     if isinstance(prompt, str):
+        _check_text(prompt, "prompt")
         return (prompt,), False
     if not isinstance(prompt, Sequence) or isinstance(prompt, (bytes, bytearray)):
         raise UsageError(f"prompt must be a string, a list of chat messages or a list of prompts, "
@@ -113,6 +120,7 @@ def _normalize_prompts(prompt: Any) -> tuple[tuple[Prompt, ...], bool]:
         return (prompt,), False
     for i, item in enumerate(prompt):
         if isinstance(item, str):
+            _check_text(item, f"prompt[{i}]")
             continue
         if isinstance(item, Sequence) and item and all(isinstance(m, Mapping) for m in item):
             _check_messages(item, f"prompt[{i}]")
@@ -122,38 +130,15 @@ def _normalize_prompts(prompt: Any) -> tuple[tuple[Prompt, ...], bool]:
     return tuple(prompt), True
 
 
+def _check_text(text: str, where: str) -> None:
+    if not text:
+        raise UsageError(f"{where} is an empty string; give the model some text to continue")
+
+
 def _check_messages(messages: Sequence[Mapping], where: str) -> None:
     for j, message in enumerate(messages):
         if "role" not in message or "content" not in message:
             raise UsageError(f"{where}[{j}] is not a chat message: it needs 'role' and 'content'")
-
-
-def _check_options(max_new_tokens: Any, stop: Any, temperature: Any, top_p: Any,
-                   seed: Any, jump_forward: Any) -> _Options:
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
-            or max_new_tokens < 1:
-        raise UsageError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
-    if stop is None:
-        stops: tuple[str, ...] = ()
-    elif isinstance(stop, str):
-        stops = (stop,)
-    elif isinstance(stop, Sequence) and all(isinstance(s, str) for s in stop):
-        stops = tuple(stop)
-    else:
-        raise UsageError(f"stop must be a string or a list of strings, got {stop!r}")
-    if any(s == "" for s in stops):
-        raise UsageError("stop strings must not be empty")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not temperature >= 0 or temperature == float("inf"):
-        raise UsageError(f"temperature must be a finite number >= 0, got {temperature!r}")
-    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
-        raise UsageError(f"top_p must be a number in (0, 1], got {top_p!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise UsageError(f"seed must be an integer or None, got {seed!r}")
-    if not isinstance(jump_forward, bool):
-        raise UsageError(f"jump_forward must be True or False, got {jump_forward!r}")
-    return _Options(max_new_tokens, tuple(s.encode("utf-8") for s in stops),
-                    float(temperature), float(top_p), seed, jump_forward)
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -181,10 +166,12 @@ class _Loop:
     """The masked decoding loop over one batch (see the module docstring)."""
 
     def __init__(self, model: Any, tokenizer: Any, vocabulary: Any, guide: Any,
-                 options: _Options, eos_ids: frozenset[int], jumps: JumpForward | None = None):
+                 options: GenerationOptions, eos_ids: frozenset[int],
+                 jumps: JumpForward | None = None):
         self.model = model
         self.guide = guide
         self.options = options
+        self.stops = options.stop_bytes()
         self.jumps = jumps if options.jump_forward else None
         self.token_bytes = vocabulary.token_bytes
         self.vocab_len = vocabulary.size
@@ -312,8 +299,8 @@ class _Loop:
             row.state = guide.advance(row.state, token)
         before = len(row.out)
         row.out += self.token_bytes[token]
-        if self.options.stop and (guide is None or guide.is_accepting(row.state)):
-            cut = _find_stop(row.out, before, self.options.stop)
+        if self.stops and (guide is None or guide.is_accepting(row.state)):
+            cut = _find_stop(row.out, before, self.stops)
             if cut is not None:
                 row.end, row.finish_reason = cut, "stop"
                 return
@@ -437,42 +424,38 @@ class Generator:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def logits_processor(self, *, schema: Any = None, regex: Any = None,
-                         engine: str = "automaton") -> Any:
-        """A `RegexLogitsProcessor` for this model's `generate` / pipeline calls."""
+                         **options: Any) -> Any:
+        """A `RegexLogitsProcessor` for this model's `generate` / pipeline calls.
+
+        `options`: the fields of `decoding.options.ConstraintOptions` (engine, lenient, ...).
+        """
         from decoding.processor import RegexLogitsProcessor
 
-        constraint = make_constraint(schema=schema, regex=regex, engine=engine,
-                                     cache_dir=self.cache_dir)
-        if constraint is None:
-            raise UsageError("logits_processor needs schema= or regex=")
-        return RegexLogitsProcessor(self.guide(constraint))
+        return RegexLogitsProcessor(regex, self.vocabulary, schema=schema,
+                                    vocab_size=self.vocab_size, cache_dir=self.cache_dir,
+                                    **options)
 
     def generate(self, prompt: Any, *, schema: Any = None, regex: Any = None,
-                 max_new_tokens: int = 256, stop: Any = None, temperature: float = 0.0,
-                 top_p: float = 1.0, seed: int | None = None, engine: str = "automaton",
-                 jump_forward: bool = True) -> Any:
-        """The value (or list of values, for a batch) for `prompt`; see the module docstring."""
-        request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                           engine, jump_forward, self.cache_dir)
+                 options: GenerationOptions | None = None, **keywords: Any) -> Any:
+        """The value (or list of values, for a batch) for `prompt`; see the module docstring.
+
+        `keywords`: fields of `GenerationOptions`, applied over `options`.
+        """
+        request = _prepare(prompt, schema, regex, options, keywords, self.cache_dir)
         completions = self._execute(request)
         values = [c.value for c in completions]
         return values if request.batch else values[0]
 
     def complete(self, prompt: Any, *, schema: Any = None, regex: Any = None,
-                 max_new_tokens: int = 256, stop: Any = None, temperature: float = 0.0,
-                 top_p: float = 1.0, seed: int | None = None,
-                 engine: str = "automaton",
-                 jump_forward: bool = True) -> Completion | list[Completion]:
+                 options: GenerationOptions | None = None,
+                 **keywords: Any) -> Completion | list[Completion]:
         """Like `generate`, returning `Completion` records (text, value, tokens, finish reason)."""
-        request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                           engine, jump_forward, self.cache_dir)
+        request = _prepare(prompt, schema, regex, options, keywords, self.cache_dir)
         completions = self._execute(request)
         return completions if request.batch else completions[0]
 
     def stream(self, prompt: Any, *, schema: Any = None, regex: Any = None,
-               max_new_tokens: int = 256, stop: Any = None, temperature: float = 0.0,
-               top_p: float = 1.0, seed: int | None = None,
-               engine: str = "automaton", jump_forward: bool = True) -> Iterator[str]:
+               options: GenerationOptions | None = None, **keywords: Any) -> Iterator[str]:
         """Yield the text of one prompt piece by piece as it is generated.
 
         The pieces join to the text `complete` returns; text that may still turn out to start a
@@ -480,21 +463,19 @@ class Generator:
         `IncompleteGeneration` at the end like `generate`; a schema's value is validated but
         not returned (use `complete` for it).
         """
-        request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                           engine, jump_forward, self.cache_dir)
-        if request.batch:
-            raise UsageError("stream takes one prompt, not a list of prompts")
-        return self._stream(request)
+        return self._stream(_prepare_one(prompt, schema, regex, options, keywords,
+                                         self.cache_dir))
 
     def _stream(self, request: _Request) -> Iterator[str]:
         loop, prompt_ids = self._start(request)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = request.options.stop_bytes()
         sent = 0
         row = None
         for rows in loop.run(prompt_ids):
             row = rows[0]
             safe = len(row.result_bytes()) if row.done else \
-                len(row.out) - _pending_stop_prefix(row.out, request.options.stop)
+                len(row.out) - _pending_stop_prefix(row.out, stops)
             if safe > sent:
                 piece = decoder.decode(bytes(row.out[sent:safe]))
                 sent = safe
@@ -612,34 +593,31 @@ def _shared_generator(model: Any, cache_dir: Any) -> Generator:
 
 
 def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any = None,
-             max_new_tokens: int = 256, stop: Any = None, temperature: float = 0.0,
-             top_p: float = 1.0, seed: int | None = None, engine: str = "automaton",
-             cache_dir: Any = None, jump_forward: bool = True) -> Any:
+             cache_dir: Any = None, options: GenerationOptions | None = None,
+             **keywords: Any) -> Any:
     """Generate from `prompt` under `schema` or `regex` (or neither) with `model`.
 
-    Returns the matched text (regex), the validated JSON value (JSON Schema), an instance of the
-    class (Pydantic), or the plain text; a list of prompts returns a list. `model`: a
-    text-generation pipeline, a `(model, tokenizer)` pair, a local model folder, or None for the
-    embedded default model (loaded once per process). All arguments are checked before the model
-    is loaded. See the module docstring for the decoding contract.
+    Returns the matched text (regex), the validated JSON value (JSON Schema), the validated value
+    of a Python type (a Pydantic instance, an Enum member, a `list[int]`...), or the plain text;
+    a list of prompts returns a list. `model`: a text-generation pipeline, a `(model, tokenizer)`
+    pair, a local model folder, or None for the embedded default model (loaded once per
+    process). `keywords`: the fields of `decoding.options.GenerationOptions` (max_new_tokens,
+    stop, temperature, top_p, seed, engine, jump_forward, and the schema translator's lenient,
+    extra_properties, whitespace, max_depth), applied over `options`. All arguments are checked
+    before the model is loaded. See the module docstring for the decoding contract.
     """
-    request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                       engine, jump_forward, cache_dir)
+    request = _prepare(prompt, schema, regex, options, keywords, cache_dir)
     completions = _shared_generator(model, cache_dir)._execute(request)
     values = [c.value for c in completions]
     return values if request.batch else values[0]
 
 
 def stream(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any = None,
-           max_new_tokens: int = 256, stop: Any = None, temperature: float = 0.0,
-           top_p: float = 1.0, seed: int | None = None, engine: str = "automaton",
-           cache_dir: Any = None, jump_forward: bool = True) -> Iterator[str]:
+           cache_dir: Any = None, options: GenerationOptions | None = None,
+           **keywords: Any) -> Iterator[str]:
     """`generate` for one prompt, yielding the text piece by piece (see `Generator.stream`).
 
     The arguments are checked when `stream` is called, before the model is loaded.
     """
-    request = _prepare(prompt, schema, regex, max_new_tokens, stop, temperature, top_p, seed,
-                       engine, jump_forward, cache_dir)
-    if request.batch:
-        raise UsageError("stream takes one prompt, not a list of prompts")
+    request = _prepare_one(prompt, schema, regex, options, keywords, cache_dir)
     return _shared_generator(model, cache_dir)._stream(request)

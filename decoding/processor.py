@@ -3,9 +3,9 @@
 - `StateMasks(guide, device)` gives the `[batch, vocab]` boolean mask for a list of guide states,
   keeping one device copy per state (the guide's masks are shared CPU tensors, never modified).
 - `mask_logits(scores, allowed)` returns a new tensor with the disallowed logits at -inf.
-- `RegexLogitsProcessor` is a transformers `LogitsProcessor`, so a pattern constrains any
-  `model.generate(...)` or `pipeline(..., logits_processor=...)` call. It follows each row's guide
-  state from the tokens generated so far (keyed by the generated suffix, so beam reordering is
+- `RegexLogitsProcessor` is a transformers `LogitsProcessor`, so a pattern or a schema constrains
+  any `model.generate(...)` or `pipeline(..., logits_processor=...)` call. It follows each row's
+  guide state from the tokens generated so far (keyed by the generated suffix, so beam reordering is
   safe), allows EOS only in accepting states (only EOS once the pattern is finished), and leaves the
   scores of a row that has emitted EOS alone (generate pads it). A call whose input does not continue the previous
   call's (a new `generate` call) starts over, so one processor can serve many calls, one at a time.
@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import torch
 
-from decoding.errors import GenerationError
+from decoding.errors import GenerationError, UsageError
 
 try:
     from transformers import LogitsProcessor
@@ -65,24 +65,37 @@ _FINISHED = object()  # the state of a row after EOS (generate pads it)
 
 
 class RegexLogitsProcessor(LogitsProcessor):
-    """Constrain `model.generate` / pipelines to a regex (or a compiled guide).
+    """Constrain `model.generate` / pipelines to a regex or a schema (or a compiled guide).
 
-    `RegexLogitsProcessor(pattern, tokenizer)` compiles `pattern` with `decoding.compile`; a guide
-    from `decoding.compile` may be passed instead (then `tokenizer` is not needed). When the
-    logits are wider than the compiled masks (a model with padded embeddings), a pattern is
-    recompiled for that width; a passed guide of the wrong width raises `GenerationError`.
+    `RegexLogitsProcessor(pattern, tokenizer)` compiles the regex `pattern`;
+    `RegexLogitsProcessor(tokenizer=tokenizer, schema=...)` compiles a schema (anything
+    `generate` takes: a Pydantic class, an Enum, `list[int]`, a JSON Schema...), and
+    `processor.constraint.parse(text)` turns a generated text into its validated value.
+    `options`: the fields of `decoding.options.ConstraintOptions` (engine, lenient,
+    extra_properties, whitespace, max_depth); arguments are checked as for `generate`
+    (`decoding.constraint.make_constraint`). A guide from `decoding.compile` may be passed as
+    `pattern` instead (then nothing else is needed, and `constraint` is None). When the logits
+    are wider than the compiled masks (a model with padded embeddings), a pattern is recompiled
+    for that width; a passed guide of the wrong width raises `GenerationError`.
     """
 
-    def __init__(self, pattern: Any, tokenizer: Any = None, *, vocab_size: int | None = None):
-        from decoding.guide import compile
+    def __init__(self, pattern: Any = None, tokenizer: Any = None, *, schema: Any = None,
+                 vocab_size: int | None = None, cache_dir: Any = None, **options: Any):
+        from decoding.constraint import make_constraint
+        from decoding.options import ConstraintOptions, with_keywords
 
+        self._tokenizer, self._cache_dir = tokenizer, cache_dir
         if hasattr(pattern, "allowed_tokens") and hasattr(pattern, "advance"):
-            self._pattern, self._tokenizer, self.guide = None, None, pattern
+            self.constraint, self.guide = None, pattern
         else:
+            self.constraint = make_constraint(schema=schema, regex=pattern,
+                                              options=with_keywords(ConstraintOptions(), options),
+                                              cache_dir=cache_dir)
+            if self.constraint is None:
+                raise UsageError("RegexLogitsProcessor needs a regex pattern or schema=")
             if tokenizer is None:
                 raise TypeError("RegexLogitsProcessor needs the tokenizer to compile a pattern")
-            self._pattern, self._tokenizer = pattern, tokenizer
-            self.guide = compile(pattern, tokenizer, vocab_size=vocab_size)
+            self.guide = self._compile(vocab_size)
         self._masks: StateMasks | None = None
         self._prompt: torch.Tensor | None = None
         self._states: dict[tuple[int, ...], Any] = {}
@@ -136,10 +149,15 @@ class RegexLogitsProcessor(LogitsProcessor):
         current = self.guide.allowed_tokens(self.guide.initial_state).shape[-1]
         if current == width:
             return
-        if self._pattern is None:
+        if self.constraint is None:
             raise GenerationError(f"the guide's masks are {current} wide but the "
                                   f"logits have {width} columns; compile with vocab_size={width}")
+        self.guide = self._compile(width)
+        self._masks = None
+
+    def _compile(self, vocab_size: int | None) -> Any:
+        """The guide of `constraint` for the tokenizer, `vocab_size` logits wide."""
         from decoding.guide import compile
 
-        self.guide = compile(self._pattern, self._tokenizer, vocab_size=width)
-        self._masks = None
+        return compile(self.constraint.pattern, self._tokenizer, vocab_size=vocab_size,
+                       engine=self.constraint.engine, cache_dir=self._cache_dir)

@@ -3,7 +3,8 @@
     to_regex(schema, *, whitespace=None, lenient=False, max_depth=3, extra_properties=False) -> str
 
 Guarantee (soundness): every string the returned regex fully matches is JSON text whose value
-is valid under the schema. What cannot be expressed exactly raises `UnsupportedSchemaError`
+is valid under the schema; for a Pydantic model class or other Python type, valid for the type
+(its JSON Schema without what Pydantic's validation does not need: see `schema2re.inputs`). What cannot be expressed exactly raises `UnsupportedSchemaError`
 naming the keyword and its JSON pointer (under `lenient=True` such keywords are ignored instead
 and listed in one `IgnoredKeywordsWarning`; the guarantee then no longer holds).
 
@@ -44,15 +45,27 @@ __all__ = [
     "SchemaError",
     "SchemaToRegexError",
     "UnsupportedSchemaError",
+    "check_options",
     "to_regex",
 ]
+
+
+def check_options(*, whitespace: str | None = None, max_depth: int = 3) -> Whitespace:
+    """The whitespace policy of valid `to_regex` options; ValueError / TypeError naming a bad one.
+
+    `lenient` and `extra_properties` are read as booleans and need no check.
+    """
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
+        raise ValueError(f"max_depth must be a non-negative integer, not {max_depth!r}")
+    return Whitespace.parse(whitespace)
 
 
 def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = False, max_depth: int = 3,
              extra_properties: bool = False) -> str:
     """A regex (for `regex.fullmatch` and `decoding.compile`) matching valid instances of `schema`.
 
-    `schema`: a dict or bool, JSON text, a Pydantic model class, or a type Pydantic can describe.
+    `schema`: a dict or bool, JSON text, a Pydantic model class, or a type Pydantic can describe
+    (see `schema2re.inputs.schema_kind`).
     `whitespace`: None (default), "flexible", or a regex (see `schema2re.whitespace`).
     `lenient`: ignore unsupported keywords (with one warning) instead of raising.
     `max_depth`: levels of recursion / free-form nesting to unroll (>= 0).
@@ -60,9 +73,7 @@ def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = Fals
     leaves `additionalProperties` absent, as the spec allows (False: only the named properties).
     Raises SchemaError (not JSON / invalid schema) or UnsupportedSchemaError (not expressible).
     """
-    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
-        raise ValueError(f"max_depth must be a non-negative integer, not {max_depth!r}")
-    ws = Whitespace.parse(whitespace)
+    ws = check_options(whitespace=whitespace, max_depth=max_depth)
     doc = Document(load_schema(schema))
     ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient), extra_properties=bool(extra_properties))
     try:

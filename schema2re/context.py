@@ -41,7 +41,7 @@ class Context:
     def unsupported(self, keyword: str, pointer: str, message: str) -> None:
         """Refuse `keyword` at `pointer` (raise), or record it when lenient (then it is ignored)."""
         if not self.lenient:
-            raise UnsupportedSchemaError(message, keyword, pointer)
+            raise UnsupportedSchemaError(message, keyword, pointer, ignorable=True)
         entry = (keyword, pointer)
         if entry not in self.ignored:
             self.ignored.append(entry)

@@ -3,22 +3,33 @@
 Every error is a `SchemaToRegexError` carrying the offending `keyword` (or None) and the JSON
 pointer (`pointer`, "" for the root) of the schema part at fault; `str(e)` names both.
 - `SchemaError`: the input is not JSON, or not a valid schema under its meta-schema.
-- `UnsupportedSchemaError`: a valid schema that cannot be expressed exactly as a regex.
+- `UnsupportedSchemaError`: a valid schema that cannot be expressed exactly as a regex. When
+  `lenient=True` would ignore the keyword instead (`ignorable`), the message ends with
+  `LENIENT_HINT`, which says so and what it costs.
+Both derive from `decoding.errors.TypedecodeError`, so one `except` catches every typedecode error.
 """
 
 from __future__ import annotations
 
+from decoding.errors import TypedecodeError
 
-class SchemaToRegexError(ValueError):
+LENIENT_HINT = ("; lenient=True (typedecode generate --lenient) ignores such keywords with a "
+                "warning, and the regex may then match invalid instances (generate validates "
+                "its output and raises OutputValidationError for those)")
+"""What `UnsupportedSchemaError` appends for a keyword that `lenient=True` would ignore."""
+
+
+class SchemaToRegexError(TypedecodeError, ValueError):
     """Base class of every error schema2re raises on purpose."""
 
-    def __init__(self, message: str, keyword: str | None = None, pointer: str = ""):
+    def __init__(self, message: str, keyword: str | None = None, pointer: str = "",
+                 hint: str = ""):
         self.keyword = keyword
         self.pointer = pointer
         self.reason = message
         where = f"at {pointer!r}" if pointer else "at the schema root"
         what = f"keyword {keyword!r} " if keyword else ""
-        super().__init__(f"{message} ({what}{where})")
+        super().__init__(f"{message} ({what}{where}){hint}")
 
 
 class SchemaError(SchemaToRegexError):
@@ -26,7 +37,15 @@ class SchemaError(SchemaToRegexError):
 
 
 class UnsupportedSchemaError(SchemaToRegexError):
-    """A valid schema that cannot be translated into an exactly equivalent regex."""
+    """A valid schema that cannot be translated into an exactly equivalent regex.
+
+    `ignorable`: True when `lenient=True` would ignore the keyword (the message then says so).
+    """
+
+    def __init__(self, message: str, keyword: str | None = None, pointer: str = "", *,
+                 ignorable: bool = False):
+        self.ignorable = ignorable
+        super().__init__(message, keyword, pointer, LENIENT_HINT if ignorable else "")
 
 
 class IgnoredKeywordsWarning(UserWarning):

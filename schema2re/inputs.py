@@ -1,35 +1,77 @@
 """Turn what the user passes to `to_regex` into a JSON Schema document (a dict or a bool).
 
-Accepted: a dict or bool (used as is), JSON text (str/bytes), a Pydantic model class (its
-validation-mode `model_json_schema()`), or any other Python type Pydantic can describe
-(`list[int]`, `Literal["a", "b"]`, ... through a `TypeAdapter`). Anything else, text that is not
-JSON, and non-finite numbers (NaN, Infinity) raise `SchemaError`.
+`schema_kind(schema)` is the one place that decides what a schema argument is:
+- "document": a dict or bool, used as is;
+- "json-text": str, bytes or bytearray holding JSON (NaN / Infinity refused);
+- "python-type": a Pydantic model class, a `pydantic.TypeAdapter`, or anything else a
+  `TypeAdapter` takes (`list[int]`, an `Enum`, `Literal["a", "b"]`, a dataclass, ...).
+None, numbers, lists, tuples, functions and modules are none of these (`SchemaError`).
+
+A Python type's document is its validation-mode JSON Schema (`TypeAdapter.json_schema()`), relaxed
+where Pydantic's validation does not need a keyword: `uniqueItems` of a `set[...]` /
+`frozenset[...]` with `minItems` of at most 1 is dropped, since Pydantic de-duplicates a JSON
+list into the set and de-duplication cannot take the length under 1. The relaxed document's
+instances are all valid for the type; a set with `min_length >= 2` keeps `uniqueItems` (a list
+with repeats could shrink below the minimum).
+Anything Pydantic cannot describe, text that is not JSON, and non-finite numbers raise
+`SchemaError`.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
-from typing import Any
+from typing import Any, Literal
 
 from schema2re.errors import SchemaError
 
+SchemaKind = Literal["document", "json-text", "python-type"]
+
+
+def schema_kind(schema: Any) -> SchemaKind:
+    """What `schema` is (see the module doc); `SchemaError` when it is no schema at all."""
+    if isinstance(schema, (dict, bool)):
+        return "document"
+    if isinstance(schema, (str, bytes, bytearray)):
+        return "json-text"
+    if schema is None or isinstance(schema, (int, float, list, tuple)) \
+            or inspect.isroutine(schema) or inspect.ismodule(schema):
+        raise SchemaError(f"a schema must be a JSON Schema (dict, bool or JSON text), a Pydantic "
+                          f"model class or a type Pydantic can describe, not "
+                          f"{type(schema).__name__}")
+    return "python-type"
+
 
 def load_schema(schema: Any) -> dict | bool:
-    """The schema document described by `schema` (see module doc)."""
-    if isinstance(schema, (dict, bool)):
-        document = schema
-    elif isinstance(schema, (str, bytes, bytearray)):
+    """The schema document described by `schema` (see the module doc)."""
+    kind = schema_kind(schema)
+    if kind == "json-text":
         return _from_json_text(schema)
-    elif schema is None or isinstance(schema, (int, float, list, tuple)):
-        raise SchemaError(f"a schema must be an object or a boolean, not {type(schema).__name__}")
-    else:
-        document = _from_python_type(schema)
+    document = schema if kind == "document" else _from_python_type(schema)
     try:
         _check_json(document, "")
     except RecursionError:
         raise SchemaError("the schema is nested too deeply") from None
     return document
+
+
+def type_adapter(tp: Any) -> Any:
+    """The `pydantic.TypeAdapter` of a "python-type" schema (itself if it is one).
+
+    Validating a JSON text with it (`validate_json`) gives the typed value: the model instance,
+    the Enum member, the list... `SchemaError` when Pydantic cannot build one.
+    """
+    from pydantic import TypeAdapter
+    from pydantic.errors import PydanticUserError
+
+    if isinstance(tp, TypeAdapter):
+        return tp
+    try:
+        return TypeAdapter(tp)
+    except (PydanticUserError, TypeError, ValueError, NameError, AttributeError) as exc:
+        raise SchemaError(f"cannot derive a JSON Schema from {tp!r}: {exc}") from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -49,19 +91,36 @@ def _from_json_text(text: str | bytes | bytearray) -> dict | bool:
 
 
 def _from_python_type(tp: Any) -> dict:
+    """The relaxed validation-mode JSON Schema of a Python type (see the module doc)."""
+    from pydantic.errors import PydanticUserError
+
+    adapter = type_adapter(tp)
     try:
-        from pydantic import BaseModel, TypeAdapter
-        from pydantic.errors import PydanticUserError
-    except ImportError:  # pragma: no cover - pydantic is a dependency
-        raise SchemaError(f"cannot derive a JSON Schema from {tp!r}: pydantic is not installed") from None
-    try:
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            result = tp.model_json_schema()
-        else:
-            result = TypeAdapter(tp).json_schema()
+        return adapter.json_schema(schema_generator=_relaxed_generator())
     except (PydanticUserError, TypeError, ValueError, NameError, AttributeError) as exc:
         raise SchemaError(f"cannot derive a JSON Schema from {tp!r}: {exc}") from None
-    return result
+
+
+@functools.cache
+def _relaxed_generator() -> type:
+    """Pydantic's JSON Schema generator without the `uniqueItems` its sets do not need."""
+    from pydantic.json_schema import GenerateJsonSchema
+
+    class RelaxedSets(GenerateJsonSchema):
+        def set_schema(self, schema: Any) -> Any:
+            return _without_unneeded_unique(super().set_schema(schema))
+
+        def frozenset_schema(self, schema: Any) -> Any:
+            return _without_unneeded_unique(super().frozenset_schema(schema))
+
+    return RelaxedSets
+
+
+def _without_unneeded_unique(json_schema: dict) -> dict:
+    """A set's JSON Schema without `uniqueItems` when de-duplication keeps it valid."""
+    if json_schema.get("minItems", 0) <= 1:
+        json_schema.pop("uniqueItems", None)
+    return json_schema
 
 
 def _check_json(value: Any, pointer: str) -> None:

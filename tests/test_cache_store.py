@@ -11,6 +11,8 @@ import os
 import pickle
 import sqlite3
 import struct
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -192,13 +194,111 @@ def test_get_store_is_one_instance_per_location(tmp_path, monkeypatch):
 def test_folder_is_stable_per_key_inside_cache(tmp_path):
     s = Store(tmp_path)
     f = s.folder("model", "smollm2")
-    assert f.is_dir() and tmp_path in f.parents
+    assert f.parent.is_dir() and not f.exists() and tmp_path in f.parents
     assert s.folder("model", "smollm2") == f
     assert s.folder("model", "other") != f
+    f.mkdir()
     (f / "weights.bin").write_bytes(b"\0" * 1000)
-    assert s.info()["size"] >= 1000
+    info = s.info()
+    assert info["entries"] == {"model": 1} and info["bytes"] == {"model": 1000}
     s.clear()
     assert not f.exists()
+
+
+# -- info and clear against the files on disk --------------------------------------------------
+
+
+def _disk_bytes(root) -> dict[str, int]:
+    """Relative path -> size of every file under `root`, measured here, not by the store."""
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+
+
+def _fill(s: Store) -> None:
+    """Entries in the database and in value files, a folder artefact, hits and misses."""
+    for i in range(600):  # ~3 MB of rows inside SQLite
+        s.put_bytes("vocabulary", str(i), bytes([i % 256]) * 5000)
+    s.put_bytes("entry", "big", b"B" * LARGE)  # a value file
+    folder = s.folder("model", "m")
+    building = folder.with_name("." + folder.name + ".tmp")  # a conversion under way
+    for where in (folder, building):
+        where.mkdir()
+        (where / "model.safetensors").write_bytes(b"W" * 300_000)
+    assert s.get_bytes("vocabulary", "3") is not None
+    assert s.get_bytes("entry", "missing") is None
+
+
+def test_info_accounts_for_every_byte_under_the_location(tmp_path):
+    s = Store(tmp_path)
+    _fill(s)
+    (tmp_path / "notes.txt").write_text("someone else's file")
+    info = s.info()
+    on_disk = _disk_bytes(tmp_path)
+    assert info["size"] == sum(on_disk.values())
+    assert sum(info["bytes"].values()) + info["other_bytes"] == info["size"]
+    assert info["entries"] == {"vocabulary": 600, "entry": 1, "model": 1}
+    assert info["bytes"]["model"] == 600_000  # the folder being built counts in the bytes
+    assert info["bytes"]["entry"] == on_disk[next(k for k in on_disk if k.endswith(".val"))]
+    assert 600 * 5000 <= info["bytes"]["vocabulary"] < 600 * 5200  # value plus frame header
+    # The rest: the database files (minus the rows counted by kind) and the foreign file.
+    database = sum(size for name, size in on_disk.items() if name.startswith("entries/cache.db"))
+    assert info["other_bytes"] == database - info["bytes"]["vocabulary"] + on_disk["notes.txt"]
+    assert info["foreign"] == ["notes.txt"]
+    assert (info["hits"], info["misses"]) == ({"vocabulary": 1}, {"entry": 1})
+
+
+def test_clear_removes_everything_the_store_wrote_and_nothing_else(tmp_path):
+    s = Store(tmp_path)
+    _fill(s)
+    (tmp_path / "notes.txt").write_text("someone else's file")
+    before = sum(_disk_bytes(tmp_path).values())
+    s.clear()
+    after = _disk_bytes(tmp_path)
+    assert before > 3_000_000
+    assert not any(name.startswith("files") for name in after)
+    assert (tmp_path / "notes.txt").read_text() == "someone else's file"
+    # What is left: the empty database, shrunk (the deleted rows' pages given back).
+    left = {name: size for name, size in after.items() if name.startswith("entries/")}
+    assert set(left) <= {"entries/cache.db", "entries/cache.db-wal", "entries/cache.db-shm"}
+    assert sum(left.values()) <= 128 * 1024
+    info = s.info()
+    assert info["entries"] == info["bytes"] == info["hits"] == info["misses"] == {}
+    assert info["size"] == sum(after.values())
+
+
+def test_hit_and_miss_counts_add_up_over_concurrent_processes(tmp_path):
+    Store(tmp_path).put_bytes("k", "present", b"x")
+    code = ("import sys; from cache.store import Store; s = Store(sys.argv[1]); "
+            "[s.get_bytes('k', 'present') for _ in range(5)]; s.get_bytes('k', 'absent'); "
+            "s.record('model', hit=False)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=root)
+             for _ in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 4
+    info = Store(tmp_path).info()
+    assert info["hits"] == {"k": 20}
+    assert info["misses"] == {"k": 4, "model": 4}
+    Store(tmp_path).clear()
+    assert Store(tmp_path).info()["hits"] == {}
+
+
+def test_a_forked_child_does_not_count_its_parents_hits_again(tmp_path):
+    s = Store(tmp_path)
+    s.get_bytes("k", "absent")  # counted in the parent, not saved yet
+    pid = os.fork()
+    if pid == 0:  # the child saves what it counted itself: nothing
+        s.save_counts()
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert s.info()["misses"] == {"k": 1}
+
+
+def test_record_counts_folder_hits_and_checks_the_kind(store):
+    store.record("model", hit=True)
+    store.record("model", hit=False)
+    store.record("model", hit=True)
+    assert (store.info()["hits"], store.info()["misses"]) == ({"model": 2}, {"model": 1})
+    with pytest.raises(ValueError):
+        store.record("../x", hit=True)
 
 
 # -- codec -------------------------------------------------------------------------------------
@@ -526,7 +626,7 @@ def test_size_limit_evicts_least_recently_stored(tmp_path, where):
         s.put_bytes("big", "keep", b"K" * LARGE)  # stored again: survives
         s.put_bytes("big", str(i), bytes([i]) * LARGE)
     info = s.info()
-    assert info["size"] <= limit + 2 * LARGE
+    assert info["bytes"]["big"] <= limit + 2 * LARGE  # the limit bounds the entries' bytes
     assert info["entries"]["big"] < 41
     assert s.get_bytes("big", "0") is None
     assert s.get_bytes("big", "39") == bytes([39]) * LARGE

@@ -7,6 +7,7 @@ test needs a particular behaviour (`Script` forces a text, `boost` favours some 
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Annotated, Literal
 
@@ -24,6 +25,7 @@ from decoding import (
     RegexLogitsProcessor,
     UsageError,
 )
+from schema2re.errors import SchemaError, UnsupportedSchemaError
 from tiny_models import Script, boost, record_inputs, tiny_llama
 
 PROMPTS = ["The answer is", "Q: give me a value.\nA:", "x"]
@@ -337,7 +339,20 @@ def test_pipeline_model_argument(model, tok):
     (dict(prompt=[{"role": "user"}]), UsageError, "needs 'role' and 'content'"),
     (dict(prompt=["ok", 3]), UsageError, r"prompt\[1\]"),
     (dict(prompt=b"bytes"), UsageError, "prompt must be"),
+    (dict(prompt=""), UsageError, "prompt is an empty string"),
+    (dict(prompt=["ok", ""]), UsageError, r"prompt\[1\] is an empty string"),
     (dict(engine="fast"), UsageError, "unknown engine"),
+    (dict(lenient="yes"), UsageError, "lenient must be True or False"),
+    (dict(extra_properties=None), UsageError, "extra_properties must be True or False"),
+    (dict(whitespace="("), UsageError, "whitespace regex"),
+    (dict(max_depth=-1), UsageError, "max_depth"),
+    (dict(jump_forward=1), UsageError, "jump_forward"),
+    (dict(max_tokens=3), UsageError, "unknown option max_tokens; the options are: .*lenient"),
+    (dict(options={"lenient": True}), UsageError, "options must be a"),
+    (dict(schema=3.5), SchemaError, "a schema must be a JSON Schema"),
+    (dict(schema=object()), SchemaError, "cannot derive a JSON Schema"),
+    (dict(schema={"type": "array", "uniqueItems": True}), UnsupportedSchemaError,
+     "lenient=True .* ignores such keywords"),
 ])
 def test_bad_arguments_fail_before_the_model_loads(monkeypatch, kwargs, error, match):
     def no_model_work(*args, **kw):
@@ -368,8 +383,7 @@ def test_bad_schema_fails_before_the_model_loads(monkeypatch):
         decoding.generate("hi", schema='{"type": "integer"', model="/no/such/model")
     with pytest.raises(SchemaToRegexError):
         decoding.generate("hi", schema={"type": "no-such-type"}, model="/no/such/model")
-    with pytest.raises(UsageError, match="schema must be"):
-        decoding.generate("hi", schema=3.5, model="/no/such/model")
+    assert issubclass(SchemaToRegexError, decoding.TypedecodeError)
 
 
 def test_unknown_model_folder(tmp_path):
@@ -377,9 +391,10 @@ def test_unknown_model_folder(tmp_path):
         decoding.generate("hi", regex="a", model=tmp_path / "missing")
 
 
-def test_prompt_with_no_tokens(gen):
-    with pytest.raises(UsageError, match="encodes to no tokens"):
+def test_empty_prompt_on_a_loaded_generator(gen, model):
+    with record_inputs(model) as calls, pytest.raises(UsageError, match="empty string"):
         gen.generate("", regex="a")
+    assert calls == []
 
 
 def test_stream_refuses_a_batch(gen):
@@ -408,3 +423,183 @@ def test_json_schema_output_is_validated(gen):
     with pytest.raises(OutputValidationError, match="not JSON"):
         constraint.parse('{"n": ')
     assert make_constraint(schema=json.dumps(schema)).key == constraint.key
+
+
+# --- every schema schema2re accepts, typed values --------------------------------------------
+
+
+class Sentiment(enum.Enum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+Digits = Annotated[list[Annotated[int, Field(ge=0, le=9)]], Field(max_length=3)]
+
+
+class Tagged(BaseModel):
+    tags: Annotated[set[Literal["x", "y"]], Field(max_length=4)]
+
+
+def test_schema_kinds_are_decided_in_one_place():
+    from pydantic import TypeAdapter
+
+    from decoding.constraint import make_constraint
+
+    cases = [  # (schema, a text of its regex, the value parse gives)
+        (Sentiment, '"negative"', Sentiment.NEGATIVE),
+        (Literal["a", "b"], '"b"', "b"),
+        (list[int], "[1, -2]", [1, -2]),
+        (TypeAdapter(Digits), "[3]", [3]),
+        (Tagged, '{"tags": ["x", "x"]}', Tagged(tags={"x"})),
+        ({"enum": [1, 2]}, "2", 2),
+        ('{"type": "boolean"}', "true", True),
+    ]
+    for schema, text, value in cases:
+        constraint = make_constraint(schema=schema)
+        assert regex.fullmatch(constraint.pattern, text), (schema, text)
+        parsed = constraint.parse(text)
+        assert parsed == value and type(parsed) is type(value), (schema, parsed)
+        assert make_constraint(schema=schema) is constraint  # memoized per process
+
+
+def test_typed_values_from_the_generator(gen, model, tok):
+    for seed in range(5):
+        assert isinstance(gen.generate(PROMPTS[0], schema=Sentiment, temperature=1.0,
+                                       seed=seed), Sentiment)
+        value = gen.generate(PROMPTS[0], schema=Digits, temperature=1.0, seed=seed)
+        assert isinstance(value, list) and all(isinstance(d, int) and 0 <= d <= 9 for d in value)
+        assert gen.generate(PROMPTS[1], schema=Literal["a", "b"], temperature=1.0,
+                            seed=seed) in ("a", "b")
+    with Script(model, tok, '{"tags": ["x", "x", "y"]}'):
+        assert gen.generate(PROMPTS[0], schema=Tagged, max_new_tokens=30,
+                            jump_forward=False) == Tagged(tags={"x", "y"})
+
+
+def test_stream_and_processor_take_any_schema(gen, model, tok):
+    pieces = list(gen.stream(PROMPTS[0], schema=Sentiment, temperature=1.0, seed=1))
+    assert Sentiment("".join(pieces).strip('"'))
+    for proc in (gen.logits_processor(schema=Sentiment),
+                 RegexLogitsProcessor(tokenizer=tok, schema=Sentiment)):
+        ids = tok(PROMPTS[0], return_tensors="pt")
+        out = model.generate(**ids, logits_processor=[proc], max_new_tokens=10, do_sample=False,
+                             pad_token_id=tok.eos_token_id)
+        new = out[0, ids["input_ids"].shape[1]:].tolist()
+        assert isinstance(proc.constraint.parse(vocab_text(gen, new[:-1])), Sentiment)
+    with pytest.raises(UsageError, match="needs a regex pattern or schema="):
+        RegexLogitsProcessor(tokenizer=tok)
+
+
+# --- translator options: lenient and the others ------------------------------------------------
+
+UNIQUE_DIGITS = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 9},
+                 "maxItems": 3, "uniqueItems": True}
+
+
+def test_lenient_reaches_every_entry_point(gen, model, tok):
+    from decoding.errors import OutputValidationError
+    from schema2re import IgnoredKeywordsWarning
+
+    with pytest.raises(UnsupportedSchemaError, match="lenient=True"):
+        gen.generate(PROMPTS[0], schema=UNIQUE_DIGITS)
+    with pytest.warns(IgnoredKeywordsWarning, match="uniqueItems"):
+        with Script(model, tok, "[1, 2]"):
+            assert gen.generate(PROMPTS[0], schema=UNIQUE_DIGITS, lenient=True,
+                                jump_forward=False) == [1, 2]
+    with Script(model, tok, "[1, 1]"):  # allowed by the relaxed regex, refused by validation
+        with pytest.raises(OutputValidationError, match="non-unique|unique"):
+            gen.generate(PROMPTS[0], schema=UNIQUE_DIGITS, lenient=True, jump_forward=False)
+    with Script(model, tok, "[4, 5]"):
+        assert "".join(gen.stream(PROMPTS[0], schema=UNIQUE_DIGITS, lenient=True,
+                                  jump_forward=False)) == "[4, 5]"
+    proc = RegexLogitsProcessor(tokenizer=tok, schema=UNIQUE_DIGITS, lenient=True)
+    assert regex.fullmatch(proc.constraint.pattern, "[1, 1]")
+
+
+def test_options_object_and_keywords(gen):
+    from dataclasses import FrozenInstanceError
+
+    from decoding.options import GenerationOptions
+
+    options = GenerationOptions(max_new_tokens=2, stop="x", temperature=1, seed=3)
+    assert options.stop == ("x",) and options.temperature == 1.0
+    with pytest.raises(FrozenInstanceError):
+        options.seed = 4
+    c = gen.complete(PROMPTS[0], regex=r"[0-9]{2}[0-9]*", options=options)
+    assert c.num_tokens == 2 and c.finish_reason == "length"
+    c = gen.complete(PROMPTS[0], regex=r"[0-9]{2}[0-9]*", options=options, max_new_tokens=3)
+    assert c.num_tokens == 3  # a keyword overrides the options object
+    with pytest.raises(UsageError, match="max_new_tokens"):
+        GenerationOptions(max_new_tokens=0)
+
+
+def test_translation_options_are_part_of_every_cache_key(tmp_path, monkeypatch):
+    """The same schema under other translator options: another regex, from the process memo
+    and from the disk cache alike."""
+    from decoding import constraint
+    from decoding.options import ConstraintOptions
+
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    variants = [ConstraintOptions(), ConstraintOptions(extra_properties=True),
+                ConstraintOptions(whitespace="flexible"), ConstraintOptions(max_depth=1)]
+    for _ in range(2):  # the second round reads the disk cache (the process memo is emptied)
+        monkeypatch.setattr(constraint, "_MEMO", type(constraint._MEMO)())
+        patterns = [constraint.make_constraint(schema=schema, options=o, cache_dir=tmp_path)
+                    .pattern for o in variants]
+        assert len(set(patterns[:3])) == 3
+        assert regex.fullmatch(patterns[1], '{"a": 1, "b": null}')
+        assert regex.fullmatch(patterns[2], '{ "a" : 1 }')
+        assert not regex.fullmatch(patterns[0], '{"a": 1, "b": null}')
+
+
+# --- on the embedded default model (slow) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_gen():
+    try:
+        decoding.models.default_model_gguf()
+    except ModelLoadError as exc:
+        pytest.skip(str(exc))
+    return Generator()
+
+
+class Pizza(BaseModel):
+    name: str
+    toppings: set[str]
+
+
+@pytest.mark.slow
+def test_enum_and_literal_on_the_default_model(default_gen):
+    review = "Review: '{}'\nSentiment:"
+    assert default_gen.generate(review.format("I loved this film, the best of the year."),
+                                schema=Sentiment, max_new_tokens=5) is Sentiment.POSITIVE
+    assert default_gen.generate(review.format("Boring and far too long. I walked out."),
+                                schema=Sentiment, max_new_tokens=5) is Sentiment.NEGATIVE
+    assert default_gen.generate("Q: Is Paris in France? Answer yes or no.\nA:",
+                                schema=Literal["yes", "no"], max_new_tokens=5) == "yes"
+
+
+@pytest.mark.slow
+def test_list_of_ints_and_a_set_field_on_the_default_model(default_gen):
+    odd = "Q: The first two even numbers?\nA: [2,4]\nQ: The first three odd numbers?\nA:"
+    assert default_gen.generate(odd, schema=list[int], max_new_tokens=12) == [1, 3, 5]
+    pizza = default_gen.generate(
+        'A margherita pizza as JSON: {"name": "Margherita", "toppings": ["tomato", '
+        '"mozzarella", "basil"]}\nA pepperoni pizza as JSON:', schema=Pizza, max_new_tokens=30)
+    assert isinstance(pizza, Pizza) and isinstance(pizza.toppings, set) and pizza.toppings
+    assert all(isinstance(t, str) for t in pizza.toppings)
+
+
+@pytest.mark.slow
+def test_lenient_on_the_default_model(default_gen):
+    from schema2re import IgnoredKeywordsWarning
+
+    schema = {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 3,
+              "uniqueItems": True}
+    prompt = ('Q: Two fruits as a JSON list.\nA: ["apple", "pear"]\n'
+              'Q: Three colors as a JSON list.\nA:')
+    with pytest.raises(UnsupportedSchemaError, match="lenient=True"):
+        default_gen.generate(prompt, schema=schema)
+    with pytest.warns(IgnoredKeywordsWarning):
+        colors = default_gen.generate(prompt, schema=schema, lenient=True, max_new_tokens=30)
+    assert isinstance(colors, list) and 1 <= len(colors) == len(set(colors)) <= 3

@@ -161,33 +161,3 @@ def test_compile_accepts_regex_pattern_objects_and_memoizes(smollm2_tokenizer):
 def test_unsupported_pattern_points_to_the_partial_engine(smollm2_tokenizer):
     with pytest.raises(UnsupportedPattern, match='engine="partial"'):
         decoding.compile(r"(a)\1", smollm2_tokenizer)
-
-
-def test_partial_engine_handles_backreferences(bpe_tokenizer):
-    guide = decoding.compile(r"(ab|cd)-\1", bpe_tokenizer, engine="partial")
-    vocab = guide.vocabulary
-    state = guide.initial_state
-    for t in bpe_tokenizer.encode("cd-cd", add_special_tokens=False):
-        state = guide.advance(state, t)
-    assert guide.is_accepting(state)
-    ab = bpe_tokenizer.encode("ab", add_special_tokens=False)
-    with pytest.raises(TokenRejected):
-        guide.advance(state, ab[0])
-    mask = guide.allowed_tokens(state)
-    assert mask[sorted(vocab.eos_token_ids)].all()
-    # Only tokens ending inside a multi-byte character remain (see PartialGuide's docstring).
-    assert all(not vocab.token_bytes[t].isascii() for t in torch.nonzero(mask).flatten().tolist()
-               if t not in vocab.eos_token_ids)
-
-
-def test_partial_engine_mask_contains_the_automaton_mask(bpe_tokenizer):
-    pattern = r'\{"a": ("[^"]*"|[0-9]+)\}'
-    exact = decoding.compile(pattern, bpe_tokenizer)
-    partial = decoding.compile(pattern, bpe_tokenizer, engine="partial")
-    ids = bpe_tokenizer.encode('{"a": "xyz"}', add_special_tokens=False)
-    se, sp = exact.initial_state, partial.initial_state
-    for t in ids:
-        me, mp = exact.allowed_tokens(se), partial.allowed_tokens(sp)
-        assert not (me & ~mp).any()
-        se, sp = exact.advance(se, t), partial.advance(sp, t)
-    assert exact.is_accepting(se) and partial.is_accepting(sp)

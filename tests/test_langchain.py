@@ -209,6 +209,43 @@ def test_bad_arguments_fail_at_construction_or_call(pipe, llm):
         RELLM(pipeline=42).invoke("x")
 
 
+def test_any_schema_and_the_translator_options(pipe, model, tok):
+    import enum
+
+    from schema2re.errors import IgnoredKeywordsWarning, UnsupportedSchemaError
+
+    class Mood(enum.Enum):
+        HAPPY = "happy"
+        SAD = "sad"
+
+    assert isinstance(RELLM(pipeline=pipe, schema=Mood).as_typed().invoke("x"), Mood)
+    flags = RELLM(pipeline=pipe).as_typed(list[bool]).invoke("x", max_new_tokens=40)
+    assert isinstance(flags, list) and all(isinstance(f, bool) for f in flags)
+    unique = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
+    with pytest.raises(UnsupportedSchemaError, match="lenient=True"):
+        RELLM(pipeline=pipe, schema=unique)
+    with pytest.warns(IgnoredKeywordsWarning, match="uniqueItems"):
+        llm = RELLM(pipeline=pipe, schema=unique, lenient=True, jump_forward=False,
+                    whitespace="flexible")
+    with Script(model, tok, "[ 1 , 2 ]"):
+        assert llm.as_typed().invoke("x") == [1, 2]
+
+
+def test_options_are_checked_at_construction_and_share_the_defaults(pipe):
+    import dataclasses
+
+    from decoding.options import GenerationOptions
+
+    for bad in ({"temperature": -1.0}, {"engine": "fast"}, {"max_depth": -1},
+                {"whitespace": "("}):
+        with pytest.raises(UsageError):
+            RELLM(pipeline=pipe, **bad)
+    llm = RELLM(pipeline=pipe)
+    for field in dataclasses.fields(GenerationOptions):
+        if field.name not in ("stop", "max_new_tokens"):
+            assert getattr(llm, field.name) == field.default, field.name
+
+
 def test_call_options_override_the_fields(pipe):
     llm = RELLM(pipeline=pipe, regex=r"[a-z]{1,30}", max_new_tokens=30)
     result = llm.generate(["x"], max_new_tokens=3, temperature=1.0, seed=1)

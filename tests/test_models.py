@@ -11,8 +11,10 @@ import copy
 import json
 
 import pytest
+import regex
 import torch
 
+from cache.store import CacheWarning, get_store
 from decoding import ModelLoadError
 from decoding import models
 from tiny_models import tiny_llama
@@ -127,16 +129,48 @@ def _same_weights(a, b) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def _tree_bytes(folder) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
 def test_converts_once_then_loads_from_the_cache(tmp_path, fake_convert, tiny):
     first = models.load_default_model(cache_dir=tmp_path)
     folder = models.default_model_dir(tmp_path)
-    assert folder == tmp_path / "models" / f"{models.DEFAULT_MODEL_NAME}-v1"
+    key = f"{models.DEFAULT_MODEL_NAME}-v{models.CONVERSION_VERSION}"
+    assert folder == get_store(tmp_path).folder("model", key)
     assert (folder / "model.safetensors").is_file() and (folder / "SOURCE.json").is_file()
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no staging left over
     second = models.load_default_model(cache_dir=tmp_path)
     assert len(fake_convert) == 1
     assert _same_weights(second.model, tiny) and _same_weights(first.model, tiny)
     assert second.tokenizer.eos_token_id == first.tokenizer.eos_token_id
+
+
+def test_the_saved_tokenizer_lists_its_added_tokens_and_loads_the_same(tmp_path, fake_convert,
+                                                                      smollm2_tokenizer):
+    from decoding import persist
+
+    loaded = models.load_default_model(cache_dir=tmp_path).tokenizer
+    config = json.loads((models.default_model_dir(tmp_path) / "tokenizer_config.json").read_text())
+    added = smollm2_tokenizer.added_tokens_decoder
+    assert set(config["added_tokens_decoder"]) == {str(i) for i in added}  # read, not parsed
+    assert loaded.added_tokens_decoder == added
+    text = "<|im_start|>user\nIs Annapolis in Maryland? ☃<|im_end|>"
+    assert loaded(text).input_ids == smollm2_tokenizer(text).input_ids
+    assert persist.tokenizer_key(loaded) == persist.tokenizer_key(smollm2_tokenizer)
+
+
+def test_the_converted_model_is_counted_and_cleared_with_the_cache(tmp_path, fake_convert):
+    for _ in range(3):
+        models.load_default_model(cache_dir=tmp_path)
+    folder = models.default_model_dir(tmp_path)
+    info = get_store(tmp_path).info()
+    assert info["entries"]["model"] == 1 and info["bytes"]["model"] == _tree_bytes(folder)
+    assert (info["hits"]["model"], info["misses"]["model"]) == (2, 1)
+    get_store(tmp_path).clear()
+    assert not folder.exists()
+    models.load_default_model(cache_dir=tmp_path)
+    assert len(fake_convert) == 2
 
 
 def test_stale_folder_is_rebuilt(tmp_path, fake_convert):
@@ -169,23 +203,73 @@ def test_race_loser_keeps_the_winners_copy(tmp_path, fake_convert):
     staging = tmp_path / "staging"
     staging.mkdir()
     (staging / "SOURCE.json").write_text(json.dumps(stamp))
-    models._install(staging, folder, stamp, replace=False)  # target exists: rename fails
+    models._install(staging, folder, stamp)  # target exists: rename fails
     assert sorted(p.name for p in folder.iterdir()) == winner_files
 
 
 def test_cache_off_converts_in_memory_with_a_warning(tmp_path, fake_convert, tiny):
-    with pytest.warns(UserWarning, match="disk cache is off"):
+    with pytest.warns(UserWarning, match="disk cache is off.*in every process"):
         loaded = models.load_default_model(cache_dir=False)
     assert loaded.model is tiny and len(fake_convert) == 1
     assert models.default_model_dir(False) is None
 
 
-def test_unwritable_cache_falls_back_to_memory(tmp_path, fake_convert, tiny):
+def test_unusable_cache_folder_falls_back_to_memory(tmp_path, fake_convert, tiny):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with pytest.warns(UserWarning, match="cannot write the model cache"):
+    with pytest.warns(UserWarning) as caught:
         loaded = models.load_default_model(cache_dir=blocker)
     assert loaded.model is tiny
+    assert [type(w.message) for w in caught] == [CacheWarning, UserWarning]
+    assert regex.search("cache folder .*a-file is not usable", str(caught[1].message))
+
+
+def test_unwritable_model_folder_falls_back_to_memory(tmp_path, fake_convert, tiny,
+                                                      monkeypatch):
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(models, "_save", full_disk)
+    with pytest.warns(UserWarning, match="cannot write the model cache.*No space left"):
+        loaded = models.load_default_model(cache_dir=tmp_path)
+    assert loaded.model is tiny
+    assert list(models.default_model_dir(tmp_path).parent.iterdir()) == []  # no staging left
+
+
+# --- quiet loading --------------------------------------------------------------------------
+
+
+def _transformers_settings():
+    import importlib
+
+    from transformers.utils import logging as hf_logging
+
+    hub = importlib.import_module("huggingface_hub.utils.tqdm")
+    return (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled(),
+            dict(hub.progress_bar_states))
+
+
+@pytest.mark.parametrize("bars", [True, False])
+def test_loading_a_folder_is_quiet_and_restores_the_settings(tmp_path, tiny, smollm2_tokenizer,
+                                                             capfd, bars):
+    from transformers.utils import logging as hf_logging
+
+    tiny.save_pretrained(tmp_path)
+    smollm2_tokenizer.save_pretrained(tmp_path)
+    found = _transformers_settings()
+    hf_logging.set_verbosity_info()  # transformers would log every file it reads
+    hf_logging.enable_progress_bar() if bars else hf_logging.disable_progress_bar()
+    try:
+        before = _transformers_settings()
+        capfd.readouterr()
+        models.resolve_model(tmp_path)
+        err = capfd.readouterr().err
+        assert _transformers_settings() == before
+    finally:
+        hf_logging.set_verbosity(found[0])
+        hf_logging.enable_progress_bar() if found[1] else hf_logging.disable_progress_bar()
+    assert "Loading weights" not in err and "loading" not in err.lower(), err
+    assert err == ""
 
 
 def test_real_gguf_location_is_found_without_importing_the_package():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from typing import Annotated, Literal, Optional, Union
 
 import pytest
@@ -65,6 +66,17 @@ class TreeNode(BaseModel):
     children: list["TreeNode"] = []
 
 
+class Basket(BaseModel):
+    """Set fields: Pydantic de-duplicates a JSON list, so most need no `uniqueItems`."""
+
+    model_config = ConfigDict(strict=True)  # strict still builds sets from JSON lists
+    fruits: set[str]
+    sizes: Annotated[frozenset[Annotated[int, Field(ge=0, le=5)]],
+                     Field(min_length=1, max_length=3)]
+    pair: Annotated[set[Literal[1, 2]], Field(min_length=2)]  # keeps uniqueItems: finite, exact
+    nested: list[set[bool]] = []
+
+
 MODELS = {
     Person: Person(name="Ann", age=30, score=0.5, color=Color.GREEN,
                    address=Address(street="Main", zip_code="12345"), tags=["x"], counts={"k": 2}),
@@ -72,6 +84,7 @@ MODELS = {
                  pair=(1, "a"), code="AB-123"),
     TreeNode: TreeNode(value=1, children=[TreeNode(value=2, children=[TreeNode(value=3)])]),
     Address: Address(street="Rue \"A\" \\ é", zip_code="75001", country="DE"),
+    Basket: Basket(fruits={"fig"}, sizes=frozenset({1, 2}), pair={1, 2}, nested=[{True}]),
 }
 
 
@@ -124,3 +137,47 @@ def test_undeclared_fields_only_where_the_class_allows_them():
     assert regex.fullmatch(pattern, '{"inner":{"street":"s","zip_code":"12345"},"n":1,"x":[1],"y":null}')
     assert not regex.fullmatch(pattern, '{"inner":{"street":"s","zip_code":"12345","x":1}}')
     assert Open.model_validate_json('{"inner":{"street":"s","zip_code":"12345"},"x":1,"x":2}').x == 2
+
+
+def test_sets_drop_unique_items_only_where_deduplication_keeps_them_valid():
+    from schema2re.inputs import load_schema
+
+    fields = load_schema(Basket)["properties"]
+    assert "uniqueItems" not in fields["fruits"] and "uniqueItems" not in fields["sizes"]
+    assert fields["pair"]["uniqueItems"] is True
+    assert "uniqueItems" not in fields["nested"]["items"]
+    assert load_schema({"type": "array", "uniqueItems": True})["uniqueItems"]  # JSON: as written
+    pattern = to_regex(Basket)
+    text = ('{"fruits": ["fig", "fig"], "sizes": [5, 5, 5], "pair": [1, 2], '
+            '"nested": [[true, true]]}')
+    assert regex.fullmatch(pattern, text)
+    assert Basket.model_validate_json(text).fruits == {"fig"}
+    assert not regex.fullmatch(pattern, text.replace("[1, 2]", "[1, 1]"))  # a set of one
+
+
+def test_a_set_whose_minimum_deduplication_could_break_keeps_unique_items():
+    from pydantic import TypeAdapter, ValidationError
+
+    from schema2re.errors import UnsupportedSchemaError
+
+    pair = Annotated[set[str], Field(min_length=2)]
+    with pytest.raises(ValidationError):  # why: ["a", "a"] is a set of one
+        TypeAdapter(pair).validate_json('["a", "a"]')
+    with pytest.raises(UnsupportedSchemaError, match="uniqueItems"):
+        to_regex(pair)
+
+
+_ITEMS = st.lists(st.sampled_from(["a", "b", "é", ""]), max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(fruits=_ITEMS, sizes=st.lists(st.integers(0, 5), min_size=1, max_size=3),
+       nested=st.lists(st.lists(st.booleans(), max_size=4), max_size=3))
+def test_every_relaxed_instance_validates_as_the_model(fruits, sizes, nested):
+    """Lists with repeats, where `uniqueItems` was dropped: the regex takes them and so does
+    the model (the relaxed schema's instances are all valid for the type)."""
+    document = {"fruits": fruits, "sizes": sizes, "pair": [1, 2], "nested": nested}
+    text = json.dumps(document, ensure_ascii=False)
+    assert regex.fullmatch(to_regex(Basket), text)
+    basket = Basket.model_validate_json(text)
+    assert basket.fruits == set(fruits) and basket.sizes == frozenset(sizes)
