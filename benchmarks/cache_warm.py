@@ -2,13 +2,13 @@
 
 For each of 20 JSON Schemas from the dev set, two fresh processes share one empty cache folder:
 the first (cold) and then the second (warm) time the same work, from the call to the first mask:
-`decoding.persist.cached_to_regex(schema)`, `decoding.vocabulary_of(tokenizer)` (the byte table),
+`decoding.persist.cached.cached_to_regex(schema)`, `decoding.vocabulary_of(tokenizer)` (the byte table),
 `decoding.compile(regex, tokenizer)` (token trie, automaton, token index) and
 `guide.allowed_tokens(guide.initial_state)`. Imports and loading the tokenizer are not timed.
 Reported: the whole path, the path without the vocabulary table (what a process that already
 has the table, e.g. a `Generator` on its second schema, pays), and in the warm process the
 vocabulary's two parts: finding the table's key (the tokenizer's stamp, its record in the cache
-and the token-string sample check; see `decoding.persist`) and loading the table from the cache,
+and the token-string sample check; see `decoding.persist.cached`) and loading the table from the cache,
 and, for comparison, the full tokenizer key (a hash of the tokenizer's serialization), which a
 warm process no longer computes.
 
@@ -68,10 +68,9 @@ def worker(mode: str, cache: str, tokenizer_dir: str, schema_file: str) -> dict:
     from transformers import AutoTokenizer
 
     import schema2re  # noqa: F401 - imported before the clock starts, like the rest
-
-    from decoding import persist
-    from decoding.guide import compile as compile_pattern
-    from decoding.guide import vocabulary_of
+    from decoding.guides.guide import compile as compile_pattern
+    from decoding.guides.guide import vocabulary_of
+    from decoding.persist import cached as persist
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     schema = json.loads(Path(schema_file).read_text(encoding="utf-8"))

@@ -20,12 +20,12 @@ from pathlib import Path
 import regex
 
 from benchmarks.smollm2 import save_tokenizer
-from decoding.dfa import Automaton
-from decoding.guide import Guide, vocabulary_of
-from decoding.index import TokenIndex
-from decoding.nfa import build_nfa
-from decoding.trie import trie_of
-from decoding.syntax import parse
+from decoding.automaton.dfa import Automaton
+from decoding.automaton.nfa import build_nfa
+from decoding.automaton.syntax import parse
+from decoding.guides.guide import Guide, vocabulary_of
+from decoding.tokens.index import TokenIndex
+from decoding.tokens.trie import trie_of
 
 RELLM = r'\{\s*"action":\s*"Final Answer",\s*"action_input":\s*(\{.*\}|"[^"]*")\s*\}'
 STRING = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'

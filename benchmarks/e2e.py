@@ -134,9 +134,9 @@ def _supported(case: Case) -> bool:
     from lmformatenforcer import JsonSchemaParser
 
     import schema2re
+    from decoding.automaton.nfa import build_nfa
+    from decoding.automaton.syntax import parse
     from decoding.errors import PatternError
-    from decoding.nfa import build_nfa
-    from decoding.syntax import parse
     from schema2re.errors import SchemaToRegexError
 
     try:

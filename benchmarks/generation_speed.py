@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-
 from typing import Literal
 
 import regex
@@ -32,7 +31,6 @@ from pydantic import BaseModel
 from transformers import LogitsProcessor
 
 import schema2re
-
 from decoding import Generator
 from decoding.cli import RELLM_PROMPT, RELLM_REGEX
 

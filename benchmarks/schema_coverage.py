@@ -7,7 +7,7 @@ For each data set, prints: schemas compiled / total, compile errors by keyword, 
 matched (of compiled schemas), false accepts (invalid instances matched: must be 0), fullmatch
 time-outs, largest regex, compile time p50/p99. Instances are serialized compactly
 (`json.dumps(data, separators=(",", ":"), ensure_ascii=False)`) and checked with
-`regex.fullmatch`. The functions here are also used by tests/test_schema2re_suites.py.
+`regex.fullmatch`. The functions here are also used by tests/schema2re/test_schema2re_suites.py.
 """
 
 from __future__ import annotations

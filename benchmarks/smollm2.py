@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from decoding.models import default_model_gguf
+from decoding.hf.models import default_model_gguf
 
 
 def save_tokenizer(folder: Path) -> Any:

@@ -4,7 +4,7 @@ The public names below are loaded on first use (PEP 562): `import decoding` (and
 `import schema2re`, which uses `decoding.errors`) imports neither torch nor transformers until a
 name that needs them is read. `from decoding import generate, Generator, ...`, attribute access,
 `dir(decoding)` and `__all__` behave as if everything had been imported eagerly; a submodule read
-as an attribute (`decoding.models` after `import decoding`) is imported then too.
+as an attribute (`decoding.hf.models` after `import decoding`) is imported then too.
 """
 
 import importlib
@@ -13,16 +13,16 @@ from typing import Any
 # Public name -> the submodule that defines it.
 _EXPORTS: dict[str, str] = {
     # The decoding core.
-    "Guide": "decoding.guide",
-    "compile": "decoding.guide",
-    "vocabulary_of": "decoding.guide",
-    "Vocabulary": "decoding.vocabulary",
+    "Guide": "decoding.guides.guide",
+    "compile": "decoding.guides.guide",
+    "vocabulary_of": "decoding.guides.guide",
+    "Vocabulary": "decoding.tokens.vocabulary",
     # Generation: the masked loop, the embedded default model, the logits processor.
-    "Completion": "decoding.generation",
-    "Generator": "decoding.generation",
-    "generate": "decoding.generation",
-    "stream": "decoding.generation",
-    "RegexLogitsProcessor": "decoding.processor",
+    "Completion": "decoding.hf.generation",
+    "Generator": "decoding.hf.generation",
+    "generate": "decoding.hf.generation",
+    "stream": "decoding.hf.generation",
+    "RegexLogitsProcessor": "decoding.hf.processor",
     # Errors.
     "EmptyLanguage": "decoding.errors",
     "GenerationError": "decoding.errors",

@@ -12,7 +12,7 @@
 `pydantic_core.to_json`: a Pydantic instance, an Enum member, a set...). `--type` (alias
 `--model-class`) names anything `decoding.generate`'s `schema=` takes: a Pydantic model class,
 an Enum, a type alias such as `Tags = list[int]`. The options from `--max-new-tokens` to
-`--max-depth` are fields of `decoding.options.GenerationOptions`; one not given keeps that
+`--max-depth` are fields of `decoding.hf.options.GenerationOptions`; one not given keeps that
 class's default (`--max-new-tokens`: 256, 200 for `demo`). PROMPT `-` reads the prompt from
 standard input. `demo` runs the RELLM LangChain example on the model, first unconstrained, then
 constrained to the agent-action JSON regex, and prints both. `cache info` prints the cache
@@ -145,7 +145,7 @@ def _add_call_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from decoding.generation import generate, stream
+    from decoding.hf.generation import generate, stream
 
     schema = _schema_argument(args)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
@@ -222,7 +222,7 @@ def _render(value: Any, structured: bool) -> str:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from decoding.generation import Generator
+    from decoding.hf.generation import Generator
 
     generator = Generator(args.model, cache_dir=args.cache_dir)
     print("Prompt (the RELLM LangChain example):")

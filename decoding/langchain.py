@@ -8,7 +8,7 @@ seed=None, engine="automaton", lenient=False, extra_properties=False, whitespace
 max_depth=3, jump_forward=True, cache_dir=None)` is a drop-in for the documented
 `langchain_experimental.llms.RELLM(pipeline=hf_pipeline, regex=pattern, max_new_tokens=200)`;
 the fields after `pipeline`, `regex` and `schema` are those of
-`decoding.options.GenerationOptions` (`stop` excepted: it is per call), with the same defaults
+`decoding.hf.options.GenerationOptions` (`stop` excepted: it is per call), with the same defaults
 except `max_new_tokens`.
 
 Contract:
@@ -22,7 +22,7 @@ Contract:
   schema2re errors).
 - `stop` (per call, LangChain's convention): the text is cut before the first stop string.
   Under a constraint a stop string ends the output only where the pattern accepts the text up to
-  and including it (see `decoding.generation`), so the pattern may name it (`...\\nHuman:`).
+  and including it (see `decoding.hf.generation`), so the pattern may name it (`...\\nHuman:`).
 - Per-call keyword arguments may override `max_new_tokens`, `temperature`, `top_p`, `seed`;
   any other raises `UsageError`.
 - `batch` / `generate` with several prompts run as one padded batch; `generation_info` has
@@ -51,10 +51,10 @@ except ImportError as exc:  # pragma: no cover - exercised by hiding langchain_c
 
 from pydantic import Field, PrivateAttr
 
-from decoding.constraint import Constraint, make_constraint
 from decoding.errors import UsageError
-from decoding.generation import Generator
-from decoding.options import GenerationOptions, with_keywords
+from decoding.hf.constraint import Constraint, make_constraint
+from decoding.hf.generation import Generator
+from decoding.hf.options import GenerationOptions, with_keywords
 
 __all__ = ["RELLM"]
 

@@ -36,6 +36,7 @@ from schema2re.errors import (
     SchemaToRegexError,
     UnsupportedSchemaError,
 )
+from schema2re.exclusive import one_of_terms
 from schema2re.inputs import load_schema
 from schema2re.translate import Translator
 from schema2re.whitespace import Whitespace
@@ -75,7 +76,8 @@ def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = Fals
     """
     ws = check_options(whitespace=whitespace, max_depth=max_depth)
     doc = Document(load_schema(schema))
-    ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient), extra_properties=bool(extra_properties))
+    ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient), one_of_terms=one_of_terms,
+                  extra_properties=bool(extra_properties))
     try:
         result = Translator(ctx, ws).translate((doc.root_node(),))
     except RecursionError:

@@ -5,14 +5,18 @@ Invariants: `tick()` is called once per schema node visited and raises
 make a translation run for long. `unsupported()` either raises or, under `lenient`, records the
 keyword and pointer for the single warning `to_regex` emits at the end. `drop()` records why an
 alternative was left out (recursion cut, unreachable member count), for the error raised when
-no alternative at all remains.
+no alternative at all remains. `one_of_terms` is how a `oneOf` expands for generation
+(`schema2re.exclusive.one_of_terms`, handed in by the caller so that `terms`, which expands
+schemas, and `exclusive`, which needs expanded schemas, do not import each other).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from schema2re.document import Document
+from schema2re.document import Document, Node
 from schema2re.errors import UnsupportedSchemaError
 
 MAX_STEPS = 200_000
@@ -20,11 +24,13 @@ MAX_STEPS = 200_000
 
 @dataclass
 class Context:
-    """Document, options (`max_depth`, `lenient`, `extra_properties`) and bookkeeping of one `to_regex` call."""
+    """Document, options (`max_depth`, `lenient`, `extra_properties`), the `oneOf` expansion and
+    bookkeeping of one `to_regex` call."""
 
     doc: Document
     max_depth: int
     lenient: bool
+    one_of_terms: Callable[[Context, Node], list[Any]]
     extra_properties: bool = False
     ignored: list[tuple[str, str]] = field(default_factory=list)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)

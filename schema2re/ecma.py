@@ -1,4 +1,4 @@
-"""ECMA-262 `pattern` -> HIR (decoding.hir) of the strings it matches, as JSON Schema means it.
+"""ECMA-262 `pattern` -> HIR (decoding.automaton.hir) of the strings it matches, as JSON Schema means it.
 
 `ecma_to_hir_regex(pattern)` is the language of the (decoded) string values s in which the
 pattern finds a match anywhere: JSON Schema patterns are not anchored, so a pattern without
@@ -30,9 +30,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from decoding.charclass import Ranges, complement, normalize
-from decoding.hir import (MAX_CODE_POINT, SURROGATES, Alternation, CharSet, Concat, Empty, Node,
-                          Repeat, concat)
+from decoding.automaton.charclass import Ranges, complement, normalize
+from decoding.automaton.hir import (
+    MAX_CODE_POINT,
+    SURROGATES,
+    Alternation,
+    CharSet,
+    Concat,
+    Empty,
+    Node,
+    Repeat,
+    concat,
+)
 from schema2re.errors import SchemaError, UnsupportedSchemaError
 
 MAX_REPEAT = 1000  # largest {n,m} count accepted

@@ -10,8 +10,7 @@ size linear in their total length.
 
 from __future__ import annotations
 
-from schema2re.rx import ATOM, EMPTY, Rx, alt, cat, lit, raw, rep
-from schema2re.rx import escape_in_class
+from schema2re.rx import ATOM, EMPTY, Rx, alt, cat, escape_in_class, lit, raw, rep
 
 _SPECIAL = {'"': '\\"', "\\": "\\\\"}  # JSON escape for the two characters written escaped
 _EXCLUDED_RAW = '"\\\\\\x00-\\x1f'  # class body: quote, backslash, control characters

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 
-from decoding.hir import Alternation, CharSet, Concat, Empty, Node, Repeat
+from decoding.automaton.hir import Alternation, CharSet, Concat, Empty, Node, Repeat
 from schema2re import ecma, formats
 from schema2re.errors import SchemaError, UnsupportedSchemaError
 from schema2re.numbers import EmptyRangeError, literal_trie

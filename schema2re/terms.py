@@ -8,7 +8,7 @@ same term, which the type builders then merge keyword by keyword.
 Two modes:
 - `GEN` (generation): the union of the terms is a SUBSET of the schema's valid instances.
   Recursion past `max_depth` yields no term; each `oneOf` branch is restricted to the instances
-  the other branches reject (`exclusive`).
+  the other branches reject (`ctx.one_of_terms`, i.e. `exclusive`).
 - `OVER` (analysis, for disjointness proofs): the union is a SUPERSET of the valid instances.
   Anything not understood (recursion past the limit, dynamic references, too many terms) becomes
   "no constraint", which only enlarges the set.
@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from schema2re import exclusive
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
 from schema2re.errors import SchemaError, UnsupportedSchemaError
@@ -93,7 +92,7 @@ def expand_node(ctx: Context, node: Node, mode: str) -> list[Term]:
         parts.append(_union(ctx, node, "anyOf", mode))
     if doc.active(node, "oneOf"):
         if mode == GEN:
-            parts.append(exclusive.one_of_terms(ctx, node))
+            parts.append(ctx.one_of_terms(ctx, node))
         else:
             parts.append(_union(ctx, node, "oneOf", mode))
     return _product(ctx, parts, node, mode)

@@ -24,7 +24,17 @@ from fractions import Fraction
 from math import lcm
 from typing import Any, Callable
 
-from schema2re import arrays, disjoint, finite, keys, negate, numbers, objects, strings, terms
+from schema2re import (
+    arrays,
+    disjoint,
+    finite,
+    keys,
+    negate,
+    numbers,
+    objects,
+    strings,
+    terms,
+)
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
 from schema2re.errors import SchemaToRegexError, UnsupportedSchemaError

@@ -30,11 +30,12 @@ from typing import Callable
 
 import pytest
 
+
 @pytest.fixture(scope="module")
 def torch_one_thread():
     """Torch on one thread for a module (request with `pytestmark = pytest.mark.usefixtures(...)`):
     two intra-op threads on a busy 2-core machine make model tests erratically slow."""
-    from tiny_models import single_thread
+    from tests.tiny_models import single_thread
 
     with single_thread():
         yield
@@ -219,7 +220,7 @@ def smollm2_tokenizer(request: pytest.FixtureRequest):
     from transformers import AutoTokenizer
 
     from decoding.errors import ModelLoadError
-    from decoding.models import default_model_gguf
+    from decoding.hf.models import default_model_gguf
 
     try:
         gguf = default_model_gguf()

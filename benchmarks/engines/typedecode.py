@@ -1,4 +1,4 @@
-"""typedecode adapter: schema -> regex as `generate` does it (`decoding.persist.cached_to_regex`:
+"""typedecode adapter: schema -> regex as `generate` does it (`decoding.persist.cached.cached_to_regex`:
 the disk cache's translation, else `schema2re.to_regex`), then `decoding.compile`; the state
 is an int carried by the matcher, masks are typedecode's own `torch.BoolTensor`.
 
@@ -59,7 +59,7 @@ class TypedecodeEngine:
 
     def compile(self, kind: str, source: Any) -> _Matcher:
         import decoding
-        from decoding import persist
+        from decoding.persist import cached as persist
         from schema2re.errors import SchemaToRegexError
 
         try:

@@ -1,0 +1,179 @@
+"""What a generation must produce: the pattern the guide follows and how its text becomes a value.
+
+`make_constraint(schema=..., regex=..., options=ConstraintOptions(...))` checks the arguments and
+translates a schema to a regex without touching any model, so every bad argument fails before
+model work:
+- both given, or a regex of the wrong type: `UsageError`;
+- a schema that is none of the accepted kinds, or does not translate: the
+  `schema2re.errors.SchemaToRegexError` from `schema2re` (a `TypedecodeError`);
+- a regex that does not parse (automaton engine): the `PatternError` from `decoding.automaton.syntax`
+  (schema2re's output is valid for the automaton engine by its contract and is not re-parsed).
+Translations use the options' `to_regex` keywords and come from the disk cache
+(`decoding.persist.cached.cached_to_regex`, keyed by schema and options) when it has them.
+
+What a schema argument is, is decided by `schema2re.inputs.schema_kind` alone. `Constraint.parse`
+turns a generated text into the caller's value and never returns an invalid one
+(`OutputValidationError` instead):
+- regex: the text itself;
+- JSON Schema (dict or JSON text): `json.loads` of the text, validated with `jsonschema`;
+- a Python type (Pydantic model class, Enum, `Literal[...]`, `list[int]`, anything a
+  `pydantic.TypeAdapter` takes, or a TypeAdapter): `TypeAdapter(type).validate_json(text)`,
+  the model instance, Enum member, list...
+`Constraint.key` is (pattern text, flags, engine): what a compiled guide depends on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import regex as regex_module
+
+from decoding.errors import OutputValidationError, UsageError
+from decoding.hf.options import ConstraintOptions
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A pattern (`str` or `regex.Pattern`) plus the conversion of a matching text to a value."""
+
+    pattern: Any
+    key: tuple
+    engine: str = "automaton"
+    _parse: Callable[[str], Any] = field(default=lambda text: text, repr=False, compare=False)
+
+    def parse(self, text: str) -> Any:
+        """The value for `text`; `OutputValidationError` if it does not parse or validate."""
+        return self._parse(text)
+
+
+_MEMO: OrderedDict[tuple, Constraint] = OrderedDict()
+_MEMO_SIZE = 128
+_LOCK = threading.Lock()
+
+
+def make_constraint(schema: Any = None, regex: Any = None,
+                    options: ConstraintOptions | None = None,
+                    cache_dir: Any = None) -> Constraint | None:
+    """The constraint for a call's `schema` / `regex` arguments, or None for plain generation.
+
+    `options` may be any `ConstraintOptions` (a `GenerationOptions` too: only its constraint
+    fields count); None means the defaults. Memoized per process by (arguments, constraint
+    options): the same schema or regex is translated and checked once per options; schema
+    translations are also kept in the disk cache at `cache_dir` (as for `decoding.compile`).
+    """
+    if schema is not None and regex is not None:
+        raise UsageError("pass either schema= or regex=, not both")
+    if schema is None and regex is None:
+        return None
+    options = (options or ConstraintOptions()).constraint_options()
+    key = _argument_key(schema, regex, options)
+    with _LOCK:
+        hit = _MEMO.get(key) if key is not None else None
+        if hit is not None:
+            _MEMO.move_to_end(key)
+            return hit
+    if regex is not None:
+        constraint = _regex_constraint(regex, options.engine)
+    else:
+        constraint = _schema_constraint(schema, options, cache_dir)
+    if key is not None:
+        with _LOCK:
+            _MEMO[key] = constraint
+            if len(_MEMO) > _MEMO_SIZE:
+                _MEMO.popitem(last=False)
+    return constraint
+
+
+def _argument_key(schema: Any, regex: Any, options: ConstraintOptions) -> tuple | None:
+    """A hashable identity for the arguments, or None when they have none (never memoized)."""
+    if regex is not None:
+        if isinstance(regex, (re.Pattern, regex_module.Pattern)):
+            return ("regex", type(regex), regex.pattern, regex.flags, options.engine)
+        return ("regex", regex, options.engine) if isinstance(regex, str) else None
+    from schema2re.inputs import schema_kind
+
+    kind = schema_kind(schema)
+    try:
+        if kind == "document":  # key order kept: properties are generated in schema order
+            return (kind, json.dumps(schema), options)
+        hash(schema)
+        return (kind, type(schema), schema, options)
+    except (TypeError, ValueError):
+        return None
+
+
+def _regex_constraint(pattern: Any, engine: str) -> Constraint:
+    if isinstance(pattern, re.Pattern):
+        pattern = regex_module.compile(pattern.pattern, pattern.flags)
+    if not isinstance(pattern, (str, regex_module.Pattern)):
+        raise UsageError(f"regex must be a str or a compiled pattern, got "
+                         f"{type(pattern).__name__}")
+    _check_syntax(pattern, engine)
+    return Constraint(pattern, _pattern_key(pattern, engine), engine)
+
+
+def _pattern_key(pattern: Any, engine: str) -> tuple:
+    if isinstance(pattern, regex_module.Pattern):
+        return (pattern.pattern, pattern.flags, engine)
+    return (pattern, 0, engine)
+
+
+def _check_syntax(pattern: Any, engine: str) -> None:
+    if engine == "automaton":
+        from decoding.automaton.syntax import parse
+
+        parse(pattern)
+
+
+def _schema_constraint(schema: Any, options: ConstraintOptions, cache_dir: Any) -> Constraint:
+    from decoding.persist import cached as persist
+    from schema2re.inputs import load_schema, schema_kind, type_adapter
+
+    if schema_kind(schema) == "python-type":
+        schema = type_adapter(schema)
+        parser = _type_parser(schema)
+        document = load_schema(schema)
+    else:
+        document = load_schema(schema)
+        parser = _json_schema_parser(document)
+    pattern = persist.cached_to_regex(document, persist.store_for(cache_dir),
+                                      **options.translation_keywords())
+    return Constraint(pattern, _pattern_key(pattern, options.engine), options.engine, parser)
+
+
+def _type_parser(adapter: Any) -> Callable[[str], Any]:
+    """Validation of a text with a `pydantic.TypeAdapter`: the typed value."""
+    from pydantic import ValidationError
+
+    def parse(text: str) -> Any:
+        try:
+            return adapter.validate_json(text)
+        except ValidationError as exc:  # its message names the type
+            raise OutputValidationError(f"the output does not validate: {exc}", text) from exc
+
+    return parse
+
+
+def _json_schema_parser(document: Any) -> Callable[[str], Any]:
+    from jsonschema import exceptions, validators
+
+    validator = validators.validator_for(document)(document)
+
+    def parse(text: str) -> Any:
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise OutputValidationError(f"the output is not JSON: {exc}", text) from exc
+        error = exceptions.best_match(validator.iter_errors(value))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "the root"
+            raise OutputValidationError(f"the output does not validate against the schema at "
+                                        f"{where}: {error.message}", text)
+        return value
+
+    return parse

@@ -1,0 +1,551 @@
+"""The decoding core's disk cache: what one process computes, the next one loads.
+
+Stored in a `cache.store.Store` (kind: key -> value):
+- "vocabulary": a tokenizer key -> its byte table (`flat`, `lengths`, `special`, `eos`) and the
+  text of the `UnmappableTokensWarning` its build emitted (re-emitted on every load). The key is a
+  hash of the fast tokenizer's full serialization (`backend_tokenizer.to_str()`: model, merges,
+  added tokens, normalizer, decoder) plus what transformers adds on top (length, special ids,
+  EOS, added tokens, class, library versions). Tokenizers without `backend_tokenizer.to_str` are
+  not cached.
+- "vocabulary_stamp": a tokenizer stamp -> the tokenizer key above, plus every token string.
+  Serializing a tokenizer costs tens of ms, so a fast tokenizer loaded from a local folder is
+  first looked up by a stamp that costs a fraction of a ms: the folder's path and the identity
+  of every file in it (size, mtime, ctime, inode), the decoder / normalizer / pre-tokenizer /
+  post-processor descriptions, the vocabulary size and the transformers extras of the key. A
+  stamp is only trusted when the tokenizer's strings for `STAMP_SAMPLE` random ids match the
+  recorded ones; otherwise the full key is computed and the stamp recorded again. What a stamp
+  cannot see is a tokenizer file rewritten in place with its size, times and inode kept (ctime
+  cannot be set back) or a tokenizer model swapped in memory for one of the same size, decoder
+  and added tokens; the token-string sample makes such a change unlikely to go unnoticed.
+- "trie": a vocabulary fingerprint -> its `TokenTrie` arrays.
+- "automaton": (pattern text, flags, max_states) -> a `decoding.persist.snapshot` of every automaton state
+  discovered so far (its key, and its row where computed), for any vocabulary.
+- "entry": a hash of (pattern text, flags, vocabulary fingerprint) plus the state key -> that
+  state's token-index entry (allowed tokens and the keys of the states they lead to). Entries are loaded one by one
+  when first asked for, so a warm start reads only what it uses. Mask width is not part of the
+  key: masks are rebuilt from the token ids at any width.
+- "schema2re": schema JSON + options -> the regex `schema2re.to_regex` made of it.
+Every key holds `PERSIST_VERSION` and a fingerprint of the source code that computes the value
+(the decoding core's modules, or the schema2re package, plus the regex module's version and
+Unicode data), so changed code never reads values made by other code. The core's fingerprint is
+taken when this module is imported, right after the core modules are: a process whose source
+files are edited or upgraded while it runs keeps the fingerprint of the code it runs (taken at its
+first cache use instead, it would store its old code's values under the new code's keys).
+
+Contracts:
+- A warm start is indistinguishable from a cold one: masks, transitions, accepting states and
+  warnings are the same. A restored automaton builds its NFA only when it meets a state whose row
+  was not saved.
+- `PersistentIndex` saves after its 1st, 2nd, 4th, ... newly computed entry, then every
+  `SAVE_EVERY` entries, when `decoding.compile`'s in-process memo lets go of it, at interpreter
+  exit, and on `save()`. What is new is packed on the calling thread and written by one
+  background thread (`cache.writer`), so a write never delays a mask; `flush()` waits for the
+  queued writes, `save()` and interpreter exit wait too. Entries are written as they are
+  (an entry is a function of its key, so concurrent writers agree) and the automaton's states are
+  merged into the stored ones, so every process working on a pattern adds to one union (state
+  ids differ between processes and are remapped through the state keys).
+- Nothing here makes compile or decoding fail: a store error degrades inside the store, a value
+  that fails its checks is a miss (rebuilt, then written over instead of merged), and any other
+  error while loading or saving is reported once as a `CacheWarning` and the work goes on cold.
+- Indexes are as thread-safe as `TokenIndex` (one guide per thread); saving takes a lock. Cold
+  builds capture warnings with `warnings.catch_warnings`, which is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import hashlib
+import json
+import os
+import random
+import sys
+import threading
+import unicodedata
+import warnings
+import weakref
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import regex
+
+from cache.location import resolve_cache_dir
+from cache.store import CacheWarning, Store, get_store
+from cache.writer import BackgroundWriter
+from decoding.automaton import syntax  # noqa: F401  (syntax: loaded before the fingerprint)
+from decoding.automaton.dfa import Automaton
+from decoding.automaton.nfa import NFA
+from decoding.persist import snapshot
+from decoding.tokens.index import StateEntry, TokenIndex
+from decoding.tokens.trie import TokenTrie, trie_of
+from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
+
+PERSIST_VERSION = 1
+SAVE_EVERY = 64
+STAMP_SAMPLE = 256  # token strings checked each time a stamp is used
+
+_DECODING = Path(__file__).resolve().parents[1]
+# The layers whose code decides what is cached, as package folders: every module in them counts.
+_CORE_LAYERS = ("automaton", "tokens", "persist")
+_SCHEMA2RE_LAYERS = ("automaton",)  # what schema2re builds its regex text with, besides itself
+
+
+def store_for(cache_dir: Any) -> Store | None:
+    """The process-wide store for `cache_dir` (see `cache.location`), or None when the disk cache
+    is off or the decoding core's source cannot be fingerprinted."""
+    if resolve_cache_dir(cache_dir) is None or core_fingerprint() is None:
+        return None
+    return get_store(cache_dir)
+
+
+@functools.cache
+def core_fingerprint() -> str | None:
+    """Hash of the decoding core's source and the Unicode tables it reads (None if unreadable)."""
+    return _fingerprint(_layer_files(_DECODING / layer for layer in _CORE_LAYERS),
+                        [regex.__version__, unicodedata.unidata_version])
+
+
+@functools.cache
+def schema2re_fingerprint() -> str | None:
+    """Hash of the schema2re package's source (None if unreadable)."""
+    import schema2re
+
+    folders = [Path(schema2re.__file__).parent, *(_DECODING / l for l in _SCHEMA2RE_LAYERS)]
+    return _fingerprint(_layer_files(folders), [regex.__version__, unicodedata.unidata_version])
+
+
+def _layer_files(folders: Iterable[Path]) -> list[Path]:
+    """Every module of the given package folders, in a fixed order."""
+    return [path for folder in folders for path in sorted(folder.glob("*.py"))]
+
+
+def _fingerprint(files: Iterable[Path], extra: list[str]) -> str | None:
+    h = hashlib.blake2b(digest_size=16)
+    for part in extra:
+        h.update(part.encode() + b"\0")
+    try:
+        for path in files:
+            name = f"{path.parent.name}/{path.name}"
+            h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+core_fingerprint()  # now, while the files on disk are the ones just imported (module docstring)
+
+
+def _key(*parts: Any) -> str:
+    return json.dumps([PERSIST_VERSION, *parts], ensure_ascii=False, separators=(",", ":"))
+
+
+# --- vocabulary tables and tries -------------------------------------------------------------
+
+def tokenizer_key(tokenizer: Any) -> str | None:
+    """A key that changes whenever anything the byte table is built from changes, or None for a
+    tokenizer that cannot be serialized (then it is not cached)."""
+    to_str = getattr(getattr(tokenizer, "backend_tokenizer", None), "to_str", None)
+    if to_str is None or core_fingerprint() is None:
+        return None
+    try:
+        digest = hashlib.blake2b(to_str().encode("utf-8", "surrogatepass"), digest_size=32)
+        return _key("vocabulary", core_fingerprint(), digest.hexdigest(), _tokenizer_extra(tokenizer),
+                    _versions())
+    except Exception:  # an unusual tokenizer: build its table without the cache
+        return None
+
+
+def tokenizer_stamp(tokenizer: Any) -> str | None:
+    """A cheap key for a fast tokenizer loaded from a local folder, or None (no stamp).
+
+    It holds the folder's absolute path and every file in it (name, size, mtime, ctime, inode),
+    the decoder, normalizer, pre-tokenizer and post-processor descriptions, the vocabulary size
+    and what `tokenizer_key` adds on top of the serialization. It maps to a `tokenizer_key` in
+    the store, checked against a random sample of token strings on each use (`stamped_key`).
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    folder = getattr(tokenizer, "name_or_path", None)
+    if backend is None or not isinstance(folder, str) or not folder or core_fingerprint() is None \
+            or getattr(tokenizer, "init_kwargs", {}).get("subfolder"):
+        return None
+    try:
+        root = Path(folder).absolute()
+        files = []
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if entry.is_file():
+                    st = os.stat(entry.path)
+                    files.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                  st.st_ino, st.st_dev))
+        parts = [None if part is None else part.__getstate__().decode("utf-8")
+                 for part in (backend.decoder, backend.normalizer, backend.pre_tokenizer,
+                              backend.post_processor)]
+        return _key("vocabulary-stamp", core_fingerprint(), str(root), sorted(files), parts,
+                    int(backend.get_vocab_size(with_added_tokens=True)),
+                    _tokenizer_extra(tokenizer), _versions())
+    except Exception:  # not a folder, unreadable, or an unusual tokenizer: no stamp
+        return None
+
+
+def _tokenizer_extra(tokenizer: Any) -> list:
+    """What transformers adds on top of the `tokenizers` serialization."""
+    added = sorted((int(i), str(t.content), bool(getattr(t, "special", False)))
+                   for i, t in tokenizer.added_tokens_decoder.items())
+    return [type(tokenizer).__module__, type(tokenizer).__qualname__, int(len(tokenizer)),
+            sorted(int(i) for i in tokenizer.all_special_ids if i is not None),
+            repr(tokenizer.eos_token_id), added]
+
+
+def _versions() -> list[str]:
+    return [str(getattr(sys.modules.get(name), "__version__", None))
+            for name in ("transformers", "tokenizers")]
+
+
+def stamped_key(store: Store, stamp: str, tokenizer: Any) -> str | None:
+    """The `tokenizer_key` recorded for `stamp`, or None when there is none or the tokenizer's
+    strings for `STAMP_SAMPLE` random ids (and the last id) differ from the recorded ones."""
+    arrays = store.get_arrays("vocabulary_stamp", stamp)
+    if arrays is None:
+        return None
+    key, flat, ends = arrays.get("key"), arrays.get("tokens"), arrays.get("ends")
+    if key is None or flat is None or ends is None or key.shape != (1,) \
+            or key.dtype.kind != "U" or flat.dtype != np.uint8 or ends.dtype != np.int64 \
+            or flat.ndim != 1 or ends.ndim != 1 or len(ends) != len(tokenizer) or not len(ends):
+        return None
+    size = len(ends)
+    ids = [*random.sample(range(size), min(STAMP_SAMPLE, size)), size - 1]
+    data = flat.tobytes()
+    starts = np.concatenate(([0], ends[:-1]))
+    recorded = [data[starts[i]:ends[i]] for i in ids]
+    if recorded != [_token_text(t) for t in tokenizer.convert_ids_to_tokens(ids)]:
+        return None
+    return str(key[0])
+
+
+def _record_stamp(store: Store, stamp: str, key: str, tokenizer: Any) -> None:
+    """Record that `stamp` stands for `key`, with every token string for `stamped_key`."""
+    texts = [_token_text(t) for t in tokenizer.convert_ids_to_tokens(range(len(tokenizer)))]
+    store.put_arrays("vocabulary_stamp", stamp, {
+        "key": np.asarray([key]),
+        "tokens": np.frombuffer(b"".join(texts), dtype=np.uint8),
+        "ends": np.cumsum([len(t) for t in texts], dtype=np.int64),
+    })
+
+
+def _token_text(token: Any) -> bytes:
+    return b"\0" if token is None else str(token).encode("utf-8", "surrogatepass")
+
+
+def cached_vocabulary(tokenizer: Any, store: Store) -> Vocabulary:
+    """`Vocabulary.from_tokenizer(tokenizer)`, loaded from `store` when it was built before.
+
+    The table is found through `tokenizer_stamp` when the store knows the stamp and the sampled
+    token strings agree; otherwise through `tokenizer_key`, and the stamp is then recorded.
+    """
+    stamp = tokenizer_stamp(tokenizer)
+    if stamp is not None:
+        key = _quietly(lambda: stamped_key(store, stamp, tokenizer))
+        vocabulary = None if key is None else load_vocabulary(store, key)
+        if vocabulary is not None:
+            return vocabulary
+    key = tokenizer_key(tokenizer)
+    if key is None:
+        return Vocabulary.from_tokenizer(tokenizer)
+    vocabulary = load_vocabulary(store, key)
+    if vocabulary is None:
+        vocabulary = _build_vocabulary(tokenizer, store, key)
+    if stamp is not None:
+        _quietly(lambda: _record_stamp(store, stamp, key, tokenizer))
+    return vocabulary
+
+
+def _build_vocabulary(tokenizer: Any, store: Store, key: str) -> Vocabulary:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vocabulary = Vocabulary.from_tokenizer(tokenizer)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    warning = "\n".join(str(w.message) for w in caught
+                        if issubclass(w.category, UnmappableTokensWarning))
+    _quietly(lambda: store.put_arrays("vocabulary", key, {
+        "flat": vocabulary.flat, "lengths": vocabulary.lengths,
+        "special": np.asarray(sorted(vocabulary.special_ids), dtype=np.int64),
+        "eos": np.asarray(sorted(vocabulary.eos_token_ids), dtype=np.int64),
+        "warning": np.asarray([warning]),
+    }))
+    return vocabulary
+
+
+def load_vocabulary(store: Store, key: str) -> Vocabulary | None:
+    """The table stored under a `tokenizer_key`, or None (a miss, or a value that fails its
+    checks); re-emits the `UnmappableTokensWarning` its build emitted."""
+    arrays = _quietly(lambda: store.get_arrays("vocabulary", key))
+    if arrays is None:
+        return None
+    try:
+        flat, lengths = arrays["flat"], arrays["lengths"]
+        special, eos, warning = arrays["special"], arrays["eos"], arrays["warning"]
+        if lengths.dtype != np.int32 or special.dtype != np.int64 or eos.dtype != np.int64 \
+                or special.ndim != 1 or eos.ndim != 1 \
+                or warning.shape != (1,) or warning.dtype.kind != "U":
+            return None
+        vocabulary = Vocabulary.from_arrays(flat, lengths, special.tolist(), eos.tolist())
+    except (KeyError, ValueError):  # VocabularyError is a ValueError
+        return None
+    if warning[0]:
+        warnings.warn(str(warning[0]), UnmappableTokensWarning, stacklevel=4)
+    return vocabulary
+
+
+def cached_trie(vocabulary: Vocabulary, store: Store) -> TokenTrie:
+    """The trie of `vocabulary`, loaded from `store` when it was built before."""
+    key = _key("trie", core_fingerprint(), vocabulary.fingerprint)
+    arrays = _quietly(lambda: store.get_arrays("trie", key))
+    if arrays is not None:
+        try:
+            return TokenTrie.from_arrays(vocabulary, arrays)
+        except ValueError:
+            pass
+    trie = TokenTrie(vocabulary)
+    _quietly(lambda: store.put_arrays("trie", key, trie.to_arrays()))
+    return trie
+
+
+# --- automata and token indexes --------------------------------------------------------------
+
+class PersistentIndex(TokenIndex):
+    """A `TokenIndex` that loads entries from a store on first use and saves what it computes.
+
+    `restored` counts entries loaded from the store, `walks` entries computed here.
+    """
+
+    def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None,
+                 store: Store, automaton_key: str, entry_key: Callable[[tuple[int, ...]], str]):
+        super().__init__(automaton, vocabulary, width)
+        self.store = store
+        self.automaton_key = automaton_key
+        self.restored = 0
+        self.walks = 0
+        self._entry_key = entry_key
+        self._unsaved: list[int] = []  # states whose entries were computed here, not stored yet
+        self._saved = (0, 0)  # `_progress()` when the automaton was last saved or loaded
+        self._replace = False  # the stored automaton was rejected: overwrite it, do not merge
+        self._lock = threading.Lock()
+        _OPEN.add(self)
+
+    def entry(self, state: int) -> StateEntry:
+        if super().has_entry(state):
+            return super().entry(state)
+        loaded = _quietly(lambda: self._load_entry(state))
+        if loaded is not None:
+            self.add_entry(state, *loaded)
+            self.restored += 1
+            return super().entry(state)
+        entry = super().entry(state)
+        self.walks += 1
+        self._unsaved.append(state)
+        if len(self._unsaved) >= min(SAVE_EVERY, max(1, self.walks - len(self._unsaved))):
+            save_now(self)
+        return entry
+
+    def restore(self, saved: snapshot.Snapshot | None) -> None:
+        """Add a stored snapshot's states and rows to the automaton. None, or a snapshot that
+        does not fit, means the stored value was rejected: the next save writes over it."""
+        try:
+            if saved is None or not saved.fits(self.automaton):
+                raise ValueError("the snapshot is of another pattern")
+            self.automaton.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded)
+        except ValueError:  # PatternTooComplex (too many states to add) is one too
+            self._replace = True
+            return
+        self._saved = self._progress()
+
+    def save(self) -> bool:
+        """Store the entries computed here and merge the automaton's states and rows into the
+        store now, after any writes still queued; False if there was nothing new."""
+        write = self._take_unsaved()
+        flush()
+        return write is not None and write()
+
+    def _take_unsaved(self) -> Callable[[], bool] | None:
+        """What is not saved yet, packed now (the automaton keeps changing), as a job that
+        writes it to the store; None if there is nothing new."""
+        with self._lock:
+            fresh, self._unsaved = self._unsaved, []
+            entries = []
+            for state in fresh:
+                e = super().entry(state)
+                entries.append((self._entry_key(self.automaton.key(state)),
+                                snapshot.pack_entry(self.automaton, e.token_ids, e.next_states,
+                                                    self.vocabulary.size)))
+            progress = self._progress()
+            arrays, replace = None, self._replace
+            if progress != self._saved or replace:
+                arrays = snapshot.take(self.automaton)
+                self._saved, self._replace = progress, False
+            if not entries and arrays is None:
+                return None
+        store, key, max_states = self.store, self.automaton_key, self.automaton.max_states
+
+        def write() -> bool:
+            for entry_key, packed in entries:
+                store.put_arrays("entry", entry_key, packed)
+            if arrays is not None and replace:
+                store.put_arrays("automaton", key, arrays)
+            elif arrays is not None:
+                store.merge_arrays("automaton", key, arrays,
+                                   lambda old, new: snapshot.merge(old, new, max_states))
+            return True
+
+        return write
+
+    def _load_entry(self, state: int) -> tuple[np.ndarray, np.ndarray] | None:
+        arrays = self.store.get_arrays("entry", self._entry_key(self.automaton.key(state)))
+        if arrays is None:
+            return None
+        try:
+            return snapshot.unpack_entry(arrays, self.automaton, self.vocabulary.size,
+                                         self._trie.unusable_bits)
+        except ValueError:  # computed again, and stored over the bad value at the next save
+            return None
+
+    def _progress(self) -> tuple[int, int]:
+        a = self.automaton
+        return a.num_states, int(a.expanded[:a.num_states].sum())
+
+
+def open_index(store: Store, pattern: str, flags: int, max_states: int,
+               make_nfa: Callable[[], NFA], automaton: Automaton | None,
+               vocabulary: Vocabulary, width: int | None) -> PersistentIndex:
+    """The token index of a pattern for `vocabulary`, with what `store` knows restored.
+
+    `automaton` is the pattern's automaton if this process has one; otherwise it is restored from
+    the store (its NFA built by `make_nfa` only when needed) or built with `make_nfa` now.
+    """
+    fingerprint = core_fingerprint()
+    automaton_key = _key("automaton", fingerprint, pattern, flags, max_states)
+
+    # What every entry key of this index shares, hashed once (patterns can be long).
+    prefix = hashlib.blake2b(_key("entry", fingerprint, pattern, flags,
+                                  vocabulary.fingerprint).encode("utf-8", "surrogatepass"),
+                             digest_size=32).hexdigest()
+
+    def entry_key(state_key: tuple[int, ...]) -> str:
+        return f"{prefix}:{','.join(map(str, state_key))}"
+
+    trie_of(vocabulary, lambda v: cached_trie(v, store))
+    arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
+    saved = None if arrays is None else _quietly(lambda: _parsed(arrays))
+    if automaton is None and saved is not None:
+        automaton = _quietly(lambda: _restored_automaton(saved, make_nfa, max_states, pattern))
+    if automaton is None:
+        automaton = Automaton(make_nfa(), max_states=max_states, pattern=pattern)
+    index = PersistentIndex(automaton, vocabulary, width, store, automaton_key, entry_key)
+    if arrays is not None:
+        _quietly(lambda: index.restore(saved))
+    return index
+
+
+def _parsed(arrays: snapshot.Arrays) -> snapshot.Snapshot | None:
+    try:
+        return snapshot.parse(arrays)
+    except ValueError:
+        return None
+
+
+def _restored_automaton(saved: snapshot.Snapshot, make_nfa: Callable[[], NFA], max_states: int,
+                        pattern: str) -> Automaton | None:
+    """An automaton made from a snapshot's header alone (its states come with `restore`)."""
+    try:
+        return Automaton.restored(saved.byte_class, saved.match, saved.initial_key(), make_nfa,
+                                  max_states=max_states, pattern=pattern)
+    except ValueError:
+        return None
+
+
+def save_now(index: PersistentIndex) -> None:
+    """Queue a write of what `index` has computed and not saved yet (never raises)."""
+    write = _quietly(index._take_unsaved)
+    if write is not None:
+        _WRITER.submit(write)
+
+
+def save_all() -> None:
+    """Save every open index that has something new and wait for every queued write (also run
+    at interpreter exit)."""
+    for index in list(_OPEN):
+        save_now(index)
+    flush()
+
+
+def flush() -> None:
+    """Wait until every write queued so far is in the store."""
+    _WRITER.flush()
+
+
+_OPEN: weakref.WeakSet[PersistentIndex] = weakref.WeakSet()
+atexit.register(save_all)
+
+
+# --- schema -> regex -------------------------------------------------------------------------
+
+def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
+    """`schema2re.to_regex(schema, **options)`, loaded from `store` when it was made before.
+
+    The key is the schema document's compact JSON with its key order kept (the translation
+    follows `properties` order, so sorting keys would merge schemas that translate differently)
+    plus the options. Translations that emit warnings (e.g. `lenient=True` ignoring keywords) are
+    not stored, so their warnings are emitted every time; errors propagate as from `to_regex`.
+    """
+    import schema2re
+    from schema2re.inputs import load_schema
+
+    document = load_schema(schema)
+    fingerprint = schema2re_fingerprint()
+    try:
+        key = _key("schema2re", fingerprint, sorted(options.items()), document)
+    except (TypeError, ValueError):  # options that are not JSON: let to_regex judge them
+        key = None
+    if store is None or fingerprint is None or key is None:
+        return schema2re.to_regex(document, **options)
+    stored = _quietly(lambda: store.get_json("schema2re", key))
+    if isinstance(stored, str):
+        return stored
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = schema2re.to_regex(document, **options)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if not caught:
+        _quietly(lambda: store.put_json("schema2re", key, result))
+    return result
+
+
+# --- failure containment ---------------------------------------------------------------------
+
+_WARNED = False
+
+
+def _quietly(action: Callable[[], Any]) -> Any:
+    """`action()`, or None after reporting an unexpected error in it (`_report`)."""
+    try:
+        return action()
+    except Exception as exc:  # the cache must never break compiling or decoding
+        _report(exc)
+        return None
+
+
+def _report(exc: BaseException) -> None:
+    """Warn about a cache error with a `CacheWarning`, once per process."""
+    global _WARNED
+    if not _WARNED:
+        _WARNED = True
+        warnings.warn(f"typedecode cache: {type(exc).__name__}: {exc}; continuing without "
+                      "the cached value (further cache errors are not reported)",
+                      CacheWarning, stacklevel=3)
+
+
+# Writes computed entries and automaton snapshots off the decoding path, in order.
+_WRITER = BackgroundWriter(_report, name="typedecode-cache")

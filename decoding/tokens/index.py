@@ -1,0 +1,104 @@
+"""TokenIndex: for each automaton state, the tokens allowed next and the state each leads to.
+
+Invariants:
+- A token is allowed in state s iff it is not special, its byte string is non-empty, and reading
+  its bytes from s never reaches the dead state. Because every non-dead automaton state can
+  still reach acceptance, every allowed token keeps a complete match possible.
+- EOS ids are allowed exactly in accepting states; ids at or above the vocabulary's size (a model
+  whose logits are wider than its tokenizer) are never allowed.
+- Entries are computed on first request by one vectorized walk of the whole vocabulary (numpy over
+  the flat byte table; no Python loop per token) and memoized per state. Masks are shared,
+  read-only tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from decoding.automaton.dfa import DEAD, Automaton
+from decoding.tokens.trie import trie_of
+from decoding.tokens.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """What a state allows: sorted token ids, the state each leads to, and the boolean mask."""
+
+    token_ids: np.ndarray    # int64, sorted
+    next_states: np.ndarray  # int32, aligned with token_ids
+    mask: torch.Tensor       # bool [width]; shared, never modify in place
+
+
+class TokenIndex:
+    """Per-state token masks and transitions for one automaton and one vocabulary."""
+
+    def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None = None):
+        if width is None:
+            width = vocabulary.size
+        if width < vocabulary.size:
+            raise ValueError(f"mask width {width} is smaller than the vocabulary ({vocabulary.size})")
+        self.automaton = automaton
+        self.vocabulary = vocabulary
+        self.width = width
+        self._trie = trie_of(vocabulary)
+        # Each trie node's byte in this automaton's byte classes, so each depth is one gather;
+        # made on the first walk (an index whose entries all come from the cache never walks).
+        self._node_class: np.ndarray | None = None
+        self._eos = np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64)
+        self._entries: dict[int, StateEntry] = {}
+
+    def entry(self, state: int) -> StateEntry:
+        """The memoized entry for `state`, computed on first use."""
+        e = self._entries.get(state)
+        if e is None:
+            e = self._entries[state] = self._compute(state)
+        return e
+
+    def has_entry(self, state: int) -> bool:
+        return state in self._entries
+
+    def add_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> None:
+        """Install an entry computed elsewhere (e.g. loaded from the cache)."""
+        self._entries[state] = self._make_entry(state, token_ids, next_states)
+
+    def _compute(self, state: int) -> StateEntry:
+        next_of = self.walk(state)
+        token_ids = np.flatnonzero(next_of != DEAD)  # nonzero is fastest on bools
+        return self._make_entry(state, token_ids, next_of[token_ids])
+
+    def walk(self, state: int) -> np.ndarray:
+        """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed)."""
+        a, trie = self.automaton, self._trie
+        if self._node_class is None:
+            self._node_class = a.byte_class[trie.node_byte]
+        node_state = np.zeros(trie.num_nodes, dtype=np.int32)
+        node_state[0] = state
+        a.expand(state)
+        bounds = trie.level_bounds
+        for d in range(1, len(bounds)):
+            lo, hi = bounds[d - 1], bounds[d]
+            idx = node_state[trie.parent[lo:hi]]  # int32: max_states * 256 < 2**31
+            idx *= a.num_classes
+            idx += self._node_class[lo:hi]
+            reached = a.rows.ravel()[idx]
+            if not reached.any():
+                break
+            node_state[lo:hi] = reached
+            if not a.expanded[reached].all():
+                a.expand_all(reached)
+        node_state[0] = DEAD  # unusable tokens point at the root
+        return node_state[trie.token_node]
+
+    def _make_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> StateEntry:
+        token_ids = np.asarray(token_ids, dtype=np.int64)
+        # Built with numpy and shared with torch: torch's own fill kernels can stall for
+        # milliseconds on a busy machine (thread pool start-up), numpy's cannot.
+        allowed = np.zeros(self.width, dtype=bool)
+        allowed[token_ids] = True
+        if self.automaton.is_accepting(state):
+            allowed[self._eos] = True
+        return StateEntry(token_ids, np.asarray(next_states, dtype=np.int32),
+                          torch.from_numpy(allowed))

@@ -1,0 +1,139 @@
+"""The automaton accepts exactly the strings `regex.fullmatch` accepts (differential), errors are
+typed, and its state invariants hold."""
+
+from __future__ import annotations
+
+import pytest
+import regex
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from decoding import EmptyLanguage, PatternTooComplex
+from decoding.automaton.dfa import DEAD, Automaton
+from decoding.automaton.nfa import build_nfa
+from decoding.automaton.syntax import parse
+from tests.strategies import patterns, strings_for
+
+
+def automaton_for(pattern: str, **limits) -> Automaton:
+    return Automaton(build_nfa(parse(pattern), pattern=pattern), pattern=pattern, **limits)
+
+
+def accepts(a: Automaton, text: str) -> bool:
+    return a.is_accepting(a.walk(a.initial_state, text.encode("utf-8")))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_differential_against_regex_fullmatch(data):
+    pattern = data.draw(patterns(), label="pattern")
+    try:
+        a = automaton_for(pattern)
+    except EmptyLanguage:
+        # Then no string may match; probe with strings anyway.
+        for _ in range(5):
+            s = data.draw(strings_for(pattern), label="string")
+            assert regex.fullmatch(pattern, s) is None
+        return
+    for _ in range(8):
+        s = data.draw(strings_for(pattern), label="string")
+        assert accepts(a, s) == (regex.fullmatch(pattern, s) is not None), (pattern, s)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_every_live_state_can_still_reach_a_match(data):
+    """Walking byte by byte never leaves the language's prefixes without landing in DEAD."""
+    pattern = data.draw(patterns(), label="pattern")
+    try:
+        a = automaton_for(pattern)
+    except EmptyLanguage:
+        return
+    s = data.draw(strings_for(pattern), label="string")
+    state = a.initial_state
+    raw = s.encode("utf-8")
+    for i, b in enumerate(raw):
+        state = a.step(state, b)
+        if state == DEAD:
+            break
+        # A live state means some completion exists: search it breadth-first over bytes.
+        assert _some_completion(a, state), (pattern, raw[: i + 1])
+
+
+def _some_completion(a: Automaton, state: int, budget: int = 2000) -> bool:
+    frontier, seen = [state], {state}
+    while frontier and budget > 0:
+        s = frontier.pop(0)
+        budget -= 1
+        if a.is_accepting(s):
+            return True
+        for t in set(a.expand(s).tolist()) - {DEAD} - seen:
+            seen.add(t)
+            frontier.append(t)
+    return False
+
+
+@pytest.mark.parametrize("pattern, texts", [
+    (r'\{\s*"action":\s*"Final Answer",\s*"action_input":\s*(\{.*\}|"[^"]*")\s*\}',
+     ['{"action": "Final Answer", "action_input": "Annapolis"}',
+      '{ "action":"Final Answer","action_input":{"a": 1}}']),
+    (r"a|b|c|ab|abc", ["ab", "abc", "c"]),            # leftmost-first engines get these wrong
+    (r"x*?y+?z??", ["yy", "xxyz", "y"]),
+    (r"-?(0|[1-9][0-9]*)(\.[0-9]+)?", ["-0.5", "10", "0"]),
+    (r"[日本]+🎉", ["日本日🎉"]),
+])
+def test_known_matches(pattern, texts):
+    a = automaton_for(pattern)
+    for t in texts:
+        assert regex.fullmatch(pattern, t)
+        assert accepts(a, t)
+    assert not accepts(a, texts[0] + "\x00")
+
+
+def test_multibyte_character_is_split_across_byte_steps():
+    a = automaton_for("é|日")
+    s = a.step(a.initial_state, "日".encode()[0])
+    assert s != DEAD and not a.is_accepting(s)
+    s = a.walk(s, "日".encode()[1:])
+    assert a.is_accepting(s)
+    # An invalid continuation byte kills the match.
+    assert a.step(a.step(a.initial_state, 0xC3), 0x41) == DEAD
+
+
+def test_empty_language_is_reported():
+    with pytest.raises(EmptyLanguage, match="matches no string"):
+        automaton_for("a[^\\x00-\\U0010ffff]b")
+
+
+def test_nfa_size_limit_names_the_repetition():
+    pattern = "(?:(?:abc|def){5000}){300}"
+    with pytest.raises(PatternTooComplex) as info:
+        build_nfa(parse(pattern), pattern=pattern, max_states=100_000)
+    assert "repetition" in str(info.value)
+    assert info.value.pos is not None and pattern[info.value.pos] == "{"
+
+
+def test_dfa_state_limit_is_enforced_lazily():
+    # (a|b)*a(a|b){12} needs 2**13 DFA states: more than the limit of 1000.
+    pattern = "[ab]*a[ab]{12}"
+    a = automaton_for(pattern, max_states=1000)
+    with pytest.raises(PatternTooComplex, match="more than 1,000 states"):
+        for i in range(2**13):
+            a.walk(a.initial_state, format(i, "013b").replace("0", "a").replace("1", "b").encode())
+
+
+def test_state_keys_are_stable_across_builds():
+    pattern = r'"[^"\\]*"(,\s*[0-9]+)*'
+    a1, a2 = automaton_for(pattern), automaton_for(pattern)
+    text = '"hé", 12, 3'.encode()
+    s1, s2 = a1.walk(a1.initial_state, text), a2.walk(a2.initial_state, text)
+    assert a1.key(s1) == a2.key(s2)
+    assert a2.state_for_key(a1.key(s1)) == s2
+
+
+def test_deeply_nested_pattern_builds_and_size_estimate_is_not_exponential():
+    pattern = "(?:a|" * 150 + "b" + ")*" * 150
+    a = automaton_for(pattern)
+    assert accepts(a, "aab") and accepts(a, "") and not accepts(a, "c")
+    nested_optional = "(?:a" * 150 + "b" + ")?" * 150
+    assert accepts(automaton_for(nested_optional), "a" * 150 + "b")

@@ -1,0 +1,676 @@
+"""The decoding core's disk cache (decoding.persist.cached, decoding.persist.snapshot, TokenTrie arrays, restored
+automata): warm starts give bit-identical masks and transitions, later processes reuse what earlier
+ones computed (also across real processes, concurrently), bad entries are rebuilt, the cache can
+be turned off, and version or code changes ignore old entries."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import unicodedata
+import warnings
+import weakref
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import regex
+
+import cache.store as store_mod
+import decoding.guides.guide as guide_mod
+import decoding.tokens.trie as trie_mod
+from cache import CacheWarning
+from cache.location import ENV_VAR
+from decoding.automaton.dfa import Automaton, RestoreMismatch
+from decoding.automaton.nfa import build_nfa
+from decoding.automaton.syntax import parse
+from decoding.persist import cached as persist
+from decoding.persist import snapshot
+from decoding.tokens.index import TokenIndex
+from decoding.tokens.trie import TokenTrie
+from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# Patterns allow a leading space: SentencePiece encodes the start of a text with one.
+OBJECT = r' ?\{"name": ?"[^"\\]*", ?"tags": ?\[("[a-z]+"(, ?"[a-z]+")*)?\]\}'
+OBJECT_TEXTS = ['{"name": "Zoë 東京 🚀", "tags": ["alpha", "beta"]}', '{"name":"","tags":[]}']
+ANSWER = r" ?(?i)(yes|no|maybe) [0-9]{1,3}(\.[0-9]+)?"
+ANSWER_TEXTS = ["Maybe 42.5", "no 7"]
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch):
+    """Call to make this process look new: empty in-process memos and store instances. Indexes
+    made in a test are not saved at interpreter exit."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setattr(persist, "_OPEN", weakref.WeakSet())
+
+    def reset() -> None:
+        persist.flush()  # what the old "process" queued is written before it ends
+        monkeypatch.setattr(guide_mod, "_AUTOMATA", OrderedDict())
+        monkeypatch.setattr(guide_mod, "_INDEXES", OrderedDict())
+        monkeypatch.setattr(guide_mod, "_VOCABULARIES", {})
+        monkeypatch.setattr(trie_mod, "_TRIES", {})
+        monkeypatch.setattr(store_mod, "_STORES", {})
+
+    reset()
+    return reset
+
+
+def walk(guide, tokenizer, texts, by_key: bool = False) -> list[tuple]:
+    """Everything the guide says along the tokens of each text: state, accepting, mask, ids and
+    next states (with dtypes). With `by_key`, states are given by key, not by number (a process
+    that rebuilt the automaton numbers states in its own discovery order)."""
+    def name(state):
+        return guide.automaton.key(state) if by_key else state
+
+    out = []
+    for text in texts:
+        state = guide.initial_state
+        for token in [*tokenizer.encode(text, add_special_tokens=False), None]:
+            entry = guide.index.entry(state)
+            nxt = (tuple(map(name, entry.next_states.tolist())) if by_key
+                   else entry.next_states.tobytes())
+            out.append((name(state), guide.is_accepting(state), entry.mask.dtype,
+                        entry.mask.numpy().tobytes(), entry.token_ids.dtype.str,
+                        entry.token_ids.tobytes(), entry.next_states.dtype.str, nxt))
+            if token is not None:
+                state = guide.advance(state, token)
+        assert guide.is_accepting(state), text
+    return out
+
+
+def stored(cache_dir, kind: str) -> list[str]:
+    """The store keys of this format version holding entries of `kind` (queued writes done)."""
+    persist.flush()
+    backend = store_mod.get_store(cache_dir)._backend
+    return [k for k in backend.iterkeys() if f"/{kind}/" in k]
+
+
+# -- warm equals cold ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tok_name", ["bpe_tokenizer", "sp_tokenizer", "smollm2_tokenizer"])
+def test_warm_start_is_bit_identical_and_computes_nothing(request, tmp_path, fresh, tok_name):
+    tokenizer = request.getfixturevalue(tok_name)
+    cases = [(OBJECT, OBJECT_TEXTS), (ANSWER, ANSWER_TEXTS)]
+    reference = [walk(decoding_compile(p, tokenizer, False), tokenizer, t) for p, t in cases]
+    fresh()
+    cold = [decoding_compile(p, tokenizer, tmp_path) for p, _ in cases]
+    assert [walk(g, tokenizer, t) for g, (_, t) in zip(cold, cases)] == reference
+    assert all(g.index.walks > 0 and g.index.restored == 0 for g in cold)
+    for g in cold:
+        g.save()
+    fresh()
+    warm = [decoding_compile(p, tokenizer, tmp_path) for p, _ in cases]
+    assert [walk(g, tokenizer, t) for g, (_, t) in zip(warm, cases)] == reference
+    for g, c in zip(warm, cold):
+        assert g.index.walks == 0 and g.index.restored == c.index.walks
+        assert not g.automaton.nfa_built
+    hits = store_mod.get_store(tmp_path).info()["hits"]
+    expected = {"vocabulary": 1, "trie": 1, "automaton": 2,
+                "entry": sum(g.index.restored for g in warm)}
+    if persist.tokenizer_stamp(tokenizer) is not None:  # loaded from a folder: found by stamp
+        expected["vocabulary_stamp"] = 1
+    assert hits == expected
+
+
+def decoding_compile(pattern, tokenizer, cache_dir, **options):
+    return guide_mod.compile(pattern, tokenizer, cache_dir=cache_dir, **options)
+
+
+def test_saves_as_entries_are_computed_without_explicit_save(bpe_tokenizer, tmp_path, fresh):
+    guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    assert stored(tmp_path, "automaton") == stored(tmp_path, "entry") == []
+    guide.allowed_tokens(guide.initial_state)  # the first entry is queued for writing at once
+    persist.flush()
+    assert len(stored(tmp_path, "entry")) == 1
+    arrays = store_mod.get_store(tmp_path).get_arrays("automaton", guide.index.automaton_key)
+    assert snapshot.parse(arrays).num_states == guide.automaton.num_states
+    assert not guide.index.save()  # nothing new since
+
+
+def test_warm_process_extends_what_it_loaded_and_merges_back(bpe_tokenizer, tmp_path, fresh):
+    text = OBJECT_TEXTS[0]
+    reference = walk(decoding_compile(OBJECT, bpe_tokenizer, False), bpe_tokenizer, [text])
+    fresh()
+    start = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    start.allowed_tokens(start.initial_state)  # saved at once (first entry)
+    fresh()
+    partial = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    got = walk(partial, bpe_tokenizer, [text])
+    assert got == reference
+    assert partial.index.restored == 1 and partial.index.walks > 0
+    assert partial.automaton.nfa_built  # met states whose rows were not saved
+    persist.save_all()
+    fresh()
+    again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    assert walk(again, bpe_tokenizer, [text]) == reference
+    assert again.index.walks == 0 and not again.automaton.nfa_built
+
+
+def test_merge_remaps_states_numbered_differently(bpe_tokenizer, tmp_path, fresh):
+    first, second = OBJECT_TEXTS
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    walk(decoding_compile(OBJECT, bpe_tokenizer, a_dir), bpe_tokenizer, [first, second])
+    persist.save_all()
+    fresh()
+    b = decoding_compile(OBJECT, bpe_tokenizer, b_dir)
+    walk(b, bpe_tokenizer, [second])  # discovers states in another order
+    b.save()
+    a_arrays = store_mod.get_store(a_dir).get_arrays("automaton", b.index.automaton_key)
+    b_arrays = store_mod.get_store(b_dir).get_arrays("automaton", b.index.automaton_key)
+    parsed_a, parsed_b = snapshot.parse(a_arrays), snapshot.parse(b_arrays)
+    assert parsed_a.keys() != parsed_b.keys()[:parsed_a.num_states]
+    merged = snapshot.parse(snapshot.merge(b_arrays, a_arrays, 10_000))
+    assert merged.keys()[:parsed_b.num_states] == parsed_b.keys()
+    assert set(merged.keys()) == set(parsed_a.keys()) | set(parsed_b.keys())
+    # Every merged row says what a cold automaton says, in terms of state keys.
+    cold = _automaton(OBJECT)
+    keys = merged.keys()
+    for i in np.flatnonzero(merged.expanded)[1:]:
+        row = cold.expand(cold.state_for_key(keys[i]))
+        assert [cold.key(t) for t in row] == [keys[t] for t in merged.rows[i]]
+    assert merged.expanded.sum() >= max(parsed_a.expanded.sum(), parsed_b.expanded.sum())
+    # Over the state-count limit, the newer snapshot replaces the older one.
+    assert snapshot.merge(b_arrays, a_arrays, merged.num_states) is not a_arrays
+    assert snapshot.merge(b_arrays, a_arrays, merged.num_states - 1) is a_arrays
+
+
+def test_wider_masks_reuse_the_same_entries(bpe_tokenizer, tmp_path, fresh):
+    walk(decoding_compile(ANSWER, bpe_tokenizer, tmp_path), bpe_tokenizer, ANSWER_TEXTS)
+    persist.save_all()  # what happens at interpreter exit
+    fresh()
+    size = guide_mod.vocabulary_of(bpe_tokenizer, cache_dir=False).size
+    wide = decoding_compile(ANSWER, bpe_tokenizer, tmp_path, vocab_size=size + 64)
+    walk(wide, bpe_tokenizer, ANSWER_TEXTS)
+    assert wide.index.walks == 0 and wide.vocab_size == size + 64
+
+
+# -- other processes ---------------------------------------------------------------------------
+
+_CHILD = textwrap.dedent("""
+    import json, sys, time, hashlib
+    from pathlib import Path
+    from transformers import AutoTokenizer
+    from decoding.persist import cached as persist
+    from decoding.guides.guide import compile
+    from cache.store import get_store
+
+    tokenizer_dir, cache_dir, pattern, texts, ready, go = json.loads(sys.argv[1])
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    Path(ready).touch()
+    deadline = time.time() + 240
+    while not Path(go).exists() and time.time() < deadline:  # children start together
+        time.sleep(0.005)
+    guide = compile(pattern, tokenizer, cache_dir=cache_dir)
+    digest = hashlib.sha256()
+    for text in texts:
+        state = guide.initial_state
+        for token in tokenizer.encode(text, add_special_tokens=False):
+            digest.update(guide.allowed_tokens(state).numpy().tobytes())
+            state = guide.advance(state, token)
+        digest.update(guide.allowed_tokens(state).numpy().tobytes())
+    info = get_store(cache_dir).info()
+    print(json.dumps({"walks": guide.index.walks, "restored": guide.index.restored,
+                      "nfa_built": guide.automaton.nfa_built, "hits": info["hits"],
+                      "digest": digest.hexdigest(), "core": persist.core_fingerprint()}))
+    # no explicit save: the index saves as it grows and at exit
+""")
+
+
+def _children(tmp_path, bpe_tokenizer, jobs: list[tuple[str, list[str]]]) -> list[dict]:
+    tokenizer_dir = tmp_path / "tokenizer"
+    if not tokenizer_dir.exists():
+        bpe_tokenizer.save_pretrained(tokenizer_dir)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    go = tmp_path / f"go{time.monotonic_ns()}"
+    ready = [go.with_name(f"{go.name}-ready{i}") for i in range(len(jobs))]
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", _CHILD,
+         json.dumps([str(tokenizer_dir), str(tmp_path / "cache"), p, t, str(r), str(go)])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+        for (p, t), r in zip(jobs, ready)]
+    deadline = time.time() + 240
+    while not all(r.exists() for r in ready) and time.time() < deadline \
+            and all(proc.poll() is None for proc in procs):
+        time.sleep(0.01)
+    go.touch()
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert "typedecode cache:" not in err, err  # e.g. its store fell back to memory
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    # Entry and automaton keys hold the fingerprint of the decoding core's source: a child that
+    # imported other source than this process (a core module edited or reinstalled since this
+    # process imported it) shares no key with it, and every check of what it stored fails.
+    if {r["core"] for r in results} != {persist.core_fingerprint()}:
+        pytest.fail("the decoding core's source changed while the tests ran (saved edits or a "
+                    "reinstall): children and this process use different cache keys; rerun")
+    return results
+
+
+def test_second_process_reuses_vocabulary_trie_and_entries(bpe_tokenizer, tmp_path):
+    (cold,) = _children(tmp_path, bpe_tokenizer, [(OBJECT, OBJECT_TEXTS)])
+    (warm,) = _children(tmp_path, bpe_tokenizer, [(OBJECT, OBJECT_TEXTS)])
+    assert cold["walks"] > 0 and cold["restored"] == 0 and cold["hits"] == {}
+    assert warm["walks"] == 0 and warm["restored"] == cold["walks"] and not warm["nfa_built"]
+    # The child loads the tokenizer from a folder, so its table is found through the stamp.
+    assert warm["hits"] == {"vocabulary_stamp": 1, "vocabulary": 1, "trie": 1, "automaton": 1,
+                            "entry": warm["restored"]}
+    assert warm["digest"] == cold["digest"]
+
+
+def test_concurrent_processes_with_same_and_different_patterns_merge(bpe_tokenizer, tmp_path,
+                                                                      fresh):
+    first, second = OBJECT_TEXTS
+    jobs = [(OBJECT, [first]), (OBJECT, [second]), (ANSWER, ANSWER_TEXTS)]
+    results = _children(tmp_path, bpe_tokenizer, jobs)
+    assert all(r["walks"] > 0 for r in results)
+    for pattern, texts in [(OBJECT, OBJECT_TEXTS), (ANSWER, ANSWER_TEXTS)]:
+        reference = walk(decoding_compile(pattern, bpe_tokenizer, False), bpe_tokenizer, texts,
+                         by_key=True)
+        fresh()
+        warm = decoding_compile(pattern, bpe_tokenizer, tmp_path / "cache")
+        got = walk(warm, bpe_tokenizer, texts, by_key=True)
+        assert got == reference
+        assert warm.index.walks == 0, pattern  # everything came from the three children
+        assert not warm.automaton.nfa_built
+
+
+# -- bad entries, cache off, versions ----------------------------------------------------------
+
+def _flip_last_byte(cache_dir, kind: str) -> None:
+    backend = store_mod.get_store(cache_dir)._backend
+    keys = stored(cache_dir, kind)
+    assert keys, kind
+    for key in keys:
+        blob = backend.get(key)
+        backend.set(key, blob[:-1] + bytes([blob[-1] ^ 0x01]))
+
+
+@pytest.mark.parametrize("kind", ["vocabulary", "trie", "automaton", "entry"])
+def test_corrupt_entry_is_rebuilt(bpe_tokenizer, tmp_path, fresh, kind):
+    reference = walk(decoding_compile(OBJECT, bpe_tokenizer, tmp_path), bpe_tokenizer,
+                     OBJECT_TEXTS, by_key=True)
+    persist.save_all()
+    _flip_last_byte(tmp_path, kind)
+    fresh()
+    with pytest.warns(CacheWarning, match=f"corrupt '{kind}' entry"):
+        guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+        assert walk(guide, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
+    assert (guide.index.walks > 0) == (kind == "entry")
+    persist.save_all()
+    fresh()
+    again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)  # the rebuilt entry is used
+    assert walk(again, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
+    assert again.index.walks == 0
+
+
+def _rewrite(cache_dir, kind: str, change) -> None:
+    """Store a changed copy of each `kind` entry under its own key, with a valid checksum."""
+    backend = store_mod.get_store(cache_dir)._backend
+    for skey in stored(cache_dir, kind):
+        payload = store_mod.unframe(backend.get(skey), store_mod.FORMAT_VERSION, b"a", kind, skey)
+        arrays = change(store_mod.decode_arrays(payload))
+        backend.set(skey, store_mod._frame(kind, b"a", skey, store_mod.encode_arrays(arrays)))
+
+
+def _allow_a_special_token(arrays):
+    arrays["bits"][0] |= 0x80  # token 0: <s>, special
+    return arrays
+
+
+@pytest.mark.parametrize("kind, change", [
+    ("automaton", lambda a: {**a, "rows": np.full_like(a["rows"], len(a["key_ends"]))}),
+    ("automaton", lambda a: {**a, "key_ends": a["key_ends"] + 1}),
+    ("automaton", lambda a: {k: v for k, v in a.items() if k != "rows"}),
+    ("entry", _allow_a_special_token),
+    ("entry", lambda a: {**a, "codes": a["codes"].astype(np.int32) + len(a["target_ends"])}),
+    ("entry", lambda a: {**a, "target_flat": np.full_like(a["target_flat"], -1)}),
+    ("entry", lambda a: {**a, "target_ends": a["target_ends"] * 0}),
+    ("entry", lambda a: {**a, "codes": a["codes"][:-1]}),
+    ("trie", lambda a: {**a, "parent": np.zeros_like(a["parent"])}),
+    ("vocabulary", lambda a: {**a, "lengths": a["lengths"] + 1}),
+    ("vocabulary", lambda a: {**a, "special": a["special"].astype(np.int32)}),
+])
+def test_well_framed_but_invalid_entry_is_rebuilt_and_overwritten(bpe_tokenizer, tmp_path,
+                                                                   fresh, kind, change):
+    reference = walk(decoding_compile(OBJECT, bpe_tokenizer, tmp_path), bpe_tokenizer,
+                     OBJECT_TEXTS, by_key=True)
+    persist.save_all()
+    _rewrite(tmp_path, kind, change)
+    fresh()
+    guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    assert walk(guide, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
+    assert (guide.index.walks > 0) == (kind == "entry")
+    guide.save()
+    fresh()
+    again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    assert walk(again, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
+    assert again.index.walks == 0
+
+
+@pytest.mark.parametrize("how", ["argument", "env"])
+def test_cache_off_writes_nothing(bpe_tokenizer, tmp_path, monkeypatch, how):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if how == "env":
+        monkeypatch.setenv(ENV_VAR, "off")
+    guide = decoding_compile(OBJECT, bpe_tokenizer, False if how == "argument" else None)
+    walk(guide, bpe_tokenizer, OBJECT_TEXTS)
+    guide.save()
+    assert type(guide.index) is TokenIndex
+    assert persist.store_for(False if how == "argument" else None) is None
+    assert not any(tmp_path.rglob("*"))
+
+
+def test_default_location_follows_the_environment(bpe_tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env-cache"))
+    walk(decoding_compile(ANSWER, bpe_tokenizer, None), bpe_tokenizer, ANSWER_TEXTS)
+    assert stored(tmp_path / "env-cache", "automaton")
+
+
+@pytest.mark.parametrize("bump", ["persist", "store", "code"])
+def test_version_or_code_change_ignores_old_entries(bpe_tokenizer, tmp_path, fresh, monkeypatch,
+                                                    bump):
+    walk(decoding_compile(ANSWER, bpe_tokenizer, tmp_path), bpe_tokenizer, ANSWER_TEXTS)
+    fresh()
+    if bump == "persist":
+        monkeypatch.setattr(persist, "PERSIST_VERSION", persist.PERSIST_VERSION + 1)
+    elif bump == "store":
+        monkeypatch.setattr(store_mod, "FORMAT_VERSION", store_mod.FORMAT_VERSION + 1)
+    else:
+        monkeypatch.setattr(persist, "core_fingerprint", lambda: "edited source")
+    guide = decoding_compile(ANSWER, bpe_tokenizer, tmp_path)
+    walk(guide, bpe_tokenizer, ANSWER_TEXTS)
+    assert guide.index.walks > 0 and guide.index.restored == 0
+    assert store_mod.get_store(tmp_path).info()["hits"] == {}
+
+
+def test_core_fingerprint_is_of_the_source_the_process_imported(tmp_path):
+    # A core module saved (edited, reinstalled) after a process imported it: the process runs the
+    # old code, so it must keep the old code's fingerprint and never store its values under the
+    # new code's keys. Taken at first cache use, the fingerprint was of the new files.
+    for package in ("decoding", "cache"):
+        shutil.copytree(ROOT / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    files = persist._layer_files(tmp_path / "decoding" / layer for layer in persist._CORE_LAYERS)
+    extra = [regex.__version__, unicodedata.unidata_version]
+    imported = persist._fingerprint(files, extra)
+    script = textwrap.dedent("""
+        import sys, types
+        from pathlib import Path
+        package = types.ModuleType("decoding")  # the copy, without decoding/__init__'s imports
+        package.__path__ = [str(Path("decoding").absolute())]
+        sys.modules["decoding"] = package
+        from decoding.persist import cached as persist
+        assert Path(persist.__file__).parents[1] == Path(package.__path__[0])
+        syntax = Path("decoding/automaton/syntax.py")
+        syntax.write_text(syntax.read_text() + "\\n# saved after the import\\n")
+        print(persist.core_fingerprint())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert persist._fingerprint(files, extra) != imported  # the edit is part of the fingerprint
+    assert out.stdout.split()[-1] == imported
+
+
+def test_unmappable_tokens_warning_is_repeated_on_warm_loads(bpe_tokenizer, tmp_path, fresh,
+                                                             monkeypatch):
+    build = Vocabulary.from_tokenizer
+
+    def warning_build(tokenizer):
+        warnings.warn("3 token(s) of 1260 could not be mapped", UnmappableTokensWarning)
+        return build(tokenizer)
+
+    monkeypatch.setattr(Vocabulary, "from_tokenizer", staticmethod(warning_build))
+    with pytest.warns(UnmappableTokensWarning, match="3 token"):
+        cold = guide_mod.vocabulary_of(bpe_tokenizer, cache_dir=tmp_path)
+    fresh()
+    monkeypatch.setattr(Vocabulary, "from_tokenizer", None)  # a warm load must not build
+    with pytest.warns(UnmappableTokensWarning, match="3 token"):
+        warm = guide_mod.vocabulary_of(bpe_tokenizer, cache_dir=tmp_path)
+    assert warm.fingerprint == cold.fingerprint
+
+
+def test_tokenizer_key_tracks_what_the_table_depends_on(make_bpe_tokenizer):
+    a, b = make_bpe_tokenizer(), make_bpe_tokenizer()
+    assert persist.tokenizer_key(a) == persist.tokenizer_key(b) is not None
+    b.add_tokens(["<extra>"])
+    assert persist.tokenizer_key(a) != persist.tokenizer_key(b)
+    c = make_bpe_tokenizer()
+    c.eos_token = "<pad>"
+    assert persist.tokenizer_key(a) != persist.tokenizer_key(c)
+    assert persist.tokenizer_key(object()) is None
+
+
+def test_failing_store_never_breaks_compile(bpe_tokenizer, tmp_path, fresh, monkeypatch):
+    reference = walk(decoding_compile(OBJECT, bpe_tokenizer, False), bpe_tokenizer, OBJECT_TEXTS)
+    fresh()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(persist, "_WARNED", False)
+    for method in ("get_arrays", "put_arrays", "merge_arrays"):
+        monkeypatch.setattr(store_mod.Store, method, broken)
+    with pytest.warns(CacheWarning, match="disk on fire"):
+        guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+        assert walk(guide, bpe_tokenizer, OBJECT_TEXTS) == reference
+
+
+# -- restored automata and tries ---------------------------------------------------------------
+
+def _automaton(pattern: str) -> Automaton:
+    return Automaton(build_nfa(parse(pattern), pattern=pattern), pattern=pattern)
+
+
+def test_restored_automaton_checks_its_nfa_when_it_builds_it():
+    source = _automaton("[a-c]+x")
+    key = np.asarray(source.key(source.initial_state))
+    other = lambda: build_nfa(parse("[a-d]+x"), pattern="[a-d]+x")  # noqa: E731
+    restored = Automaton.restored(source.byte_class, source.match, key, other)
+    assert not restored.nfa_built
+    with pytest.raises(RestoreMismatch, match="differ"):
+        restored.step(restored.initial_state, ord("a"))
+    same = Automaton.restored(source.byte_class, source.match, key,
+                              lambda: build_nfa(parse("[a-c]+x")))
+    assert same.walk(same.initial_state, b"abcx") == source.walk(source.initial_state, b"abcx")
+    with pytest.raises(ValueError):
+        Automaton.restored(np.arange(256)[::-1], source.match, key, other)
+
+
+def test_restore_refuses_to_pass_max_states():
+    source = _automaton("[0-9]{1,4}")
+    source.walk(source.initial_state, b"1234")
+    arrays = snapshot.take(source)
+    saved = snapshot.parse(arrays)
+    small = Automaton(build_nfa(parse("[0-9]{1,4}")), max_states=3)
+    with pytest.raises(ValueError, match="limit"):
+        small.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded)
+    assert small.num_states == 2
+
+
+def test_trie_arrays_round_trip_and_broken_arrays_are_refused(bpe_tokenizer):
+    vocabulary = guide_mod.vocabulary_of(bpe_tokenizer, cache_dir=False)
+    built = TokenTrie(vocabulary)
+    loaded = TokenTrie.from_arrays(vocabulary, built.to_arrays())
+    for name in ("parent", "node_byte", "token_node", "usable_ids"):
+        got, want = getattr(loaded, name), getattr(built, name)
+        assert got.dtype == want.dtype and np.array_equal(got, want), name
+    assert (loaded.level_bounds, loaded.num_nodes) == (built.level_bounds, built.num_nodes)
+    good = built.to_arrays()
+    swapped = good["token_node"].copy()
+    usable = np.flatnonzero(swapped)
+    swapped[usable[:2]] = swapped[usable[0]]
+    bounds = good["level_bounds"]
+    assert len(bounds) > 3  # the checks below need nodes three levels deep
+    same_level, too_high = good["parent"].copy(), good["parent"].copy()
+    same_level[bounds[1]] = bounds[1]  # a depth-2 node that is its own parent
+    too_high[bounds[2]] = 0  # a depth-3 node hanging from the root
+    depth_of = np.repeat(np.arange(len(bounds)), np.diff(bounds, prepend=0))
+    token = usable[0]
+    free = np.setdiff1d(np.arange(len(depth_of)), good["token_node"])
+    elsewhere = free[depth_of[free] != vocabulary.lengths[token]][0]
+    moved = good["token_node"].copy()
+    moved[token] = elsewhere  # still distinct and in range, but at the wrong depth
+    for broken in [{**good, "parent": good["parent"][:-1]},
+                   {**good, "parent": good["parent"].astype(np.int64)},
+                   {**good, "parent": same_level},
+                   {**good, "parent": too_high},
+                   {**good, "token_node": moved},
+                   {**good, "node_byte": good["node_byte"].astype(np.int32)},
+                   {**good, "token_node": np.where(good["token_node"] > 0, 0, 0)},
+                   {**good, "token_node": swapped},
+                   {**good, "level_bounds": good["level_bounds"][::-1].copy()},
+                   {k: v for k, v in good.items() if k != "parent"}]:
+        with pytest.raises(ValueError, match="trie arrays"):
+            TokenTrie.from_arrays(vocabulary, broken)
+
+
+def test_entries_round_trip_by_state_key_into_another_numbering():
+    source = _automaton("[ab]c|[ab]d+")
+    s1 = source.step(source.initial_state, ord("a"))
+    s2, s3 = source.step(s1, ord("c")), source.step(s1, ord("d"))
+    token_ids = np.array([0, 3, 8, 9, 17], dtype=np.int64)
+    next_states = np.array([s1, s1, s2, s1, s3], dtype=np.int32)
+    arrays = snapshot.pack_entry(source, token_ids, next_states, 20)
+    assert arrays["codes"].dtype == np.uint8 and len(arrays["target_ends"]) == 3
+    other = _automaton("[ab]c|[ab]d+")
+    other.step(other.step(other.initial_state, ord("b")), ord("d"))  # numbers states otherwise
+    ids, nxt = snapshot.unpack_entry(arrays, other, 20, np.zeros(3, dtype=np.uint8))
+    assert ids.tolist() == token_ids.tolist() and nxt.dtype == np.int32
+    assert [other.key(s) for s in nxt] == [source.key(s) for s in next_states]
+    forbidden = np.packbits(np.arange(20) == 8)
+    with pytest.raises(ValueError, match="forbidden"):
+        snapshot.unpack_entry(arrays, other, 20, forbidden)
+    empty = snapshot.pack_entry(source, token_ids[:0], next_states[:0], 20)
+    ids, nxt = snapshot.unpack_entry(empty, other, 20, np.zeros(3, dtype=np.uint8))
+    assert len(ids) == len(nxt) == 0
+
+
+# -- schema -> regex ---------------------------------------------------------------------------
+
+@pytest.fixture
+def schema2re():
+    module = pytest.importorskip("schema2re")
+    if not hasattr(module, "to_regex"):
+        pytest.skip("schema2re.to_regex is not there yet")
+    return module
+
+
+def test_cached_to_regex_keeps_property_order_and_reuses_results(schema2re, tmp_path, fresh,
+                                                                  monkeypatch):
+    ab = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+          "required": ["a", "b"]}
+    ba = {"type": "object", "properties": {"b": {"type": "string"}, "a": {"type": "integer"}},
+          "required": ["a", "b"]}
+    store = persist.store_for(tmp_path)
+    want_ab, want_ba = schema2re.to_regex(ab), schema2re.to_regex(ba)
+    assert want_ab != want_ba
+    assert persist.cached_to_regex(ab, store) == want_ab
+    assert persist.cached_to_regex(json.dumps(ba), store) == want_ba
+    assert persist.cached_to_regex(ab, store, max_depth=1) == schema2re.to_regex(ab, max_depth=1)
+    fresh()
+    monkeypatch.setattr(schema2re, "to_regex", None)  # hits must not translate
+    store = persist.store_for(tmp_path)
+    assert persist.cached_to_regex(ab, store) == want_ab
+    assert persist.cached_to_regex(ba, store) == want_ba
+    assert store.info()["hits"] == {"schema2re": 2}
+
+
+def test_cached_to_regex_repeats_warnings_and_errors(schema2re, tmp_path):
+    store = persist.store_for(tmp_path)
+    lenient = {"type": "string", "format": "no-such-format"}
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as direct:
+            warnings.simplefilter("always")
+            want = schema2re.to_regex(lenient, lenient=True)
+        with warnings.catch_warnings(record=True) as cached:
+            warnings.simplefilter("always")
+            assert persist.cached_to_regex(lenient, store, lenient=True) == want
+        assert [str(w.message) for w in cached] == [str(w.message) for w in direct]
+    with pytest.raises(schema2re.SchemaError):
+        persist.cached_to_regex("not json", store)
+    assert persist.cached_to_regex(True, None) == schema2re.to_regex(True)
+
+
+def test_a_stamp_finds_the_table_and_a_stale_stamp_record_is_not_trusted(tmp_path, fresh,
+                                                                         smollm2_tokenizer):
+    tokenizer = smollm2_tokenizer
+    stamp = persist.tokenizer_stamp(tokenizer)
+    assert stamp is not None  # loaded from a local folder
+    store = store_mod.get_store(tmp_path)
+    cold = persist.cached_vocabulary(tokenizer, store)
+    assert persist.stamped_key(store, stamp, tokenizer) == persist.tokenizer_key(tokenizer)
+    # A record whose token strings disagree with the tokenizer (a stale stamp) is not used.
+    record = store.get_arrays("vocabulary_stamp", stamp)
+    record["tokens"][:] = ord("x")
+    store.put_arrays("vocabulary_stamp", stamp, record)
+    assert persist.stamped_key(store, stamp, tokenizer) is None
+    fresh()
+    store = store_mod.get_store(tmp_path)
+    assert persist.cached_vocabulary(tokenizer, store).fingerprint == cold.fingerprint
+    assert persist.stamped_key(store, stamp, tokenizer) is not None  # recorded again
+
+
+def test_a_stamp_changes_with_the_tokenizer_files(tmp_path, smollm2_tokenizer):
+    folder = tmp_path / "tok"
+    smollm2_tokenizer.save_pretrained(folder)
+    from transformers import AutoTokenizer
+
+    before = persist.tokenizer_stamp(AutoTokenizer.from_pretrained(folder))
+    (folder / "tokenizer_config.json").write_text(
+        (folder / "tokenizer_config.json").read_text() + "\n")
+    assert persist.tokenizer_stamp(AutoTokenizer.from_pretrained(folder)) != before
+
+
+def test_entries_are_saved_when_the_compile_memo_lets_go_of_an_index(bpe_tokenizer, tmp_path,
+                                                                     fresh, monkeypatch):
+    monkeypatch.setattr(guide_mod, "_MEMO_SIZE", 1)
+    tokens = bpe_tokenizer.encode(OBJECT_TEXTS[0], add_special_tokens=False)
+
+    def follow(guide, count):
+        state = guide.initial_state
+        guide.allowed_tokens(state)
+        for token in tokens[:count]:
+            state = guide.advance(state, token)
+            guide.allowed_tokens(state)
+
+    guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    count = 0
+    while not guide.index._unsaved:  # saves come after the 1st, 2nd, 4th... entry
+        count += 1
+        follow(guide, count)
+    computed = guide.index.walks
+    del guide
+    decoding_compile(ANSWER, bpe_tokenizer, tmp_path)  # the memo lets go of OBJECT's index
+    fresh()
+    warm = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    follow(warm, count)
+    assert warm.index.walks == 0 and warm.index.restored == computed
+
+
+def test_schema_constraints_reuse_the_disk_cache_translation(schema2re, tmp_path, fresh,
+                                                              monkeypatch):
+    from decoding.hf import constraint
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 9}},
+              "required": ["n"]}
+    monkeypatch.setattr(constraint, "_MEMO", OrderedDict())
+    first = constraint.make_constraint(schema=schema, cache_dir=tmp_path)
+    assert first.pattern == schema2re.to_regex(schema)
+    fresh()
+    monkeypatch.setattr(constraint, "_MEMO", OrderedDict())
+    monkeypatch.setattr(schema2re, "to_regex", None)  # a hit must not translate
+    again = constraint.make_constraint(schema=schema, cache_dir=tmp_path)
+    assert again.pattern == first.pattern and again.parse('{"n": 7}') == {"n": 7}
+    assert store_mod.get_store(tmp_path).info()["hits"] == {"schema2re": 1}
