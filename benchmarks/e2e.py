@@ -324,7 +324,7 @@ def build_workloads(tokenizer: Any, count: int, seed: int,
                     data_dir: Path = DEFAULT_DATA_DIR) -> list[Workload]:
     """The RELLM workload, then the selected schemas with their chat prompts."""
     import schema2re
-    from decoding.cli import RELLM_PROMPT, RELLM_REGEX
+    from decoding.examples import RELLM_PROMPT, RELLM_REGEX
 
     workloads = [Workload(RELLM_WORKLOAD, RELLM_PROMPT, RELLM_REGEX)]
     for case in select_schemas(sample_schemas(data_dir, POOL_SIZE, seed), count, _supported):

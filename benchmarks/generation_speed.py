@@ -32,7 +32,7 @@ from transformers import LogitsProcessor
 
 import schema2re
 from decoding import Generator
-from decoding.cli import RELLM_PROMPT, RELLM_REGEX
+from decoding.examples import RELLM_PROMPT, RELLM_REGEX
 
 
 def hf_generate(model, tokenizer, prompt: str, n: int):

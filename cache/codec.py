@@ -32,6 +32,9 @@ import struct
 
 import numpy as np
 
+from cache.errors import CorruptEntry
+from decoding.errors import UsageError
+
 MAGIC = b"TDC\x00"
 BYTES, JSON, ARRAYS = b"b", b"j", b"a"
 
@@ -46,10 +49,6 @@ _NPY_LEN = {1: struct.Struct("<H"), 2: struct.Struct("<I"), 3: struct.Struct("<I
 _NPY_HEADER = re.compile(
     r"\{'descr': '([<>|=][A-Za-z][0-9]*)', 'fortran_order': (True|False), "
     r"'shape': \(((?:[0-9]+, )*[0-9]+,?)?\), \} *\n")
-
-
-class CorruptEntry(ValueError):
-    """A stored value that is not a valid frame/payload for the key it was read from."""
 
 
 def frame(version: int, codec: bytes, kind: str, store_key: str, payload: bytes) -> bytes:
@@ -98,8 +97,12 @@ def _checksum(head: bytes | memoryview, store_key: str, payload: bytes | memoryv
 
 
 def encode_json(value: object) -> bytes:
-    """Strict JSON text of `value` (TypeError/ValueError if it is not JSON-serializable)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    """Strict JSON text of `value` (`UsageError` if it is not JSON-serializable)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise UsageError(f"value is not JSON-serializable: {exc}") from None
+    return text.encode()
 
 
 def decode_json(payload: bytes | memoryview) -> object:
@@ -111,20 +114,20 @@ def decode_json(payload: bytes | memoryview) -> object:
 
 
 def encode_arrays(arrays: dict[str, np.ndarray]) -> bytes:
-    """The archive of `arrays`; TypeError for bad names, non-arrays, object/structured dtypes."""
+    """The archive of `arrays`; `UsageError` for bad names, non-arrays, object/structured dtypes."""
     if not isinstance(arrays, dict):
-        raise TypeError(f"arrays must be a dict of numpy arrays, not {type(arrays).__name__}")
+        raise UsageError(f"arrays must be a dict of numpy arrays, not {type(arrays).__name__}")
     parts = [_COUNT.pack(len(arrays))]
     for name, arr in arrays.items():
         if not isinstance(name, str) or not name:
-            raise TypeError(f"array names must be non-empty strings, got {name!r}")
+            raise UsageError(f"array names must be non-empty strings, got {name!r}")
         if not isinstance(arr, np.ndarray):
-            raise TypeError(f"array {name!r} is {type(arr).__name__}, not a numpy array")
+            raise UsageError(f"array {name!r} is {type(arr).__name__}, not a numpy array")
         if arr.dtype.hasobject or arr.dtype.names is not None:
-            raise TypeError(f"array {name!r} has dtype {arr.dtype}; only plain dtypes are stored")
+            raise UsageError(f"array {name!r} has dtype {arr.dtype}; only plain dtypes are stored")
         name_b = name.encode("utf-8")
         if len(name_b) > 0xFFFF:
-            raise TypeError(f"array name too long ({len(name_b)} bytes)")
+            raise UsageError(f"array name too long ({len(name_b)} bytes)")
         buf = io.BytesIO()
         np.save(buf, arr, allow_pickle=False)
         blob = buf.getvalue()

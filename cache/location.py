@@ -2,7 +2,8 @@
 
 Resolution order: an explicit `cache_dir` argument, then the `TYPEDECODE_CACHE_DIR` environment
 variable, then the platform's user cache folder. `False` (or the variable set to `0`, `off`,
-`false` or `none`) turns the disk cache off, in which case the result is None.
+`false` or `none`) turns the disk cache off, in which case the result is None. Any other
+`cache_dir` than a str, a PathLike, a bool or None raises `decoding.errors.UsageError`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+
+from decoding.errors import UsageError
 
 ENV_VAR = "TYPEDECODE_CACHE_DIR"
 _OFF = {"0", "off", "false", "none", "no"}
@@ -19,8 +22,10 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | bool | None = None) -> Path
     """The cache folder to use, or None when the disk cache is turned off."""
     if cache_dir is False:
         return None
-    if cache_dir not in (None, True):
+    if isinstance(cache_dir, (str, os.PathLike)):
         return Path(cache_dir).expanduser()
+    if cache_dir is not None and cache_dir is not True:
+        raise UsageError(f"cache_dir must be a folder path, True, False or None, not {cache_dir!r}")
     env = os.environ.get(ENV_VAR)
     if env is not None and env.strip():
         if env.strip().lower() in _OFF:

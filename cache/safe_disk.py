@@ -17,11 +17,9 @@ import sqlite3
 import diskcache
 from diskcache.core import MODE_BINARY, MODE_RAW
 
+from cache.errors import UnsafeEntry
+
 _VALUE_FILE = re.compile(r"[0-9a-f]{2}[/\\][0-9a-f]{2}[/\\][0-9a-f]{28}\.val")
-
-
-class UnsafeEntry(ValueError):
-    """A stored row that this disk refuses to read (not plain bytes, or a foreign file name)."""
 
 
 class SafeDisk(diskcache.Disk):

@@ -8,6 +8,8 @@ Contract:
 - Every store key is `typedecode/v{FORMAT_VERSION}/{kind}/{codec}/{blake2b(key)}`, so bumping
   FORMAT_VERSION means no old entry is ever read (they age out by eviction). `kind` is a short
   identifier (letters, digits, `_.-`); `key` any string.
+- A bad argument (a `size_limit` that is not a positive integer, a malformed kind, a key that is
+  not a string, a value of the wrong type) raises `decoding.errors.UsageError` naming it.
 - Nothing read is unpickled or evaluated: diskcache only ever sees `str` keys and `bytes` values
   through `SafeDisk`, and values are frames checked by `cache.codec` (magic, version, kind,
   checksum bound to the key). A corrupt, truncated or tampered entry reads as a miss, is deleted
@@ -54,7 +56,6 @@ from cache.codec import (
     ARRAYS,
     BYTES,
     JSON,
-    CorruptEntry,
     decode_arrays,
     decode_json,
     encode_arrays,
@@ -62,9 +63,11 @@ from cache.codec import (
     frame,
     unframe,
 )
+from cache.errors import CacheWarning, CorruptEntry, UnsafeEntry
 from cache.location import resolve_cache_dir
 from cache.memory import MemoryBackend
-from cache.safe_disk import SafeDisk, UnsafeEntry
+from cache.safe_disk import SafeDisk
+from decoding.errors import UsageError
 
 FORMAT_VERSION = 2  # 2: SHA-256 frame checksums
 DEFAULT_SIZE_LIMIT = 2 * 1024**3
@@ -81,17 +84,13 @@ Arrays = dict[str, np.ndarray]
 T = TypeVar("T")
 
 
-class CacheWarning(UserWarning):
-    """The cache dropped a bad entry or fell back to memory; results stay correct."""
-
-
 class Store:
     """Cache of bytes / JSON / arrays by (kind, key); see the module docstring."""
 
     def __init__(self, cache_dir: str | os.PathLike | bool | None = None, *,
                  size_limit: int = DEFAULT_SIZE_LIMIT):
-        if size_limit <= 0:
-            raise ValueError(f"size_limit must be positive, got {size_limit}")
+        if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit <= 0:
+            raise UsageError(f"size_limit must be a positive integer, not {size_limit!r}")
         location = resolve_cache_dir(cache_dir)
         self.path: Path | None = None if location is None else location.absolute()
         self.size_limit = size_limit
@@ -120,7 +119,7 @@ class Store:
     def put_bytes(self, kind: str, key: str, data: bytes) -> None:
         """Store `data` (exactly `bytes`) under (kind, key)."""
         if type(data) is not bytes:
-            raise TypeError(f"put_bytes needs bytes, not {type(data).__name__}")
+            raise UsageError(f"put_bytes needs data of type bytes, not {type(data).__name__}")
         self._put(kind, key, BYTES, data)
 
     def get_json(self, kind: str, key: str) -> object | None:
@@ -128,9 +127,9 @@ class Store:
         return self._get(kind, key, JSON, decode_json)
 
     def put_json(self, kind: str, key: str, value: object) -> None:
-        """Store a JSON-serializable, non-None `value` (TypeError/ValueError otherwise)."""
+        """Store a JSON-serializable, non-None `value` (`UsageError` otherwise)."""
         if value is None:
-            raise ValueError("put_json cannot store None: it would read back as a miss")
+            raise UsageError("put_json cannot store value None: it would read back as a miss")
         self._put(kind, key, JSON, encode_json(value))
 
     def get_arrays(self, kind: str, key: str) -> Arrays | None:
@@ -409,10 +408,10 @@ def _open_ready(directory: Path, settings: dict) -> diskcache.Cache | None:
 
 def _store_key(kind: str, codec: bytes, key: str) -> str:
     if not isinstance(kind, str) or not _KIND.fullmatch(kind):
-        raise ValueError(f"cache kind must be 1-64 characters of [A-Za-z0-9_.-] "
+        raise UsageError(f"cache kind must be 1-64 characters of [A-Za-z0-9_.-] "
                          f"not starting with '.' or '-', got {kind!r}")
     if not isinstance(key, str):
-        raise TypeError(f"cache key must be str, not {type(key).__name__}")
+        raise UsageError(f"cache key must be str, not {type(key).__name__}")
     return f"typedecode/v{FORMAT_VERSION}/{kind}/{codec.decode()}/{_digest(key)}"
 
 

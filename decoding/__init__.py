@@ -14,16 +14,23 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     # The decoding core.
     "Guide": "decoding.guides.guide",
+    "TokenGuide": "decoding.guides.protocol",
+    "ForcedTextGuide": "decoding.guides.protocol",
     "compile": "decoding.guides.guide",
     "vocabulary_of": "decoding.guides.guide",
     "Vocabulary": "decoding.tokens.vocabulary",
-    # Generation: the masked loop, the embedded default model, the logits processor.
+    # Generation: the masked loop, its options, the logits processor.
     "Completion": "decoding.hf.generation",
     "Generator": "decoding.hf.generation",
     "generate": "decoding.hf.generation",
     "stream": "decoding.hf.generation",
     "RegexLogitsProcessor": "decoding.hf.processor",
-    # Errors.
+    "ConstraintOptions": "decoding.hf.options",
+    "GenerationOptions": "decoding.hf.options",
+    # Models: the embedded default model or a user's, as a (model, tokenizer) pair.
+    "LoadedModel": "decoding.hf.models",
+    "resolve_model": "decoding.hf.models",
+    # Errors and warnings (one root each: TypedecodeError, TypedecodeWarning).
     "EmptyLanguage": "decoding.errors",
     "GenerationError": "decoding.errors",
     "IncompleteGeneration": "decoding.errors",
@@ -34,8 +41,11 @@ _EXPORTS: dict[str, str] = {
     "PatternTooComplex": "decoding.errors",
     "TokenRejected": "decoding.errors",
     "TypedecodeError": "decoding.errors",
+    "TypedecodeWarning": "decoding.errors",
+    "UnmappableTokensWarning": "decoding.errors",
     "UnsupportedPattern": "decoding.errors",
     "UsageError": "decoding.errors",
+    "VocabularyError": "decoding.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,7 +12,7 @@
 `pydantic_core.to_json`: a Pydantic instance, an Enum member, a set...). `--type` (alias
 `--model-class`) names anything `decoding.generate`'s `schema=` takes: a Pydantic model class,
 an Enum, a type alias such as `Tags = list[int]`. The options from `--max-new-tokens` to
-`--max-depth` are fields of `decoding.hf.options.GenerationOptions`; one not given keeps that
+`--max-depth` are fields of `decoding.GenerationOptions`; one not given keeps that
 class's default (`--max-new-tokens`: 256, 200 for `demo`). PROMPT `-` reads the prompt from
 standard input. `demo` runs the RELLM LangChain example on the model, first unconstrained, then
 constrained to the agent-action JSON regex, and prints both. `cache info` prints the cache
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import importlib
 import os
@@ -35,29 +36,9 @@ import sys
 import warnings
 from typing import Any, Iterator, Sequence
 
+from decoding.examples import RELLM_PROMPT, RELLM_REGEX
+
 EXIT_ERROR = 2
-
-RELLM_PROMPT = """Human: "What's the capital of the United States?"
-AI Assistant:{
-  "action": "Final Answer",
-  "action_input": "The capital of the United States is Washington D.C."
-}
-Human: "What's the capital of Pennsylvania?"
-AI Assistant:{
-  "action": "Final Answer",
-  "action_input": "The capital of Pennsylvania is Harrisburg."
-}
-Human: "What 2 + 5?"
-AI Assistant:{
-  "action": "Final Answer",
-  "action_input": "2 + 5 = 7."
-}
-Human: 'What's the capital of Maryland?'
-AI Assistant:"""
-"""The few-shot prompt of the RELLM LangChain example."""
-
-RELLM_REGEX = r'\{\s*"action":\s*"Final Answer",\s*"action_input":\s*(\{.*\}|"[^"]*")\s*\}'
-"""The agent-action JSON the RELLM example constrains the answer to."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,6 +64,8 @@ def _is_expected(exc: Exception) -> bool:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from decoding.hf.options import GenerationOptions
+
     parser = argparse.ArgumentParser(prog="typedecode", description="Constrained generation "
                                      "with local Hugging Face models.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -94,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--type", "--model-class", dest="type", metavar="pkg.mod:Name",
                       help="Pydantic model class, Enum or other type (e.g. an alias of list[int])")
     what.add_argument("--regex", metavar="RE", help="regular expression the output must match")
-    _add_generation_options(gen, max_new_tokens=256)
+    _add_generation_options(gen, max_new_tokens=GenerationOptions.max_new_tokens)
     _add_call_options(gen)
     gen.add_argument("--stream", action="store_true", help="print the text as it is generated")
     gen.set_defaults(run=_run_generate)
@@ -117,13 +100,9 @@ def _add_generation_options(parser: argparse.ArgumentParser, max_new_tokens: int
     parser.add_argument("--cache-dir", default=None, help="cache folder (default: the usual one)")
 
 
-_CALL_OPTIONS = ("temperature", "top_p", "seed", "stop", "engine", "jump_forward", "lenient",
-                 "extra_properties", "whitespace", "max_depth")
-"""The `GenerationOptions` fields that `generate` takes from options given on the command line."""
-
-
 def _add_call_options(parser: argparse.ArgumentParser) -> None:
-    """The `_CALL_OPTIONS` arguments; one not given is absent from the namespace (SUPPRESS)."""
+    """An argument for each other `GenerationOptions` field, named like it (dest); one not given
+    is absent from the namespace (SUPPRESS), so the field's own default applies."""
     add = functools.partial(parser.add_argument, default=argparse.SUPPRESS)
     add("--temperature", type=float, help="0 = greedy (the default)")
     add("--top-p", type=float, help="nucleus sampling mass (default 1)")
@@ -149,9 +128,8 @@ def _run_generate(args: argparse.Namespace) -> int:
 
     schema = _schema_argument(args)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    given = {name: getattr(args, name) for name in _CALL_OPTIONS if hasattr(args, name)}
     options = dict(schema=schema, regex=args.regex, model=args.model, cache_dir=args.cache_dir,
-                   max_new_tokens=args.max_new_tokens, **given)
+                   **_given_options(args))
     with _one_line_warnings():
         if args.stream:
             for piece in stream(prompt, **options):
@@ -161,6 +139,15 @@ def _run_generate(args: argparse.Namespace) -> int:
             return 0
         print(_render(generate(prompt, **options), structured=schema is not None))
     return 0
+
+
+def _given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `GenerationOptions` fields present in `args` (`_add_generation_options` and
+    `_add_call_options`), by name."""
+    from decoding.hf.options import GenerationOptions
+
+    names = {field.name for field in dataclasses.fields(GenerationOptions)}
+    return {name: value for name, value in vars(args).items() if name in names}
 
 
 @contextlib.contextmanager

@@ -1,7 +1,16 @@
-"""Typed errors raised by the decoding package.
+"""The roots of typedecode's errors and warnings, and the decoding package's own classes.
+
+Contract: every exception class that `decoding`, `schema2re` or `cache` raises on purpose derives
+from `TypedecodeError`, and every warning class they emit from `TypedecodeWarning`, so one
+`except TypedecodeError` (one `warnings.filterwarnings(..., TypedecodeWarning)`) covers them all.
+A class that stands for a builtin exception or warning keeps it as a second base (`UsageError`
+is a `ValueError` and a `TypeError`; the warnings are `UserWarning`s), so older `except` clauses
+and filters still match. schema2re's classes live in `schema2re.errors`, the cache's in
+`cache.errors`; this module imports nothing, so any layer may import it.
 
 Every problem with a user's pattern is a `PatternError`; the subclasses say which kind.
-Messages name the problem and where it is (pattern position with a caret line).
+Messages name the problem and where it is (pattern position with a caret line); a bad argument
+of a public entry point is a `UsageError` naming the argument.
 """
 
 from __future__ import annotations
@@ -9,6 +18,10 @@ from __future__ import annotations
 
 class TypedecodeError(Exception):
     """Base class of every error typedecode raises on purpose."""
+
+
+class TypedecodeWarning(Warning):
+    """Base class of every warning typedecode emits."""
 
 
 class PatternError(TypedecodeError, ValueError):
@@ -53,6 +66,19 @@ class TokenRejected(TypedecodeError, ValueError):
     """A token that the guide does not allow in the given state was passed to `advance`."""
 
 
+class VocabularyError(TypedecodeError, ValueError):
+    """A tokenizer or byte table that cannot be turned into a `decoding.Vocabulary`."""
+
+
+class UnmappableTokensWarning(TypedecodeWarning, UserWarning):
+    """Some tokens' text could not be mapped to bytes; they are treated as special (never allowed)."""
+
+
+class RestoreMismatch(TypedecodeError, ValueError):
+    """A restored automaton's NFA, once built, disagrees with the restored states: the disk
+    cache holds stale data (the message says to clear it)."""
+
+
 def _with_caret(message: str, pattern: str | None, pos: int | None) -> str:
     if pattern is None or pos is None:
         return message
@@ -72,10 +98,11 @@ def _repr_body(text: str) -> str:
     return repr(text)[1:-1]
 
 
-class UsageError(TypedecodeError, ValueError):
+class UsageError(TypedecodeError, ValueError, TypeError):
     """A call with bad arguments (wrong type, out of range, conflicting options, empty batch).
 
-    Raised before any model work; the message names the argument at fault.
+    Raised before any model work; the message names the argument at fault. It is also a
+    `ValueError` and a `TypeError`, what such checks raised before they were typed.
     """
 
 

@@ -3,13 +3,12 @@
 Needs the `langchain` extra (`pip install "typedecode[langchain]"`); importing this module
 without langchain-core raises ImportError saying so. Nothing else in typedecode imports it.
 
-`RELLM(pipeline=..., regex=... | schema=..., max_new_tokens=200, temperature=0.0, top_p=1.0,
-seed=None, engine="automaton", lenient=False, extra_properties=False, whitespace=None,
-max_depth=3, jump_forward=True, cache_dir=None)` is a drop-in for the documented
+`RELLM(pipeline=..., regex=... | schema=..., max_new_tokens=200, temperature=..., ...,
+cache_dir=None)` is a drop-in for the documented
 `langchain_experimental.llms.RELLM(pipeline=hf_pipeline, regex=pattern, max_new_tokens=200)`;
 the fields after `pipeline`, `regex` and `schema` are those of
-`decoding.hf.options.GenerationOptions` (`stop` excepted: it is per call), with the same defaults
-except `max_new_tokens`.
+`decoding.hf.options.GenerationOptions` (`stop` excepted: it is per call), with its defaults
+(read from it) except `max_new_tokens`, 200 as in langchain_experimental.
 
 Contract:
 - `pipeline`: a transformers text-generation pipeline, or anything `decoding.Generator` accepts
@@ -61,6 +60,8 @@ __all__ = ["RELLM"]
 _CALL_OPTIONS = ("max_new_tokens", "temperature", "top_p", "seed")
 _OPTION_FIELDS = tuple(f.name for f in dataclasses.fields(GenerationOptions) if f.name != "stop")
 """The RELLM fields that are `GenerationOptions` fields."""
+_DEFAULTS = GenerationOptions()
+"""Where those fields' defaults come from (`max_new_tokens` excepted)."""
 
 
 class _GeneratorSlot:
@@ -81,15 +82,15 @@ class RELLM(BaseLLM):
     regex: Any = None
     schema_: Any = Field(default=None, alias="schema")
     max_new_tokens: int = 200
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = None
-    engine: str = "automaton"
-    lenient: bool = False
-    extra_properties: bool = False
-    whitespace: str | None = None
-    max_depth: int = 3
-    jump_forward: bool = True
+    temperature: float = _DEFAULTS.temperature
+    top_p: float = _DEFAULTS.top_p
+    seed: int | None = _DEFAULTS.seed
+    engine: str = _DEFAULTS.engine
+    lenient: bool = _DEFAULTS.lenient
+    extra_properties: bool = _DEFAULTS.extra_properties
+    whitespace: str | None = _DEFAULTS.whitespace
+    max_depth: int = _DEFAULTS.max_depth
+    jump_forward: bool = _DEFAULTS.jump_forward
     cache_dir: Any = None
 
     _slot: _GeneratorSlot = PrivateAttr(default_factory=_GeneratorSlot)

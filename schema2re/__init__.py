@@ -28,6 +28,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from decoding.errors import UsageError
 from schema2re.context import Context
 from schema2re.document import Document
 from schema2re.errors import (
@@ -52,12 +53,12 @@ __all__ = [
 
 
 def check_options(*, whitespace: str | None = None, max_depth: int = 3) -> Whitespace:
-    """The whitespace policy of valid `to_regex` options; ValueError / TypeError naming a bad one.
+    """The whitespace policy of valid `to_regex` options; `UsageError` naming a bad one.
 
     `lenient` and `extra_properties` are read as booleans and need no check.
     """
     if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
-        raise ValueError(f"max_depth must be a non-negative integer, not {max_depth!r}")
+        raise UsageError(f"max_depth must be a non-negative integer, not {max_depth!r}")
     return Whitespace.parse(whitespace)
 
 
@@ -72,7 +73,8 @@ def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = Fals
     `max_depth`: levels of recursion / free-form nesting to unroll (>= 0).
     `extra_properties`: True lets undeclared members follow the named ones where the schema
     leaves `additionalProperties` absent, as the spec allows (False: only the named properties).
-    Raises SchemaError (not JSON / invalid schema) or UnsupportedSchemaError (not expressible).
+    Raises SchemaError (not JSON / invalid schema), UnsupportedSchemaError (not expressible) or
+    `decoding.errors.UsageError` (a bad option).
     """
     ws = check_options(whitespace=whitespace, max_depth=max_depth)
     doc = Document(load_schema(schema))

@@ -65,19 +65,12 @@ def layout(ctx: Context, term: terms.Term, *, with_unevaluated: bool = True) -> 
     for i in range(width):
         nodes = [p[i] if i < len(p) else r for p, r in per_node if i < len(p) or r is not None]
         evaluators = [n for n, (p, r) in zip(term, per_node) if i < len(p) or r is not None]
-        extra = _unevaluated(ctx, term, evaluators) if with_unevaluated else []
+        extra = terms.unevaluated(ctx, term, evaluators, "unevaluatedItems") if with_unevaluated else []
         positions.append(tuple(nodes + extra))  # type: ignore[operator]
     evaluators = [n for n, (_, r) in zip(term, per_node) if r is not None]
-    extra = _unevaluated(ctx, term, evaluators) if with_unevaluated else []
+    extra = terms.unevaluated(ctx, term, evaluators, "unevaluatedItems") if with_unevaluated else []
     rest_nodes = tuple([r for _, r in per_node if r is not None] + extra)
     return Layout(tuple(positions), rest_nodes)
-
-
-def _unevaluated(ctx: Context, term: terms.Term, evaluators: list[Node]) -> list[Node]:
-    """The `unevaluatedItems` schemas that an item evaluated only by `evaluators` meets."""
-    doc = ctx.doc
-    return [doc.child(h, h.schema["unevaluatedItems"], "unevaluatedItems") for h in term
-            if doc.active(h, "unevaluatedItems") and not any(n.evaluated_by(h) for n in evaluators)]
 
 
 def array_rx(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | None:

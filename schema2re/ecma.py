@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from decoding.automaton.charclass import Ranges, complement, normalize
+from decoding.automaton.charclass import ALL, Ranges, complement, intersect, normalize
 from decoding.automaton.hir import (
     MAX_CODE_POINT,
     SURROGATES,
@@ -59,13 +59,6 @@ _CONTROL_ESCAPES = {"t": 0x09, "n": 0x0A, "v": 0x0B, "f": 0x0C, "r": 0x0D}
 
 
 # --- character sets ------------------------------------------------------------------------
-
-def intersect(a: Ranges, b: Ranges) -> Ranges:
-    return complement(normalize(complement(a) + complement(b)))
-
-
-ANY: Ranges = complement(())
-
 
 @lru_cache(maxsize=None)
 def _python_class(kind: str) -> Ranges:
@@ -117,7 +110,7 @@ def ecma_to_hir_regex(pattern: str, *, pointer: str = "") -> Node:
     if not isinstance(pattern, str):
         raise SchemaError(f"pattern must be a string, not {pattern!r}", "pattern", pointer)
     tree = _Parser(pattern, pointer).parse()
-    any_text = Repeat(CharSet(ANY), 0, None)
+    any_text = Repeat(CharSet(ALL), 0, None)
     branches = []
     for at_start, body, at_end in _anchored(tree, pattern, pointer):
         items = ([] if at_start else [any_text]) + [body] + ([] if at_end else [any_text])

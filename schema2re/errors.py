@@ -5,13 +5,16 @@ pointer (`pointer`, "" for the root) of the schema part at fault; `str(e)` names
 - `SchemaError`: the input is not JSON, or not a valid schema under its meta-schema.
 - `UnsupportedSchemaError`: a valid schema that cannot be expressed exactly as a regex. When
   `lenient=True` would ignore the keyword instead (`ignorable`), the message ends with
-  `LENIENT_HINT`, which says so and what it costs.
-Both derive from `decoding.errors.TypedecodeError`, so one `except` catches every typedecode error.
+  `LENIENT_HINT`, which says so and what it costs. `EmptyRangeError`, one of these, is a
+  combination of keywords that no value satisfies.
+All derive from `decoding.errors.TypedecodeError` (and `ValueError`), so one `except` catches
+every typedecode error; a bad option of `to_regex` is a `decoding.errors.UsageError`.
+`IgnoredKeywordsWarning` derives from `decoding.errors.TypedecodeWarning` (and `UserWarning`).
 """
 
 from __future__ import annotations
 
-from decoding.errors import TypedecodeError
+from decoding.errors import TypedecodeError, TypedecodeWarning
 
 LENIENT_HINT = ("; lenient=True (typedecode generate --lenient) ignores such keywords with a "
                 "warning, and the regex may then match invalid instances (generate validates "
@@ -48,5 +51,10 @@ class UnsupportedSchemaError(SchemaToRegexError):
         super().__init__(message, keyword, pointer, LENIENT_HINT if ignorable else "")
 
 
-class IgnoredKeywordsWarning(UserWarning):
+class EmptyRangeError(UnsupportedSchemaError):
+    """No value satisfies the keywords together (an integer in (0.2, 0.8), a string of
+    pattern `^abc$` and maxLength 2): the type's language is empty, not inexpressible."""
+
+
+class IgnoredKeywordsWarning(TypedecodeWarning, UserWarning):
     """Under `lenient=True`: the keywords (and pointers) that were ignored; soundness is lost."""

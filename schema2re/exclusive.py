@@ -25,9 +25,7 @@ def one_of_terms(ctx: Context, node: Node) -> list[terms.Term]:
     for i, branch in enumerate(branches):
         for term in terms.expand_node(ctx, branch, terms.GEN):
             out.extend(_exclusive(ctx, node, term, [(b, over[j]) for j, b in enumerate(branches) if j != i]))
-            if len(out) > terms.MAX_TERMS:
-                ctx.unsupported("oneOf", node.pointer + "/oneOf",
-                                f"the oneOf needs more than {terms.MAX_TERMS} exclusive alternatives")
+            if _too_many(ctx, node, out):
                 return out
     return out
 
@@ -54,12 +52,20 @@ def _exclusive(ctx: Context, node: Node, term: terms.Term, others: list[tuple[No
             for extra in complement:
                 refined.extend(u for u in terms.conjoin(ctx, t, extra)
                                if terms.term_types(ctx, (node,) + u))
-            if len(refined) > terms.MAX_TERMS:
-                ctx.unsupported("oneOf", node.pointer + "/oneOf",
-                                f"the oneOf needs more than {terms.MAX_TERMS} exclusive alternatives")
+            if _too_many(ctx, node, refined):
                 return refined
         current = refined
     return current
+
+
+def _too_many(ctx: Context, node: Node, found: list[terms.Term]) -> bool:
+    """Whether `found` holds more than `terms.MAX_TERMS` terms; then the oneOf is refused
+    (`ctx.unsupported`: raises, or is recorded under `lenient` and the caller stops adding)."""
+    if len(found) <= terms.MAX_TERMS:
+        return False
+    ctx.unsupported("oneOf", node.pointer + "/oneOf",
+                    f"the oneOf needs more than {terms.MAX_TERMS} exclusive alternatives")
+    return True
 
 
 def _kinds(types: frozenset[str]) -> list[str]:

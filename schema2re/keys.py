@@ -10,7 +10,19 @@ size linear in their total length.
 
 from __future__ import annotations
 
-from schema2re.rx import ATOM, EMPTY, Rx, alt, cat, escape_in_class, lit, raw, rep
+from schema2re.rx import (
+    ATOM,
+    EMPTY,
+    Rx,
+    Trie,
+    alt,
+    cat,
+    escape_in_class,
+    lit,
+    raw,
+    rep,
+    string_trie,
+)
 
 _SPECIAL = {'"': '\\"', "\\": "\\\\"}  # JSON escape for the two characters written escaped
 _EXCLUDED_RAW = '"\\\\\\x00-\\x1f'  # class body: quote, backslash, control characters
@@ -31,17 +43,11 @@ def _any_char(excluding: set[str]) -> Rx | None:
 def free_key(excluded: set[str]) -> Rx:
     """The quoted key strings (in the canonical spelling) whose value is not in `excluded`."""
     names = [n for n in excluded if not any(ord(c) < 0x20 for c in n)]
-    trie: dict = {}
-    for name in names:
-        level = trie
-        for char in name:
-            level = level.setdefault(char, {})
-        level[None] = {}
-    body = _complement(trie)
+    body = _complement(string_trie(names))
     return cat(lit('"'), body, lit('"'))  # type: ignore[return-value]
 
 
-def _complement(level: dict) -> Rx:
+def _complement(level: Trie) -> Rx:
     """Token strings not spelling any word of the trie rooted at `level`."""
     anything = rep(_any_char(set()), 0, None)
     children = {c: sub for c, sub in level.items() if c is not None}

@@ -43,8 +43,20 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
-from schema2re.errors import SchemaError, UnsupportedSchemaError
-from schema2re.rx import ATOM, EMPTY, Rx, alt, cat, escape_in_class, lit, raw, rep
+from schema2re.errors import EmptyRangeError, SchemaError, UnsupportedSchemaError
+from schema2re.rx import (
+    ATOM,
+    EMPTY,
+    Rx,
+    Trie,
+    alt,
+    cat,
+    escape_in_class,
+    lit,
+    raw,
+    rep,
+    string_trie,
+)
 
 UNSIGNED_NUMBER = r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 NUMBER = "-?" + UNSIGNED_NUMBER
@@ -60,11 +72,6 @@ _DIGITS = rep(_DIGIT, 0, None)
 _UNSIGNED = raw(UNSIGNED_NUMBER, 0)
 _FLOAT_EXACT = 2**53  # integers up to this magnitude are exact doubles
 _HUGE = Fraction(10) ** 308  # below the largest double: no overflow to inf
-
-
-class EmptyRangeError(UnsupportedSchemaError):
-    """No value satisfies the keywords together (an integer in (0.2, 0.8), a string of
-    pattern `^abc$` and maxLength 2): the type's language is empty, not inexpressible."""
 
 
 class _Inexpressible(Exception):
@@ -761,23 +768,18 @@ def _class_of(chars: Iterable[str]) -> Rx | None:
 def literal_trie(texts: Iterable[str]) -> Rx | None:
     """The alternation of the literal `texts` (None if there are none), factored as a trie
     whose sibling characters with equal sub-tries share one class."""
-    root: dict = {}
-    for text in texts:
-        node = root
-        for ch in text:
-            node = node.setdefault(ch, {})
-        node[""] = {}
+    root = string_trie(texts)
     return _trie_rx(root) if root else None
 
 
-def _trie_rx(node: dict) -> Rx:
+def _trie_rx(node: Trie) -> Rx:
     by_rest: dict[str, tuple[Rx, list[str]]] = {}
     for ch, child in node.items():
-        if ch:
+        if ch is not None:
             rest = _trie_rx(child)
             by_rest.setdefault(rest.text, (rest, []))[1].append(ch)
     branches: list[Rx | None] = [cat(_class_of(chars), rest) for rest, chars in by_rest.values()]
-    if "" in node:
+    if None in node:
         branches.append(EMPTY)
     result = alt(branches)
     assert result is not None

@@ -95,14 +95,9 @@ def member_nodes(ctx: Context, term: terms.Term, name: str, *, with_unevaluated:
             covered = True
         if covered:
             covered_by.append(node)
-    return out + unevaluated(ctx, term, covered_by) if with_unevaluated else out
-
-
-def unevaluated(ctx: Context, term: terms.Term, evaluators: list[Node]) -> list[Node]:
-    """The `unevaluatedProperties` schemas that a member evaluated only by `evaluators` meets."""
-    doc = ctx.doc
-    return [doc.child(h, h.schema["unevaluatedProperties"], "unevaluatedProperties") for h in term
-            if doc.active(h, "unevaluatedProperties") and not any(n.evaluated_by(h) for n in evaluators)]
+    if not with_unevaluated:
+        return out
+    return out + terms.unevaluated(ctx, term, covered_by, "unevaluatedProperties")
 
 
 def _forbidden(ctx: Context, term: terms.Term, name: str) -> bool:
@@ -251,7 +246,7 @@ def _extra_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set[s
     if not holders and declared_names(ctx, term) and not ctx.extra_properties:
         return None  # additionalProperties absent: only the named properties, unless asked
     additional = [doc.child(n, n.schema["additionalProperties"], "additionalProperties") for n in holders]
-    value = tr.translate(tuple(additional + unevaluated(ctx, term, holders)))
+    value = tr.translate(tuple(additional + terms.unevaluated(ctx, term, holders, "unevaluatedProperties")))
     return cat(keys.free_key(avoid), tr.ws.colon(), value) if value is not None else None
 
 
@@ -268,7 +263,7 @@ def _pattern_member(ctx: Context, term: terms.Term, tr: "Translator", owner: Nod
                          for p, sub in node.schema["patternProperties"].items())
         if node is not owner and doc.active(node, "additionalProperties"):
             nodes.append(doc.child(node, node.schema["additionalProperties"], "additionalProperties"))
-    value = tr.translate(tuple(nodes + unevaluated(ctx, term, [owner])))
+    value = tr.translate(tuple(nodes + terms.unevaluated(ctx, term, [owner], "unevaluatedProperties")))
     if value is None:
         return None
     key = tr.pattern_key(pattern, pointer_join(owner.pointer, "patternProperties", pattern))

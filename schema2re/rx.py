@@ -7,8 +7,9 @@ module and typedecode's automaton compiler read: literals, backslash escapes of
 metacharacters, classes, `(?:...)`, `|`, and the quantifiers `* + ? {n} {n,} {n,m}`.
 
 Invariants: no fragment is longer than `MAX_CHARS`, nests groups deeper than `MAX_NESTING`
-or counts a repeat above `MAX_REPEAT`; building one raises `UnsupportedSchemaError` (compact output keeps the automaton small, and
-both `regex` and typedecode's parser refuse very deep nesting).
+or counts a repeat above `MAX_REPEAT` (the limits of typedecode's parser,
+`decoding.automaton.syntax`, which `regex` accepts too); building one raises
+`UnsupportedSchemaError` (compact output keeps the automaton small).
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from decoding.automaton.syntax import MAX_NESTING, MAX_REPEAT
 from schema2re.errors import UnsupportedSchemaError
 
 MAX_CHARS = 400_000
-MAX_NESTING = 200  # deepest group nesting (typedecode's parser accepts 200, `regex` ~250)
-MAX_REPEAT = 100_000  # largest repeat count typedecode's parser accepts in {n,m}
 
 # Precedence: ALT texts need a group inside a concatenation, CAT texts need one under a
 # quantifier, ATOM texts need none.
@@ -180,3 +180,22 @@ def opt(rx: Rx | None) -> Rx:
     result = rep(rx, 0, 1)
     assert result is not None
     return result
+
+
+Trie = dict[str | None, "Trie"]
+"""A node of a `string_trie`: character -> the node after it; the key `None` marks an end."""
+
+
+def string_trie(texts: Iterable[str]) -> Trie:
+    """The trie of `texts`, for building factored alternations of them (or their complement).
+
+    Each node maps a character to the node of what follows it, in the order the characters are
+    first met, and maps `None` to an empty node where one of the texts ends. No texts: `{}`.
+    """
+    root: Trie = {}
+    for text in texts:
+        node = root
+        for char in text:
+            node = node.setdefault(char, {})
+        node[None] = {}
+    return root

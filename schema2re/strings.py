@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 
+from decoding.automaton import charclass
 from decoding.automaton.hir import Alternation, CharSet, Concat, Empty, Node, Repeat
 from schema2re import ecma, formats
 from schema2re.errors import SchemaError, UnsupportedSchemaError
@@ -45,8 +46,8 @@ MAX_SLACK = 8  # largest maxLength minus width for "contains this fixed-width te
 OUTER_EXTRA = 8  # a format under maxLength: extra iterations of repeats of unbounded items
 _SHORT_ESCAPES = {0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r",
                   0x09: "\\t"}
-_SPELLED = ecma.normalize([(0x00, 0x1F), (0x22, 0x22), (0x5C, 0x5C)])  # never written raw
-_ANY_TEXT = Repeat(CharSet(ecma.ANY), 0, None)
+_SPELLED = charclass.normalize([(0x00, 0x1F), (0x22, 0x22), (0x5C, 0x5C)])  # never written raw
+_ANY_TEXT = Repeat(CharSet(charclass.ALL), 0, None)
 
 
 def string_regex(min_length: int = 0, max_length: int | None = None, pattern: str | None = None,
@@ -113,8 +114,8 @@ def _spell(node: Node) -> Rx | None:
 
 def _spell_set(ranges) -> Rx | None:
     """One character of the set, in its canonical JSON spelling."""
-    plain = ecma.intersect(ranges, ecma.complement(_SPELLED))
-    spelled = ecma.intersect(ranges, _SPELLED)
+    plain = charclass.intersect(ranges, charclass.complement(_SPELLED))
+    spelled = charclass.intersect(ranges, _SPELLED)
     escapes = [_escape_of(code) for lo, hi in spelled for code in range(lo, hi + 1)]
     branches: list[Rx | None] = [_class_rx(plain) if plain else None]
     if escapes:
@@ -132,7 +133,7 @@ def _class_rx(ranges) -> Rx:
         code = ranges[0][0]
         return lit(chr(code)) if 0x20 <= code < 0x7F else raw(_char(code), ATOM)
     if ranges[-1][1] == ecma.MAX_CODE_POINT:
-        missing = ecma.complement(ranges)
+        missing = charclass.complement(ranges)
         return raw("[^" + _class_body(missing) + "]", ATOM)
     return raw("[" + _class_body(ranges) + "]", ATOM)
 
@@ -282,7 +283,7 @@ def _restrict(node: Node, lo: int, hi: int | None, splits: int = 0) -> Node | No
 def _placed(core: Node, width: int, lo: int, hi: int) -> Node | None:
     """Strings of length lo..hi that contain `core` (of fixed `width`): any i characters,
     the core, then the rest, for each i up to the slack hi - width."""
-    anything = CharSet(ecma.ANY)
+    anything = CharSet(charclass.ALL)
     branches = [ecma.concat([Repeat(anything, i, i), core,
                              Repeat(anything, max(lo - width - i, 0), hi - width - i)])
                 for i in range(hi - width + 1)]
@@ -294,8 +295,8 @@ def _containing(wanted: CharSet, lo: int, hi: int | None) -> Node | None:
     of its first occurrence (unambiguous, so the automaton stays small)."""
     if hi is not None and hi > MAX_CONTAINING:
         raise _NoExactLength
-    other = CharSet(ecma.complement(wanted.ranges))
-    anything = CharSet(ecma.ANY)
+    other = CharSet(charclass.complement(wanted.ranges))
+    anything = CharSet(charclass.ALL)
     branches = []
     last = hi - 1 if hi is not None else max(lo - 1, 0)
     for i in range(last + 1):

@@ -153,6 +153,14 @@ def values(ctx: Context, term: Term, keyword: str) -> list[tuple[Any, Node]]:
     return [(n.schema[keyword], n) for n in term if ctx.doc.active(n, keyword)]
 
 
+def unevaluated(ctx: Context, term: Term, evaluators: list[Node], keyword: str) -> list[Node]:
+    """The `keyword` schemas (`unevaluatedItems` or `unevaluatedProperties`) of the term that
+    apply to an item or member evaluated only by the nodes `evaluators`."""
+    doc = ctx.doc
+    return [doc.child(h, h.schema[keyword], keyword) for h in term
+            if doc.active(h, keyword) and not any(n.evaluated_by(h) for n in evaluators)]
+
+
 def term_types(ctx: Context, term: Term) -> frozenset[str]:
     """The JSON types the term allows ("number" includes "integer": both present means all numbers)."""
     allowed = set(TYPES)

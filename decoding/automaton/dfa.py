@@ -27,14 +27,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from decoding.automaton.nfa import NFA
-from decoding.errors import PatternTooComplex
+from decoding.errors import PatternTooComplex, RestoreMismatch
 
 DEAD = 0
 DEFAULT_MAX_DFA_STATES = 100_000
-
-
-class RestoreMismatch(ValueError):
-    """A restored automaton's NFA, once built, disagrees with the restored states (stale data)."""
 
 
 class Automaton:

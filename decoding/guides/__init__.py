@@ -1,5 +1,7 @@
 """The guide layer: the state machines a decoding loop follows, and `compile`, which builds one.
 
-`guide` is the automaton engine (`Guide`, `compile`), `partial` the `regex` partial-match engine
-for patterns the automaton cannot express. Builds on `decoding.persist` and below.
+`protocol` states the contract every guide follows (`TokenGuide`, and `ForcedTextGuide` for
+jump-forward), `guide` is the automaton engine (`Guide`, `compile`), `partial` the `regex`
+partial-match engine for patterns the automaton cannot express. Builds on `decoding.persist` and
+below.
 """

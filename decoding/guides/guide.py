@@ -1,23 +1,16 @@
 """Guide: the state machine a decoding loop follows, and `compile`, which builds one.
 
-Contract shared by every guide (`Guide` and `decoding.guides.partial.PartialGuide`):
-- `initial_state` is the state before any token; states are plain ints.
-- `allowed_tokens(s)` is a shared, read-only `torch.BoolTensor` of the mask width: True for the
-  tokens that keep a full match possible, and for EOS exactly when `s` is accepting.
-- `advance(s, t)` returns the state after token `t`, or raises `TokenRejected` if the mask of `s`
-  does not allow `t`. Advancing an accepting state with EOS returns the same state.
-- `is_accepting(s)`: the text so far fully matches. `is_finished(s)`: accepting and nothing but
-  EOS may follow, so decoding should stop at once.
-`Guide` (the automaton engine) also has `forced_bytes(s)`: the bytes every match continuing from
-`s` must start with (`decoding.automaton.forced`); the decoding loop's jump-forward uses them.
+`Guide` (the automaton engine) satisfies `decoding.guides.protocol.ForcedTextGuide`: the guide
+contract every engine follows (`TokenGuide`), plus `forced_bytes`, the bytes every match
+continuing from a state must start with (`decoding.automaton.forced`), which the decoding loop's
+jump-forward uses.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import regex
@@ -27,10 +20,14 @@ from decoding.automaton.dfa import DEAD, DEFAULT_MAX_DFA_STATES, Automaton
 from decoding.automaton.forced import ForcedText
 from decoding.automaton.nfa import NFA, build_nfa
 from decoding.automaton.syntax import parse
-from decoding.errors import TokenRejected
+from decoding.errors import TokenRejected, UsageError
 from decoding.persist import cached as persist
 from decoding.tokens.index import TokenIndex
 from decoding.tokens.vocabulary import Vocabulary
+from decoding.util import LRU, gc_paused
+
+if TYPE_CHECKING:
+    from decoding.guides.partial import PartialGuide
 
 Pattern = str | regex.Pattern
 
@@ -101,14 +98,14 @@ class Guide:
 
 
 _LOCK = threading.Lock()
-_AUTOMATA: OrderedDict[tuple, Automaton] = OrderedDict()
-_INDEXES: OrderedDict[tuple, TokenIndex] = OrderedDict()
 _MEMO_SIZE = 64
+_AUTOMATA: LRU[tuple, Automaton] = LRU(_MEMO_SIZE)
+_INDEXES: LRU[tuple, TokenIndex] = LRU(_MEMO_SIZE)
 
 
 def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
             engine: str = "automaton", max_states: int = DEFAULT_MAX_DFA_STATES,
-            cache_dir: Any = None) -> Guide:
+            cache_dir: Any = None) -> Guide | PartialGuide:
     """Compile `pattern` (str or `regex.Pattern`) for `tokenizer` (a transformers tokenizer or a
     `Vocabulary`) into a guide whose masks are `vocab_size` wide (default: the vocabulary size).
 
@@ -119,14 +116,15 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
     With the automaton engine, vocabulary tables, automaton states and masks are also kept in the
     disk cache (`decoding.persist.cached`) at `cache_dir` (None: `TYPEDECODE_CACHE_DIR` or the user cache
     folder; False: off), so another process starts where this one left off.
+    An unknown `engine`, or a `vocab_size` below the vocabulary's size, raises `UsageError`.
     """
+    if engine not in ("automaton", "partial"):
+        raise UsageError(f"unknown engine {engine!r}: use one of automaton, partial")
     vocabulary = vocabulary_of(tokenizer, cache_dir=cache_dir)
     if engine == "partial":
         from decoding.guides.partial import PartialGuide
 
         return PartialGuide(pattern, vocabulary, vocab_size=vocab_size)
-    if engine != "automaton":
-        raise ValueError(f"unknown engine {engine!r}: use 'automaton' or 'partial'")
     text = pattern.pattern if isinstance(pattern, regex.Pattern) else pattern
     flags = pattern.flags if isinstance(pattern, regex.Pattern) else 0
     akey = (text, flags, max_states)
@@ -138,9 +136,9 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
 
     evicted = None
     with _LOCK:
-        automaton = _memo_get(_AUTOMATA, akey)
+        automaton = _AUTOMATA.get(akey)
         ikey = (akey, vocabulary.fingerprint, vocab_size, None if store is None else store.path)
-        index = _memo_get(_INDEXES, ikey)
+        index = _INDEXES.get(ikey)
         if index is None:
             with gc_paused():
                 if store is not None:
@@ -150,8 +148,8 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
                     if automaton is None:
                         automaton = Automaton(make_nfa(), max_states=max_states, pattern=text)
                     index = TokenIndex(automaton, vocabulary, vocab_size)
-            _memo_put(_AUTOMATA, akey, index.automaton)
-            evicted = _memo_put(_INDEXES, ikey, index)
+            _AUTOMATA.put(akey, index.automaton)
+            evicted = _INDEXES.put(ikey, index)
     if isinstance(evicted, persist.PersistentIndex):
         persist.save_now(evicted)  # its unsaved entries would be lost if nothing else holds it
     return Guide(index, text)
@@ -182,18 +180,3 @@ def vocabulary_of(tokenizer: Any, *, cache_dir: Any = None) -> Vocabulary:
     except TypeError:
         pass
     return vocabulary
-
-
-def _memo_get(memo: OrderedDict, key: tuple):
-    value = memo.get(key)
-    if value is not None:
-        memo.move_to_end(key)
-    return value
-
-
-def _memo_put(memo: OrderedDict, key: tuple, value) -> Any:
-    """Insert; returns the least recently used value if the memo let go of it, else None."""
-    memo[key] = value
-    if len(memo) > _MEMO_SIZE:
-        return memo.popitem(last=False)[1]
-    return None

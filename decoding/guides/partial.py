@@ -37,8 +37,8 @@ Invariants:
   below it). `regex` is called where a character is completed at a node that ends a token or
   branches, and once per candidate for a token that ends inside a character (at most 64 plus
   the pattern's own characters). Masks and candidate lists are memoized per guide.
-The guide contract is in `decoding.guides.guide`; this guide has no `forced_bytes`, so the decoding loop
-never jumps forward with it.
+`PartialGuide` satisfies `decoding.guides.protocol.TokenGuide` (the guide contract) but not
+`ForcedTextGuide`: it has no forced text, so the decoding loop never jumps forward with it.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import numpy as np
 import regex
 import torch
 
-from decoding.errors import PatternSyntaxError, TokenRejected
+from decoding.errors import PatternSyntaxError, TokenRejected, UsageError
 from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import Vocabulary
 from decoding.util import gc_paused
@@ -73,8 +73,8 @@ class PartialGuide:
         self.vocabulary = vocabulary
         self.vocab_size = vocab_size or vocabulary.size
         if self.vocab_size < vocabulary.size:
-            raise ValueError(f"mask width {self.vocab_size} is smaller than the vocabulary "
-                             f"({vocabulary.size})")
+            raise UsageError(f"vocab_size (the mask width) {self.vocab_size} is smaller than "
+                             f"the vocabulary ({vocabulary.size})")
         self._trie = _walkable(trie_of(vocabulary))
         self._eos = sorted(vocabulary.eos_token_ids)
         self._named = sorted({c for c in self.pattern if ord(c) > 0x7F})

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -35,13 +33,14 @@ import regex as regex_module
 
 from decoding.errors import OutputValidationError, UsageError
 from decoding.hf.options import ConstraintOptions
+from decoding.util import LRU
 
 
 @dataclass(frozen=True)
 class Constraint:
     """A pattern (`str` or `regex.Pattern`) plus the conversion of a matching text to a value."""
 
-    pattern: Any
+    pattern: str | regex_module.Pattern
     key: tuple
     engine: str = "automaton"
     _parse: Callable[[str], Any] = field(default=lambda text: text, repr=False, compare=False)
@@ -51,9 +50,7 @@ class Constraint:
         return self._parse(text)
 
 
-_MEMO: OrderedDict[tuple, Constraint] = OrderedDict()
-_MEMO_SIZE = 128
-_LOCK = threading.Lock()
+_MEMO: LRU[tuple, Constraint] = LRU(128)
 
 
 def make_constraint(schema: Any = None, regex: Any = None,
@@ -72,20 +69,15 @@ def make_constraint(schema: Any = None, regex: Any = None,
         return None
     options = (options or ConstraintOptions()).constraint_options()
     key = _argument_key(schema, regex, options)
-    with _LOCK:
-        hit = _MEMO.get(key) if key is not None else None
-        if hit is not None:
-            _MEMO.move_to_end(key)
-            return hit
+    hit = _MEMO.get(key) if key is not None else None
+    if hit is not None:
+        return hit
     if regex is not None:
         constraint = _regex_constraint(regex, options.engine)
     else:
         constraint = _schema_constraint(schema, options, cache_dir)
     if key is not None:
-        with _LOCK:
-            _MEMO[key] = constraint
-            if len(_MEMO) > _MEMO_SIZE:
-                _MEMO.popitem(last=False)
+        _MEMO.put(key, constraint)
     return constraint
 
 

@@ -28,10 +28,11 @@ Loop contract (one guide state per batch row):
   `Completion` in `completions`, so a batch's other rows are kept); in an accepting state it is
   returned.
 - A finished row is fed the pad token with attention 0 until every row has finished.
-- Jump-forward (`jump_forward=True`, the default; automaton engine): where the pattern forces
-  the next text (`Guide.forced_bytes`), its tokens (`decoding.hf.jump` says which) are advanced
-  through the guide and fed in the same forward pass as the token just chosen (or with the
-  prompt), instead of one step each. Forced tokens count in `num_tokens` and `max_new_tokens`,
+- Jump-forward (`jump_forward=True`, the default; a guide that is a `ForcedTextGuide`, see
+  `decoding.guides.protocol`: the automaton engine): where the pattern forces the next text
+  (`forced_bytes`), its tokens (`decoding.hf.jump` says which) are advanced through the guide
+  and fed in the same forward pass as the token just chosen (or with the prompt), instead of
+  one step each. Forced tokens count in `num_tokens` and `max_new_tokens`,
   and end a row like chosen ones (stop strings, pattern finished). In a batch each row jumps on
   its own: a step's new tokens are right-aligned per row, shorter rows left-padded with
   attention 0. `jump_forward=False` takes one step per token (benchmarks compare the two).
@@ -43,10 +44,9 @@ import codecs
 import inspect
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
@@ -57,11 +57,18 @@ from decoding.errors import (
     ModelLoadError,
     UsageError,
 )
+from decoding.guides.protocol import ForcedTextGuide, TokenGuide
 from decoding.hf.constraint import Constraint, make_constraint
 from decoding.hf.jump import JumpForward
 from decoding.hf.models import resolve_model
 from decoding.hf.options import GenerationOptions, with_keywords
-from decoding.hf.processor import StateMasks, mask_logits
+from decoding.hf.processor import RegexLogitsProcessor, StateMasks, mask_logits
+from decoding.util import LRU
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from decoding.tokens.vocabulary import Vocabulary
 
 Prompt = str | Sequence[Mapping[str, str]]
 
@@ -170,7 +177,8 @@ class _Row:
 class _Loop:
     """The masked decoding loop over one batch (see the module docstring)."""
 
-    def __init__(self, model: Any, tokenizer: Any, vocabulary: Any, guide: Any,
+    def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
+                 vocabulary: Vocabulary, guide: TokenGuide | None,
                  options: GenerationOptions, eos_ids: frozenset[int],
                  jumps: JumpForward | None = None):
         self.model = model
@@ -255,7 +263,10 @@ class _Loop:
                 attention[i, width - len(f):] = 1
         return ids.to(self.device), attention.to(self.device)
 
-    def _inputs(self, ids, attention, positions, past) -> dict[str, Any]:
+    def _inputs(self, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor,
+                past: Any) -> dict[str, Any]:
+        """Keyword arguments of one forward call; `past` is the model's cache object (None on
+        the first step)."""
         inputs = {"input_ids": ids, "attention_mask": attention, "use_cache": True}
         if past is not None:
             inputs[self.cache_arg] = past
@@ -338,7 +349,7 @@ def _find_stop(out: bytearray, before: int, stops: tuple[bytes, ...]) -> int | N
     return min(found) if found else None
 
 
-def _device_of(model: Any) -> torch.device:
+def _device_of(model: torch.nn.Module) -> torch.device:
     device = getattr(model, "device", None)
     if isinstance(device, torch.device):
         return device
@@ -347,7 +358,7 @@ def _device_of(model: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def _forward_args(model: Any) -> frozenset[str]:
+def _forward_args(model: torch.nn.Module) -> frozenset[str]:
     try:
         parameters = inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
@@ -355,7 +366,7 @@ def _forward_args(model: Any) -> frozenset[str]:
     return frozenset(parameters)
 
 
-def _logits_width(model: Any, tokenizer: Any) -> int:
+def _logits_width(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> int:
     """Columns of the model's logits: output embedding rows, else config.vocab_size."""
     get = getattr(model, "get_output_embeddings", None)
     layer = get() if callable(get) else None
@@ -387,11 +398,11 @@ class Generator:
         self.tokenizer = loaded.tokenizer
         self.name = loaded.name
         self.vocab_size = _logits_width(self.model, self.tokenizer)
-        self._vocabulary = None
-        self._guides: OrderedDict[tuple, tuple[Any, JumpForward | None]] = OrderedDict()
+        self._vocabulary: Vocabulary | None = None
+        self._guides: LRU[tuple, tuple[TokenGuide, JumpForward | None]] = LRU(self._MAX_GUIDES)
 
     @property
-    def vocabulary(self) -> Any:
+    def vocabulary(self) -> Vocabulary:
         """The tokenizer's `decoding.tokens.vocabulary.Vocabulary` (built on first use)."""
         if self._vocabulary is None:
             from decoding.guides.guide import vocabulary_of
@@ -403,13 +414,13 @@ class Generator:
             self._vocabulary = vocabulary
         return self._vocabulary
 
-    def guide(self, constraint: Constraint) -> Any:
+    def guide(self, constraint: Constraint) -> TokenGuide:
         """The compiled guide for `constraint`, memoized per generator."""
         return self._compiled(constraint)[0]
 
-    def _compiled(self, constraint: Constraint) -> tuple[Any, JumpForward | None]:
-        """The guide for `constraint` and its jump-forward planner (None where the guide has
-        no forced text: the partial engine), memoized together."""
+    def _compiled(self, constraint: Constraint) -> tuple[TokenGuide, JumpForward | None]:
+        """The guide for `constraint` and its jump-forward planner (None where the guide is no
+        `ForcedTextGuide`: the partial engine), memoized together."""
         found = self._guides.get(constraint.key)
         if found is None:
             from decoding.guides.guide import compile
@@ -417,25 +428,20 @@ class Generator:
             guide = compile(constraint.pattern, self.vocabulary, vocab_size=self.vocab_size,
                             engine=constraint.engine, cache_dir=self.cache_dir)
             jumps = JumpForward(guide, self._encode_forced) \
-                if hasattr(guide, "forced_bytes") else None
-            found = self._guides[constraint.key] = (guide, jumps)
-            if len(self._guides) > self._MAX_GUIDES:
-                self._guides.popitem(last=False)
-        else:
-            self._guides.move_to_end(constraint.key)
+                if isinstance(guide, ForcedTextGuide) else None
+            found = (guide, jumps)
+            self._guides.put(constraint.key, found)
         return found
 
     def _encode_forced(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def logits_processor(self, *, schema: Any = None, regex: Any = None,
-                         **options: Any) -> Any:
+                         **options: Any) -> RegexLogitsProcessor:
         """A `RegexLogitsProcessor` for this model's `generate` / pipeline calls.
 
         `options`: the fields of `decoding.hf.options.ConstraintOptions` (engine, lenient, ...).
         """
-        from decoding.hf.processor import RegexLogitsProcessor
-
         return RegexLogitsProcessor(regex, self.vocabulary, schema=schema,
                                     vocab_size=self.vocab_size, cache_dir=self.cache_dir,
                                     **options)
@@ -508,7 +514,7 @@ class Generator:
         return _Loop(self.model, self.tokenizer, vocabulary, guide, request.options, eos,
                      jumps), prompt_ids
 
-    def _plain_eos(self, vocabulary: Any) -> frozenset[int]:
+    def _plain_eos(self, vocabulary: Vocabulary) -> frozenset[int]:
         """EOS ids for unconstrained generation: the tokenizer's and the generation config's."""
         config = getattr(self.model, "generation_config", None)
         extra = getattr(config, "eos_token_id", None)
@@ -573,9 +579,8 @@ def _preview(text: str, limit: int = 200) -> str:
 
 # --- generate() ---------------------------------------------------------------------------------
 
-_SHARED: OrderedDict[tuple, Generator] = OrderedDict()
-_SHARED_LOCK = threading.Lock()
-_MAX_SHARED = 2
+_SHARED: LRU[tuple, Generator] = LRU(2)
+_SHARED_LOCK = threading.Lock()  # held while loading, so a model is loaded once
 
 
 def _shared_generator(model: Any, cache_dir: Any) -> Generator:
@@ -590,10 +595,8 @@ def _shared_generator(model: Any, cache_dir: Any) -> Generator:
     with _SHARED_LOCK:
         generator = _SHARED.get(key)
         if generator is None:
-            generator = _SHARED[key] = Generator(model, cache_dir=cache_dir)
-            if len(_SHARED) > _MAX_SHARED:
-                _SHARED.popitem(last=False)
-        _SHARED.move_to_end(key)
+            generator = Generator(model, cache_dir=cache_dir)
+            _SHARED.put(key, generator)
     return generator
 
 

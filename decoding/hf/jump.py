@@ -1,8 +1,8 @@
 """Jump-forward: the tokens a decoding loop may append without asking the model.
 
 `JumpForward(guide, encode)(state)` turns the guide's forced bytes at `state`
-(`Guide.forced_bytes`) into token ids the loop can feed in one forward pass. How the forced text
-is tokenized:
+(`ForcedTextGuide.forced_bytes`, `decoding.guides.protocol`) into token ids the loop can feed in
+one forward pass. How the forced text is tokenized:
 - Canonical tokens: the forced text (its longest prefix of whole UTF-8 characters) is encoded by
   the tokenizer on its own (`encode`, no special tokens), so the model sees the split the
   tokenizer produces, never an arbitrary one.
@@ -22,15 +22,15 @@ Results are memoized per state; the empty tuple means "take an ordinary step".
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from decoding.errors import TokenRejected
+from decoding.guides.protocol import ForcedTextGuide
 
 
 class JumpForward:
     """The forced token ids of each guide state for one tokenizer (see the module docstring)."""
 
-    def __init__(self, guide: Any, encode: Callable[[str], list[int]]):
+    def __init__(self, guide: ForcedTextGuide, encode: Callable[[str], list[int]]):
         self.guide = guide
         self.encode = encode
         self._token_bytes = guide.vocabulary.token_bytes

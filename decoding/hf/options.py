@@ -10,7 +10,8 @@
 Contract: constructing either checks every field and raises `UsageError` naming the bad one, so
 an option is never checked after model work has started. `stop` is normalized to a tuple of
 strings. `with_keywords(options, keywords)` applies call keywords on top of an options object
-and refuses unknown names with `UsageError` (not TypeError), listing the valid ones.
+and refuses unknown names with `UsageError` (not Python's bare TypeError), listing the valid
+ones.
 """
 
 from __future__ import annotations
@@ -44,10 +45,7 @@ class ConstraintOptions:
             raise UsageError(f"unknown engine {self.engine!r}: use one of {', '.join(ENGINES)}")
         _check_bool("lenient", self.lenient)
         _check_bool("extra_properties", self.extra_properties)
-        try:
-            schema2re.check_options(whitespace=self.whitespace, max_depth=self.max_depth)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(str(exc)) from None
+        schema2re.check_options(whitespace=self.whitespace, max_depth=self.max_depth)
 
     def constraint_options(self) -> ConstraintOptions:
         """Only the fields a constraint depends on (a key for memoizing constraints)."""

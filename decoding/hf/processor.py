@@ -15,11 +15,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
 from decoding.errors import GenerationError, UsageError
+from decoding.guides.protocol import TokenGuide
+
+if TYPE_CHECKING:
+    import re
+
+    import regex
 
 try:
     from transformers import LogitsProcessor
@@ -30,7 +36,7 @@ except ImportError:  # pragma: no cover - transformers is a dependency
 class StateMasks:
     """Device copies of a guide's masks, stacked per batch."""
 
-    def __init__(self, guide: Any, device: torch.device | str = "cpu"):
+    def __init__(self, guide: TokenGuide, device: torch.device | str = "cpu"):
         self.guide = guide
         self.device = torch.device(device)
         self._copies: dict[int, torch.Tensor] = {}
@@ -73,19 +79,21 @@ class RegexLogitsProcessor(LogitsProcessor):
     `processor.constraint.parse(text)` turns a generated text into its validated value.
     `options`: the fields of `decoding.hf.options.ConstraintOptions` (engine, lenient,
     extra_properties, whitespace, max_depth); arguments are checked as for `generate`
-    (`decoding.hf.constraint.make_constraint`). A guide from `decoding.compile` may be passed as
+    (`decoding.hf.constraint.make_constraint`). A compiled guide (any
+    `decoding.guides.protocol.TokenGuide`, such as `decoding.compile`'s) may be passed as
     `pattern` instead (then nothing else is needed, and `constraint` is None). When the logits
     are wider than the compiled masks (a model with padded embeddings), a pattern is recompiled
     for that width; a passed guide of the wrong width raises `GenerationError`.
     """
 
-    def __init__(self, pattern: Any = None, tokenizer: Any = None, *, schema: Any = None,
+    def __init__(self, pattern: TokenGuide | str | re.Pattern | regex.Pattern | None = None,
+                 tokenizer: Any = None, *, schema: Any = None,
                  vocab_size: int | None = None, cache_dir: Any = None, **options: Any):
         from decoding.hf.constraint import make_constraint
         from decoding.hf.options import ConstraintOptions, with_keywords
 
         self._tokenizer, self._cache_dir = tokenizer, cache_dir
-        if hasattr(pattern, "allowed_tokens") and hasattr(pattern, "advance"):
+        if isinstance(pattern, TokenGuide):
             self.constraint, self.guide = None, pattern
         else:
             self.constraint = make_constraint(schema=schema, regex=pattern,
@@ -94,7 +102,7 @@ class RegexLogitsProcessor(LogitsProcessor):
             if self.constraint is None:
                 raise UsageError("RegexLogitsProcessor needs a regex pattern or schema=")
             if tokenizer is None:
-                raise TypeError("RegexLogitsProcessor needs the tokenizer to compile a pattern")
+                raise UsageError("RegexLogitsProcessor needs tokenizer= to compile a pattern")
             self.guide = self._compile(vocab_size)
         self._masks: StateMasks | None = None
         self._prompt: torch.Tensor | None = None
@@ -146,7 +154,7 @@ class RegexLogitsProcessor(LogitsProcessor):
             input_ids[:, : prompt.shape[1]], prompt)
 
     def _fit_width(self, width: int) -> None:
-        current = self.guide.allowed_tokens(self.guide.initial_state).shape[-1]
+        current = self.guide.vocab_size
         if current == width:
             return
         if self.constraint is None:
@@ -155,7 +163,7 @@ class RegexLogitsProcessor(LogitsProcessor):
         self.guide = self._compile(width)
         self._masks = None
 
-    def _compile(self, vocab_size: int | None) -> Any:
+    def _compile(self, vocab_size: int | None) -> TokenGuide:
         """The guide of `constraint` for the tokenizer, `vocab_size` logits wide."""
         from decoding.guides.guide import compile
 

@@ -66,7 +66,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import regex
@@ -262,11 +262,7 @@ def cached_vocabulary(tokenizer: Any, store: Store) -> Vocabulary:
 
 
 def _build_vocabulary(tokenizer: Any, store: Store, key: str) -> Vocabulary:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        vocabulary = Vocabulary.from_tokenizer(tokenizer)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    vocabulary, caught = _passing_warnings_on(lambda: Vocabulary.from_tokenizer(tokenizer))
     warning = "\n".join(str(w.message) for w in caught
                         if issubclass(w.category, UnmappableTokensWarning))
     _quietly(lambda: store.put_arrays("vocabulary", key, {
@@ -513,14 +509,28 @@ def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
     stored = _quietly(lambda: store.get_json("schema2re", key))
     if isinstance(stored, str):
         return stored
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = schema2re.to_regex(document, **options)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    result, caught = _passing_warnings_on(lambda: schema2re.to_regex(document, **options))
     if not caught:
         _quietly(lambda: store.put_json("schema2re", key, result))
     return result
+
+
+# --- warnings of a cold build ----------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+def _passing_warnings_on(build: Callable[[], _T]) -> tuple[_T, list[warnings.WarningMessage]]:
+    """`build()` and every warning it emitted: they are recorded (filters set to "always", so
+    none is lost to an earlier "once"), then emitted again under the caller's filters, and
+    returned so that the caller can tell whether the result came with any. An exception from
+    `build` propagates and its warnings are dropped (not thread-safe: `catch_warnings`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = build()
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, caught
 
 
 # --- failure containment ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from decoding.automaton.dfa import DEAD, Automaton
+from decoding.errors import UsageError
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
 
@@ -33,13 +34,18 @@ class StateEntry:
 
 
 class TokenIndex:
-    """Per-state token masks and transitions for one automaton and one vocabulary."""
+    """Per-state token masks and transitions for one automaton and one vocabulary.
+
+    Masks are `width` wide (default: the vocabulary's size); a smaller `width` (`compile`'s
+    `vocab_size`) raises `UsageError`.
+    """
 
     def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None = None):
         if width is None:
             width = vocabulary.size
         if width < vocabulary.size:
-            raise ValueError(f"mask width {width} is smaller than the vocabulary ({vocabulary.size})")
+            raise UsageError(f"vocab_size (the mask width) {width} is smaller than the "
+                             f"vocabulary ({vocabulary.size})")
         self.automaton = automaton
         self.vocabulary = vocabulary
         self.width = width

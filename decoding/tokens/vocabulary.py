@@ -54,17 +54,9 @@ from typing import Any
 
 import numpy as np
 
-from decoding.errors import TypedecodeError
+from decoding.errors import UnmappableTokensWarning, VocabularyError
 
 __all__ = ["UnmappableTokensWarning", "Vocabulary", "VocabularyError"]
-
-
-class VocabularyError(TypedecodeError, ValueError):
-    """A tokenizer or byte table that cannot be turned into a `Vocabulary`."""
-
-
-class UnmappableTokensWarning(UserWarning):
-    """Some tokens' text could not be mapped to bytes; they are treated as special (never allowed)."""
 
 
 class Vocabulary:

@@ -18,6 +18,7 @@ import decoding.hf.generation
 from cache.store import Store
 from decoding import cli
 from decoding.hf.models import LoadedModel
+from decoding.util import LRU
 from tests.tiny_models import Script, tiny_llama
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -34,7 +35,8 @@ def use_tiny(monkeypatch, tiny, smollm2_tokenizer):
     monkeypatch.setattr(decoding.hf.generation, "resolve_model",
                         lambda model=None, cache_dir=None:
                         LoadedModel(tiny, smollm2_tokenizer, "tiny"))
-    monkeypatch.setattr(decoding.hf.generation, "_SHARED", type(decoding.hf.generation._SHARED)())
+    monkeypatch.setattr(decoding.hf.generation, "_SHARED",
+                        LRU(decoding.hf.generation._SHARED.maxsize))
     return tiny
 
 

@@ -26,8 +26,8 @@ from langchain_core.outputs import LLMResult  # noqa: E402
 from langchain_core.prompts import PromptTemplate  # noqa: E402
 
 from decoding import PatternError, UsageError  # noqa: E402
-from decoding.cli import RELLM_PROMPT  # noqa: E402
 from decoding.errors import ModelLoadError  # noqa: E402
+from decoding.examples import RELLM_PROMPT  # noqa: E402
 from decoding.langchain import RELLM  # noqa: E402
 from tests.tiny_models import Script, tiny_llama  # noqa: E402
 

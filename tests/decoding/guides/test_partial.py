@@ -23,7 +23,7 @@ import torch
 
 import decoding
 from decoding import Generator, IncompleteGeneration, TokenRejected, Vocabulary
-from decoding.errors import ModelLoadError, PatternSyntaxError
+from decoding.errors import PatternSyntaxError
 from tests.tiny_models import Script, tiny_llama
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -386,15 +386,6 @@ def test_steered_generation_says_the_match(generators, tok_name, pattern, text):
 
 
 # --- the real default model ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def default_gen():
-    try:
-        decoding.hf.models.default_model_gguf()
-    except ModelLoadError as exc:
-        pytest.skip(str(exc))
-    return Generator()
 
 
 @pytest.mark.slow

@@ -15,8 +15,7 @@ import regex
 from pydantic import BaseModel
 
 import decoding
-from decoding.cli import RELLM_PROMPT
-from decoding.errors import ModelLoadError
+from decoding.examples import RELLM_PROMPT
 from tests.tiny_models import single_thread
 
 pytestmark = pytest.mark.slow
@@ -36,17 +35,8 @@ def one_thread():
         yield
 
 
-@pytest.fixture(scope="module")
-def gen():
-    try:
-        decoding.hf.models.default_model_gguf()
-    except ModelLoadError as exc:
-        pytest.skip(str(exc))
-    return decoding.Generator()
-
-
-def test_rellm_example_with_the_notebook_regex_and_stop(gen):
-    c = gen.complete(RELLM_PROMPT, regex=RELLM_NOTEBOOK_REGEX, stop=["Human:"],
+def test_rellm_example_with_the_notebook_regex_and_stop(default_gen):
+    c = default_gen.complete(RELLM_PROMPT, regex=RELLM_NOTEBOOK_REGEX, stop=["Human:"],
                      max_new_tokens=60)
     assert c.finish_reason == "stop" and c.text.endswith("}\n")
     answer = json.loads(c.text)
@@ -54,32 +44,32 @@ def test_rellm_example_with_the_notebook_regex_and_stop(gen):
     assert "Maryland" in answer["action_input"]  # (the 135M model answers "Baltimore")
 
 
-def test_rellm_example_typed(gen):
-    action = gen.generate(RELLM_PROMPT, schema=AgentAction, max_new_tokens=60)
+def test_rellm_example_typed(default_gen):
+    action = default_gen.generate(RELLM_PROMPT, schema=AgentAction, max_new_tokens=60)
     assert isinstance(action, AgentAction) and action.action == "Final Answer"
     assert action.action_input
 
 
-def test_batch_of_three(gen):
+def test_batch_of_three(default_gen):
     prompts = [f"Q: What is the capital of {c}?\nA: The capital of {c} is"
                for c in ("France", "Japan", "Italy")]
-    out = gen.generate(prompts, regex=r" [A-Z][a-z]{2,12}\.", max_new_tokens=8)
+    out = default_gen.generate(prompts, regex=r" [A-Z][a-z]{2,12}\.", max_new_tokens=8)
     assert out == [" Paris.", " Tokyo.", " Rome."]
 
 
-def test_stop_string_plain(gen):
-    c = gen.complete(RELLM_PROMPT, stop=["Human:"], max_new_tokens=30)
+def test_stop_string_plain(default_gen):
+    c = default_gen.complete(RELLM_PROMPT, stop=["Human:"], max_new_tokens=30)
     assert "Human:" not in c.text
     assert c.finish_reason in ("stop", "eos", "length")
 
 
-def test_chat_messages(gen):
+def test_chat_messages(default_gen):
     messages = [{"role": "user", "content": "What is 2 + 2? Answer with a number."}]
-    out = gen.generate(messages, regex=r"[0-9]{1,2}", max_new_tokens=4)
+    out = default_gen.generate(messages, regex=r"[0-9]{1,2}", max_new_tokens=4)
     assert regex.fullmatch(r"[0-9]{1,2}", out)
 
 
-def test_module_level_generate_reuses_the_default_model(gen):
+def test_module_level_generate_reuses_the_default_model(default_gen):
     out = decoding.generate("The capital of France is", regex=r" (Paris|Lyon|Nice)")
     assert out == " Paris"
     assert decoding.hf.generation._shared_generator(None, None) is \

@@ -25,6 +25,7 @@ from decoding import (
     RegexLogitsProcessor,
     UsageError,
 )
+from decoding.util import LRU
 from schema2re.errors import SchemaError, UnsupportedSchemaError
 from tests.tiny_models import Script, boost, record_inputs, tiny_llama
 
@@ -542,7 +543,7 @@ def test_translation_options_are_part_of_every_cache_key(tmp_path, monkeypatch):
     variants = [ConstraintOptions(), ConstraintOptions(extra_properties=True),
                 ConstraintOptions(whitespace="flexible"), ConstraintOptions(max_depth=1)]
     for _ in range(2):  # the second round reads the disk cache (the process memo is emptied)
-        monkeypatch.setattr(constraint, "_MEMO", type(constraint._MEMO)())
+        monkeypatch.setattr(constraint, "_MEMO", LRU(constraint._MEMO.maxsize))
         patterns = [constraint.make_constraint(schema=schema, options=o, cache_dir=tmp_path)
                     .pattern for o in variants]
         assert len(set(patterns[:3])) == 3
@@ -552,15 +553,6 @@ def test_translation_options_are_part_of_every_cache_key(tmp_path, monkeypatch):
 
 
 # --- on the embedded default model (slow) ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def default_gen():
-    try:
-        decoding.hf.models.default_model_gguf()
-    except ModelLoadError as exc:
-        pytest.skip(str(exc))
-    return Generator()
 
 
 class Pizza(BaseModel):

@@ -215,10 +215,10 @@ def test_cache_off_converts_in_memory_with_a_warning(tmp_path, fake_convert, tin
 def test_unusable_cache_folder_falls_back_to_memory(tmp_path, fake_convert, tiny):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with pytest.warns(UserWarning) as caught:
+    with pytest.warns(CacheWarning) as caught:
         loaded = models.load_default_model(cache_dir=blocker)
     assert loaded.model is tiny
-    assert [type(w.message) for w in caught] == [CacheWarning, UserWarning]
+    assert [type(w.message) for w in caught] == [CacheWarning, CacheWarning]
     assert regex.search("cache folder .*a-file is not usable", str(caught[1].message))
 
 

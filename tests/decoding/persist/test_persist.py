@@ -15,7 +15,6 @@ import time
 import unicodedata
 import warnings
 import weakref
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ from decoding.persist import snapshot
 from decoding.tokens.index import TokenIndex
 from decoding.tokens.trie import TokenTrie
 from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
+from decoding.util import LRU
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -54,8 +54,8 @@ def fresh(monkeypatch):
 
     def reset() -> None:
         persist.flush()  # what the old "process" queued is written before it ends
-        monkeypatch.setattr(guide_mod, "_AUTOMATA", OrderedDict())
-        monkeypatch.setattr(guide_mod, "_INDEXES", OrderedDict())
+        monkeypatch.setattr(guide_mod, "_AUTOMATA", LRU(guide_mod._MEMO_SIZE))
+        monkeypatch.setattr(guide_mod, "_INDEXES", LRU(guide_mod._MEMO_SIZE))
         monkeypatch.setattr(guide_mod, "_VOCABULARIES", {})
         monkeypatch.setattr(trie_mod, "_TRIES", {})
         monkeypatch.setattr(store_mod, "_STORES", {})
@@ -636,7 +636,8 @@ def test_a_stamp_changes_with_the_tokenizer_files(tmp_path, smollm2_tokenizer):
 
 def test_entries_are_saved_when_the_compile_memo_lets_go_of_an_index(bpe_tokenizer, tmp_path,
                                                                      fresh, monkeypatch):
-    monkeypatch.setattr(guide_mod, "_MEMO_SIZE", 1)
+    monkeypatch.setattr(guide_mod, "_AUTOMATA", LRU(1))
+    monkeypatch.setattr(guide_mod, "_INDEXES", LRU(1))
     tokens = bpe_tokenizer.encode(OBJECT_TEXTS[0], add_special_tokens=False)
 
     def follow(guide, count):
@@ -665,11 +666,11 @@ def test_schema_constraints_reuse_the_disk_cache_translation(schema2re, tmp_path
     from decoding.hf import constraint
     schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 9}},
               "required": ["n"]}
-    monkeypatch.setattr(constraint, "_MEMO", OrderedDict())
+    monkeypatch.setattr(constraint, "_MEMO", LRU(constraint._MEMO.maxsize))
     first = constraint.make_constraint(schema=schema, cache_dir=tmp_path)
     assert first.pattern == schema2re.to_regex(schema)
     fresh()
-    monkeypatch.setattr(constraint, "_MEMO", OrderedDict())
+    monkeypatch.setattr(constraint, "_MEMO", LRU(constraint._MEMO.maxsize))
     monkeypatch.setattr(schema2re, "to_regex", None)  # a hit must not translate
     again = constraint.make_constraint(schema=schema, cache_dir=tmp_path)
     assert again.pattern == first.pattern and again.parse('{"n": 7}') == {"n": 7}
