@@ -23,6 +23,12 @@ class UnsafeEntry(TypedecodeError, ValueError):
     """A stored row that the disk refuses to read (not plain bytes, or a foreign file name)."""
 
 
+class ValueFileGone(TypedecodeError):
+    """An entry's value file was removed while being read because another process wrote over the
+    entry: an internal signal from `cache.safe_disk` to `cache.store`, which reads the entry
+    again; never raised to users. Not an OSError, so diskcache passes it on."""
+
+
 class CacheWarning(TypedecodeWarning, UserWarning):
     """The cache dropped a bad entry, fell back to memory or cannot keep something (such as the
     converted default model); results stay correct."""

@@ -6,7 +6,10 @@ Contract (holds even when the SQLite file or the value files were written by som
 - values: only `bytes` is accepted when writing; reading returns `bytes` or raises
   `UnsafeEntry` for any other stored mode (pickle, text, raw numbers);
 - value files: only names of the shape diskcache itself generates (`ab/cd/<28 hex>.val`) are read
-  or removed, so a tampered row cannot make the cache read or delete a file elsewhere.
+  or removed, so a tampered row cannot make the cache read or delete a file elsewhere;
+- a value file removed between reading its row and reading the file (another process wrote over
+  the entry) raises `ValueFileGone` instead of reading as a miss (diskcache's own behaviour), so
+  the store can read the new row.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sqlite3
 import diskcache
 from diskcache.core import MODE_BINARY, MODE_RAW
 
-from cache.errors import UnsafeEntry
+from cache.errors import UnsafeEntry, ValueFileGone
 
 _VALUE_FILE = re.compile(r"[0-9a-f]{2}[/\\][0-9a-f]{2}[/\\][0-9a-f]{28}\.val")
 
@@ -49,7 +52,10 @@ class SafeDisk(diskcache.Disk):
         if mode == MODE_RAW and isinstance(value, (bytes, sqlite3.Binary)):
             return bytes(value)
         if mode == MODE_BINARY and not read and _is_value_file(filename):
-            return super().fetch(mode, filename, value, False)
+            try:
+                return super().fetch(mode, filename, value, False)
+            except FileNotFoundError:
+                raise ValueFileGone(filename) from None
         raise UnsafeEntry(f"refusing to read a stored value of mode {mode} (file {filename!r})")
 
     def remove(self, file_path: str) -> None:

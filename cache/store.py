@@ -63,7 +63,7 @@ from cache.codec import (
     frame,
     unframe,
 )
-from cache.errors import CacheWarning, CorruptEntry, UnsafeEntry
+from cache.errors import CacheWarning, CorruptEntry, UnsafeEntry, ValueFileGone
 from cache.location import resolve_cache_dir
 from cache.memory import MemoryBackend
 from cache.safe_disk import SafeDisk
@@ -301,7 +301,7 @@ class Store:
               decode: Callable[[bytes], T]) -> T | None:
         """The decoded entry, or None when missing; a bad entry is deleted and reported."""
         try:
-            blob = backend.get(skey)
+            blob = _get_settled(backend, skey)
             if blob is None:
                 return None
             return decode(unframe(blob, FORMAT_VERSION, codec, kind, skey))
@@ -362,6 +362,20 @@ _TIMEOUT = 60  # seconds; diskcache.Cache's default
 _SCHEMA = {"Settings", "Cache", "Cache_key_raw", "Cache_expire_time", "Cache_store_time",
            "Settings_count_insert", "Settings_count_delete", "Settings_size_insert",
            "Settings_size_update", "Settings_size_delete"}
+
+
+_OVERWRITE_RETRIES = 8
+
+
+def _get_settled(backend: Backend, skey: str) -> bytes | None:
+    """`backend.get(skey)`, read again while other processes write over the entry under it (its
+    value file vanishes between the row and the file); a miss after `_OVERWRITE_RETRIES` tries."""
+    for _ in range(_OVERWRITE_RETRIES):
+        try:
+            return backend.get(skey)
+        except ValueFileGone:
+            continue
+    return None
 
 
 def _open_ready(directory: Path, settings: dict) -> diskcache.Cache | None:

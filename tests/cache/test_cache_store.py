@@ -723,3 +723,26 @@ def test_reopening_a_ready_cache_skips_setup_but_is_the_same_cache(tmp_path):
     assert _open_ready(tmp_path / "entries", {**settings, "size_limit": 1234}) is None
     assert _open_ready(tmp_path / "missing", settings) is None
     assert Store(tmp_path).get_bytes("k", "a") == b"x"
+
+
+def test_a_read_racing_an_overwrite_reads_the_new_value_not_a_miss(tmp_path, monkeypatch):
+    # Another process writes over a file-backed entry between this reader's row read and its
+    # file read, removing the file the row named: diskcache alone would report a miss.
+    import diskcache
+
+    reader, writer = Store(tmp_path), Store(tmp_path)
+    reader.put_bytes("shared", "same", b"a" * LARGE)
+    fetch = diskcache.Disk.fetch
+    raced = []
+
+    def fetch_after_an_overwrite(disk, mode, filename, value, read):
+        if not raced:
+            raced.append(filename)
+            writer.put_bytes("shared", "same", b"b" * LARGE)
+        return fetch(disk, mode, filename, value, read)
+
+    monkeypatch.setattr(diskcache.Disk, "fetch", fetch_after_an_overwrite)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        assert reader.get_bytes("shared", "same") == b"b" * LARGE
+    assert raced and not (tmp_path / "entries" / raced[0]).exists()
