@@ -20,7 +20,8 @@ from decoding.automaton.dfa import DEAD, DEFAULT_MAX_DFA_STATES, Automaton
 from decoding.automaton.forced import ForcedText
 from decoding.automaton.nfa import NFA, build_nfa
 from decoding.automaton.syntax import parse
-from decoding.errors import TokenRejected, UsageError
+from decoding.errors import TokenRejected
+from decoding.guides.protocol import check_engine
 from decoding.persist import cached as persist
 from decoding.tokens.index import TokenIndex
 from decoding.tokens.vocabulary import Vocabulary
@@ -118,8 +119,7 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
     folder; False: off), so another process starts where this one left off.
     An unknown `engine`, or a `vocab_size` below the vocabulary's size, raises `UsageError`.
     """
-    if engine not in ("automaton", "partial"):
-        raise UsageError(f"unknown engine {engine!r}: use one of automaton, partial")
+    check_engine(engine)
     vocabulary = vocabulary_of(tokenizer, cache_dir=cache_dir)
     if engine == "partial":
         from decoding.guides.partial import PartialGuide

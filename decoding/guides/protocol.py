@@ -14,6 +14,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from decoding.errors import UsageError
+
+ENGINES = ("automaton", "partial")
+"""The guide engines `decoding.compile` builds: the automaton (`Guide`) and `PartialGuide`."""
+
+
+def check_engine(engine: object) -> None:
+    """`UsageError` unless `engine` names one of `ENGINES`."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+
 if TYPE_CHECKING:
     import numpy as np
     import torch

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from decoding.errors import UsageError
-
-ENGINES = ("automaton", "partial")
+from decoding.guides.protocol import check_engine
 
 _O = TypeVar("_O", bound="ConstraintOptions")
 
@@ -41,8 +40,7 @@ class ConstraintOptions:
     def __post_init__(self) -> None:
         import schema2re
 
-        if self.engine not in ENGINES:
-            raise UsageError(f"unknown engine {self.engine!r}: use one of {', '.join(ENGINES)}")
+        check_engine(self.engine)
         _check_bool("lenient", self.lenient)
         _check_bool("extra_properties", self.extra_properties)
         schema2re.check_options(whitespace=self.whitespace, max_depth=self.max_depth)
