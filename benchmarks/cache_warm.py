@@ -85,7 +85,7 @@ def worker(mode: str, cache: str, tokenizer_dir: str, schema_file: str) -> dict:
     t3 = time.perf_counter()
     result = {"mode": mode, "total_ms": (t3 - t0) * 1e3, "vocabulary_ms": (t2 - t1) * 1e3,
               "pattern_ms": (t1 - t0 + t3 - t2) * 1e3, "pattern_bytes": len(pattern),
-              "nfa_built": guide.automaton.nfa_built, "walks": guide.index.walks,
+              "expression_built": guide.automaton.expression_built, "walks": guide.index.walks,
               "restored": guide.index.restored}
     if mode == "warm":
         t4 = time.perf_counter()
@@ -135,7 +135,7 @@ def run(count: int) -> dict:
 def markdown(result: dict) -> str:
     lines = ["| schema | regex bytes | cold: call -> first mask | warm | cold / warm "
              "| without vocabulary: cold | warm | cold / warm | warm vocabulary: key by stamp + table "
-             "| warm NFA built |",
+             "| warm: expression built |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     ratios, bare, tables, keys, full_keys = [], [], [], [], []
     for r in result["rows"]:
@@ -149,7 +149,7 @@ def markdown(result: dict) -> str:
                      f"| {warm['total_ms']:.1f} ms | {ratios[-1]:.1f}x "
                      f"| {cold['pattern_ms']:.0f} ms | {warm['pattern_ms']:.1f} ms "
                      f"| {bare[-1]:.0f}x | {warm['key_ms']:.1f} + {warm['table_ms']:.1f} ms "
-                     f"| {'yes' if warm['nfa_built'] else 'no'} |")
+                     f"| {'yes' if warm['expression_built'] else 'no'} |")
     lines += ["", f"whole path, cold / warm: geometric mean "
               f"{statistics.geometric_mean(ratios):.1f}x (min {min(ratios):.1f}x, "
               f"max {max(ratios):.1f}x) over {len(ratios)} schemas",

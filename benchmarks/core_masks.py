@@ -1,8 +1,8 @@
 """Decoding-core speed on the SmolLM2 tokenizer (49,152 tokens), against the RELLM way.
 
-For each pattern: time from pattern text to the first mask (parse, NFA, lazy DFA, token index,
-first vectorized walk), time for the first mask of each new state met along a tokenized match,
-and time for a memoized mask. Baseline, measured in the same run on the same states: RELLM's
+For each pattern: time from pattern text to the first mask (parse, expression, lazy DFA, token
+index, first vectorized walk), time for the first mask of each new state met along a tokenized
+match, and time for a memoized mask. Baseline, measured in the same run on the same states: RELLM's
 per-step test of every vocabulary token with `regex` partial matching.
 
     python -m benchmarks.core_masks [--rellm-states N]
@@ -21,7 +21,7 @@ import regex
 
 from benchmarks.smollm2 import save_tokenizer
 from decoding.automaton.dfa import Automaton
-from decoding.automaton.nfa import build_nfa
+from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
 from decoding.guides.guide import Guide, vocabulary_of
 from decoding.tokens.index import TokenIndex
@@ -63,7 +63,7 @@ def cases() -> list[tuple[str, str, str]]:
 
 
 def _compile(pattern: str, vocabulary) -> Guide:
-    automaton = Automaton(build_nfa(parse(pattern), pattern=pattern), pattern=pattern)
+    automaton = Automaton(to_expr(parse(pattern)), pattern=pattern)
     return Guide(TokenIndex(automaton, vocabulary), pattern)
 
 

@@ -134,14 +134,15 @@ def _supported(case: Case) -> bool:
     from lmformatenforcer import JsonSchemaParser
 
     import schema2re
-    from decoding.automaton.nfa import build_nfa
+    from decoding.automaton.dfa import Automaton
+    from decoding.automaton.hir import to_expr
     from decoding.automaton.syntax import parse
     from decoding.errors import PatternError
     from schema2re.errors import SchemaToRegexError
 
     try:
         pattern = schema2re.to_regex(case.source)
-        build_nfa(parse(pattern), pattern=pattern)
+        Automaton(to_expr(parse(pattern)), pattern=pattern)
         regex.compile(pattern)
     except (SchemaToRegexError, PatternError, regex.error):
         return False

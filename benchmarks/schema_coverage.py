@@ -5,9 +5,10 @@
 
 For each data set, prints: schemas compiled / total, compile errors by keyword, valid instances
 matched (of compiled schemas), false accepts (invalid instances matched: must be 0), fullmatch
-time-outs, largest regex, compile time p50/p99. Instances are serialized compactly
-(`json.dumps(data, separators=(",", ":"), ensure_ascii=False)`) and checked with
-`regex.fullmatch`. The functions here are also used by tests/schema2re/test_schema2re_suites.py.
+time-outs, largest expression (tree nodes), translation time p50/p99. Instances are serialized
+compactly (`json.dumps(data, separators=(",", ":"), ensure_ascii=False)`) and checked with
+`schema2re.to_expression(...).matches`, and with `regex.fullmatch` where the expression has regex
+text (the two must agree). The functions here are also used by tests/schema2re/test_schema2re_suites.py.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import regex
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from schema2re import SchemaToRegexError, to_regex  # noqa: E402
+from decoding.automaton.render import to_text  # noqa: E402
+from decoding.errors import NoRegexText  # noqa: E402
+from schema2re import SchemaToRegexError, to_expression  # noqa: E402
 
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 MATCH_TIMEOUT_S = 0.5
@@ -72,7 +75,7 @@ class Report:
             f"false accepts: {len(self.false_accepts)} (of {self.invalid_total} invalid instances)",
             f"fullmatch time-outs ({MATCH_TIMEOUT_S}s): {self.timeouts}; "
             f"schemas whose instances were not checked (regex over the size cap): {self.unchecked_large}",
-            f"largest regex: {self.largest[0]} chars ({self.largest[1]})",
+            f"largest expression: {self.largest[0]} nodes ({self.largest[1]})",
             f"compile time p50/p99: {1000 * statistics.median(times):.1f} / {1000 * p99:.1f} ms",
             "compile errors by keyword: " + ", ".join(f"{k}={v}" for k, v in self.errors.most_common(15)),
         ]
@@ -116,9 +119,10 @@ def evaluate(cases: Iterator[Case], *, lenient: bool = False, extra_properties: 
              limit: int | None = None, every: int = 1, max_match_chars: int | None = None) -> Report:
     """Compile every `every`-th case (at most `limit`) and check its instances (see module doc).
 
-    Instances of a regex longer than `max_match_chars` are not checked (`regex.compile` alone
-    takes seconds on the largest ones); `Report.unchecked_large` counts those schemas. `lenient` and
-    `extra_properties` are passed to `to_regex`.
+    Every instance is checked with the expression's `matches`; where `to_regex` renders the same
+    expression as text of at most `max_match_chars` characters, with `regex.fullmatch` too, and
+    a disagreement is a crash (`Report.unchecked_large` counts schemas whose text was too long or
+    absent). `lenient` and `extra_properties` are passed to `to_expression`.
     """
     report = Report()
     for i, case in enumerate(cases):
@@ -131,7 +135,8 @@ def evaluate(cases: Iterator[Case], *, lenient: bool = False, extra_properties: 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pattern = to_regex(case.schema, lenient=lenient, extra_properties=extra_properties)
+                expression = to_expression(case.schema, lenient=lenient,
+                                           extra_properties=extra_properties)
         except SchemaToRegexError as exc:
             report.errors[exc.keyword or type(exc).__name__] += 1
             continue
@@ -140,30 +145,38 @@ def evaluate(cases: Iterator[Case], *, lenient: bool = False, extra_properties: 
             continue
         report.compile_times.append(time.perf_counter() - start)
         report.compiled += 1
-        if len(pattern) > report.largest[0]:
-            report.largest = (len(pattern), case.name)
-        if max_match_chars is not None and len(pattern) > max_match_chars and case.tests:
+        if expression.size > report.largest[0]:
+            report.largest = (expression.size, case.name)
+        compiled = _regex_of(expression, max_match_chars) if case.tests else None
+        if compiled is None and case.tests:
             report.unchecked_large += 1
-            continue
-        try:
-            compiled = regex.compile(pattern)
-        except Exception as exc:
-            report.crashes.append(f"{case.name}: regex does not compile: {exc}"[:300])
-            continue
         for data, valid in case.tests:
-            try:
-                matched = compiled.fullmatch(instance_text(data), timeout=MATCH_TIMEOUT_S) is not None
-            except TimeoutError:
-                report.timeouts += 1
-                continue
+            text = instance_text(data)
+            matched = expression.matches(text)
+            if compiled is not None:
+                try:
+                    if (compiled.fullmatch(text, timeout=MATCH_TIMEOUT_S) is not None) != matched:
+                        report.crashes.append(f"{case.name}: expression and regex disagree on "
+                                              f"{text[:80]}")
+                except TimeoutError:
+                    report.timeouts += 1
             if valid:
                 report.valid_total += 1
                 report.valid_matched += matched
             else:
                 report.invalid_total += 1
                 if matched:
-                    report.false_accepts.append(f"{case.name}: {instance_text(data)[:80]}")
+                    report.false_accepts.append(f"{case.name}: {text[:80]}")
     return report
+
+
+def _regex_of(expression: Any, max_chars: int | None) -> regex.Pattern | None:
+    """The compiled regex text of `expression`, or None without text (or over `max_chars`)."""
+    try:
+        text = to_text(expression, max_chars)
+    except NoRegexText:
+        return None
+    return regex.compile(text)
 
 
 def main() -> None:
@@ -172,7 +185,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["suite", "dev"])
     parser.add_argument("--lenient", action="store_true")
     parser.add_argument("--extra-properties", action="store_true",
-                        help="to_regex(extra_properties=True): undeclared members where additionalProperties is absent")
+                        help="to_expression(extra_properties=True): undeclared members where additionalProperties is absent")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--every", type=int, default=1, help="only every N-th schema")
     args = parser.parse_args()

@@ -62,6 +62,11 @@ class PatternTooComplex(PatternError):
     """The automaton for the pattern would exceed the configured state limit."""
 
 
+class NoRegexText(TypedecodeError, ValueError):
+    """An expression that cannot be written as `regex`-module text (intersection, complement,
+    or text over the size limit); the expression itself still compiles."""
+
+
 class TokenRejected(TypedecodeError, ValueError):
     """A token that the guide does not allow in the given state was passed to `advance`."""
 

@@ -1,8 +1,16 @@
-"""schema2re: JSON Schema / Pydantic -> a regex matching only valid JSON instances.
+"""schema2re: JSON Schema / Pydantic -> an expression (or a regex) matching only valid JSON instances.
 
-    to_regex(schema, *, whitespace=None, lenient=False, max_depth=3, extra_properties=False) -> str
+    to_expression(schema, *, whitespace=None, lenient=False, max_depth=3, extra_properties=False)
+        -> decoding.automaton.expr.Expr
+    to_regex(schema, *, same options) -> str
 
-Guarantee (soundness): every string the returned regex fully matches is JSON text whose value
+`to_expression` builds a shared expression graph (a `$ref` used many times is one node; see
+`decoding.automaton.expr`), which `decoding.compile` turns into a guide and whose `matches(text)`
+checks a string without a model. `to_regex` renders the same language as `regex`-module text
+when it has one (no intersection or complement, at most `rx.MAX_CHARS` characters) and raises
+`UnsupportedSchemaError` otherwise.
+
+Guarantee (soundness): every string the returned expression (or regex) fully matches is JSON text whose value
 is valid under the schema; for a Pydantic model class or other Python type, valid for the type
 (its JSON Schema without what Pydantic's validation does not need: see `schema2re.inputs`). What cannot be expressed exactly raises `UnsupportedSchemaError`
 naming the keyword and its JSON pointer (under `lenient=True` such keywords are ignored instead
@@ -28,6 +36,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from decoding.automaton.expr import Expr
 from decoding.errors import UsageError
 from schema2re.context import Context
 from schema2re.document import Document
@@ -39,6 +48,7 @@ from schema2re.errors import (
 )
 from schema2re.exclusive import one_of_terms
 from schema2re.inputs import load_schema
+from schema2re.rx import Rx
 from schema2re.translate import Translator
 from schema2re.whitespace import Whitespace
 
@@ -48,6 +58,7 @@ __all__ = [
     "SchemaToRegexError",
     "UnsupportedSchemaError",
     "check_options",
+    "to_expression",
     "to_regex",
 ]
 
@@ -64,7 +75,20 @@ def check_options(*, whitespace: str | None = None, max_depth: int = 3) -> White
 
 def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = False, max_depth: int = 3,
              extra_properties: bool = False) -> str:
-    """A regex (for `regex.fullmatch` and `decoding.compile`) matching valid instances of `schema`.
+    """A regex (for `regex.fullmatch` and `decoding.compile`) matching valid instances of `schema`:
+    the text of `to_expression`'s result (same options, errors and warning), or
+    `UnsupportedSchemaError` when that needs intersection or complement or passes
+    `rx.MAX_CHARS` characters."""
+    result, ignored = _translate(schema, whitespace=whitespace, lenient=lenient,
+                                 max_depth=max_depth, extra_properties=extra_properties)
+    text = result.text
+    _warn_ignored(ignored)
+    return text
+
+
+def to_expression(schema: Any, *, whitespace: str | None = None, lenient: bool = False,
+                  max_depth: int = 3, extra_properties: bool = False) -> Expr:
+    """An expression (`decoding.automaton.expr.Expr`) matching valid instances of `schema`.
 
     `schema`: a dict or bool, JSON text, a Pydantic model class, or a type Pydantic can describe
     (see `schema2re.inputs.schema_kind`).
@@ -76,6 +100,14 @@ def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = Fals
     Raises SchemaError (not JSON / invalid schema), UnsupportedSchemaError (not expressible) or
     `decoding.errors.UsageError` (a bad option).
     """
+    result, ignored = _translate(schema, whitespace=whitespace, lenient=lenient,
+                                 max_depth=max_depth, extra_properties=extra_properties)
+    _warn_ignored(ignored)
+    return result.expr
+
+
+def _translate(schema: Any, *, whitespace: str | None, lenient: bool, max_depth: int,
+               extra_properties: bool) -> tuple[Rx, list[tuple[str, str]]]:
     ws = check_options(whitespace=whitespace, max_depth=max_depth)
     doc = Document(load_schema(schema))
     ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient), one_of_terms=one_of_terms,
@@ -90,8 +122,11 @@ def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = Fals
             raise UnsupportedSchemaError(
                 f"no alternative of the schema can be generated; first dropped: {reason}", keyword, pointer)
         raise UnsupportedSchemaError("the schema accepts no value that can be generated")
-    if ctx.ignored:
-        listed = ", ".join(f"{kw} at {ptr or '/'!r}" for kw, ptr in ctx.ignored)
+    return result, ctx.ignored
+
+
+def _warn_ignored(ignored: list[tuple[str, str]]) -> None:
+    if ignored:
+        listed = ", ".join(f"{kw} at {ptr or '/'!r}" for kw, ptr in ignored)
         warnings.warn(f"lenient: ignored {listed}; the regex may accept invalid instances",
-                      IgnoredKeywordsWarning, stacklevel=2)
-    return result.text
+                      IgnoredKeywordsWarning, stacklevel=3)

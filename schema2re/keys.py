@@ -11,7 +11,6 @@ size linear in their total length.
 from __future__ import annotations
 
 from schema2re.rx import (
-    ATOM,
     EMPTY,
     Rx,
     Trie,
@@ -35,7 +34,7 @@ def _token(char: str) -> str:
 def _any_char(excluding: set[str]) -> Rx | None:
     """One token of the key alphabet, except the given tokens."""
     raw_excluded = "".join(escape_in_class(c) for c in sorted(c for c in excluding if c not in _SPECIAL))
-    plain = raw(f"[^{_EXCLUDED_RAW}{raw_excluded}]", ATOM)
+    plain = raw(f"[^{_EXCLUDED_RAW}{raw_excluded}]")
     escapes = [lit(tok) for ch, tok in _SPECIAL.items() if ch not in excluding]
     return alt([plain, *escapes])
 

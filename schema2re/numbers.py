@@ -45,7 +45,6 @@ from functools import lru_cache
 
 from schema2re.errors import EmptyRangeError, SchemaError, UnsupportedSchemaError
 from schema2re.rx import (
-    ATOM,
     EMPTY,
     Rx,
     Trie,
@@ -67,9 +66,9 @@ RESIDUE_REGEX_LIMIT = 40_000  # characters of a remainder-automaton regex (r=3: 
 RESIDUE_MODULUS_LIMIT = 30  # remainder automata tried (r=9, 11, 13 already exceed the limit)
 MAX_FRACTION_DIGITS = 6  # decimal places of a dyadic multipleOf lattice (0.015625 = 2**-6)
 
-_DIGIT = raw("[0-9]", ATOM)
+_DIGIT = raw("[0-9]")
 _DIGITS = rep(_DIGIT, 0, None)
-_UNSIGNED = raw(UNSIGNED_NUMBER, 0)
+_UNSIGNED = raw(UNSIGNED_NUMBER)
 _FLOAT_EXACT = 2**53  # integers up to this magnitude are exact doubles
 _HUGE = Fraction(10) ** 308  # below the largest double: no overflow to inf
 
@@ -299,7 +298,7 @@ def _runs(digits: str) -> Iterable[tuple[int, int, int]]:
 
 def _fraction_at_least(x: str, strict: bool, empty_ok: bool) -> Rx | None:
     """Fraction digit strings f with 0.f >= 0.x (> when strict); x has no trailing zeros."""
-    some_nonzero = raw("0*[1-9][0-9]*", 1)
+    some_nonzero = raw("0*[1-9][0-9]*")
     if not x:
         return some_nonzero if strict else rep(_DIGIT, 0 if empty_ok else 1, None)
     branches = [cat(_numeral(x[:s]), rep(lit(str(c)), 0, e - s - 1), _digit_class(c + 1, 9),
@@ -468,10 +467,10 @@ def _lattice_magnitudes(lo: Fraction, hi: Fraction | None, big: int, places: int
         if wholes is None:
             continue
         if s == 0:
-            tail = rep(raw(r"\.0+", 1), 0, 1) if decimal_text else EMPTY
+            tail = rep(raw(r"\.0+"), 0, 1) if decimal_text else EMPTY
         else:
             tail = cat(lit("." + str(s).zfill(places).rstrip("0")), rep(lit("0"), 0, None))
-        groups.setdefault(wholes.text, (wholes, []))[1].append(tail)
+        groups.setdefault(wholes.expr, (wholes, []))[1].append(tail)
     return alt(cat(wholes, alt(tails)) for wholes, tails in groups.values())
 
 
@@ -744,7 +743,7 @@ def _digit_class(lo: int, hi: int) -> Rx | None:
         return lit(str(lo))
     if (lo, hi) == (0, 9):
         return _DIGIT
-    return raw(f"[{lo}-{hi}]" if hi > lo + 1 else f"[{lo}{hi}]", ATOM)
+    return raw(f"[{lo}-{hi}]" if hi > lo + 1 else f"[{lo}{hi}]")
 
 
 def _class_of(chars: Iterable[str]) -> Rx | None:
@@ -762,7 +761,7 @@ def _class_of(chars: Iterable[str]) -> Rx | None:
             runs.append([code, code])
     body = "".join(escape_in_class(chr(a)) + ("" if a == b else "-" if b > a + 1 else "")
                    + ("" if a == b else escape_in_class(chr(b))) for a, b in runs)
-    return raw(f"[{body}]", ATOM)
+    return raw(f"[{body}]")
 
 
 def literal_trie(texts: Iterable[str]) -> Rx | None:
@@ -777,7 +776,7 @@ def _trie_rx(node: Trie) -> Rx:
     for ch, child in node.items():
         if ch is not None:
             rest = _trie_rx(child)
-            by_rest.setdefault(rest.text, (rest, []))[1].append(ch)
+            by_rest.setdefault(rest.expr, (rest, []))[1].append(ch)
     branches: list[Rx | None] = [cat(_class_of(chars), rest) for rest, chars in by_rest.values()]
     if None in node:
         branches.append(EMPTY)

@@ -3,7 +3,7 @@
 Contract of `object_rx` (the object part of one term):
 - Members come in schema order: the `properties` of each node in turn (first occurrence wins),
   then `required` names not listed in any `properties`. Where it differs, a second order is
-  generated too while the named members' regexes total at most `MAX_REORDERED_CHARS` characters
+  generated too while the named members' expressions total at most `MAX_REORDERED_SIZE` nodes
   (so the cost stays bounded: an object's text at most doubles, only while small): the required
   names first (in order of first mention in `required`), then the optional ones in schema
   order, as instances are often written. A member's value satisfies every schema that applies
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from schema2re.translate import Translator
 
 MAX_SPLITS = 32
-MAX_REORDERED_CHARS = 10_000
+MAX_REORDERED_SIZE = 10_000
 
 
 def required_names(ctx: Context, term: terms.Term) -> list[str]:
@@ -211,7 +211,7 @@ def _orders(ctx: Context, term: terms.Term, names: list[str],
     """The member orders generated: schema order, then "required first" (see module doc)."""
     rank = {name: i for i, name in enumerate(required_names(ctx, term))}
     first = sorted(range(len(entries)), key=lambda i: (0, rank[names[i]]) if names[i] in rank else (1, i))
-    if first == list(range(len(entries))) or sum(len(e.text) for e, _ in entries) > MAX_REORDERED_CHARS:
+    if first == list(range(len(entries))) or sum(e.size for e, _ in entries) > MAX_REORDERED_SIZE:
         return [entries]
     return [entries, [entries[i] for i in first]]
 

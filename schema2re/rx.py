@@ -1,87 +1,60 @@
-"""Regex fragments: build regex text by composition, with correct grouping and a size cap.
+"""Regex fragments: languages built by composition, as shared expressions, rendered on request.
 
-A fragment is an `Rx` (text plus precedence); `None` stands for the empty language (a
-fragment that matches nothing), and every combinator propagates it: `cat` with a `None` part is
-`None`, `alt` drops `None` branches. The text uses only the subset that both the `regex`
-module and typedecode's automaton compiler read: literals, backslash escapes of
-metacharacters, classes, `(?:...)`, `|`, and the quantifiers `* + ? {n} {n,} {n,m}`.
+A fragment is an `Rx`: an expression (`decoding.automaton.expr`, hash-consed, so a fragment
+used in many places is one shared node) and, on request, its `regex`-module text. `None` stands
+for the empty language (a fragment that matches nothing), and every combinator propagates it:
+`cat` with a `None` part is `None`, `alt` drops `None` branches. `both` and `minus` (intersection
+and difference) have no regex text; `Rx.text` raises `UnsupportedSchemaError` for them, and for
+text longer than `MAX_CHARS`.
 
-Invariants: no fragment is longer than `MAX_CHARS`, nests groups deeper than `MAX_NESTING`
-or counts a repeat above `MAX_REPEAT` (the limits of typedecode's parser,
-`decoding.automaton.syntax`, which `regex` accepts too); building one raises
-`UnsupportedSchemaError` (compact output keeps the automaton small).
+Invariants: repetitions are counters (never expanded), so bounds cost nothing until rendered;
+`raw` text is read by `decoding.automaton.syntax`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from decoding.automaton.syntax import MAX_NESTING, MAX_REPEAT
+from decoding.automaton import expr as x
+from decoding.automaton.hir import to_expr
+from decoding.automaton.render import NoRegexText, escape_char, to_text
+from decoding.automaton.syntax import parse
 from schema2re.errors import UnsupportedSchemaError
 
 MAX_CHARS = 400_000
 
-# Precedence: ALT texts need a group inside a concatenation, CAT texts need one under a
-# quantifier, ATOM texts need none.
-ALT, CAT, ATOM = 0, 1, 2
-
 _META = set("\\.^$|?*+()[]{}")
-_CLASS_META = set("\\]^-[")
 
 
 @dataclass(frozen=True)
 class Rx:
-    """A regex fragment: `text`, its precedence (ALT, CAT or ATOM), its group nesting depth."""
+    """A regex fragment: its expression, and its regex text (rendered when first asked for)."""
 
-    text: str
-    prec: int
-    depth: int = 0
+    expr: x.Expr
+    _text: list = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        """Regex text of the fragment; `UnsupportedSchemaError` when there is none."""
+        if not self._text:
+            try:
+                self._text.append(to_text(self.expr, MAX_CHARS))
+            except NoRegexText as exc:
+                raise UnsupportedSchemaError(
+                    f"{exc}: the schema needs intersection or complement, or a regex over "
+                    f"{MAX_CHARS:,} characters; schema2re.to_expression (and decoding.compile, "
+                    "generate) still handle it") from None
+        return self._text[0]
+
+    @property
+    def size(self) -> int:
+        """Nodes in the fragment's expression tree (shared parts counted each time)."""
+        return self.expr.size
 
 
-EMPTY = Rx("", ATOM)
-
-
-def _checked(text: str, prec: int, depth: int = 0) -> Rx:
-    if len(text) > MAX_CHARS:
-        raise UnsupportedSchemaError(
-            f"the regex would exceed {MAX_CHARS} characters; simplify the schema "
-            "(fewer alternatives, smaller bounds, lower max_depth)"
-        )
-    if depth > MAX_NESTING:
-        raise UnsupportedSchemaError(
-            f"the regex would nest groups deeper than {MAX_NESTING}; the schema nests too deeply "
-            "(lower max_depth)"
-        )
-    return Rx(text, prec, depth)
-
-
-def _paren_depth(text: str) -> int:
-    """Deepest group nesting in regex text (escapes and classes skipped)."""
-    depth = deepest = 0
-    i, n = 0, len(text)
-    in_class = False
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            if c == "]":
-                in_class = False
-        elif c == "[":
-            in_class = True
-            if text.startswith("^]", i + 1):
-                i += 2
-            elif text.startswith("]", i + 1):
-                i += 1
-        elif c == "(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif c == ")":
-            depth -= 1
-        i += 1
-    return deepest
+EMPTY = Rx(x.EMPTY)
 
 
 def escape(text: str) -> str:
@@ -91,95 +64,67 @@ def escape(text: str) -> str:
 
 def escape_in_class(char: str) -> str:
     """One character written so that it is literal inside `[...]`."""
-    if char in _CLASS_META:
-        return "\\" + char
-    if ord(char) < 0x20:
-        return f"\\x{ord(char):02x}"
-    return char
+    return escape_char(ord(char), in_class=True)
 
 
 def lit(text: str) -> Rx:
     """The fragment matching exactly `text`."""
-    if len(text) <= 1:
-        return _checked(escape(text), ATOM)
-    return _checked(escape(text), CAT)
+    return Rx(x.literal(text))
 
 
-def raw(text: str, prec: int = ALT) -> Rx:
-    """A fragment from regex text built elsewhere (grouped conservatively by default)."""
-    return _checked(text, prec, _paren_depth(text))
+@functools.lru_cache(maxsize=4096)
+def raw(text: str) -> Rx:
+    """A fragment from regex text built elsewhere (parsed once per text)."""
+    return Rx(to_expr(parse(text)))
 
 
-def _group(rx: Rx, need: int) -> str:
-    return rx.text if rx.prec >= need else f"(?:{rx.text})"
-
-
-def _depth(rx: Rx, need: int) -> int:
-    return rx.depth if rx.prec >= need else rx.depth + 1
+def of(expression: x.Expr) -> Rx | None:
+    """The fragment of an expression (None for the empty language)."""
+    return None if expression is x.NOTHING else Rx(expression)
 
 
 def cat(*parts: Rx | None) -> Rx | None:
     """Concatenation; `None` if any part is `None`."""
     if any(p is None for p in parts):
         return None
-    present = [p for p in parts if p.text]  # type: ignore[union-attr]
-    if not present:
-        return EMPTY
-    if len(present) == 1:
-        return present[0]  # type: ignore[return-value]
-    return _checked("".join(_group(p, CAT) for p in present), CAT,  # type: ignore[arg-type]
-                    max(_depth(p, CAT) for p in present))  # type: ignore[arg-type]
+    return of(x.cat_of(p.expr for p in parts))  # type: ignore[union-attr]
 
 
 def alt(branches: Iterable[Rx | None]) -> Rx | None:
-    """Alternation of the non-`None` branches (duplicates removed); `None` if there are none."""
-    seen: dict[str, Rx] = {}
-    for b in branches:
-        if b is not None and b.text not in seen:
-            seen[b.text] = b
-    if not seen:
+    """Alternation of the non-`None` branches; `None` if there are none."""
+    return of(x.alt_of(b.expr for b in branches if b is not None))
+
+
+def both(parts: Iterable[Rx | None]) -> Rx | None:
+    """Intersection: the strings every part matches; `None` if any part is `None` or nothing
+    is left (decided exactly)."""
+    items = list(parts)
+    if any(p is None for p in items):
         return None
-    items = list(seen.values())
-    if len(items) == 1:
-        return items[0]
-    if any(not b.text for b in items):
-        return opt(alt(b for b in items if b.text))
-    return _checked("|".join(b.text for b in items), ALT, max(b.depth for b in items))
+    e = x.both_of(p.expr for p in items)  # type: ignore[union-attr]
+    return None if x.is_empty(e) else Rx(e)
+
+
+def minus(rx: Rx | None, other: Rx | None) -> Rx | None:
+    """The strings of `rx` that `other` does not match; `None` if nothing is left."""
+    if rx is None or other is None:
+        return rx
+    e = x.difference(rx.expr, other.expr)
+    return None if x.is_empty(e) else Rx(e)
 
 
 def rep(rx: Rx | None, lo: int, hi: int | None) -> Rx | None:
     """`rx` repeated lo..hi times (`hi` None: unbounded); `None` only if lo > 0 and rx is `None`."""
     if hi is not None and hi < lo:
         return None
-    if max(lo, hi or 0) > MAX_REPEAT:
-        raise UnsupportedSchemaError(f"a repetition bound above {MAX_REPEAT} (a length or item count) "
-                                     "is too large for the automaton")
     if rx is None:
         return EMPTY if lo == 0 else None
-    if hi == 0 or not rx.text:
-        return EMPTY
-    if lo == hi == 1:
-        return rx
-    if (lo, hi) == (0, None):
-        q = "*"
-    elif (lo, hi) == (1, None):
-        q = "+"
-    elif (lo, hi) == (0, 1):
-        q = "?"
-    elif hi is None:
-        q = f"{{{lo},}}"
-    elif lo == hi:
-        q = f"{{{lo}}}"
-    else:
-        q = f"{{{lo},{hi}}}"
-    return _checked(_group(rx, ATOM) + q, CAT, _depth(rx, ATOM))
+    return of(x.repeat(rx.expr, lo, hi))
 
 
 def opt(rx: Rx | None) -> Rx:
     """`rx` or nothing."""
-    result = rep(rx, 0, 1)
-    assert result is not None
-    return result
+    return EMPTY if rx is None else Rx(x.optional(rx.expr))
 
 
 Trie = dict[str | None, "Trie"]

@@ -1,6 +1,6 @@
 """JSON strings as regexes: the quoted text, its length bounds, its `pattern` and `format`.
 
-Contract of `string_regex(min_length, max_length, pattern, format)`:
+Contract of `string_rx(min_length, max_length, pattern, format)` (and `string_regex`, its text):
 - The result matches quoted JSON string texts (`"..."`) and only valid ones: no raw `"`, `\\`
   or control character inside, only the JSON escapes.
 - Lengths count the characters (code points) of the decoded value, as `jsonschema` does. Each
@@ -12,14 +12,15 @@ Contract of `string_regex(min_length, max_length, pattern, format)`:
   `json.dumps(..., ensure_ascii=False)` writes it: raw, except `\\"`, `\\\\`, the short
   escapes `\\b \\f \\n \\r \\t` and `\\u00xx` for the other control characters. The set of
   decoded values matched is then exactly the pattern's.
-- `pattern` or `format` together with length bounds is intersected exactly when the value
-  language has a single variable-length part (e.g. `^[a-z]+$`, `^x-\\d{2,}$`, an unanchored
-  `[a-z]`), after simplifications that keep the language (a repeat next to an unanchored end
-  keeps only its minimum; small alternations are distributed); otherwise
-  for a `format` with maxLength, a sound subset is used instead: repeats limited to a number
-  of extra iterations chosen so that no string exceeds maxLength (formats are sound subsets
-  anyway: see `_capped`); otherwise `UnsupportedSchemaError` names `pattern` (or `format`): never is
-  either silently dropped. `pattern` together with `format` raises on `pattern` likewise.
+- `pattern` or `format` together with length bounds is restricted in the value language when
+  it has a single variable-length part (e.g. `^[a-z]+$`, `^x-\\d{2,}$`, an unanchored `[a-z]`),
+  after simplifications that keep the language (a repeat next to an unanchored end keeps only
+  its minimum; small alternations are distributed), which keeps a regex text; otherwise the
+  spelled language is intersected with the strings of the allowed lengths (`rx.both`: exact,
+  but without regex text, so `string_regex` raises `UnsupportedSchemaError` naming no
+  keyword's loss and `string_rx` serves). `pattern` together with `format` is their
+  intersection likewise. Each character having one spelling, intersecting spellings
+  intersects the decoded values.
 - No string at all (minLength > maxLength, a pattern that matches nothing, or nothing of the
   allowed lengths): `numbers.EmptyRangeError`, an `UnsupportedSchemaError` naming the keyword.
 """
@@ -31,9 +32,9 @@ import math
 from decoding.automaton import charclass
 from decoding.automaton.hir import Alternation, CharSet, Concat, Empty, Node, Repeat
 from schema2re import ecma, formats
-from schema2re.errors import SchemaError, UnsupportedSchemaError
+from schema2re.errors import SchemaError
 from schema2re.numbers import EmptyRangeError, literal_trie
-from schema2re.rx import ATOM, EMPTY, Rx, alt, cat, escape_in_class, lit, raw, rep
+from schema2re.rx import EMPTY, Rx, alt, both, cat, escape_in_class, lit, raw, rep
 
 _HEX = "[0-9a-fA-F]"
 _NOT_SURROGATE_HEX = f"(?:[0-9a-cA-Ce-fE-F]{_HEX}{{3}}|[dD][0-7]{_HEX}{{2}})"
@@ -43,7 +44,6 @@ MAX_DISTRIBUTED = 16  # alternatives produced by distributing one alternation fo
 MAX_SPLITS = 2  # nested distributions
 MAX_CONTAINING = 16  # largest maxLength for "contains a character of a set" patterns
 MAX_SLACK = 8  # largest maxLength minus width for "contains this fixed-width text" patterns
-OUTER_EXTRA = 8  # a format under maxLength: extra iterations of repeats of unbounded items
 _SHORT_ESCAPES = {0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r",
                   0x09: "\\t"}
 _SPELLED = charclass.normalize([(0x00, 0x1F), (0x22, 0x22), (0x5C, 0x5C)])  # never written raw
@@ -52,28 +52,49 @@ _ANY_TEXT = Repeat(CharSet(charclass.ALL), 0, None)
 
 def string_regex(min_length: int = 0, max_length: int | None = None, pattern: str | None = None,
                  format: str | None = None, *, pointer: str = "") -> str:
-    """Regex of the quoted JSON strings satisfying the keywords (see module doc)."""
+    """Regex text of the quoted JSON strings satisfying the keywords (see module doc):
+    `string_rx`'s text, `UnsupportedSchemaError` where that needs an intersection."""
+    return string_rx(min_length, max_length, pattern, format, pointer=pointer).text
+
+
+def string_rx(min_length: int = 0, max_length: int | None = None, pattern: str | None = None,
+              format: str | None = None, *, pointer: str = "") -> Rx:
+    """The quoted JSON strings satisfying the keywords (see module doc)."""
     lo, hi = _check_lengths(min_length, max_length, pointer)
-    if pattern is not None and format is not None:
-        raise UnsupportedSchemaError("pattern together with format cannot be intersected",
-                                     "pattern", pointer)
     if pattern is None and format is None:
-        body = rep(raw(STRING_CHAR, ATOM), lo, hi)
+        body = rep(raw(STRING_CHAR), lo, hi)
         if body is None:
             raise EmptyRangeError(f"minLength {lo} exceeds maxLength {hi}", "minLength", pointer)
-        return cat(lit('"'), body, lit('"')).text  # type: ignore[union-attr]
+        return _quoted(body)
+    values = []  # (keyword, value language) of pattern and format
     if pattern is not None:
-        keyword, value = "pattern", ecma.ecma_to_hir_regex(pattern, pointer=pointer)
-    else:
-        keyword = "format"
-        text = formats.format_regex(format, pointer=pointer)  # type: ignore[arg-type]
-        if lo == 0 and hi is None:  # printable ASCII without quote or backslash: as is
-            return cat(lit('"'), raw(text), lit('"')).text  # type: ignore[union-attr]
-        value = ecma.ecma_to_hir_regex(f"^(?:{text})$", pointer=pointer)
-    if lo > 0 or hi is not None:
-        value = _with_lengths(value, lo, hi, keyword, pointer)
-    content = json_content_rx(value, pointer)
-    return cat(lit('"'), content, lit('"')).text  # type: ignore[union-attr]
+        values.append(("pattern", ecma.ecma_to_hir_regex(pattern, pointer=pointer)))
+    if format is not None:
+        text = formats.format_regex(format, pointer=pointer)
+        if lo == 0 and hi is None and pattern is None:
+            return _quoted(raw(text))  # printable ASCII without quote or backslash: as is
+        values.append(("format", ecma.ecma_to_hir_regex(f"^(?:{text})$", pointer=pointer)))
+    contents = []
+    for keyword, value in values:
+        least, most = _length_range(value)
+        # Restricted unless every value already has an allowed length.
+        if lo > least or (hi is not None and (most is None or most > hi)):
+            try:
+                value = _with_lengths(value, lo, hi, keyword, pointer)
+            except _NoExactLength:  # the lengths are intersected below instead
+                contents.append(json_content_rx(Repeat(CharSet(charclass.ALL), lo, hi), pointer))
+        contents.append(json_content_rx(value, pointer))
+    # Each character has one spelling, so intersecting spellings intersects the values.
+    content = contents[0] if len(contents) == 1 else both(contents)
+    if content is None:
+        keyword = values[-1][0]
+        raise EmptyRangeError(f"no string satisfies {keyword} together with the other string "
+                              "keywords", keyword, pointer)
+    return _quoted(content)
+
+
+def _quoted(content: Rx) -> Rx:
+    return cat(lit('"'), content, lit('"'))  # type: ignore[return-value]
 
 
 def _check_lengths(lo, hi, pointer: str) -> tuple[int, int | None]:
@@ -131,11 +152,11 @@ def _class_rx(ranges) -> Rx:
     """A class (or literal) for non-empty ranges; a set reaching the top is written negated."""
     if len(ranges) == 1 and ranges[0][0] == ranges[0][1]:
         code = ranges[0][0]
-        return lit(chr(code)) if 0x20 <= code < 0x7F else raw(_char(code), ATOM)
+        return lit(chr(code)) if 0x20 <= code < 0x7F else raw(_char(code))
     if ranges[-1][1] == ecma.MAX_CODE_POINT:
         missing = charclass.complement(ranges)
-        return raw("[^" + _class_body(missing) + "]", ATOM)
-    return raw("[" + _class_body(ranges) + "]", ATOM)
+        return raw("[^" + _class_body(missing) + "]")
+    return raw("[" + _class_body(ranges) + "]")
 
 
 def _class_body(ranges) -> str:
@@ -172,47 +193,13 @@ class _NoExactLength(Exception):
 
 
 def _with_lengths(node: Node, lo: int, hi: int | None, keyword: str, pointer: str) -> Node:
-    try:
-        result = _restrict(_simplify(node), lo, hi)
-    except _NoExactLength:
-        result = _capped(node, hi) if keyword == "format" and hi is not None \
-            and _length_range(node)[0] >= lo else None
-        if result is None:
-            raise UnsupportedSchemaError(
-                f"{keyword} together with minLength/maxLength has no exact regex here (several "
-                "variable-length parts)", keyword, pointer) from None
+    """`node` restricted to lo..hi characters, as one HIR node (`_NoExactLength` when the
+    language has several independent variable-length parts)."""
+    result = _restrict(_simplify(node), lo, hi)
     if result is None:
         raise EmptyRangeError(f"no string satisfies {keyword} with the length bounds", keyword,
                               pointer)
     return result
-
-
-def _capped(node: Node, hi: int) -> Node | None:
-    """A sound subset of a format's language within maxLength `hi`: a repeat of a bounded-length
-    item (a path segment's characters) gets at most `inner` more iterations than its minimum,
-    a repeat of an unbounded item (the segments of a path) at most `OUTER_EXTRA`, fewer if
-    needed; `inner` is the largest that keeps every string within `hi` characters. None when
-    even the minimum counts are too long."""
-    def cap(n: Node, inner: int, outer: int) -> Node:
-        if isinstance(n, Repeat):
-            extra = inner if _length_range(n.item)[1] is not None else outer
-            most = n.min + extra if n.max is None else min(n.max, n.min + extra)
-            return Repeat(cap(n.item, inner, outer), n.min, most, n.pos)
-        if isinstance(n, (Concat, Alternation)):
-            return type(n)(tuple(cap(x, inner, outer) for x in n.items))
-        return n
-
-    def fits(inner: int, outer: int) -> bool:
-        return _length_range(cap(node, inner, outer))[1] <= hi  # type: ignore[operator]
-
-    outer = next((o for o in range(OUTER_EXTRA, -1, -1) if fits(0, o)), None)
-    if outer is None:
-        return None
-    low, high = 0, hi  # fits(low, outer); no repeat needs more than hi extra iterations
-    while low < high:
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if fits(mid, outer) else (low, mid - 1)
-    return cap(node, low, outer)
 
 
 def _length_range(node: Node) -> tuple[int, int | None]:

@@ -250,20 +250,21 @@ class Translator:
                 ctx.unsupported("not", pointer, "a string excluded by 'not' that also has a length, "
                                 "pattern or format cannot be expressed")
             return keys.free_key(excluded)
-        return self.leaf(strings.string_regex, {
+        return self.leaf(strings.string_rx, {
             "min_length": lo, "max_length": hi,
             "pattern": chosen["pattern"], "format": chosen["format"]}, pointer)
 
     def pattern_key(self, pattern: str, pointer: str) -> Rx | None:
         """An object key (quoted string) matching the ECMA `pattern` (unanchored)."""
-        return self.leaf(strings.string_regex, {"pattern": pattern}, pointer)
+        return self.leaf(strings.string_rx, {"pattern": pattern}, pointer)
 
-    def leaf(self, fn: Callable[..., str], kwargs: dict[str, Any], pointer: str) -> Rx | None:
+    def leaf(self, fn: Callable[..., str | Rx], kwargs: dict[str, Any], pointer: str) -> Rx | None:
         """Call a leaf builder; under lenient, drop each keyword it refuses and retry."""
         kwargs = dict(kwargs)
         while True:
             try:
-                return raw(fn(**kwargs, pointer=pointer))
+                result = fn(**kwargs, pointer=pointer)
+                return result if isinstance(result, Rx) else raw(result)
             except UnsupportedSchemaError as exc:
                 param = _LEAF_PARAMS.get(exc.keyword or "")
                 if param is None or kwargs.get(param) in (None, 0):
@@ -275,7 +276,7 @@ class Translator:
         """Any JSON value, containers nested at most `depth` deep (object keys may repeat: any value is valid)."""
         if depth not in self._any:
             scalars = [lit("null"), lit("true"), lit("false"),
-                       raw(numbers.number_regex()), raw(strings.string_regex())]
+                       raw(numbers.number_regex()), strings.string_rx()]
             containers: list[Rx | None] = []
             if depth > 0:
                 inner = self.any_value(depth - 1)

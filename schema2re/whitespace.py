@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import regex
 
 from decoding.errors import UsageError
-from schema2re.rx import ATOM, EMPTY, Rx, alt, cat, lit, opt, raw
+from schema2re.rx import EMPTY, Rx, alt, cat, lit, opt, raw
 
 FLEXIBLE_MAX = 16
 
@@ -38,13 +38,13 @@ class Whitespace:
         if not isinstance(option, str):
             raise UsageError(f"whitespace must be None, 'flexible' or a regex string, not {option!r}")
         if option == "flexible":
-            ws = raw(f"[\\t\\n\\r ]{{0,{FLEXIBLE_MAX}}}", ATOM)
+            ws = raw(f"[\\t\\n\\r ]{{0,{FLEXIBLE_MAX}}}")
             return Whitespace(after=ws, inner=ws)
         try:
             regex.compile(option)
         except regex.error as exc:
             raise UsageError(f"whitespace regex {option!r} does not compile: {exc}") from None
-        ws = raw(f"(?:{option})", ATOM) if option else EMPTY
+        ws = raw(f"(?:{option})") if option else EMPTY
         return Whitespace(after=ws, inner=ws)
 
     def colon(self) -> Rx:

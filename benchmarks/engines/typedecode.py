@@ -1,5 +1,6 @@
-"""typedecode adapter: schema -> regex as `generate` does it (`decoding.persist.cached.cached_to_regex`:
-the disk cache's translation, else `schema2re.to_regex`), then `decoding.compile`; the state
+"""typedecode adapter: `decoding.compile(schema or pattern, tokenizer)` (a schema becomes an
+expression as `generate` does it: `decoding.persist.cached.cached_schema_language`, which a warm
+process does not translate again); the state
 is an int carried by the matcher, masks are typedecode's own `torch.BoolTensor`.
 
 The disk cache is the folder named by `TYPEDECODE_CACHE_DIR` (the harness points it at an empty
@@ -59,13 +60,10 @@ class TypedecodeEngine:
 
     def compile(self, kind: str, source: Any) -> _Matcher:
         import decoding
-        from decoding.persist import cached as persist
         from schema2re.errors import SchemaToRegexError
 
         try:
-            pattern = persist.cached_to_regex(source, persist.store_for(None)) \
-                if kind == "schema" else source
-            guide = decoding.compile(pattern, self._tokenizer)
+            guide = decoding.compile(source, self._tokenizer)
         except (SchemaToRegexError, decoding.PatternError) as exc:
             raise Unsupported(f"{type(exc).__name__}: {exc}") from None
         return _Matcher(guide)

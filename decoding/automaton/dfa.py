@@ -1,23 +1,27 @@
-"""Lazy DFA over byte classes, determinized from a byte-level NFA on demand.
+"""Lazy DFA over byte classes whose states are expressions, built by derivatives on demand.
 
 Invariants of an `Automaton`:
 - State 0 is the dead state: it rejects, and every byte leads from it back to 0. No other state
-  is dead: each non-dead state is a non-empty set of pruned NFA states, so some byte string
-  leads from it to acceptance.
-- A state is identified by its sorted tuple of NFA states (`key(state)`), which depends only on
-  the pattern: the same pattern gives the same keys in every process.
-- Bytes are grouped into classes (`byte_class[b]`) that no NFA edge distinguishes; the transition
-  row of a state has one entry per class.
-- A state's row is computed the first time it is asked for (`expand`); `rows[s]` is only
-  meaningful where `expanded[s]`. States are numbered in discovery order.
-- At most `max_states` states are ever created; one more raises `PatternTooComplex`.
-- A state is accepting iff its key holds the NFA's match state (`match`).
+  is dead: a state is a non-empty expression (`expr.is_empty` is checked for `&` and `~`), so
+  some byte string leads from it to acceptance.
+- A state's key (`key(state)`) is four 31-bit integers taken from its expression's digest; it
+  depends only on the expression, so the same pattern gives the same keys in every process.
+- Bytes are grouped into classes (`byte_class[b]`, numbered in byte order) such that no byte set
+  met in the initial expression or its derivatives separates two bytes of one class; the
+  transition row of a state has one entry per class.
+- A state's row is computed the first time it is asked for (`expand`), one derivative per run of
+  classes the state's expression distinguishes; `rows[s]` is only meaningful where
+  `expanded[s]`. States are numbered in discovery order and never renumbered.
+- At most `max_states` states are ever created; one more raises `PatternTooComplex`. An initial
+  expression with no string at all raises `EmptyLanguage`.
+- A state is accepting iff its expression is nullable.
 
 Restoring (what the disk cache uses): `Automaton.restored` makes an automaton from its byte
-classes, match state and initial key alone, with the NFA built by a factory only when a row must
-be computed; the NFA is then checked against what was restored (`RestoreMismatch` if it
-disagrees). `restore` adds states by key, with rows computed elsewhere, to any automaton of the
-same pattern; rows it already has are kept.
+classes and initial key alone, with the expression built by a factory only when a row must be
+computed (its key is checked then: `RestoreMismatch`). `restore` adds states by key, with rows
+computed elsewhere; a restored state's expression is found, when first needed, by deriving along
+the recorded way it was reached (a row from a state whose expression is known, or a token's bytes
+given by `restore`'s `origins`), each step checked against the saved key.
 """
 
 from __future__ import annotations
@@ -26,95 +30,94 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from decoding.automaton.nfa import NFA
-from decoding.errors import PatternTooComplex, RestoreMismatch
+from decoding.automaton.expr import (NOTHING, Expr, boundaries, byte_masks, capped, derivative,
+                                     is_empty)
+from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 
 DEAD = 0
 DEFAULT_MAX_DFA_STATES = 100_000
+KEY_WIDTH = 4
+
+
+def expr_key(e: Expr) -> tuple[int, ...]:
+    """The stable key of an expression's state (see the module docstring)."""
+    h1, h2 = e.digest
+    return (h1 & 0x7FFFFFFF, (h1 >> 31) & 0x7FFFFFFF, h2 & 0x7FFFFFFF, (h2 >> 31) & 0x7FFFFFFF)
 
 
 class Automaton:
-    """A deterministic automaton over UTF-8 bytes, built lazily from an NFA."""
+    """A deterministic automaton over UTF-8 bytes whose states are expressions."""
 
-    def __init__(self, nfa: NFA, *, max_states: int = DEFAULT_MAX_DFA_STATES,
+    def __init__(self, expression: Expr, *, max_states: int = DEFAULT_MAX_DFA_STATES,
                  pattern: str | None = None):
-        byte_class, num_classes = _byte_classes(nfa)
-        self._setup(byte_class, num_classes, nfa.match, max_states, pattern)
-        self._attach(nfa)
-        self.initial_state = self._intern(self._closure_of([nfa.start]))
+        self._setup(_byte_classes(expression), max_states, pattern)
+        self._expr_factory = None
+        self._initial_expr = expression
+        self.initial_state = self._intern(expression)
+        if self.initial_state == DEAD:
+            raise EmptyLanguage("the pattern matches no string", pattern, None)
 
     @classmethod
-    def restored(cls, byte_class: np.ndarray, match: int, initial_key: Sequence[int],
-                 build_nfa: Callable[[], NFA], *, max_states: int = DEFAULT_MAX_DFA_STATES,
+    def restored(cls, byte_class: np.ndarray, initial_key: Sequence[int],
+                 build_expr: Callable[[], Expr], *, max_states: int = DEFAULT_MAX_DFA_STATES,
                  pattern: str | None = None) -> "Automaton":
-        """The automaton of the NFA that `build_nfa` returns, made without calling it.
+        """The automaton of the expression that `build_expr` returns, made without calling it.
 
-        `byte_class`, `match` and `initial_key` are what `byte_class`, `match` and
-        `key(initial_state)` were for that NFA. `build_nfa` is called the first time a row must
-        be computed; a result that disagrees raises `RestoreMismatch` then. Raises ValueError
-        for byte classes that are not 256 non-decreasing steps of 0 or 1 starting at 0.
+        `byte_class` and `initial_key` are what `byte_class` and `key(initial_state)` were for
+        that expression. `build_expr` is called the first time an expression is needed; one
+        whose key or byte classes disagree raises `RestoreMismatch` then. Raises ValueError
+        for byte classes that are not 256 non-decreasing steps of 0 or 1 starting at 0, or a
+        key that is not a state key.
         """
         byte_class = np.asarray(byte_class)
         steps = np.diff(byte_class)
         if byte_class.shape != (256,) or byte_class[0] != 0 or not np.isin(steps, (0, 1)).all():
             raise ValueError("byte classes must be 256 non-decreasing steps of 0 or 1 from 0")
+        key = tuple(np.asarray(initial_key).tolist())
+        if len(key) != KEY_WIDTH or min(key) < 0:
+            raise ValueError(f"the initial key must be {KEY_WIDTH} non-negative integers")
         self = cls.__new__(cls)
-        self._setup(byte_class.astype(np.int32), int(byte_class[-1]) + 1, int(match),
-                    max_states, pattern)
-        self._nfa_factory = build_nfa
-        key = np.asarray(initial_key)
-        if not valid_keys(key, np.array([len(key)])) or len(key) == 0:
-            raise ValueError("the initial key must be non-empty, strictly increasing NFA states")
-        self.initial_state = self._intern(tuple(key.tolist()))
+        self._setup(byte_class.astype(np.int32), max_states, pattern)
+        self._expr_factory = build_expr
+        self._initial_expr = None
+        self.initial_state = self._add_key(key)
         return self
 
-    def _setup(self, byte_class: np.ndarray, num_classes: int, match: int, max_states: int,
-               pattern: str | None) -> None:
+    def _setup(self, byte_class: np.ndarray, max_states: int, pattern: str | None) -> None:
         self.max_states = max_states
         self.pattern = pattern
-        self.byte_class, self.num_classes = byte_class, num_classes
-        self.match = match
-        self._nfa: NFA | None = None
-        self._nfa_factory: Callable[[], NFA] | None = None
-        self._edge_clo: list[int] = []  # each NFA byte edge's range as byte classes
-        self._edge_chi: list[int] = []
-        self._closures: dict[int, tuple[int, ...]] = {}
+        self.byte_class = byte_class
+        self.num_classes = int(byte_class[-1]) + 1
+        starts = np.flatnonzero(np.diff(byte_class, prepend=-1))
+        self._class_start = starts.tolist()
         self._keys: list[tuple[int, ...]] = [()]
-        self._ids: dict[tuple[int, ...], int] = {(): DEAD}
-        self._by_targets: dict[frozenset[int], int] = {}
+        self._exprs: list[Expr | None] = [NOTHING]
+        self._ids: dict[Expr, int] = {NOTHING: DEAD}
+        self._by_key: dict[tuple[int, ...], int] = {(): DEAD}
+        self._origin: dict[int, tuple[int, bytes]] = {}
         self.accepting = np.zeros(16, dtype=bool)
         self.expanded = np.zeros(16, dtype=bool)
-        self.rows = np.zeros((16, num_classes), dtype=np.int32)
         self.expanded[DEAD] = True
-
-    def _attach(self, nfa: NFA) -> None:
-        self._nfa = nfa
-        self._edge_clo = self.byte_class[nfa.edge_lo].tolist()
-        self._edge_chi = self.byte_class[nfa.edge_hi].tolist()
+        self.rows = np.zeros((16, self.num_classes), dtype=np.int32)
 
     @property
-    def nfa(self) -> NFA:
-        """The NFA (built now if this automaton was restored without it)."""
-        if self._nfa is None:
-            self._build_restored_nfa()
-        return self._nfa
+    def expression_built(self) -> bool:
+        """Whether the initial expression exists (False for a restored automaton that never
+        needed it)."""
+        return self._expr_factory is None
 
     @property
-    def nfa_built(self) -> bool:
-        """Whether the NFA exists yet (False for a restored automaton that never needed it)."""
-        return self._nfa is not None
+    def expression(self) -> Expr:
+        """The initial state's expression (built now for a restored automaton)."""
+        return self.expression_of(self.initial_state)
 
     @property
     def num_states(self) -> int:
         return len(self._keys)
 
     def key(self, state: int) -> tuple[int, ...]:
-        """The sorted NFA states that make up `state` (stable across processes)."""
+        """The state's stable key (empty for the dead state)."""
         return self._keys[state]
-
-    def state_for_key(self, key: tuple[int, ...]) -> int:
-        """The state made of exactly these NFA states, created if new."""
-        return self._intern(tuple(key))
 
     def is_accepting(self, state: int) -> bool:
         return bool(self.accepting[state])
@@ -131,40 +134,49 @@ class Automaton:
             self._compute_row(s)
 
     def restore(self, key_flat: np.ndarray, key_ends: np.ndarray, rows: np.ndarray,
-                expanded: np.ndarray) -> np.ndarray:
+                expanded: np.ndarray, origins: Sequence[tuple[int, bytes] | None] | None = None,
+                accepting: np.ndarray | None = None) -> np.ndarray:
         """Add saved states and the rows known for them; return their ids in this automaton.
 
         Saved state i has the key `key_flat[key_ends[i-1]:key_ends[i]]` (state 0 must be the dead
         state: an empty key) and the row `rows[i]` (one target per byte class, given as saved
         state indices), used where `expanded[i]` and this automaton has no row for it yet.
-        Raises `PatternTooComplex`, adding nothing, when the new states would pass `max_states`,
-        and ValueError for malformed input.
+        `accepting[i]` says whether it accepts (default: known only once its expression is).
+        `origins[i]`, when given, is (a state of this automaton, bytes leading from it to
+        state i). Raises `PatternTooComplex`, adding nothing, when the new states would pass
+        `max_states`, and ValueError for malformed input.
         """
-        flat = np.asarray(key_flat)
-        ends = np.asarray(key_ends)
-        rows = np.asarray(rows)
-        expanded = np.asarray(expanded)
+        flat, ends = np.asarray(key_flat), np.asarray(key_ends)
+        rows, expanded = np.asarray(rows), np.asarray(expanded)
         n = len(ends)
         if not valid_keys(flat, ends) or n == 0 or ends[0] != 0 \
+                or (np.diff(ends) != KEY_WIDTH).any() \
                 or rows.shape != (n, self.num_classes) or expanded.shape != (n,) \
-                or expanded.dtype != bool or rows.min() < 0 or rows.max() >= n:
-            raise ValueError("restore needs sorted keys starting with the dead state's empty "
-                             "key, rows of one target per byte class indexing those keys, and "
-                             "one expanded flag per key")
-        if self._nfa is not None and len(flat) and flat.max() >= self._nfa.num_states:
-            raise ValueError("restore got a key naming a state the NFA does not have")
-        values = flat.tolist()
-        bounds = [0, *ends.tolist()]
-        keys = [tuple(values[bounds[i]:bounds[i + 1]]) for i in range(n)]
-        new = {k for k in keys if k not in self._ids}
+                or expanded.dtype != bool or rows.min() < 0 or rows.max() >= n \
+                or (accepting is not None and np.asarray(accepting).shape != (n,)) \
+                or (origins is not None and len(origins) != n):
+            raise ValueError("restore needs keys of the state width starting with the dead "
+                             "state's empty key, rows of one target per byte class indexing "
+                             "those keys, and one expanded flag per key")
+        values = flat.reshape(-1, KEY_WIDTH).tolist()
+        keys = [(), *map(tuple, values)]
+        new = {k for k in keys if k not in self._by_key}
         if self.num_states + len(new) > self.max_states:
             raise PatternTooComplex(
                 f"restoring {len(new):,} saved states would pass the limit of "
                 f"{self.max_states:,} states", self.pattern, None)
-        ids = np.fromiter(map(self._intern, keys), dtype=np.int32, count=n)
+        ids = np.fromiter(map(self._add_key, keys), dtype=np.int32, count=n)
+        if accepting is not None:
+            unknown = np.array([self._exprs[i] is None for i in ids.tolist()], dtype=bool)
+            self.accepting[ids[unknown]] = np.asarray(accepting, dtype=bool)[unknown]
         take = expanded & ~self.expanded[ids]
         self.rows[ids[take]] = ids[rows[take]]
         self.expanded[ids[take]] = True
+        if origins is not None:
+            for i, origin in zip(ids.tolist(), origins):
+                if origin is not None:
+                    self._set_origin(i, origin)
+        self._connect(ids[take].tolist())
         return ids
 
     def step(self, state: int, byte: int) -> int:
@@ -182,58 +194,112 @@ class Automaton:
         """Whether any byte leads from `state` to a non-dead state."""
         return bool(self.expand(state).any())
 
+    def mask_class(self, state: int, horizon: int) -> Expr | None:
+        """An expression equal for two states whenever the byte strings of fewer than `horizon`
+        bytes that lead to live states (and acceptance) are the same from both: the state's
+        expression with repetition bounds capped at `horizon` (`expr.capped`). None where no
+        such class is known cheaply: expressions with `&` or `~`, restored states."""
+        e = self._exprs[state]
+        if e is None or e.boolean:
+            return None
+        return capped(e, horizon)
+
+    def expression_of(self, state: int) -> Expr:
+        """The expression of `state` (derived again for a restored state, checked by key)."""
+        e = self._exprs[state]
+        if e is not None:
+            return e
+        chain = []
+        s = state
+        while self._exprs[s] is None:
+            if s == self.initial_state and self._expr_factory is not None:
+                self._build_initial()
+                break
+            origin = self._origin.get(s)
+            if origin is None or len(chain) > self.num_states:
+                raise RestoreMismatch(
+                    f"a restored state of {self.pattern!r} cannot be reached from the start; "
+                    "the cache holds stale data: clear it (`typedecode cache clear`)")
+            chain.append(s)
+            s = origin[0]
+        for t in reversed(chain):
+            source, data = self._origin[t]
+            e = self._exprs[source]
+            for b in data:
+                e = derivative(e, b)
+            self._link(t, e)
+        return self._exprs[state]  # type: ignore[return-value]
+
     # -- construction -------------------------------------------------------------------
 
-    def _closure_of(self, states) -> tuple[int, ...]:
-        """Sorted NFA states with byte edges (or the match state) reachable by epsilons."""
-        out: set[int] = set()
-        for s in states:
-            c = self._closures.get(s)
-            if c is None:
-                c = self._closures[s] = self._compute_closure(s)
-            out.update(c)
-        return tuple(sorted(out))
-
-    def _build_restored_nfa(self) -> None:
-        nfa = self._nfa_factory()
+    def _build_initial(self) -> None:
+        e = self._expr_factory()
         problem = None
-        if nfa.match != self.match:
-            problem = "match state"
-        elif not np.array_equal(_byte_classes(nfa)[0], self.byte_class):
+        if not np.array_equal(_byte_classes(e), self.byte_class):
             problem = "byte classes"
-        elif max((k[-1] for k in self._keys if k), default=-1) >= nfa.num_states:
-            problem = "state keys"
-        if problem is None:
-            self._attach(nfa)
-            if self._closure_of([nfa.start]) != self._keys[self.initial_state]:
-                self._nfa, self._closures = None, {}
-                problem = "initial state"
+        elif expr_key(e) != self._keys[self.initial_state]:
+            problem = "initial state"
         if problem is not None:
             raise RestoreMismatch(
-                f"the restored automaton of pattern {self.pattern!r} does not match its NFA "
-                f"({problem} differ); the cache holds stale data: clear it "
+                f"the restored automaton of pattern {self.pattern!r} does not match its "
+                f"expression ({problem} differ); the cache holds stale data: clear it "
                 "(`typedecode cache clear`)")
+        self._expr_factory = None
+        self._initial_expr = e
+        self._link(self.initial_state, e)
 
-    def _compute_closure(self, root: int) -> tuple[int, ...]:
-        nfa = self.nfa
-        edge_offsets, eps_offsets, eps_targets = nfa.edge_offsets, nfa.eps_offsets, nfa.eps_targets
-        seen = {root}
-        stack = [root]
-        important = []
-        while stack:
-            s = stack.pop()
-            if edge_offsets[s] != edge_offsets[s + 1] or s == nfa.match:
-                important.append(s)
-            for t in eps_targets[eps_offsets[s]:eps_offsets[s + 1]]:
-                if t not in seen:
-                    seen.add(t)
-                    stack.append(t)
-        return tuple(important)
+    def _link(self, state: int, e: Expr) -> None:
+        if expr_key(e) != self._keys[state]:
+            raise RestoreMismatch(
+                f"a restored state of {self.pattern!r} does not match its expression; the "
+                "cache holds stale data: clear it (`typedecode cache clear`)")
+        self._exprs[state] = e
+        self._ids[e] = state
+        self.accepting[state] = e.nullable
 
-    def _intern(self, key: tuple[int, ...]) -> int:
-        sid = self._ids.get(key)
+    def _set_origin(self, state: int, origin: tuple[int, bytes]) -> None:
+        source = origin[0]
+        if not self._rooted(state) and source != state and self._rooted(source):
+            self._origin[state] = (source, bytes(origin[1]))
+
+    def _rooted(self, state: int) -> bool:
+        """Whether the state's expression is known or can be derived (see `expression_of`)."""
+        return self._exprs[state] is not None or state in self._origin \
+            or state == self.initial_state
+
+    def _connect(self, sources: list[int]) -> None:
+        """Give states reached by restored rows an origin (breadth-first from known states)."""
+        queue = [s for s in sources if self._rooted(s)]
+        for s in queue:
+            row = self.rows[s].tolist()
+            for c, t in enumerate(row):
+                if t and not self._rooted(t):
+                    self._origin[t] = (s, bytes((self._class_start[c],)))
+                    if self.expanded[t]:
+                        queue.append(t)
+
+    def _add_key(self, key: tuple[int, ...]) -> int:
+        sid = self._by_key.get(key)
+        if sid is None:
+            sid = self._new_state(key, None)
+        return sid
+
+    def _intern(self, e: Expr) -> int:
+        sid = self._ids.get(e)
         if sid is not None:
             return sid
+        if e.boolean and is_empty(e):
+            self._ids[e] = DEAD
+            return DEAD
+        key = expr_key(e)
+        sid = self._by_key.get(key)
+        if sid is None:
+            return self._new_state(key, e)
+        if self._exprs[sid] is None:
+            self._link(sid, e)
+        return sid
+
+    def _new_state(self, key: tuple[int, ...], e: Expr | None) -> int:
         sid = len(self._keys)
         if sid >= self.max_states:
             raise PatternTooComplex(
@@ -242,8 +308,11 @@ class Automaton:
         if sid >= len(self.accepting):
             self._grow()
         self._keys.append(key)
-        self._ids[key] = sid
-        self.accepting[sid] = self.match in key
+        self._exprs.append(e)
+        self._by_key[key] = sid
+        if e is not None:
+            self._ids[e] = sid
+            self.accepting[sid] = e.nullable
         return sid
 
     def _grow(self) -> None:
@@ -256,36 +325,24 @@ class Automaton:
         self.rows = rows
 
     def _compute_row(self, state: int) -> None:
-        if self._nfa is None:
-            self._build_restored_nfa()
-        buckets: list[set[int] | None] = [None] * self.num_classes
-        nfa = self._nfa
-        offsets, targets, clo, chi = nfa.edge_offsets, nfa.edge_target, self._edge_clo, \
-            self._edge_chi
-        for s in self._keys[state]:
-            for i in range(offsets[s], offsets[s + 1]):
-                t = targets[i]
-                for c in range(clo[i], chi[i] + 1):
-                    b = buckets[c]
-                    if b is None:
-                        buckets[c] = {t}
-                    else:
-                        b.add(t)
-        row = np.zeros(self.num_classes, dtype=np.int32)
-        for c, targets in enumerate(buckets):
-            if targets:
-                frozen = frozenset(targets)
-                sid = self._by_targets.get(frozen)
-                if sid is None:
-                    sid = self._by_targets[frozen] = self._intern(self._closure_of(targets))
-                row[c] = sid
+        e = self.expression_of(state)
+        bounds = boundaries(e)
+        row = [0] * self.num_classes
+        prev_start, target = -1, DEAD
+        for c, start in enumerate(self._class_start):
+            # A new derivative only where the expression distinguishes bytes since the last.
+            if prev_start < 0 or (bounds >> (prev_start + 1)) & ((1 << (start - prev_start)) - 1):
+                d = derivative(e, start)
+                target = DEAD if d is NOTHING else self._intern(d)
+            row[c] = target
+            prev_start = start
         self.rows[state] = row
         self.expanded[state] = True
 
 
 def valid_keys(flat: np.ndarray, ends: np.ndarray) -> bool:
-    """Whether `ends` cuts the 1-D integer array `flat` into state keys (strictly increasing runs
-    of values >= 0); key i is `flat[ends[i-1]:ends[i]]`, the first starting at 0."""
+    """Whether `ends` cuts the 1-D integer array `flat` into state keys (runs of values >= 0);
+    key i is `flat[ends[i-1]:ends[i]]`, the first starting at 0."""
     if flat.ndim != 1 or ends.ndim != 1 or flat.dtype.kind not in "iu" \
             or ends.dtype.kind not in "iu":
         return False
@@ -293,19 +350,17 @@ def valid_keys(flat: np.ndarray, ends: np.ndarray) -> bool:
         return not len(flat)
     if ends[-1] != len(flat) or ends.min() < 0 or (np.diff(ends) < 0).any():
         return False
-    if not len(flat):
-        return True
-    rising = np.ones(len(flat), dtype=bool)
-    rising[1:] = flat[1:] > flat[:-1]
-    rising[ends[ends < len(flat)]] = True  # each key's first value starts afresh
-    return bool(rising.all() and flat.min() >= 0)
+    return not len(flat) or bool(flat.min() >= 0)
 
 
-def _byte_classes(nfa: NFA) -> tuple[np.ndarray, int]:
-    """Map each byte to a class so that no NFA edge separates two bytes of one class."""
+def _byte_classes(e: Expr) -> np.ndarray:
+    """Map each byte to a class so that no byte set under `e` separates two bytes of one class."""
     cuts = np.zeros(257, dtype=bool)
-    cuts[np.asarray(nfa.edge_lo, dtype=np.int64)] = True
-    cuts[np.asarray(nfa.edge_hi, dtype=np.int64) + 1] = True
+    for mask in byte_masks(e):
+        bits = mask ^ (mask << 1)
+        while bits:
+            low = bits & -bits
+            cuts[low.bit_length() - 1] = True
+            bits ^= low
     cuts[0] = False
-    classes = np.cumsum(cuts[:256]).astype(np.int32)
-    return classes, int(classes[-1]) + 1
+    return np.cumsum(cuts[:256]).astype(np.int32)

@@ -1,7 +1,7 @@
 """High-level intermediate representation of a regular language over Unicode code points.
 
-The parser (`decoding.automaton.syntax`) produces these nodes; the NFA compiler (`decoding.automaton.nfa`) consumes
-them. Invariants:
+The parser (`decoding.automaton.syntax`) produces these nodes; `to_expr` turns them into
+expressions (`decoding.automaton.expr`). Invariants:
 - A `CharSet` holds sorted, disjoint, non-adjacent inclusive ranges of Unicode scalar values
   (0..0x10FFFF without the surrogates 0xD800..0xDFFF). An empty `CharSet` matches nothing.
 - Flags (case-insensitivity, dot-all) are already applied: nodes carry no flags.
@@ -15,7 +15,10 @@ them. Invariants:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from decoding.automaton.expr import Expr
 
 MAX_CODE_POINT = 0x10FFFF
 SURROGATES = (0xD800, 0xDFFF)
@@ -80,3 +83,34 @@ def literal(text: str) -> Node:
     if len(text) == 1:
         return CharSet(((ord(text), ord(text)),))
     return Concat(tuple(CharSet(((ord(c), ord(c)),)) for c in text))
+
+
+def to_expr(node: Node) -> "Expr":
+    """The expression (`decoding.automaton.expr`) with the same language as `node`."""
+    from decoding.automaton import expr as x
+
+    memo: dict[int, x.Expr] = {}
+    # Post-order without recursion: patterns nest up to MAX_NESTING groups deep.
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        n, ready = stack.pop()
+        if id(n) in memo:
+            continue
+        children = n.items if isinstance(n, (Concat, Alternation)) else \
+            (n.item,) if isinstance(n, Repeat) else ()
+        if not ready:
+            stack.append((n, True))
+            stack.extend((c, False) for c in children)
+            continue
+        if isinstance(n, CharSet):
+            e = x.chars(n.ranges)
+        elif isinstance(n, Concat):
+            e = x.cat_of(memo[id(c)] for c in n.items)
+        elif isinstance(n, Alternation):
+            e = x.alt_of(memo[id(c)] for c in n.items)
+        elif isinstance(n, Repeat):
+            e = x.repeat(memo[id(n.item)], n.min, n.max)
+        else:
+            e = x.EMPTY
+        memo[id(n)] = e
+    return memo[id(node)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,10 +18,12 @@ import regex
 import torch
 
 from decoding.automaton.dfa import DEAD, DEFAULT_MAX_DFA_STATES, Automaton
+from decoding.automaton.expr import Expr
 from decoding.automaton.forced import ForcedText
-from decoding.automaton.nfa import NFA, build_nfa
+from decoding.automaton.hir import to_expr
+from decoding.automaton.language import Language
 from decoding.automaton.syntax import parse
-from decoding.errors import TokenRejected
+from decoding.errors import TokenRejected, UsageError
 from decoding.guides.protocol import check_engine
 from decoding.persist import cached as persist
 from decoding.tokens.index import TokenIndex
@@ -30,7 +33,7 @@ from decoding.util import LRU, gc_paused
 if TYPE_CHECKING:
     from decoding.guides.partial import PartialGuide
 
-Pattern = str | regex.Pattern
+Pattern = str | regex.Pattern | Expr | Language
 
 
 class Guide:
@@ -68,8 +71,8 @@ class Guide:
                 or not vocab.token_bytes[token_id]:
             raise TokenRejected(f"token {token_id} is special or outside the vocabulary and is "
                                 f"never allowed")
-        if self.index.has_entry(state):
-            entry = self.index.entry(state)
+        entry = self.index.entry(state) if self.index.has_entry(state) else None
+        if entry is not None and entry.next_states is not None:
             i = int(np.searchsorted(entry.token_ids, token_id))
             ok = i < len(entry.token_ids) and entry.token_ids[i] == token_id
             nxt = int(entry.next_states[i]) if ok else DEAD
@@ -107,8 +110,13 @@ _INDEXES: LRU[tuple, TokenIndex] = LRU(_MEMO_SIZE)
 def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
             engine: str = "automaton", max_states: int = DEFAULT_MAX_DFA_STATES,
             cache_dir: Any = None) -> Guide | PartialGuide:
-    """Compile `pattern` (str or `regex.Pattern`) for `tokenizer` (a transformers tokenizer or a
-    `Vocabulary`) into a guide whose masks are `vocab_size` wide (default: the vocabulary size).
+    """Compile `pattern` for `tokenizer` (a transformers tokenizer or a `Vocabulary`) into a
+    guide whose masks are `vocab_size` wide (default: the vocabulary size).
+
+    `pattern`: regex text or a `regex.Pattern`; an expression (`schema2re.to_expression`,
+    `decoding.automaton.expr`) or a `Language`; or a schema: a JSON Schema dict or bool, a
+    Pydantic model class or another type Pydantic describes (translated with `schema2re`'s
+    default options; a warm process loads its guide from the disk cache without translating).
 
     `engine="automaton"` (default) supports the syntax described in `decoding.automaton.syntax` and raises
     a `PatternError` subclass for anything else; `engine="partial"` uses the `regex` module's
@@ -121,18 +129,50 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
     """
     check_engine(engine)
     vocabulary = vocabulary_of(tokenizer, cache_dir=cache_dir)
+    if not isinstance(pattern, (str, regex.Pattern, Expr, Language)):
+        pattern = _schema_language(pattern, cache_dir)
+    if isinstance(pattern, (Expr, Language)):
+        if engine == "partial":
+            raise UsageError('engine="partial" needs regex text, not an expression or schema')
+        if isinstance(pattern, Expr):
+            expression = pattern
+            pattern = Language(f"expression:{expression.fingerprint}", lambda: expression)
+        return compile_language(pattern.name, 0, pattern.expression, vocabulary,
+                                vocab_size=vocab_size, max_states=max_states,
+                                cache_dir=cache_dir)
     if engine == "partial":
         from decoding.guides.partial import PartialGuide
 
         return PartialGuide(pattern, vocabulary, vocab_size=vocab_size)
     text = pattern.pattern if isinstance(pattern, regex.Pattern) else pattern
     flags = pattern.flags if isinstance(pattern, regex.Pattern) else 0
+
+    def make_expr() -> Expr:
+        with gc_paused():
+            return to_expr(parse(pattern))
+
+    return compile_language(text, flags, make_expr, vocabulary, vocab_size=vocab_size,
+                            max_states=max_states, cache_dir=cache_dir)
+
+
+def _schema_language(schema: Any, cache_dir: Any) -> Language:
+    """A JSON Schema (dict or bool), Pydantic model class or other type as a `Language`
+    (translated with `schema2re`'s default options; cached as `generate` caches it); a value
+    that is none of these raises `schema2re.SchemaError`."""
+    from schema2re.inputs import load_schema
+
+    return persist.cached_schema_language(load_schema(schema), persist.store_for(cache_dir))
+
+
+def compile_language(name: str, flags: int, make_expr: Callable[[], Expr],
+                     vocabulary: Vocabulary, *, vocab_size: int | None = None,
+                     max_states: int = DEFAULT_MAX_DFA_STATES, cache_dir: Any = None) -> Guide:
+    """The guide of the language that `make_expr` builds, memoized in the process and kept in
+    the disk cache under `name` and `flags` (which must determine the language): a process
+    that finds it there calls `make_expr` only if it meets a state the cache lacks."""
+    text = name
     akey = (text, flags, max_states)
     store = persist.store_for(cache_dir)
-
-    def make_nfa() -> NFA:
-        with gc_paused():
-            return build_nfa(parse(pattern), pattern=text)
 
     evicted = None
     with _LOCK:
@@ -142,11 +182,11 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
         if index is None:
             with gc_paused():
                 if store is not None:
-                    index = persist.open_index(store, text, flags, max_states, make_nfa,
+                    index = persist.open_index(store, text, flags, max_states, make_expr,
                                                automaton, vocabulary, vocab_size)
                 else:
                     if automaton is None:
-                        automaton = Automaton(make_nfa(), max_states=max_states, pattern=text)
+                        automaton = Automaton(make_expr(), max_states=max_states, pattern=text)
                     index = TokenIndex(automaton, vocabulary, vocab_size)
             _AUTOMATA.put(akey, index.automaton)
             evicted = _INDEXES.put(ikey, index)

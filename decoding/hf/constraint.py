@@ -1,15 +1,17 @@
 """What a generation must produce: the pattern the guide follows and how its text becomes a value.
 
 `make_constraint(schema=..., regex=..., options=ConstraintOptions(...))` checks the arguments and
-translates a schema to a regex without touching any model, so every bad argument fails before
-model work:
+translates a schema to an expression (`schema2re.to_expression`; regex text for the partial
+engine) without touching any model, so every bad argument fails before model work:
 - both given, or a regex of the wrong type: `UsageError`;
 - a schema that is none of the accepted kinds, or does not translate: the
   `schema2re.errors.SchemaToRegexError` from `schema2re` (a `TypedecodeError`);
 - a regex that does not parse (automaton engine): the `PatternError` from `decoding.automaton.syntax`
   (schema2re's output is valid for the automaton engine by its contract and is not re-parsed).
-Translations use the options' `to_regex` keywords and come from the disk cache
-(`decoding.persist.cached.cached_to_regex`, keyed by schema and options) when it has them.
+Translations use the options' `to_regex` keywords; a schema translated before by any process
+sharing the disk cache is not translated again (`decoding.persist.cached.cached_schema_language`,
+keyed by schema and options): its guide comes from the cache. `regex=` also takes an expression
+or a `Language`.
 
 What a schema argument is, is decided by `schema2re.inputs.schema_kind` alone. `Constraint.parse`
 turns a generated text into the caller's value and never returns an invalid one
@@ -19,7 +21,8 @@ turns a generated text into the caller's value and never returns an invalid one
 - a Python type (Pydantic model class, Enum, `Literal[...]`, `list[int]`, anything a
   `pydantic.TypeAdapter` takes, or a TypeAdapter): `TypeAdapter(type).validate_json(text)`,
   the model instance, Enum member, list...
-`Constraint.key` is (pattern text, flags, engine): what a compiled guide depends on.
+`Constraint.key` is (pattern text or language name, flags, engine): what a compiled guide
+depends on.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from typing import Any, Callable
 
 import regex as regex_module
 
+from decoding.automaton.expr import Expr
+from decoding.automaton.language import Language
 from decoding.errors import OutputValidationError, UsageError
 from decoding.hf.options import ConstraintOptions
 from decoding.util import LRU
@@ -38,9 +43,10 @@ from decoding.util import LRU
 
 @dataclass(frozen=True)
 class Constraint:
-    """A pattern (`str` or `regex.Pattern`) plus the conversion of a matching text to a value."""
+    """A pattern (regex text, `regex.Pattern`, expression or `Language`: what
+    `decoding.compile` takes) plus the conversion of a matching text to a value."""
 
-    pattern: str | regex_module.Pattern
+    pattern: str | regex_module.Pattern | Expr | Language
     key: tuple
     engine: str = "automaton"
     _parse: Callable[[str], Any] = field(default=lambda text: text, repr=False, compare=False)
@@ -84,6 +90,8 @@ def make_constraint(schema: Any = None, regex: Any = None,
 def _argument_key(schema: Any, regex: Any, options: ConstraintOptions) -> tuple | None:
     """A hashable identity for the arguments, or None when they have none (never memoized)."""
     if regex is not None:
+        if isinstance(regex, (Expr, Language)):
+            return ("regex", _pattern_key(regex, options.engine))
         if isinstance(regex, (re.Pattern, regex_module.Pattern)):
             return ("regex", type(regex), regex.pattern, regex.flags, options.engine)
         return ("regex", regex, options.engine) if isinstance(regex, str) else None
@@ -102,14 +110,22 @@ def _argument_key(schema: Any, regex: Any, options: ConstraintOptions) -> tuple 
 def _regex_constraint(pattern: Any, engine: str) -> Constraint:
     if isinstance(pattern, re.Pattern):
         pattern = regex_module.compile(pattern.pattern, pattern.flags)
+    if isinstance(pattern, (Expr, Language)):
+        if engine == "partial":
+            raise UsageError('engine="partial" needs regex text, not an expression')
+        return Constraint(pattern, _pattern_key(pattern, engine), engine)
     if not isinstance(pattern, (str, regex_module.Pattern)):
-        raise UsageError(f"regex must be a str or a compiled pattern, got "
+        raise UsageError(f"regex must be a str, a compiled pattern or an expression, got "
                          f"{type(pattern).__name__}")
     _check_syntax(pattern, engine)
     return Constraint(pattern, _pattern_key(pattern, engine), engine)
 
 
 def _pattern_key(pattern: Any, engine: str) -> tuple:
+    if isinstance(pattern, Language):
+        return (pattern.name, 0, engine)
+    if isinstance(pattern, Expr):
+        return (f"expression:{pattern.fingerprint}", 0, engine)
     if isinstance(pattern, regex_module.Pattern):
         return (pattern.pattern, pattern.flags, engine)
     return (pattern, 0, engine)
@@ -133,8 +149,11 @@ def _schema_constraint(schema: Any, options: ConstraintOptions, cache_dir: Any) 
     else:
         document = load_schema(schema)
         parser = _json_schema_parser(document)
-    pattern = persist.cached_to_regex(document, persist.store_for(cache_dir),
-                                      **options.translation_keywords())
+    store, keywords = persist.store_for(cache_dir), options.translation_keywords()
+    if options.engine == "partial":  # regex text for the `regex` module
+        pattern: Any = persist.cached_to_regex(document, store, **keywords)
+    else:
+        pattern = persist.cached_schema_language(document, store, **keywords)
     return Constraint(pattern, _pattern_key(pattern, options.engine), options.engine, parser)
 
 

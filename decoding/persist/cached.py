@@ -24,7 +24,11 @@ Stored in a `cache.store.Store` (kind: key -> value):
   state's token-index entry (allowed tokens and the keys of the states they lead to). Entries are loaded one by one
   when first asked for, so a warm start reads only what it uses. Mask width is not part of the
   key: masks are rebuilt from the token ids at any width.
-- "schema2re": schema JSON + options -> the regex `schema2re.to_regex` made of it.
+- "schema2re": schema JSON + options -> the regex `schema2re.to_regex` made of it (the partial
+  engine's input).
+- "schema_language": the same key -> True once `schema2re.to_expression` translated it without
+  warnings; the schema's guide is then stored under that key as its pattern, so a warm process
+  skips the translation (`cached_schema_language`).
 Every key holds `PERSIST_VERSION` and a fingerprint of the source code that computes the value
 (the decoding core's modules, or the schema2re package, plus the regex module's version and
 Unicode data), so changed code never reads values made by other code. The core's fingerprint is
@@ -34,8 +38,8 @@ first cache use instead, it would store its old code's values under the new code
 
 Contracts:
 - A warm start is indistinguishable from a cold one: masks, transitions, accepting states and
-  warnings are the same. A restored automaton builds its NFA only when it meets a state whose row
-  was not saved.
+  warnings are the same. A restored automaton builds its expression only when it meets a state whose
+  row was not saved.
 - `PersistentIndex` saves after its 1st, 2nd, 4th, ... newly computed entry, then every
   `SAVE_EVERY` entries, when `decoding.compile`'s in-process memo lets go of it, at interpreter
   exit, and on `save()`. What is new is packed on the calling thread and written by one
@@ -76,13 +80,14 @@ from cache.store import CacheWarning, Store, get_store
 from cache.writer import BackgroundWriter
 from decoding.automaton import syntax  # noqa: F401  (syntax: loaded before the fingerprint)
 from decoding.automaton.dfa import Automaton
-from decoding.automaton.nfa import NFA
+from decoding.automaton.expr import Expr
+from decoding.automaton.language import Language
 from decoding.persist import snapshot
 from decoding.tokens.index import StateEntry, TokenIndex
 from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
 
-PERSIST_VERSION = 1
+PERSIST_VERSION = 2
 SAVE_EVERY = 64
 STAMP_SAMPLE = 256  # token strings checked each time a stamp is used
 
@@ -352,7 +357,8 @@ class PersistentIndex(TokenIndex):
         try:
             if saved is None or not saved.fits(self.automaton):
                 raise ValueError("the snapshot is of another pattern")
-            self.automaton.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded)
+            self.automaton.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded,
+                                   accepting=saved.accepting)
         except ValueError:  # PatternTooComplex (too many states to add) is one too
             self._replace = True
             return
@@ -373,6 +379,8 @@ class PersistentIndex(TokenIndex):
             entries = []
             for state in fresh:
                 e = super().entry(state)
+                if e.next_states is None:  # shared with a state of its mask class: not stored
+                    continue
                 entries.append((self._entry_key(self.automaton.key(state)),
                                 snapshot.pack_entry(self.automaton, e.token_ids, e.next_states,
                                                     self.vocabulary.size)))
@@ -402,8 +410,8 @@ class PersistentIndex(TokenIndex):
         if arrays is None:
             return None
         try:
-            return snapshot.unpack_entry(arrays, self.automaton, self.vocabulary.size,
-                                         self._trie.unusable_bits)
+            return snapshot.unpack_entry(arrays, self.automaton, state,
+                                         self.vocabulary.token_bytes, self._trie.unusable_bits)
         except ValueError:  # computed again, and stored over the bad value at the next save
             return None
 
@@ -413,12 +421,13 @@ class PersistentIndex(TokenIndex):
 
 
 def open_index(store: Store, pattern: str, flags: int, max_states: int,
-               make_nfa: Callable[[], NFA], automaton: Automaton | None,
+               make_expr: Callable[[], Expr], automaton: Automaton | None,
                vocabulary: Vocabulary, width: int | None) -> PersistentIndex:
     """The token index of a pattern for `vocabulary`, with what `store` knows restored.
 
     `automaton` is the pattern's automaton if this process has one; otherwise it is restored from
-    the store (its NFA built by `make_nfa` only when needed) or built with `make_nfa` now.
+    the store (its expression built by `make_expr` only when needed) or built with `make_expr`
+    now. `pattern` is any text naming the language (pattern text, or a schema's key).
     """
     fingerprint = core_fingerprint()
     automaton_key = _key("automaton", fingerprint, pattern, flags, max_states)
@@ -435,9 +444,9 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
     saved = None if arrays is None else _quietly(lambda: _parsed(arrays))
     if automaton is None and saved is not None:
-        automaton = _quietly(lambda: _restored_automaton(saved, make_nfa, max_states, pattern))
+        automaton = _quietly(lambda: _restored_automaton(saved, make_expr, max_states, pattern))
     if automaton is None:
-        automaton = Automaton(make_nfa(), max_states=max_states, pattern=pattern)
+        automaton = Automaton(make_expr(), max_states=max_states, pattern=pattern)
     index = PersistentIndex(automaton, vocabulary, width, store, automaton_key, entry_key)
     if arrays is not None:
         _quietly(lambda: index.restore(saved))
@@ -451,11 +460,11 @@ def _parsed(arrays: snapshot.Arrays) -> snapshot.Snapshot | None:
         return None
 
 
-def _restored_automaton(saved: snapshot.Snapshot, make_nfa: Callable[[], NFA], max_states: int,
-                        pattern: str) -> Automaton | None:
+def _restored_automaton(saved: snapshot.Snapshot, make_expr: Callable[[], Expr],
+                        max_states: int, pattern: str) -> Automaton | None:
     """An automaton made from a snapshot's header alone (its states come with `restore`)."""
     try:
-        return Automaton.restored(saved.byte_class, saved.match, saved.initial_key(), make_nfa,
+        return Automaton.restored(saved.byte_class, saved.initial_key(), make_expr,
                                   max_states=max_states, pattern=pattern)
     except ValueError:
         return None
@@ -513,6 +522,37 @@ def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
     if not caught:
         _quietly(lambda: store.put_json("schema2re", key, result))
     return result
+
+
+def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> Language:
+    """The `Language` of `schema2re.to_expression(schema, **options)`, named by the schema.
+
+    The name is the key `cached_to_regex` uses (schema JSON in its key order, options, the
+    translator's code fingerprint). A schema that translated without warnings before, in any
+    process sharing `store`, is not translated now: the guide comes from the disk cache and the
+    expression is built only if decoding meets a state the cache lacks. Otherwise the schema is
+    translated now, so that errors and warnings come from this call.
+    """
+    import schema2re
+
+    fingerprint = schema2re_fingerprint()
+    try:
+        key = _key("schema2re", fingerprint, sorted(options.items()), schema)
+    except (TypeError, ValueError):  # options that are not JSON: let to_expression judge them
+        key = None
+
+    def translate() -> Expr:
+        return schema2re.to_expression(schema, **options)
+
+    if store is None or fingerprint is None or key is None:
+        expression = translate()
+        return Language(f"expression:{expression.fingerprint}", lambda: expression)
+    if _quietly(lambda: store.get_json("schema_language", key)) is True:
+        return Language(key, translate)
+    expression, caught = _passing_warnings_on(translate)
+    if not caught:
+        _quietly(lambda: store.put_json("schema_language", key, True))
+    return Language(key, lambda: expression)
 
 
 # --- warnings of a cold build ----------------------------------------------------------------

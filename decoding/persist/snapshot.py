@@ -1,18 +1,18 @@
 """Saved forms of an automaton's states and of token-index entries: plain arrays, checked on load.
 
 Automaton snapshot (`take` -> arrays, `parse` -> `Snapshot`, `merge`):
-- `header` int64 [match, initial]: the NFA's match state and the initial state's index;
-  `byte_class` uint8 [256].
+- `header` int64 [initial]: the initial state's index; `byte_class` uint8 [256].
 - States by index, index 0 being the dead state (empty key): `key_flat` int32 and `key_ends`
   int64 (state i's key is `key_flat[key_ends[i-1]:key_ends[i]]`), `rows` int32 [n, classes]
-  (targets are state indices) and `expanded` bool [n] (which rows are meaningful).
+  (targets are state indices), `expanded` bool [n] (which rows are meaningful) and `accepting`
+  bool [n].
 Indices are private to a snapshot: another process numbers the same states differently, so
 `merge` unions two snapshots through the state keys.
 
 Entry (`pack_entry` -> arrays, `unpack_entry`): `bits` uint8 [ceil(vocab_size / 8)] (allowed
 tokens, `np.packbits` order), the keys of the distinct states they lead to (`target_flat` int32,
-`target_ends` int64, as for states) and `codes` (uint8, uint16 or int32: per allowed token in id
-order, the index of its target). Next states are given by key, so an entry means the same in
+`target_ends` int64, as for states), whether each accepts (`target_accepting` bool) and `codes`
+(uint8, uint16 or int32: per allowed token in id order, the index of its target). Next states are given by key, so an entry means the same in
 every process; masks are not stored (they are rebuilt from the token ids at any width).
 
 `parse` and `unpack_entry` check names, dtypes, shapes, that every index is in range and that
@@ -22,6 +22,7 @@ allowed; so a restore never indexes out of bounds and no allowed token leads to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,8 @@ from decoding.automaton.dfa import Automaton, valid_keys
 Arrays = dict[str, np.ndarray]
 
 _STATE_DTYPES = {"header": np.int64, "byte_class": np.uint8, "key_flat": np.int32,
-                 "key_ends": np.int64, "rows": np.int32, "expanded": np.bool_}
+                 "key_ends": np.int64, "rows": np.int32, "expanded": np.bool_,
+                 "accepting": np.bool_}
 _CODE_DTYPES = (np.uint8, np.uint16, np.int32)
 
 
@@ -39,13 +41,13 @@ _CODE_DTYPES = (np.uint8, np.uint16, np.int32)
 class Snapshot:
     """A parsed automaton snapshot (see the module docstring)."""
 
-    match: int
     initial: int
     byte_class: np.ndarray
     key_flat: np.ndarray
     key_ends: np.ndarray
     rows: np.ndarray
     expanded: np.ndarray
+    accepting: np.ndarray
 
     @property
     def num_states(self) -> int:
@@ -61,8 +63,7 @@ class Snapshot:
 
     def fits(self, automaton: Automaton) -> bool:
         """Whether this is a snapshot of `automaton`'s pattern."""
-        return (self.match == automaton.match
-                and np.array_equal(self.byte_class, automaton.byte_class)
+        return (np.array_equal(self.byte_class, automaton.byte_class)
                 and np.array_equal(self.initial_key(), automaton.key(automaton.initial_state)))
 
 
@@ -71,25 +72,27 @@ def take(automaton: Automaton) -> Arrays:
     the automaton's later growth does not change."""
     n = automaton.num_states
     flat, ends = _flatten([automaton.key(s) for s in range(n)])
-    return _snapshot_arrays([automaton.match, automaton.initial_state], automaton.byte_class,
-                            flat, ends, automaton.rows[:n].copy(), automaton.expanded[:n].copy())
+    return _snapshot_arrays([automaton.initial_state], automaton.byte_class, flat, ends,
+                            automaton.rows[:n].copy(), automaton.expanded[:n].copy(),
+                            automaton.accepting[:n].copy())
 
 
 def parse(arrays: Arrays) -> Snapshot:
     """The snapshot in `arrays`; ValueError naming the first problem found."""
     _check_dtypes(arrays, _STATE_DTYPES)
-    header, byte_class, flat, ends, rows, expanded = (arrays[k] for k in _STATE_DTYPES)
-    if header.shape != (2,) or byte_class.shape != (256,):
+    header, byte_class, flat, ends, rows, expanded, accepting = \
+        (arrays[k] for k in _STATE_DTYPES)
+    if header.shape != (1,) or byte_class.shape != (256,):
         raise ValueError("snapshot header or byte classes have the wrong shape")
     if not valid_keys(flat, ends):
-        raise ValueError("snapshot keys are not sorted NFA state sets")
-    match, initial = (int(v) for v in header)
+        raise ValueError("snapshot keys are not state keys")
+    initial = int(header[0])
     n = len(ends)
     if n < 2 or not 0 < initial < n or ends[0] != 0 or ends[initial] == ends[initial - 1] \
-            or match < 0 or rows.shape != (n, int(byte_class[-1]) + 1) \
+            or rows.shape != (n, int(byte_class[-1]) + 1) or accepting.shape != (n,) \
             or expanded.shape != (n,) or rows.min() < 0 or rows.max() >= n:
         raise ValueError("snapshot states are inconsistent")
-    return Snapshot(match, initial, byte_class, flat, ends, rows, expanded)
+    return Snapshot(initial, byte_class, flat, ends, rows, expanded, accepting)
 
 
 def merge(old: Arrays, new: Arrays, max_states: int) -> Arrays:
@@ -101,7 +104,7 @@ def merge(old: Arrays, new: Arrays, max_states: int) -> Arrays:
         ours = parse(old)
     except ValueError:
         return new
-    if ours.match != theirs.match or not np.array_equal(ours.byte_class, theirs.byte_class) \
+    if not np.array_equal(ours.byte_class, theirs.byte_class) \
             or not np.array_equal(ours.initial_key(), theirs.initial_key()):
         return new
     keys = ours.keys()
@@ -123,9 +126,12 @@ def merge(old: Arrays, new: Arrays, max_states: int) -> Arrays:
     take_rows = theirs.expanded & ~expanded[mapping]
     rows[mapping[take_rows]] = mapping[theirs.rows[take_rows]]
     expanded[mapping[take_rows]] = True
+    accepting = np.zeros(n, dtype=bool)
+    accepting[:ours.num_states] = ours.accepting
+    accepting[mapping] |= theirs.accepting
     flat, ends = _flatten(keys)
-    return _snapshot_arrays([ours.match, ours.initial], ours.byte_class, flat, ends, rows,
-                            expanded)
+    return _snapshot_arrays([ours.initial], ours.byte_class, flat, ends, rows, expanded,
+                            accepting)
 
 
 def pack_entry(automaton: Automaton, token_ids: np.ndarray, next_states: np.ndarray,
@@ -137,17 +143,21 @@ def pack_entry(automaton: Automaton, token_ids: np.ndarray, next_states: np.ndar
     flat, ends = _flatten([automaton.key(int(t)) for t in targets])
     dtype = next(d for d in _CODE_DTYPES if len(targets) <= np.iinfo(d).max + 1)
     return {"bits": np.packbits(allowed), "target_flat": flat, "target_ends": ends,
+            "target_accepting": automaton.accepting[targets].astype(bool),
             "codes": codes.astype(dtype)}
 
 
-def unpack_entry(arrays: Arrays, automaton: Automaton, vocab_size: int,
+def unpack_entry(arrays: Arrays, automaton: Automaton, state: int, token_bytes: Sequence[bytes],
                  forbidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(token_ids int64, next_states int32) of a packed entry, its target states added to
-    `automaton`. `forbidden`: packed bits of tokens no entry may allow. ValueError (adding
-    nothing to the automaton) if the arrays are not a valid entry."""
+    """(token_ids int64, next_states int32) of a packed entry of `state`, its target states
+    added to `automaton` (each reached by the bytes of its first token). `token_bytes`: the
+    vocabulary's byte strings; `forbidden`: packed bits of tokens no entry may allow. ValueError
+    (adding nothing to the automaton) if the arrays are not a valid entry."""
+    vocab_size = len(token_bytes)
     try:
-        bits, flat, ends, codes = (arrays[k] for k in ("bits", "target_flat", "target_ends",
-                                                        "codes"))
+        bits, flat, ends, accepting, codes = (
+            arrays[k] for k in ("bits", "target_flat", "target_ends", "target_accepting",
+                                "codes"))
     except KeyError as exc:
         raise ValueError(f"entry lacks {exc}") from None
     if bits.dtype != np.uint8 or bits.shape != forbidden.shape or (bits & forbidden).any():
@@ -160,11 +170,17 @@ def unpack_entry(arrays: Arrays, automaton: Automaton, vocab_size: int,
     if codes.dtype not in _CODE_DTYPES or codes.shape != token_ids.shape \
             or (len(codes) and (codes.min() < 0 or codes.max() >= len(ends))):
         raise ValueError("entry codes do not index its targets")
+    if accepting.dtype != np.bool_ or accepting.shape != ends.shape:
+        raise ValueError("entry target flags have the wrong shape")
     # Restore the targets as states without rows, after the dead state restore() expects.
     n = len(ends) + 1
+    first = np.full(n - 1, -1, dtype=np.int64)
+    first[codes[::-1]] = token_ids[::-1]  # each target's first token (lowest id)
+    origins = [None, *((state, token_bytes[t]) for t in first.tolist())]
     ids = automaton.restore(flat, np.concatenate([[0], ends]),
                             np.zeros((n, automaton.num_classes), dtype=np.int32),
-                            np.zeros(n, dtype=bool))
+                            np.zeros(n, dtype=bool), origins,
+                            np.concatenate([[False], accepting]))
     return token_ids, ids[1:][codes].astype(np.int32)
 
 
@@ -183,9 +199,10 @@ def _flatten(keys: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
     return np.fromiter((v for k in keys for v in k), dtype=np.int32, count=total), ends
 
 
-def _snapshot_arrays(header, byte_class, flat, ends, rows, expanded) -> Arrays:
+def _snapshot_arrays(header, byte_class, flat, ends, rows, expanded, accepting) -> Arrays:
     return {"header": np.asarray(header, dtype=np.int64),
             "byte_class": np.asarray(byte_class, dtype=np.uint8),
             "key_flat": flat, "key_ends": ends,
             "rows": np.asarray(rows, dtype=np.int32),
-            "expanded": np.asarray(expanded, dtype=bool)}
+            "expanded": np.asarray(expanded, dtype=bool),
+            "accepting": np.asarray(accepting, dtype=bool)}

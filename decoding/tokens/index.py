@@ -9,6 +9,10 @@ Invariants:
 - Entries are computed on first request by one vectorized walk of the whole vocabulary (numpy over
   the flat byte table; no Python loop per token) and memoized per state. Masks are shared,
   read-only tensors.
+- States in one mask class (`Automaton.mask_class` with a horizon one past the longest token:
+  e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
+  first's token ids and mask, and `next_states` None (its transitions are walked per token when
+  asked for). `shared` counts such entries.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import torch
 
 from decoding.automaton.dfa import DEAD, Automaton
+from decoding.automaton.expr import Expr
 from decoding.errors import UsageError
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
@@ -28,9 +33,9 @@ from decoding.tokens.vocabulary import Vocabulary
 class StateEntry:
     """What a state allows: sorted token ids, the state each leads to, and the boolean mask."""
 
-    token_ids: np.ndarray    # int64, sorted
-    next_states: np.ndarray  # int32, aligned with token_ids
-    mask: torch.Tensor       # bool [width]; shared, never modify in place
+    token_ids: np.ndarray            # int64, sorted
+    next_states: np.ndarray | None   # int32, aligned with token_ids; None: not computed
+    mask: torch.Tensor               # bool [width]; shared, never modify in place
 
 
 class TokenIndex:
@@ -55,6 +60,9 @@ class TokenIndex:
         self._node_class: np.ndarray | None = None
         self._eos = np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64)
         self._entries: dict[int, StateEntry] = {}
+        self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
+        self._by_class: dict[Expr, StateEntry] = {}
+        self.shared = 0
 
     def entry(self, state: int) -> StateEntry:
         """The memoized entry for `state`, computed on first use."""
@@ -71,9 +79,18 @@ class TokenIndex:
         self._entries[state] = self._make_entry(state, token_ids, next_states)
 
     def _compute(self, state: int) -> StateEntry:
+        like = self.automaton.mask_class(state, self._horizon)
+        if like is not None:
+            hit = self._by_class.get(like)
+            if hit is not None:
+                self.shared += 1
+                return StateEntry(hit.token_ids, None, hit.mask)
         next_of = self.walk(state)
         token_ids = np.flatnonzero(next_of != DEAD)  # nonzero is fastest on bools
-        return self._make_entry(state, token_ids, next_of[token_ids])
+        entry = self._make_entry(state, token_ids, next_of[token_ids])
+        if like is not None:
+            self._by_class[like] = entry
+        return entry
 
     def walk(self, state: int) -> np.ndarray:
         """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed)."""

@@ -18,7 +18,8 @@ import pytest
 import decoding
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC_MODULES = ("decoding", "decoding.examples", "decoding.langchain", "schema2re", "cache")
+PUBLIC_MODULES = ("decoding", "decoding.automaton", "decoding.examples", "decoding.langchain",
+                  "schema2re", "cache")
 HEAVY = "sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers'})"
 
 

@@ -174,7 +174,7 @@ def test_required_first_is_a_second_order_for_small_objects():
                             {"c": None, "a": 1}],
           rejected=[{"b": "", "c": None, "a": 1}, {"c": None, "b": "", "a": 1}, Raw('{"a":1,"c":null,"a":2}'),
                     Raw('{"c":null,"a":1,"c":null}')])
-    # past MAX_REORDERED_CHARS of members, schema order only
+    # past MAX_REORDERED_SIZE of members, schema order only
     big = {"type": "object", "properties": {"a": {}, "b": {}}, "required": ["b"]}
     check(big, accepted=[{"a": 1, "b": 2}], rejected=[{"b": 2, "a": 1}])
 

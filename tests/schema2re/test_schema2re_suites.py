@@ -44,4 +44,4 @@ def test_json_schema_test_suite_with_extra_properties():
 
 def test_jsonschemabench_dev_sample():
     report = coverage.evaluate(coverage.dev_cases(DATA), every=DEV_EVERY, max_match_chars=MAX_MATCH_CHARS)
-    _check(report, f"JSONSchemaBench dev set (every {DEV_EVERY}th schema)", min_compiled=0.945, min_matched=0.96)
+    _check(report, f"JSONSchemaBench dev set (every {DEV_EVERY}th schema)", min_compiled=0.965, min_matched=0.955)

@@ -27,7 +27,7 @@ import decoding.tokens.trie as trie_mod
 from cache import CacheWarning
 from cache.location import ENV_VAR
 from decoding.automaton.dfa import Automaton, RestoreMismatch
-from decoding.automaton.nfa import build_nfa
+from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
 from decoding.persist import cached as persist
 from decoding.persist import snapshot
@@ -112,7 +112,7 @@ def test_warm_start_is_bit_identical_and_computes_nothing(request, tmp_path, fre
     assert [walk(g, tokenizer, t) for g, (_, t) in zip(warm, cases)] == reference
     for g, c in zip(warm, cold):
         assert g.index.walks == 0 and g.index.restored == c.index.walks
-        assert not g.automaton.nfa_built
+        assert not g.automaton.expression_built
     hits = store_mod.get_store(tmp_path).info()["hits"]
     expected = {"vocabulary": 1, "trie": 1, "automaton": 2,
                 "entry": sum(g.index.restored for g in warm)}
@@ -147,12 +147,12 @@ def test_warm_process_extends_what_it_loaded_and_merges_back(bpe_tokenizer, tmp_
     got = walk(partial, bpe_tokenizer, [text])
     assert got == reference
     assert partial.index.restored == 1 and partial.index.walks > 0
-    assert partial.automaton.nfa_built  # met states whose rows were not saved
+    assert partial.automaton.expression_built  # met states whose rows were not saved
     persist.save_all()
     fresh()
     again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
     assert walk(again, bpe_tokenizer, [text]) == reference
-    assert again.index.walks == 0 and not again.automaton.nfa_built
+    assert again.index.walks == 0 and not again.automaton.expression_built
 
 
 def test_merge_remaps_states_numbered_differently(bpe_tokenizer, tmp_path, fresh):
@@ -174,9 +174,17 @@ def test_merge_remaps_states_numbered_differently(bpe_tokenizer, tmp_path, fresh
     # Every merged row says what a cold automaton says, in terms of state keys.
     cold = _automaton(OBJECT)
     keys = merged.keys()
-    for i in np.flatnonzero(merged.expanded)[1:]:
-        row = cold.expand(cold.state_for_key(keys[i]))
-        assert [cold.key(t) for t in row] == [keys[t] for t in merged.rows[i]]
+    in_cold = {merged.initial: cold.initial_state}  # merged index -> cold state, by walking
+    queue = [merged.initial]
+    for i in queue:
+        if merged.expanded[i]:
+            row = cold.expand(in_cold[i])
+            assert [cold.key(t) for t in row] == [keys[t] for t in merged.rows[i]]
+            for j, t in zip(merged.rows[i].tolist(), row.tolist()):
+                if j not in in_cold:
+                    in_cold[j] = t
+                    queue.append(j)
+    assert set(np.flatnonzero(merged.expanded)[1:].tolist()) <= set(in_cold)
     assert merged.expanded.sum() >= max(parsed_a.expanded.sum(), parsed_b.expanded.sum())
     # Over the state-count limit, the newer snapshot replaces the older one.
     assert snapshot.merge(b_arrays, a_arrays, merged.num_states) is not a_arrays
@@ -219,7 +227,7 @@ _CHILD = textwrap.dedent("""
         digest.update(guide.allowed_tokens(state).numpy().tobytes())
     info = get_store(cache_dir).info()
     print(json.dumps({"walks": guide.index.walks, "restored": guide.index.restored,
-                      "nfa_built": guide.automaton.nfa_built, "hits": info["hits"],
+                      "expression_built": guide.automaton.expression_built, "hits": info["hits"],
                       "digest": digest.hexdigest(), "core": persist.core_fingerprint()}))
     # no explicit save: the index saves as it grows and at exit
 """)
@@ -261,7 +269,7 @@ def test_second_process_reuses_vocabulary_trie_and_entries(bpe_tokenizer, tmp_pa
     (cold,) = _children(tmp_path, bpe_tokenizer, [(OBJECT, OBJECT_TEXTS)])
     (warm,) = _children(tmp_path, bpe_tokenizer, [(OBJECT, OBJECT_TEXTS)])
     assert cold["walks"] > 0 and cold["restored"] == 0 and cold["hits"] == {}
-    assert warm["walks"] == 0 and warm["restored"] == cold["walks"] and not warm["nfa_built"]
+    assert warm["walks"] == 0 and warm["restored"] == cold["walks"] and not warm["expression_built"]
     # The child loads the tokenizer from a folder, so its table is found through the stamp.
     assert warm["hits"] == {"vocabulary_stamp": 1, "vocabulary": 1, "trie": 1, "automaton": 1,
                             "entry": warm["restored"]}
@@ -282,7 +290,7 @@ def test_concurrent_processes_with_same_and_different_patterns_merge(bpe_tokeniz
         got = walk(warm, bpe_tokenizer, texts, by_key=True)
         assert got == reference
         assert warm.index.walks == 0, pattern  # everything came from the three children
-        assert not warm.automaton.nfa_built
+        assert not warm.automaton.expression_built
 
 
 # -- bad entries, cache off, versions ----------------------------------------------------------
@@ -471,22 +479,38 @@ def test_failing_store_never_breaks_compile(bpe_tokenizer, tmp_path, fresh, monk
 # -- restored automata and tries ---------------------------------------------------------------
 
 def _automaton(pattern: str) -> Automaton:
-    return Automaton(build_nfa(parse(pattern), pattern=pattern), pattern=pattern)
+    return Automaton(to_expr(parse(pattern)), pattern=pattern)
 
 
-def test_restored_automaton_checks_its_nfa_when_it_builds_it():
+def test_restored_automaton_checks_its_expression_when_it_builds_it():
     source = _automaton("[a-c]+x")
     key = np.asarray(source.key(source.initial_state))
-    other = lambda: build_nfa(parse("[a-d]+x"), pattern="[a-d]+x")  # noqa: E731
-    restored = Automaton.restored(source.byte_class, source.match, key, other)
-    assert not restored.nfa_built
+    other = lambda: to_expr(parse("[a-d]+x"))  # noqa: E731
+    restored = Automaton.restored(source.byte_class, key, other)
+    assert not restored.expression_built
     with pytest.raises(RestoreMismatch, match="differ"):
         restored.step(restored.initial_state, ord("a"))
-    same = Automaton.restored(source.byte_class, source.match, key,
-                              lambda: build_nfa(parse("[a-c]+x")))
+    same = Automaton.restored(source.byte_class, key, lambda: to_expr(parse("[a-c]+x")))
     assert same.walk(same.initial_state, b"abcx") == source.walk(source.initial_state, b"abcx")
     with pytest.raises(ValueError):
-        Automaton.restored(np.arange(256)[::-1], source.match, key, other)
+        Automaton.restored(np.arange(256)[::-1], key, other)
+
+
+def test_restored_states_find_their_expressions_by_the_saved_way_in():
+    source = _automaton("[ab]c|[ab]d{1,9}")
+    source.walk(source.initial_state, b"add")
+    saved = snapshot.parse(snapshot.take(source))
+    built = []
+    restored = Automaton.restored(saved.byte_class, saved.initial_key(),
+                                  lambda: built.append(1) or to_expr(parse("[ab]c|[ab]d{1,9}")))
+    ids = restored.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded,
+                           accepting=saved.accepting)
+    deep = restored.walk(restored.initial_state, b"add")  # rows all restored: no expression
+    assert not built and restored.is_accepting(deep) and deep in ids.tolist()
+    # A row that was not saved needs the state's expression: derived along the saved rows.
+    assert restored.is_accepting(restored.walk(deep, b"ddd")) and built == [1]
+    assert restored.key(restored.walk(deep, b"d")) == source.key(source.walk(
+        source.initial_state, b"addd"))
 
 
 def test_restore_refuses_to_pass_max_states():
@@ -494,7 +518,7 @@ def test_restore_refuses_to_pass_max_states():
     source.walk(source.initial_state, b"1234")
     arrays = snapshot.take(source)
     saved = snapshot.parse(arrays)
-    small = Automaton(build_nfa(parse("[0-9]{1,4}")), max_states=3)
+    small = Automaton(to_expr(parse("[0-9]{1,4}")), max_states=3)
     with pytest.raises(ValueError, match="limit"):
         small.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded)
     assert small.num_states == 2
@@ -547,14 +571,17 @@ def test_entries_round_trip_by_state_key_into_another_numbering():
     assert arrays["codes"].dtype == np.uint8 and len(arrays["target_ends"]) == 3
     other = _automaton("[ab]c|[ab]d+")
     other.step(other.step(other.initial_state, ord("b")), ord("d"))  # numbers states otherwise
-    ids, nxt = snapshot.unpack_entry(arrays, other, 20, np.zeros(3, dtype=np.uint8))
+    token_bytes = [b"a", b"bd", b"x", b"y", b"z"] * 4
+    ids, nxt = snapshot.unpack_entry(arrays, other, other.initial_state, token_bytes,
+                                     np.zeros(3, dtype=np.uint8))
     assert ids.tolist() == token_ids.tolist() and nxt.dtype == np.int32
     assert [other.key(s) for s in nxt] == [source.key(s) for s in next_states]
     forbidden = np.packbits(np.arange(20) == 8)
     with pytest.raises(ValueError, match="forbidden"):
-        snapshot.unpack_entry(arrays, other, 20, forbidden)
+        snapshot.unpack_entry(arrays, other, other.initial_state, token_bytes, forbidden)
     empty = snapshot.pack_entry(source, token_ids[:0], next_states[:0], 20)
-    ids, nxt = snapshot.unpack_entry(empty, other, 20, np.zeros(3, dtype=np.uint8))
+    ids, nxt = snapshot.unpack_entry(empty, other, other.initial_state, token_bytes,
+                                     np.zeros(3, dtype=np.uint8))
     assert len(ids) == len(nxt) == 0
 
 
@@ -668,10 +695,11 @@ def test_schema_constraints_reuse_the_disk_cache_translation(schema2re, tmp_path
               "required": ["n"]}
     monkeypatch.setattr(constraint, "_MEMO", LRU(constraint._MEMO.maxsize))
     first = constraint.make_constraint(schema=schema, cache_dir=tmp_path)
-    assert first.pattern == schema2re.to_regex(schema)
+    assert first.pattern.expression() is schema2re.to_expression(schema)
     fresh()
     monkeypatch.setattr(constraint, "_MEMO", LRU(constraint._MEMO.maxsize))
-    monkeypatch.setattr(schema2re, "to_regex", None)  # a hit must not translate
+    monkeypatch.setattr(schema2re, "to_expression", None)  # a hit must not translate
     again = constraint.make_constraint(schema=schema, cache_dir=tmp_path)
-    assert again.pattern == first.pattern and again.parse('{"n": 7}') == {"n": 7}
-    assert store_mod.get_store(tmp_path).info()["hits"] == {"schema2re": 1}
+    assert again.pattern.name == first.pattern.name and again.parse('{"n": 7}') == {"n": 7}
+    assert not again.pattern.built
+    assert store_mod.get_store(tmp_path).info()["hits"] == {"schema_language": 1}

@@ -1,0 +1,528 @@
+"""Expressions: immutable, hash-consed regular expressions over UTF-8 bytes, with derivatives.
+
+An `Expr` denotes a set of byte strings. Kinds: `NOTHING` (the empty language), `EMPTY` (the
+empty string), a byte set, a character set (Unicode ranges, read as their UTF-8 encodings),
+concatenation, alternation (`|`), intersection (`&`), complement (`~`, over all byte strings) and
+repetition `{lo,hi}` kept as a counter (never expanded).
+
+Invariants:
+- Expressions are made only by the constructors below. Equal parts give the same object, so
+  equality is identity and hashing is by identity; the intern table holds expressions weakly.
+- Normal forms: concatenation is right-nested `(head, tail)` with a head that is not itself a
+  concatenation, and absorbs `EMPTY` and `NOTHING`; alternation and intersection are flat, sorted
+  by digest and without duplicates; byte sets in an alternation (or an intersection) are merged
+  into one, character sets in an alternation into one; `r|EMPTY` drops `EMPTY` when `r` is
+  nullable; `~~r = r`; a repetition of a nullable expression starts at 0; `r{1,1} = r`.
+- `nullable`, `boolean` (contains `&` or `~`), `digest` (two 64-bit integers, a function of the
+  structure only: Python's hash of tuples of integers, which is not randomized, so the same in
+  every process of one Python version; `fingerprint` is its hex form), `size` (node count of the tree, saturating) and `count`
+  (the largest repetition bound inside) are computed once, at construction.
+- `capped(e, n)`, for `e` without `&` and `~`, has the same strings of at most n-1 bytes as
+  prefixes of its strings, and the same nullability: every repetition iteration reads at least
+  one byte, so bounds beyond n cannot be told apart within n-1 bytes.
+- An expression with `boolean` False other than `NOTHING` denotes a non-empty language; for the
+  others `is_empty` decides it by exploring derivatives (bounded: `MAX_EMPTINESS_STATES`).
+- `derivative(e, b)` is the expression for {w : b.w in e}; results are memoized on `e`.
+- `boundaries(e)` is a 257-bit mask of the byte positions where the derivative of `e` may change
+  (bit i: bytes i-1 and i may differ); bytes between two set bits have the same derivative.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable
+
+from decoding.automaton.utf8 import utf8_sequences
+from decoding.errors import PatternTooComplex
+
+NOTHING_KIND, EMPTY_KIND, BYTES, CHARS, CAT, OR, AND, NOT, REPEAT = range(9)
+
+MAX_EMPTINESS_STATES = 20_000
+"""Most derivatives explored to decide whether one intersection or complement is empty."""
+
+_SIZE_CAP = 1 << 62
+_ALL_BYTES = (1 << 256) - 1
+_BOUNDARY_BITS = (1 << 257) - 1
+
+
+class Expr:
+    """One hash-consed expression; build with the module's constructors, never directly."""
+
+    __slots__ = ("kind", "items", "lo", "hi", "mask", "ranges", "nullable", "boolean", "digest",
+                 "size", "count", "_derivs", "_bounds", "_lowered", "_empty", "_capped",
+                 "__weakref__")
+
+    kind: int
+    items: tuple["Expr", ...]
+    lo: int
+    hi: int | None
+    mask: int
+    ranges: tuple[tuple[int, int], ...]
+
+    def __repr__(self) -> str:
+        names = ("NOTHING", "EMPTY", "BYTES", "CHARS", "CAT", "OR", "AND", "NOT", "REPEAT")
+        return f"<Expr {names[self.kind]} #{self.fingerprint[:12]} size={self.size}>"
+
+    @property
+    def fingerprint(self) -> str:
+        """The digest as 32 hex digits."""
+        return "".join(f"{h & 0xFFFFFFFFFFFFFFFF:016x}" for h in self.digest)
+
+    def matches(self, text: str | bytes) -> bool:
+        """Whether the whole of `text` (str: its UTF-8 encoding) is in the language."""
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+        e = self
+        for b in data:
+            e = derivative(e, b)
+            if e is NOTHING:
+                return False
+        return e.nullable
+
+    def __reduce__(self):
+        raise TypeError("expressions are not pickled; keep the schema or pattern instead")
+
+
+_TABLE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_LOCK = threading.Lock()
+
+
+def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None = 0,
+          mask: int = 0, ranges: tuple[tuple[int, int], ...] = ()) -> Expr:
+    key = (kind, items, lo, hi, mask, ranges)
+    e = _TABLE.get(key)
+    if e is not None:
+        return e
+    with _LOCK:
+        e = _TABLE.get(key)
+        if e is not None:
+            return e
+        e = Expr.__new__(Expr)
+        e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = kind, items, lo, hi, mask, ranges
+        e.nullable = _nullable(kind, items, lo)
+        if items:
+            e.boolean = kind == AND or kind == NOT or any(i.boolean for i in items)
+            parts = (kind, lo, -1 if hi is None else hi, *(d for i in items for d in i.digest))
+            e.size = min(_SIZE_CAP, 1 + sum(i.size for i in items))
+            e.count = max(lo, hi or 0, *(i.count for i in items))
+        else:
+            e.boolean = False
+            parts = (kind, mask, *(b for r in ranges for b in r))
+            e.size, e.count = 1, 0
+        e.digest = (hash(parts), hash(parts[::-1]))
+        e._derivs = {}
+        e._bounds = None
+        e._lowered = None
+        e._empty = None
+        e._capped = None
+        _TABLE[key] = e
+        return e
+
+
+def _nullable(kind: int, items: tuple[Expr, ...], lo: int) -> bool:
+    if kind == EMPTY_KIND:
+        return True
+    if kind == CAT or kind == AND:
+        return all(i.nullable for i in items)
+    if kind == OR:
+        return any(i.nullable for i in items)
+    if kind == NOT:
+        return not items[0].nullable
+    if kind == REPEAT:
+        return lo == 0 or items[0].nullable
+    return False
+
+
+NOTHING = _make(NOTHING_KIND)
+EMPTY = _make(EMPTY_KIND)
+
+
+def byteset(mask: int) -> Expr:
+    """One byte from the set whose bit b is set in `mask` (0 <= mask < 2**256)."""
+    if not 0 <= mask <= _ALL_BYTES:
+        raise ValueError("a byte set is a 256-bit mask")
+    return _make(BYTES, mask=mask) if mask else NOTHING
+
+
+def byte_range(lo: int, hi: int) -> Expr:
+    """One byte in lo..hi (inclusive)."""
+    return byteset(((1 << (hi + 1)) - 1) ^ ((1 << lo) - 1)) if lo <= hi else NOTHING
+
+
+ANY_BYTE = byteset(_ALL_BYTES)
+TOP = _make(NOT, (NOTHING,))
+"""Every byte string (the complement of NOTHING)."""
+
+
+def _without_surrogates(lo: int, hi: int) -> list[tuple[int, int]]:
+    if hi < 0xD800 or lo > 0xDFFF:
+        return [(lo, hi)]
+    return [p for p in ((lo, 0xD7FF), (0xE000, hi)) if p[0] <= p[1]]
+
+
+def chars(ranges: Iterable[tuple[int, int]]) -> Expr:
+    """One character from the inclusive code-point ranges, as UTF-8 (surrogates are dropped:
+    they are not text)."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted(p for r in ranges for p in _without_surrogates(*r)):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    if not merged:
+        return NOTHING
+    if merged[-1][1] <= 0x7F:
+        mask = 0
+        for lo, hi in merged:
+            mask |= ((1 << (hi + 1)) - 1) ^ ((1 << lo) - 1)
+        return byteset(mask)
+    return _make(CHARS, ranges=tuple((lo, hi) for lo, hi in merged))
+
+
+ANY_CHAR = chars([(0, 0xD7FF), (0xE000, 0x10FFFF)])
+TEXT = _make(REPEAT, (ANY_CHAR,), 0, None)
+"""Every valid UTF-8 string."""
+
+
+def literal(text: str | bytes) -> Expr:
+    """Exactly `text` (str: its UTF-8 encoding)."""
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    out = EMPTY
+    for b in reversed(data):
+        out = _cat2(_make(BYTES, mask=1 << b), out)
+    return out
+
+
+def cat(*parts: Expr) -> Expr:
+    """The parts one after another."""
+    return cat_of(parts)
+
+
+def cat_of(parts: Iterable[Expr]) -> Expr:
+    out = EMPTY
+    for p in reversed(tuple(parts)):
+        out = _cat2(p, out)
+        if out is NOTHING:
+            return NOTHING
+    return out
+
+
+def _cat2(a: Expr, b: Expr) -> Expr:
+    if a is NOTHING or b is NOTHING:
+        return NOTHING
+    if a is EMPTY:
+        return b
+    if b is EMPTY:
+        return a
+    if a.kind != CAT:
+        return _make(CAT, (a, b))
+    chain = []
+    while a.kind == CAT:
+        chain.append(a.items[0])
+        a = a.items[1]
+    out = _make(CAT, (a, b))
+    for head in reversed(chain):
+        out = _make(CAT, (head, out))
+    return out
+
+
+def alt(*items: Expr) -> Expr:
+    """Any one of the items."""
+    return alt_of(items)
+
+
+def alt_of(items: Iterable[Expr]) -> Expr:
+    flat: set[Expr] = set()
+    mask = 0
+    ranges: list[tuple[int, int]] = []
+    for x in items:
+        for y in (x.items if x.kind == OR else (x,)):
+            if y is NOTHING:
+                continue
+            if y is TOP:
+                return TOP
+            if y.kind == BYTES:
+                mask |= y.mask
+            elif y.kind == CHARS:
+                ranges.extend(y.ranges)
+            else:
+                flat.add(y)
+    if ranges:
+        merged = chars(ranges)
+        if mask and not mask >> 128:  # ASCII bytes fold into the character set
+            merged = chars([*merged.ranges, *mask_ranges(mask)])
+            mask = 0
+        flat.add(merged)
+    if mask:
+        flat.add(byteset(mask))
+    if EMPTY in flat and len(flat) > 1 and any(y.nullable for y in flat if y is not EMPTY):
+        flat.discard(EMPTY)
+    if not flat:
+        return NOTHING
+    if len(flat) == 1:
+        return flat.pop()
+    return _make(OR, tuple(sorted(flat, key=_order)))
+
+
+def both(*items: Expr) -> Expr:
+    """The strings in every item (intersection)."""
+    return both_of(items)
+
+
+def both_of(items: Iterable[Expr]) -> Expr:
+    flat: set[Expr] = set()
+    mask = None
+    for x in items:
+        for y in (x.items if x.kind == AND else (x,)):
+            if y is NOTHING:
+                return NOTHING
+            if y is TOP:
+                continue
+            if y.kind == BYTES:
+                mask = y.mask if mask is None else mask & y.mask
+            else:
+                flat.add(y)
+    if mask is not None:
+        if not mask:
+            return NOTHING
+        flat.add(byteset(mask))
+    if EMPTY in flat:
+        return EMPTY if all(y.nullable for y in flat) else NOTHING
+    if not flat:
+        return TOP
+    if len(flat) == 1:
+        return flat.pop()
+    return _make(AND, tuple(sorted(flat, key=_order)))
+
+
+def neg(e: Expr) -> Expr:
+    """Every byte string not in `e` (complement over bytes; see `complement` for text)."""
+    return e.items[0] if e.kind == NOT else _make(NOT, (e,))
+
+
+def complement(e: Expr) -> Expr:
+    """Every valid UTF-8 string not in `e`."""
+    return both(neg(e), TEXT)
+
+
+def difference(a: Expr, b: Expr) -> Expr:
+    """The strings of `a` that are not in `b`."""
+    return both(a, neg(b))
+
+
+def repeat(e: Expr, lo: int, hi: int | None) -> Expr:
+    """`e` repeated lo..hi times (hi None: unbounded), as a counter."""
+    if lo < 0 or (hi is not None and hi < lo):
+        raise ValueError(f"bad repetition bounds {{{lo},{hi}}}")
+    if hi == 0 or e is EMPTY:
+        return EMPTY
+    if e is NOTHING:
+        return EMPTY if lo == 0 else NOTHING
+    if e.nullable:
+        lo = 0
+    if lo == 1 and hi == 1:
+        return e
+    if e.kind == REPEAT and e.lo == 0 and e.hi is None and lo <= 1:
+        return e  # (r*){0,n} and (r*){1,n} are r*
+    return _make(REPEAT, (e,), lo, hi)
+
+
+def capped(e: Expr, n: int) -> Expr:
+    """`e` with every repetition bound above `n` lowered to `n` (see the module docstring);
+    for expressions without `&` and `~`. Memoized for the last `n` asked."""
+    if e.count <= n:
+        return e
+    memo = e._capped
+    if memo is not None and memo[0] == n:
+        return memo[1]
+    k = e.kind
+    if k == REPEAT:
+        hi = None if e.hi is None else min(e.hi, n)
+        r = repeat(capped(e.items[0], n), min(e.lo, n), hi)
+    elif k == CAT:
+        heads = []
+        x = e
+        while x.kind == CAT and x.count > n:
+            heads.append(x.items[0])
+            x = x.items[1]
+        r = capped(x, n)
+        for head in reversed(heads):
+            r = _cat2(capped(head, n), r)
+    elif k == OR:
+        r = alt_of([capped(i, n) for i in e.items])
+    else:
+        raise ValueError("capped() is for expressions without intersection or complement")
+    e._capped = (n, r)
+    return r
+
+
+def optional(e: Expr) -> Expr:
+    return alt(e, EMPTY)
+
+
+def _order(e: Expr) -> bytes:
+    return e.digest
+
+
+def mask_ranges(mask: int) -> list[tuple[int, int]]:
+    """The inclusive ranges of the set bits of `mask`."""
+    out = []
+    b = 0
+    while mask >> b:
+        if mask >> b & 1:
+            start = b
+            while mask >> b & 1:
+                b += 1
+            out.append((start, b - 1))
+        else:
+            b += 1
+    return out
+
+
+# -- derivatives ------------------------------------------------------------------------------
+
+def lowered(e: Expr) -> Expr:
+    """A character set's UTF-8 form: an alternation of byte-set sequences (memoized)."""
+    low = e._lowered
+    if low is None:
+        by_lead: dict[tuple[int, int], list[Expr]] = {}
+        for lo, hi in e.ranges:
+            for seq in utf8_sequences(lo, hi):
+                    tail = cat_of(byte_range(a, b) for a, b in seq[1:])
+                    by_lead.setdefault(seq[0], []).append(tail)
+        low = e._lowered = alt_of(_cat2(byte_range(*lead), alt_of(tails))
+                                  for lead, tails in by_lead.items())
+    return low
+
+
+def derivative(e: Expr, b: int) -> Expr:
+    """The expression for the strings w such that byte `b` followed by w is in `e`."""
+    memo = e._derivs
+    r = memo.get(b)
+    if r is not None:
+        return r
+    k = e.kind
+    if k == BYTES:
+        r = EMPTY if e.mask >> b & 1 else NOTHING
+    elif k == CAT:
+        parts = []
+        x = e
+        while x.kind == CAT:
+            head, tail = x.items
+            parts.append(_cat2(derivative(head, b), tail))
+            if not head.nullable:
+                break
+            x = tail
+        else:
+            parts.append(derivative(x, b))
+        r = parts[0] if len(parts) == 1 else alt_of(parts)
+    elif k == OR:
+        r = alt_of([derivative(i, b) for i in e.items])
+    elif k == REPEAT:
+        x = e.items[0]
+        r = _cat2(derivative(x, b), repeat(x, max(e.lo - 1, 0), None if e.hi is None else e.hi - 1))
+    elif k == CHARS:
+        r = derivative(lowered(e), b)
+    elif k == AND:
+        r = both_of([derivative(i, b) for i in e.items])
+    elif k == NOT:
+        r = neg(derivative(e.items[0], b))
+    else:
+        r = NOTHING
+    memo[b] = r
+    return r
+
+
+def boundaries(e: Expr) -> int:
+    """Bit i set: bytes i-1 and i may have different derivatives (see the module docstring)."""
+    bits = e._bounds
+    if bits is None:
+        k = e.kind
+        if k == BYTES:
+            bits = (e.mask ^ (e.mask << 1)) & _BOUNDARY_BITS
+        elif k == CHARS:
+            bits = boundaries(lowered(e))
+        elif k == CAT:
+            bits = 0
+            x = e
+            while x.kind == CAT:
+                head, x = x.items
+                bits |= boundaries(head)
+                if not head.nullable:
+                    break
+            else:
+                bits |= boundaries(x)
+        else:
+            bits = 0
+            for i in e.items:
+                bits |= boundaries(i)
+        e._bounds = bits
+    return bits
+
+
+def class_starts(e: Expr) -> list[int]:
+    """The first byte of each run of bytes with one derivative (0 always included)."""
+    bits = boundaries(e) & (_ALL_BYTES ^ 1)
+    out = [0]
+    while bits:
+        low = bits & -bits
+        out.append(low.bit_length() - 1)
+        bits ^= low
+    return out
+
+
+def byte_masks(e: Expr) -> set[int]:
+    """Every byte set that a derivative of `e` can meet (character sets lowered)."""
+    seen: set[int] = set()
+    masks: set[int] = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if x.kind == BYTES:
+            masks.add(x.mask)
+        elif x.kind == CHARS:
+            stack.append(lowered(x))
+        else:
+            stack.extend(x.items)
+    return masks
+
+
+def is_empty(e: Expr) -> bool:
+    """Whether `e` denotes no string at all (exact; explores derivatives for `&` and `~`).
+
+    Raises `PatternTooComplex` after `MAX_EMPTINESS_STATES` distinct derivatives.
+    """
+    if e is NOTHING:
+        return True
+    if not e.boolean or e.nullable:
+        return False
+    if e._empty is not None:
+        return e._empty
+    parent: dict[Expr, Expr | None] = {e: None}
+    frontier = [e]
+    while frontier:
+        nxt = []
+        for x in frontier:
+            for b in class_starts(x):
+                y = derivative(x, b)
+                if y is NOTHING or y in parent or y._empty is True:
+                    continue
+                parent[y] = x
+                if y.nullable or not y.boolean or y._empty is False:
+                    z: Expr | None = y
+                    while z is not None:
+                        z._empty = False
+                        z = parent[z]
+                    return False
+                nxt.append(y)
+                if len(parent) > MAX_EMPTINESS_STATES:
+                    raise PatternTooComplex(
+                        f"deciding whether an intersection or complement is empty needed more "
+                        f"than {MAX_EMPTINESS_STATES:,} derivatives", None, None)
+        frontier = nxt
+    for x in parent:
+        x._empty = True
+    return True
