@@ -105,6 +105,10 @@ class Document:
         _index(root, "", self._pointers)
         self._dynamic_anchors: dict[str, int] = {}
         _count_anchors(root, self._dynamic_anchors)
+        # Targets seen on a reference cycle so far (see `resolve`), and whether any node's
+        # `scope` can matter (only unevaluated* keywords read it).
+        self.cyclic: set[int] = set()
+        self.uses_scope = _has_key(root, ("unevaluatedProperties", "unevaluatedItems"))
 
     def active(self, node: Node, keyword: str) -> bool:
         """Whether `keyword` is present in `node` and is an assertion/applicator of this draft."""
@@ -147,6 +151,9 @@ class Document:
                 f"reference {ref!r} points outside the document (remote references are not fetched)",
                 keyword, where) from None
         target = resolved.contents
+        if id(target) in node.refs:  # a cycle: every target since its last visit is on it
+            last = len(node.refs) - 1 - node.refs[::-1].index(id(target))
+            self.cyclic.update(node.refs[last:])
         pointer = self._pointers.get(id(target), f"{where}->{ref}")
         return Node(target, resolved.resolver, pointer, node.refs + (id(target),),
                     node.scope + (node.pointer,))
@@ -217,6 +224,20 @@ def _index(value: Any, pointer: str, out: dict[int, str]) -> None:
         out[id(value)] = pointer
         for index, item in enumerate(value):
             _index(item, pointer_join(pointer, index), out)
+
+
+def _has_key(value: Any, keys: tuple[str, ...]) -> bool:
+    """Whether any object in the document has one of `keys` (walked without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if any(k in item for k in keys):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 _RECURSIVE = "#recursive"  # key of `$recursiveAnchor: true` in the anchor counts (never a name)

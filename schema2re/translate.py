@@ -56,7 +56,8 @@ _LEAF_PARAMS = {"format": "format", "pattern": "pattern", "multipleOf": "multipl
 
 
 class Translator:
-    """Translation of one document (see module doc); memoizes by node identity, recursion path and scope."""
+    """Translation of one document (see module doc); memoizes by node identity and what the
+    recursion path and scope can change (`_key`)."""
 
     def __init__(self, ctx: Context, ws: Whitespace):
         self.ctx = ctx
@@ -68,14 +69,23 @@ class Translator:
         """The regex of the conjunction of `nodes` (None: nothing can be generated)."""
         if not nodes:
             return self.any_value(self.ctx.max_depth)
-        key = tuple((id(n.schema), n.pointer, n.refs, n.scope) for n in nodes)
-        hit = self._memo.get(key)
+        hit = self._memo.get(self._key(nodes))
         if hit is not None:
             return hit[1]
         self.ctx.tick()
         result = alt(self.term(t) for t in terms.expand(self.ctx, nodes, terms.GEN))
-        self._memo[key] = (nodes, result)  # the nodes stay alive, so their ids stay unique
+        # Keyed after the translation, which may have found new reference cycles below.
+        self._memo[self._key(nodes)] = (nodes, result)  # the nodes stay alive: ids stay unique
         return result
+
+    def _key(self, nodes: tuple[Node, ...]) -> tuple:
+        """What a translation depends on: each node's schema and pointer; of its reference path,
+        only how often it holds each target found on a cycle (a target below that is not on
+        one cannot repeat, so recursion bounds never read it: a `$ref` DAG is translated once
+        per definition, not once per path); its scope only where unevaluated* can read it."""
+        cyclic, doc = self.ctx.doc.cyclic, self.ctx.doc
+        return tuple((id(n.schema), n.pointer, tuple(sorted(r for r in n.refs if r in cyclic)),
+                      n.scope if doc.uses_scope else ()) for n in nodes)
 
     def term(self, term: terms.Term) -> Rx | None:
         """The regex of one term (see module doc)."""

@@ -23,6 +23,7 @@ from schema2re import (
     SchemaError,
     SchemaToRegexError,
     UnsupportedSchemaError,
+    to_expression,
     to_regex,
 )
 
@@ -536,3 +537,21 @@ def test_generated_texts_are_valid(data):
         if any(0xD800 <= ord(c) <= 0xDFFF for c in sample):
             continue  # not producible from UTF-8 bytes
         assert validator.is_valid(json.loads(sample)), (schema, sample)
+
+
+def test_reference_dag_is_translated_once_per_definition():
+    # 30 definitions, each referencing the next two: 2**29 paths from the root, which the
+    # translation used to walk one by one (refused after 200,000 steps); now each definition
+    # is translated once and shared.
+    from benchmarks.engine_targets import ref_dag
+
+    schema = ref_dag(30)
+    expression = to_expression(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    deep = {}
+    for _ in range(28):
+        deep = {"a": deep, "b": {}}
+    for instance in [{}, {"a": {}}, {"a": {"b": {"a": {}}}, "b": {}}, deep]:
+        assert validator.is_valid(instance) and expression.matches(json.dumps(instance))
+    for instance in [{"a": 1}, {"a": {"b": []}}, {"a": {"b": {"a": "x"}}}]:
+        assert not validator.is_valid(instance) and not expression.matches(json.dumps(instance))
