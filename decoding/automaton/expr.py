@@ -99,13 +99,21 @@ def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None =
             return e
         e = Expr.__new__(Expr)
         e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = kind, items, lo, hi, mask, ranges
-        e.nullable = _nullable(kind, items, lo)
-        if items:
+        if kind == CAT:  # the most common by far: two items, no bounds
+            a, b = items
+            e.nullable = a.nullable and b.nullable
+            e.boolean = a.boolean or b.boolean
+            parts = (CAT, *a.digest, *b.digest)
+            e.size = min(_SIZE_CAP, 1 + a.size + b.size)
+            e.count = a.count if a.count > b.count else b.count
+        elif items:
+            e.nullable = _nullable(kind, items, lo)
             e.boolean = kind == AND or kind == NOT or any(i.boolean for i in items)
             parts = (kind, lo, -1 if hi is None else hi, *(d for i in items for d in i.digest))
             e.size = min(_SIZE_CAP, 1 + sum(i.size for i in items))
             e.count = max(lo, hi or 0, *(i.count for i in items))
         else:
+            e.nullable = kind == EMPTY_KIND
             e.boolean = False
             parts = (kind, mask, *(b for r in ranges for b in r))
             e.size, e.count = 1, 0
@@ -120,9 +128,7 @@ def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None =
 
 
 def _nullable(kind: int, items: tuple[Expr, ...], lo: int) -> bool:
-    if kind == EMPTY_KIND:
-        return True
-    if kind == CAT or kind == AND:
+    if kind == AND:
         return all(i.nullable for i in items)
     if kind == OR:
         return any(i.nullable for i in items)
