@@ -11,7 +11,10 @@ Errors, all `PatternError`s carrying the position (never another exception type,
 - `UnsupportedPattern`: valid syntax with no finite automaton, or outside this engine: lookaround,
   backreferences, atomic groups, possessive quantifiers, conditionals, word boundaries, `\\G \\K
   \\X \\R`, fuzzy constraints, named lists, recursion and group calls, branch reset, verbs, the
-  VERSION1 / REVERSE / LOCALE flags, full case folding (`fi`), and ASCII mixed with Unicode.
+  VERSION1 / REVERSE / LOCALE flags, full case folding (`fi`), ASCII mixed with Unicode, and
+  the corners where regex's own reading depends on its optimiser: a case-insensitive
+  case-dependent class in an alternation, and a case-dependent class read case-sensitively in
+  a pattern with an alternation and a case-insensitive group.
 - `PatternTooComplex`: groups nested deeper than `MAX_NESTING`, or a repeat count over
   `MAX_REPEAT`.
 
@@ -190,6 +193,11 @@ class _Parser:
         self.group_count = 0
         self.group_names: dict[str, int] = {}
         self.open_groups: list[int] = []
+        # See `check_case_scopes`: the classes read case-sensitively (text, characters,
+        # position), the first item read case-insensitively, and whether any alternation was seen.
+        self.case_sensitive_classes: list[tuple[str, Ranges, int]] = []
+        self.folded_pos: int | None = None
+        self.alternation = False
 
     # ----------------------------------------------------------------------------------- errors
 
@@ -222,7 +230,9 @@ class _Parser:
                 if len(self.frames) > 1:
                     raise self.syntax_error("missing ), unterminated subpattern",
                                             self.frames[-1].open_pos)
-                return self.close_alternatives(self.frames[0])
+                node = self.close_alternatives(self.frames[0])
+                self.check_case_scopes()
+                return node
             ch = text[pos]
             reader.pos = pos + 1
             if ch == ")":
@@ -262,7 +272,26 @@ class _Parser:
             return 0
         if flags & _F and not flags & _A:
             raise self.unsupported("full case folding (flags f and i together)", pos)
+        if self.folded_pos is None:
+            self.folded_pos = pos
         return 2 if self.ascii else 1
+
+    def note_case_sensitive_class(self, item: str, ranges: Ranges, pos: int) -> None:
+        """Record a class read case-sensitively (checked by `check_case_scopes`)."""
+        self.case_sensitive_classes.append((item, ranges, pos))
+
+    def check_case_scopes(self) -> None:
+        """regex reads a case-dependent class (`[^\\p{Lu}]`, `\\P{Lu}`) case-insensitively when a
+        case-insensitive group sits in another branch of an alternation
+        (`[^\\p{Lu}]a|(?i:b)` rejects "ſa"); such patterns are refused, more broadly: a
+        case-dependent class read case-sensitively, any case-insensitive item and any
+        alternation in one pattern."""
+        if self.folded_pos is None or not self.alternation:
+            return
+        for item, ranges, pos in self.case_sensitive_classes:
+            if ranges != self.class_set(item, pos, fold=True):
+                raise self.unsupported("a case-dependent class (like \\p{Lu}) with a "
+                                       "case-insensitive group and an alternation", pos)
 
     def push(self, node: Node, consuming: bool, anchor: int | None = None) -> None:
         frame = self.frames[-1]
@@ -430,6 +459,7 @@ class _Parser:
             frame.merge_sensitive = pos
 
     def end_alternative(self, frame: _Frame) -> None:
+        self.alternation = True
         if frame.merge_sensitive is not None:
             raise self.unsupported("a case-insensitive case-dependent class (like \\p{Lu}) "
                                    "in an alternation", frame.merge_sensitive)
@@ -665,6 +695,8 @@ class _Parser:
             ranges = self.class_set(value, pos, fold=fold)
             if fold and ranges != self.class_set(f"[{value}{value}]", pos, fold=True):
                 self.note_merge_sensitive(pos)
+            if not fold:
+                self.note_case_sensitive_class(value, ranges, pos)
             self.push(self.charset(ranges), consuming=True)
         elif kind == "start":
             self.start_anchor(pos)
@@ -823,6 +855,8 @@ class _Parser:
         ranges, has_classes, merge_sensitive = cached
         if has_classes:
             self.note_encoding(pos)
+            if not mode:
+                self.note_case_sensitive_class(self.text[pos: reader.pos], ranges, pos)
         if merge_sensitive:
             self.note_merge_sensitive(pos)
         return ranges

@@ -25,6 +25,7 @@ from decoding.automaton.hir import (
     Empty,
     Node,
     Repeat,
+    to_expr,
 )
 from decoding.automaton.syntax import MAX_NESTING, parse
 from decoding.errors import (
@@ -208,7 +209,8 @@ _settings = settings(max_examples=300, deadline=None,
 # ----------------------------------------------------------------------- differential tests
 
 # What the parser refuses although regex compiles it (the reasons' words), each documented.
-_DOCUMENTED_CORNERS = ("in an alternation", "classes cover every character")
+_DOCUMENTED_CORNERS = ("in an alternation", "classes cover every character",
+                       "with a case-insensitive group and an alternation")
 
 
 @_settings
@@ -621,3 +623,18 @@ def test_recent_parses_are_shared_and_errors_are_raised_every_time():
     for _ in range(2):
         with pytest.raises(PatternSyntaxError):
             parse("a(b")
+
+
+def test_case_dependent_class_beside_a_case_insensitive_branch_is_refused():
+    # regex reads `[^\p{Lu}]` case-insensitively once a `(?i:...)` group is in another branch:
+    # it rejects "ſa" (ſ folds to S, an uppercase letter), which the class alone accepts.
+    pattern = r"(?:a|[^\p{Lu}])a|(?i:a)"
+    assert regex.fullmatch(pattern, "ſa") is None and regex.fullmatch(r"[^\p{Lu}]a", "ſa")
+    with pytest.raises(UnsupportedPattern, match="case-insensitive group") as info:
+        parse(pattern)
+    assert pattern[info.value.pos] == "["
+    # Without an alternation, or without a case-dependent class, nothing changes.
+    for kept, text in [(r"[^\p{Lu}]a(?i:b)", "ſaB"), (r"[^A-Z]x|(?i:b)", "ſx")]:
+        language = to_expr(parse(kept))
+        for probe in (text, text.upper(), text.lower(), "B", "Sx"):
+            assert language.matches(probe) == (regex.fullmatch(kept, probe) is not None)
