@@ -31,7 +31,7 @@ def _python(code: str) -> str:
 
 def test_importing_the_packages_loads_neither_torch_nor_transformers():
     code = ("import sys, decoding, schema2re, decoding.errors\n"
-            "assert schema2re.to_regex({'type': 'boolean'}) == 'true|false'\n"
+            "assert sorted(schema2re.to_regex({'type': 'boolean'}).split('|')) == ['false', 'true']\n"
             f"print({HEAVY})")
     assert _python(code) == "[]"
 
