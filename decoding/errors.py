@@ -80,8 +80,8 @@ class UnmappableTokensWarning(TypedecodeWarning, UserWarning):
 
 
 class RestoreMismatch(TypedecodeError, ValueError):
-    """A restored automaton's NFA, once built, disagrees with the restored states: the disk
-    cache holds stale data (the message says to clear it)."""
+    """A restored automaton's expression, once built or derived again, disagrees with the
+    restored states: the disk cache holds stale data (the message says to clear it)."""
 
 
 def _with_caret(message: str, pattern: str | None, pos: int | None) -> str:
