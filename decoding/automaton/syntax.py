@@ -281,11 +281,12 @@ class _Parser:
         self.case_sensitive_classes.append((item, ranges, pos))
 
     def check_case_scopes(self) -> None:
-        """regex reads a case-dependent class (`[^\\p{Lu}]`, `\\P{Lu}`) case-insensitively when a
-        case-insensitive group sits in another branch of an alternation
-        (`[^\\p{Lu}]a|(?i:b)` rejects "ſa"); such patterns are refused, more broadly: a
-        case-dependent class read case-sensitively, any case-insensitive item and any
-        alternation in one pattern."""
+        """Some regex releases (2026.5.9; not 2026.12.2) read a case-dependent class
+        (`[^\\p{Lu}]`, `\\P{Lu}`) case-insensitively when a case-insensitive group sits in
+        another branch of an alternation (`[^\\p{Lu}]a|(?i:b)` then rejects "ſa"). Releases
+        disagree, so such patterns are refused on every release, more broadly: a case-dependent
+        class read case-sensitively, any case-insensitive item and any alternation in one
+        pattern."""
         if self.folded_pos is None or not self.alternation:
             return
         for item, ranges, pos in self.case_sensitive_classes:

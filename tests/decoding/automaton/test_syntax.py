@@ -626,10 +626,11 @@ def test_recent_parses_are_shared_and_errors_are_raised_every_time():
 
 
 def test_case_dependent_class_beside_a_case_insensitive_branch_is_refused():
-    # regex reads `[^\p{Lu}]` case-insensitively once a `(?i:...)` group is in another branch:
-    # it rejects "ſa" (ſ folds to S, an uppercase letter), which the class alone accepts.
+    # regex 2026.5.9 reads `[^\p{Lu}]` case-insensitively once a `(?i:...)` group is in another
+    # branch and rejects "ſa" (ſ folds to S, an uppercase letter); 2026.12.2 accepts it, as the
+    # class alone does. Releases disagree, so the parser refuses the pattern on every release.
     pattern = r"(?:a|[^\p{Lu}])a|(?i:a)"
-    assert regex.fullmatch(pattern, "ſa") is None and regex.fullmatch(r"[^\p{Lu}]a", "ſa")
+    assert regex.fullmatch(r"[^\p{Lu}]a", "ſa")
     with pytest.raises(UnsupportedPattern, match="case-insensitive group") as info:
         parse(pattern)
     assert pattern[info.value.pos] == "["
