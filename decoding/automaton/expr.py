@@ -160,17 +160,16 @@ TOP = _make(NOT, (NOTHING,))
 """Every byte string (the complement of NOTHING)."""
 
 
-def _without_surrogates(lo: int, hi: int) -> list[tuple[int, int]]:
-    if hi < 0xD800 or lo > 0xDFFF:
-        return [(lo, hi)]
-    return [p for p in ((lo, 0xD7FF), (0xE000, hi)) if p[0] <= p[1]]
+def without_surrogates(lo: int, hi: int) -> list[tuple[int, int]]:
+    """The inclusive code-point range lo..hi without the surrogates (0, 1 or 2 ranges)."""
+    return [p for p in ((lo, min(hi, 0xD7FF)), (max(lo, 0xE000), hi)) if p[0] <= p[1]]
 
 
 def chars(ranges: Iterable[tuple[int, int]]) -> Expr:
     """One character from the inclusive code-point ranges, as UTF-8 (surrogates are dropped:
     they are not text)."""
     merged: list[list[int]] = []
-    for lo, hi in sorted(p for r in ranges for p in _without_surrogates(*r)):
+    for lo, hi in sorted(p for r in ranges for p in without_surrogates(*r)):
         if merged and lo <= merged[-1][1] + 1:
             merged[-1][1] = max(merged[-1][1], hi)
         else:

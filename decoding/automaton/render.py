@@ -11,7 +11,8 @@ derivatives make), have no such text: `NoRegexText`. Text longer than `max_chars
 from __future__ import annotations
 
 from decoding.automaton.expr import (AND, BYTES, CAT, CHARS, EMPTY, EMPTY_KIND, NOT, NOTHING,
-                                     OR, REPEAT, Expr, mask_ranges)
+                                     OR, REPEAT, Expr, mask_ranges,
+                                     without_surrogates)
 from decoding.automaton.syntax import MAX_REPEAT
 from decoding.errors import NoRegexText
 
@@ -45,14 +46,10 @@ def class_text(ranges: tuple[tuple[int, int], ...]) -> str:
     if ranges[-1][1] == _MAX_CODE_POINT:
         missing, at = [], 0
         for lo, hi in ranges:
-            missing.extend(p for p in _without_surrogates(at, lo - 1))
+            missing.extend(without_surrogates(at, lo - 1))
             at = hi + 1
         return "[^" + _class_body(tuple(missing)) + "]" if missing else r"[\s\S]"
     return "[" + _class_body(ranges) + "]"
-
-
-def _without_surrogates(lo: int, hi: int) -> list[tuple[int, int]]:
-    return [p for p in ((lo, min(hi, 0xD7FF)), (max(lo, 0xE000), hi)) if p[0] <= p[1]]
 
 
 def _class_body(ranges: tuple[tuple[int, int], ...]) -> str:
