@@ -365,8 +365,9 @@ class Store:
             if self._degraded:
                 return
             self._degraded = True
+        removed = " (the damaged database was removed)" if _is_damaged(exc) else ""
         warnings.warn(
-            f"typedecode cache: cannot use {self.path} ({type(exc).__name__}: {exc}); "
+            f"typedecode cache: cannot use {self.path} ({type(exc).__name__}: {exc}){removed}; "
             "continuing with an in-memory cache for this process",
             CacheWarning,
             stacklevel=3,

@@ -349,6 +349,27 @@ def test_damaged_files_read_as_misses_and_the_cache_recovers(tmp_path, how):
     assert store.enabled  # the next process does not lose the disk cache for good
 
 
+def test_damage_found_mid_run_falls_back_once_and_the_next_store_starts_afresh(tmp_path):
+    store = Store(tmp_path)
+    for i in range(KEYS):
+        store.put_arrays("small", str(i), value("small", i, 1))
+    _damage(tmp_path, "db-garbage")  # under the open database: found at the next write
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        later = Store(tmp_path)
+        for i in range(KEYS):
+            later.put_arrays("small", str(i), value("small", i, 2))
+    assert [w.category for w in caught] == [CacheWarning]
+    assert "damaged database was removed" in str(caught[0].message)
+    assert not later.enabled and check_store(later)["whole"] == KEYS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fresh = Store(tmp_path)
+        assert fresh.enabled and check_store(fresh)["whole"] == 0
+        fresh.put_arrays("small", "0", value("small", 0, 3))
+    assert Store(tmp_path).get_arrays("small", "0")["gen"][0] == 3
+
+
 # -- concurrent readers and writers ------------------------------------------------------------
 
 
