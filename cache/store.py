@@ -24,8 +24,9 @@ Contract:
 - Crash safety: a process killed at any point (SIGKILL included) leaves every entry either as it
   was or wholly written (a value file is complete before the SQLite transaction naming it
   commits), and its write lock is released by the OS. What a killed write can leave is a value
-  file no row names; at one open in `_SWEEP_CHANCE`, such files older than `_ORPHAN_AGE` are
-  removed, and `clear` removes them all.
+  file no row names, or a `folder` artefact half-built under its "."-name; at one open in
+  `_SWEEP_CHANCE`, such files and folders untouched for `_ORPHAN_AGE` are removed, and `clear`
+  removes them all.
 - Writes from several processes are safe (SQLite transactions); `merge_arrays` is an atomic
   read-modify-write across processes. A reader sees a miss or one whole value, never a mix. Eviction: least-recently-stored once the volume exceeds
   `size_limit` bytes, so reads never write (under diskcache's least-recently-used policy every
@@ -52,6 +53,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 import warnings
 import weakref
 from collections import Counter
@@ -303,6 +305,7 @@ class Store:
             (path / _FILES).mkdir(exist_ok=True)
             if random.random() < _SWEEP_CHANCE:
                 _remove_orphans(backend, _ORPHAN_AGE)
+                _remove_abandoned_builds(path / _FILES, _ORPHAN_AGE)
         except _IO_ERRORS:
             backend.close()
             raise
@@ -395,8 +398,9 @@ _SCHEMA = {"Settings", "Cache", "Cache_key_raw", "Cache_expire_time", "Cache_sto
 
 _OVERWRITE_RETRIES = 8
 # A write takes well under the SQLite lock timeout between writing a value file and committing
-# the row naming it, so an unnamed value file this old was left by a process that died (or lost
-# its row to a full disk) in between. Stores look for such files at one open in _SWEEP_CHANCE.
+# the row naming it, and an artefact build writes all along, so an unnamed value file or a
+# "."-named build folder untouched this long was left by a process that died. Stores look for
+# them at one open in _SWEEP_CHANCE.
 _ORPHAN_AGE = 3600.0
 _SWEEP_CHANCE = 1 / 64
 _DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
@@ -447,6 +451,30 @@ def _remove_orphans(cache: diskcache.Cache, min_age: float) -> int:
     named = {name for (name,) in
              cache._sql("SELECT filename FROM Cache WHERE filename IS NOT NULL").fetchall()}
     return cache.disk.remove_orphans(named, min_age)
+
+
+def _remove_abandoned_builds(files: Path, min_age: float) -> None:
+    """Remove the artefacts being built under `files` (folders named with a leading "." beside
+    `Store.folder` targets) in which nothing was written for `min_age` seconds: a process died
+    building or replacing them."""
+    cutoff = time.time() - min_age
+    for version in _children(files):
+        for kind in _children(version):
+            for child in _children(kind):
+                if child.name.startswith(".") and child.is_dir() and _newest_write(child) < cutoff:
+                    shutil.rmtree(child, ignore_errors=True)
+
+
+def _newest_write(root: Path) -> float:
+    """The latest modification time of `root` and everything under it (links not followed)."""
+    newest = 0.0
+    for dirpath, _, filenames in os.walk(root):
+        for path in [dirpath, *(os.path.join(dirpath, name) for name in filenames)]:
+            try:
+                newest = max(newest, os.lstat(path).st_mtime)
+            except OSError:
+                pass
+    return newest
 
 
 def _open_ready(directory: Path, settings: dict) -> diskcache.Cache | None:

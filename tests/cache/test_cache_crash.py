@@ -208,7 +208,7 @@ def _compile_kills(tmp_path, bpe_tokenizer, kills: int) -> None:
 
 
 def test_sigkill_during_compile_leaves_masks_identical_to_a_cold_run(tmp_path, bpe_tokenizer):
-    _compile_kills(tmp_path, bpe_tokenizer, kills=2)
+    _compile_kills(tmp_path, bpe_tokenizer, kills=1)
 
 
 @pytest.mark.slow
@@ -368,6 +368,33 @@ def test_damage_found_mid_run_falls_back_once_and_the_next_store_starts_afresh(t
         assert fresh.enabled and check_store(fresh)["whole"] == 0
         fresh.put_arrays("small", "0", value("small", 0, 3))
     assert Store(tmp_path).get_arrays("small", "0")["gen"][0] == 3
+
+
+def test_a_sweep_removes_only_what_dead_writers_left(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    target = store.folder("model", "m")
+    for name in (target.name, f".{target.name}.tmp-dead", f".{target.name}.tmp-live"):
+        (target.parent / name).mkdir()
+        (target.parent / name / "weights").write_bytes(b"w")
+    store.put_arrays("large", "0", value("large", 0, 1))
+    (named,) = _value_files(tmp_path)
+    dead, live = named.with_name("0" * 28 + ".val"), named.with_name("1" * 28 + ".val")
+    for orphan in (dead, live):  # value files no row names, as a killed writer leaves them
+        orphan.write_bytes(b"half")
+    for path in [dead, named, *target.parent.rglob("*")]:
+        if "live" not in str(path):
+            os.utime(path, (0, 0))
+    monkeypatch.setattr(store_mod, "_SWEEP_CHANCE", 0.0)
+    Store(tmp_path)
+    assert len(_value_files(tmp_path)) == 3  # no sweep at this open
+    monkeypatch.setattr(store_mod, "_SWEEP_CHANCE", 1.0)
+    swept = Store(tmp_path)
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted(
+        [target.name, f".{target.name}.tmp-live"])
+    assert sorted(_value_files(tmp_path)) == sorted([named, live])
+    assert swept.get_arrays("large", "0")["gen"][0] == 1  # an old but named file stays
+    swept.clear()
+    assert _value_files(tmp_path) == []  # clear removes unnamed files, however young
 
 
 # -- concurrent readers and writers ------------------------------------------------------------
