@@ -5,7 +5,8 @@ Modes (each prints one JSON line per report on stdout, flushed at once):
 - `store`: open the cache in a new Store, check every entry this mode writes (`check_store`),
   report, then write entries (plain puts in SQLite rows and in value files, `merge_arrays`, and
   puts queued on a `BackgroundWriter` thread) for `rounds` rounds or until killed; with `stall`,
-  it stops inside a merge or half-way through a value file and reports `{"stalled": ...}`.
+  it stops while creating the database, inside a merge or half-way through a value file and
+  reports `{"stalled": ...}`.
 - `compile`: load a tokenizer from a folder, report `{"imported": ...}`, then compile `PATTERNS`
   with the cache and report their `mask_digests`, then compile and walk a new pattern per round
   (vocabulary tables on a cold cache, then automata and entries, written by the persist
@@ -153,6 +154,22 @@ def stall_in_value_file(thread: str) -> None:
     diskcache.core.open = stalling_open
 
 
+def stall_in_creation() -> None:
+    """Creating a new cache database stops half-way through diskcache's settings: the child
+    reports `{"stalled": "creation"}` and sleeps until killed."""
+    import diskcache
+
+    reset, calls = diskcache.Cache.reset, []
+
+    def stalling_reset(cache, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 8:
+            _stall("creation")
+        return reset(cache, *args, **kwargs)
+
+    diskcache.Cache.reset = stalling_reset
+
+
 def write_store(store: object, run: int, rounds: int, stall: str | None = None) -> None:
     """Write every kind over and over: generation numbers are unique to the run and round.
     `stall="merge"`: the first merge stops inside `merge_arrays` (holding the write lock);
@@ -205,6 +222,8 @@ def _recorded(action: Callable[[], object]) -> tuple[object, list[str]]:
 def _store_mode(cache_dir: str, run: int, rounds: int, stall: str | None) -> None:
     from cache.store import Store
 
+    if stall == "creation":
+        stall_in_creation()
     store, opened = _recorded(lambda: Store(cache_dir))
     checked, read = _recorded(lambda: check_store(store))
     report(checked=checked, warnings=opened + read, enabled=store.enabled)
