@@ -303,12 +303,15 @@ class Store:
                           CacheWarning, stacklevel=4)
         try:
             (path / _FILES).mkdir(exist_ok=True)
-            if random.random() < _SWEEP_CHANCE:
-                _remove_orphans(backend, _ORPHAN_AGE)
-                _remove_abandoned_builds(path / _FILES, _ORPHAN_AGE)
-        except _IO_ERRORS:
+        except OSError:
             backend.close()
             raise
+        if random.random() < _SWEEP_CHANCE:
+            try:
+                _remove_orphans(backend, _ORPHAN_AGE)
+                _remove_abandoned_builds(path / _FILES, _ORPHAN_AGE)
+            except _IO_ERRORS:  # best effort: a later open sweeps again
+                pass
         return backend
 
     def _get(self, kind: str, key: str, codec: bytes, decode: Callable[[bytes], T]) -> T | None:
