@@ -68,11 +68,11 @@ class SafeDisk(diskcache.Disk):
             names.append(name)
         return name, full_path
 
-    def remove_orphans(self, named: Collection[str], min_age: float) -> int:
+    def remove_orphans(self, named: Collection[str], min_age: float) -> None:
         """Remove the value files under the folder that no row names (`named`, read before this
-        call) and that were last modified at least `min_age` seconds ago; returns how many.
-        A file of a write still in progress is younger than any sensible `min_age`."""
-        removed, cutoff = 0, time.time() - min_age
+        call) and that were last modified at least `min_age` seconds ago. A file of a write
+        still in progress is younger than any sensible `min_age`."""
+        cutoff = time.time() - min_age
         for folder, _, files in os.walk(self._directory):
             for file in files:
                 name = os.path.relpath(os.path.join(folder, file), self._directory)
@@ -84,8 +84,6 @@ class SafeDisk(diskcache.Disk):
                 except OSError:
                     continue
                 self.remove(name)
-                removed += 1
-        return removed
 
     def put(self, key: object) -> tuple[str, bool]:
         if type(key) is not str:

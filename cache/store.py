@@ -28,10 +28,10 @@ Contract:
   `_SWEEP_CHANCE`, such files and folders untouched for `_ORPHAN_AGE` are removed, and `clear`
   removes them all.
 - Writes from several processes are safe (SQLite transactions); `merge_arrays` is an atomic
-  read-modify-write across processes. A reader sees a miss or one whole value, never a mix. Eviction: least-recently-stored once the volume exceeds
-  `size_limit` bytes, so reads never write (under diskcache's least-recently-used policy every
-  read is also an SQL update, about 6x the cost of the read). Folders from `Store.folder` are
-  counted by `info` but never evicted.
+  read-modify-write across processes; a reader sees a miss or one whole value, never a mix.
+  Eviction: least-recently-stored once the volume exceeds `size_limit` bytes, so reads never
+  write (under diskcache's least-recently-used policy every read is also an SQL update, about
+  6x the cost of the read). Folders from `Store.folder` are counted by `info` but never evicted.
 - Hits and misses (`get_*` calls, and `record` for folders) are counted in memory and added to
   the location's totals, stored in the same database, by `save_counts` (an atomic
   read-modify-write), which `info` calls first and which runs at interpreter exit for every live
@@ -267,9 +267,9 @@ class Store:
 
     def clear(self) -> None:
         """Remove every entry, folder (of every format version), hit/miss count and value file
-        no row names (`SafeDisk.remove_orphans`), then shrink the database file as far as other
-        processes' open reads allow. Names under the location
-        that the store did not create (`info()["foreign"]`) are left alone."""
+        no row names (`SafeDisk.remove_orphans`; a write in flight in another process is lost),
+        then shrink the database file as far as other processes' open reads allow. Names under
+        the location that the store did not create (`info()["foreign"]`) are left alone."""
         with self._lock:
             self._hits, self._misses = Counter(), Counter()
 
@@ -289,8 +289,8 @@ class Store:
 
     def _open_disk(self, path: Path) -> diskcache.Cache:
         """The disk backend at `path`; a damaged database is removed and started afresh (one
-        `CacheWarning`), and now and then (`_SWEEP_CHANCE`) value files that no row names are
-        removed (`SafeDisk.remove_orphans`)."""
+        `CacheWarning`), and now and then (`_SWEEP_CHANCE`) what dead writers left is removed
+        (`_remove_orphans`, `_remove_abandoned_builds`)."""
         try:
             backend = _open_entries(path / _ENTRIES, self.size_limit)
         except sqlite3.DatabaseError as exc:
@@ -448,12 +448,12 @@ def _remove_database(directory: Path) -> None:
             pass
 
 
-def _remove_orphans(cache: diskcache.Cache, min_age: float) -> int:
+def _remove_orphans(cache: diskcache.Cache, min_age: float) -> None:
     """Remove the value files no row of `cache` names, last written `min_age` seconds ago or
     earlier (`SafeDisk.remove_orphans`)."""
     named = {name for (name,) in
              cache._sql("SELECT filename FROM Cache WHERE filename IS NOT NULL").fetchall()}
-    return cache.disk.remove_orphans(named, min_age)
+    cache.disk.remove_orphans(named, min_age)
 
 
 def _remove_abandoned_builds(files: Path, min_age: float) -> None:
