@@ -158,7 +158,7 @@ def _reports_with(runs: list[dict], field: str) -> list[dict]:
 def test_sigkill_mid_write_never_leaves_a_torn_entry(tmp_path, monkeypatch):
     cache_dir = tmp_path / "cache"
     stalls = {4: "merge", 9: "MainThread", 14: "cache-writer", 19: "merge"}
-    runs = _kill_runs(cache_dir, tmp_path, "store", kills=20, seed=15, max_delay=0.6,
+    runs = _kill_runs(cache_dir, tmp_path, "store", kills=20, seed=15, max_delay=0.5,
                       rounds=10**6, armed="checked", stalls=stalls)
     print("\n" + _summary("store writes", runs))
     assert all(r["code"] == -signal.SIGKILL for r in runs[:-1])  # killed while writing
@@ -423,7 +423,7 @@ def test_a_sweep_removes_only_what_dead_writers_left(tmp_path, monkeypatch):
 
 
 def test_concurrent_readers_see_a_miss_or_one_whole_value(tmp_path):
-    writers, readers, seconds = 2, 2, 3.0
+    writers, readers, seconds = 2, 2, 2.0
     procs = [_spawn("writer", cache=str(tmp_path), w=w, writers=writers, seconds=seconds)
              for w in range(writers)]
     procs += [_spawn("reader", cache=str(tmp_path), seconds=seconds) for _ in range(readers)]
