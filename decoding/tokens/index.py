@@ -134,9 +134,14 @@ class TokenIndex:
         allowed[token_ids] = True
         if self.automaton.is_accepting(state):
             allowed[self._eos] = True
-        mask = torch.from_numpy(allowed)
-        allowed.flags.writeable = False  # after: torch warns about read-only arrays
-        return StateEntry(token_ids, _frozen(next_states, np.int32), mask)
+        return StateEntry(token_ids, _frozen(next_states, np.int32), shared_mask(allowed))
+
+
+def shared_mask(allowed: np.ndarray) -> torch.Tensor:
+    """A mask tensor over `allowed` (which the mask now owns), its buffer made read-only."""
+    mask = torch.from_numpy(allowed)
+    allowed.flags.writeable = False  # after: torch warns about read-only arrays
+    return mask
 
 
 def _frozen(values: np.ndarray, dtype: type) -> np.ndarray:

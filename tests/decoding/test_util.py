@@ -7,6 +7,7 @@ import gc
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -128,23 +129,16 @@ def _overlapping(section, inside, threads: int = 4) -> None:
     """Run `section` in several threads whose blocks overlap in every order of leaving;
     `inside()` is checked in each block, after all threads entered."""
     entered = threading.Barrier(threads)
-    errors: list[BaseException] = []
 
-    def body(n: int) -> None:
-        try:
-            with section():
-                entered.wait()
-                assert inside()
-                time.sleep(0.01 * n)  # leave one after another
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+    def body(n: int) -> bool:
+        with section():
+            entered.wait()
+            held = inside()
+            time.sleep(0.01 * n)  # leave one after another
+        return held
 
-    workers = [threading.Thread(target=body, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert not errors, errors
+    with ThreadPoolExecutor(threads) as pool:
+        assert all(pool.map(body, range(threads)))
 
 
 def test_gc_pauses_overlapping_in_threads_end_with_the_last():
@@ -161,13 +155,20 @@ def test_quiet_warnings_in_threads_leave_the_filters_as_they_were():
         warnings.warn("heard", UserWarning)
 
 
-def test_noting_warnings_notes_this_threads_warnings_only_and_still_emits_them():
-    with noting_warnings() as outer, pytest.warns(UserWarning) as emitted:
+def _warn_here_and_in_a_thread() -> tuple[list[Warning], list[Warning]]:
+    """Warn in another thread and here, inside two nested notes; what each note got."""
+    with noting_warnings() as outer:
         other = threading.Thread(target=lambda: warn("other thread", UserWarning))
         other.start()
         other.join()
         with noting_warnings() as inner:
             warn("mine", UserWarning)
+    return outer, inner
+
+
+def test_noting_warnings_notes_this_threads_warnings_only_and_still_emits_them():
+    with pytest.warns(UserWarning) as emitted:
+        outer, inner = _warn_here_and_in_a_thread()
     assert [str(w) for w in outer] == ["mine"] and [str(w) for w in inner] == ["mine"]
     assert sorted(str(w.message) for w in emitted) == ["mine", "other thread"]
-    assert emitted[-1].filename == __file__  # stacklevel counts from warn's caller
+    assert [w.filename for w in emitted if str(w.message) == "mine"] == [__file__]
