@@ -580,6 +580,7 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
 # --- failure containment ---------------------------------------------------------------------
 
 _WARNED = False
+_WARNED_LOCK = threading.Lock()  # threads failing together still warn once
 
 
 def _quietly(action: Callable[[], Any]) -> Any:
@@ -594,8 +595,9 @@ def _quietly(action: Callable[[], Any]) -> Any:
 def _report(exc: BaseException) -> None:
     """Warn about a cache error with a `CacheWarning`, once per process."""
     global _WARNED
-    if not _WARNED:
-        _WARNED = True
+    with _WARNED_LOCK:
+        first, _WARNED = not _WARNED, True
+    if first:
         warnings.warn(f"typedecode cache: {type(exc).__name__}: {exc}; continuing without "
                       "the cached value (further cache errors are not reported)",
                       CacheWarning, stacklevel=3)

@@ -192,11 +192,12 @@ def test_threads_share_guides_with_a_cache_folder(smollm2_tokenizer, reference, 
 
 @pytest.mark.slow
 def test_threads_share_guides_on_long_walks(smollm2_tokenizer, fresh, tmp_path):
-    """The larger variant: walks of 24 steps, 8 threads x 400 calls, cache on."""
+    """The larger variant: walks of 16 steps (deeper into the automata), 8 threads x 400
+    calls, cache on."""
     def work(t: int, c: int) -> list[tuple]:
-        return job(smollm2_tokenizer, tmp_path, t, c, steps=24)
+        return job(smollm2_tokenizer, tmp_path, t, c, steps=16)
 
-    reference = sequential(lambda t, c: job(smollm2_tokenizer, False, t, c, steps=24),
+    reference = sequential(lambda t, c: job(smollm2_tokenizer, False, t, c, steps=16),
                            calls=400)
     fresh()
     assert run_threads(work, calls=400) == reference
