@@ -348,11 +348,8 @@ class PersistentIndex(TokenIndex):
             _OPEN.add(self)
 
     def entry(self, state: int) -> StateEntry:
-        found = self._entries.get(state)
-        if found is not None:
-            return found
         found = super().entry(state)
-        if self._save_due:
+        if self._save_due:  # set by `_compute`, cleared when the new entries change hands
             save_now(self)
         return found
 
