@@ -33,11 +33,11 @@ The regex generates a useful subset of the valid instances, in a canonical shape
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from decoding.automaton.expr import Expr
 from decoding.errors import UsageError
+from decoding.util import warn
 from schema2re.context import Context
 from schema2re.document import Document
 from schema2re.errors import (
@@ -128,5 +128,5 @@ def _translate(schema: Any, *, whitespace: str | None, lenient: bool, max_depth:
 def _warn_ignored(ignored: list[tuple[str, str]]) -> None:
     if ignored:
         listed = ", ".join(f"{kw} at {ptr or '/'!r}" for kw, ptr in ignored)
-        warnings.warn(f"lenient: ignored {listed}; the regex may accept invalid instances",
-                      IgnoredKeywordsWarning, stacklevel=3)
+        warn(f"lenient: ignored {listed}; the regex may accept invalid instances",
+             IgnoredKeywordsWarning, stacklevel=3)

@@ -25,6 +25,14 @@ Invariants:
 - `derivative(e, b)` is the expression for {w : b.w in e}; results are memoized on `e`.
 - `boundaries(e)` is a 257-bit mask of the byte positions where the derivative of `e` may change
   (bit i: bytes i-1 and i may differ); bytes between two set bits have the same derivative.
+
+Threads: expressions may be shared freely. The intern table is filled under a lock (checked
+again inside it), and an expression is published only once every field is set, so two threads
+building equal parts get the same object. The memos on an expression (`_derivs`, `_bounds`,
+`_lowered`, `_capped`, `_empty`) take no lock: each stores a function of the expression alone
+(a derivative is interned, hence the same object whoever computes it) with one dict item or
+attribute store, which the GIL makes atomic; two threads may compute one entry twice, never
+store different values. Nothing iterates over a memo.
 """
 
 from __future__ import annotations

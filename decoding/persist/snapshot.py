@@ -69,7 +69,8 @@ class Snapshot:
 
 def take(automaton: Automaton) -> Arrays:
     """The arrays of every state of `automaton`, with the rows computed so far: copies, which
-    the automaton's later growth does not change."""
+    the automaton's later growth does not change. A caller sharing the automaton between
+    threads holds `automaton.lock`, so that the states and rows are those of one moment."""
     n = automaton.num_states
     flat, ends = _flatten([automaton.key(s) for s in range(n)])
     return _snapshot_arrays([automaton.initial_state], automaton.byte_class, flat, ends,

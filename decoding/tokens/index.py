@@ -13,10 +13,20 @@ Invariants:
   e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
   first's token ids and mask, and `next_states` None (its transitions are walked per token when
   asked for). `shared` counts such entries.
+
+Threads: an index may be shared (`compile` gives every guide of a pattern the same one). An
+entry, once stored, is never replaced: `entry` reads the memo without a lock and, on a miss,
+computes under the index's own lock (checked again inside it, so each state is walked once; the
+walk's automaton work takes the automaton's lock). Entries are immutable and handed out as they
+are: `token_ids` and `next_states` are read-only arrays, and the mask's numpy buffer is marked
+read-only once the tensor is made (torch has no read-only tensors; nothing in typedecode writes
+to a mask: callers copy, as `mask_logits` does). Subclasses make entries in `_compute`, which
+runs under the lock.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,22 +73,23 @@ class TokenIndex:
         self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
         self._by_class: dict[Expr, StateEntry] = {}
         self.shared = 0
+        self._lock = threading.RLock()  # held to compute and store entries
 
     def entry(self, state: int) -> StateEntry:
         """The memoized entry for `state`, computed on first use."""
-        e = self._entries.get(state)
-        if e is None:
-            e = self._entries[state] = self._compute(state)
-        return e
+        found = self._entries.get(state)
+        if found is None:
+            with self._lock:
+                found = self._entries.get(state)
+                if found is None:
+                    found = self._entries[state] = self._compute(state)
+        return found
 
     def has_entry(self, state: int) -> bool:
         return state in self._entries
 
-    def add_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> None:
-        """Install an entry computed elsewhere (e.g. loaded from the cache)."""
-        self._entries[state] = self._make_entry(state, token_ids, next_states)
-
     def _compute(self, state: int) -> StateEntry:
+        """The entry of `state` (called under the lock, for a state without one)."""
         like = self.automaton.mask_class(state, self._horizon)
         if like is not None:
             hit = self._by_class.get(like)
@@ -116,12 +127,25 @@ class TokenIndex:
         return node_state[trie.token_node]
 
     def _make_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> StateEntry:
-        token_ids = np.asarray(token_ids, dtype=np.int64)
+        token_ids = _frozen(token_ids, np.int64)
         # Built with numpy and shared with torch: torch's own fill kernels can stall for
         # milliseconds on a busy machine (thread pool start-up), numpy's cannot.
         allowed = np.zeros(self.width, dtype=bool)
         allowed[token_ids] = True
         if self.automaton.is_accepting(state):
             allowed[self._eos] = True
-        return StateEntry(token_ids, np.asarray(next_states, dtype=np.int32),
-                          torch.from_numpy(allowed))
+        return StateEntry(token_ids, _frozen(next_states, np.int32), shared_mask(allowed))
+
+
+def shared_mask(allowed: np.ndarray) -> torch.Tensor:
+    """A mask tensor over `allowed` (which the mask now owns), its buffer made read-only."""
+    mask = torch.from_numpy(allowed)
+    allowed.flags.writeable = False  # after: torch warns about read-only arrays
+    return mask
+
+
+def _frozen(values: np.ndarray, dtype: type) -> np.ndarray:
+    """`values` as a read-only array of `dtype` (the entry owns it: callers pass new arrays)."""
+    out = np.asarray(values, dtype=dtype)
+    out.flags.writeable = False
+    return out

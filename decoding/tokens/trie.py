@@ -137,7 +137,11 @@ _TRIES: dict[str, TokenTrie] = {}
 
 def trie_of(vocabulary: Vocabulary,
             make: Callable[[Vocabulary], TokenTrie] = TokenTrie) -> TokenTrie:
-    """The trie of a vocabulary, made by `make` once per fingerprint in this process."""
+    """The trie of a vocabulary, made by `make` once per fingerprint in this process (a hit
+    takes no lock)."""
+    trie = _TRIES.get(vocabulary.fingerprint)
+    if trie is not None:
+        return trie
     with _LOCK:
         trie = _TRIES.get(vocabulary.fingerprint)
         if trie is None:
