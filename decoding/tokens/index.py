@@ -6,8 +6,8 @@ Invariants:
   still reach acceptance, every allowed token keeps a complete match possible.
 - EOS ids are allowed exactly in accepting states; ids at or above the vocabulary's size (a model
   whose logits are wider than its tokenizer) are never allowed.
-- Entries are computed on first request by one vectorized walk of the whole vocabulary (numpy over
-  the flat byte table; no Python loop per token) and memoized per state. Masks are shared,
+- Entries are computed on first request by one walk of the vocabulary's trie
+  (`decoding.tokens.walk`: compiled, or numpy level by level) and memoized per state. Masks are shared,
   read-only tensors.
 - States in one mask class (`Automaton.mask_class` with a horizon one past the longest token:
   e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
@@ -27,6 +27,7 @@ from decoding.automaton.expr import Expr
 from decoding.errors import UsageError
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
+from decoding.tokens.walk import TrieWalk
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,7 @@ class TokenIndex:
         self.vocabulary = vocabulary
         self.width = width
         self._trie = trie_of(vocabulary)
-        # Each trie node's byte in this automaton's byte classes, so each depth is one gather;
-        # made on the first walk (an index whose entries all come from the cache never walks).
-        self._node_class: np.ndarray | None = None
+        self._walk: TrieWalk | None = None
         self._eos = np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64)
         self._entries: dict[int, StateEntry] = {}
         self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
@@ -94,26 +93,9 @@ class TokenIndex:
 
     def walk(self, state: int) -> np.ndarray:
         """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed)."""
-        a, trie = self.automaton, self._trie
-        if self._node_class is None:
-            self._node_class = a.byte_class[trie.node_byte]
-        node_state = np.zeros(trie.num_nodes, dtype=np.int32)
-        node_state[0] = state
-        a.expand(state)
-        bounds = trie.level_bounds
-        for d in range(1, len(bounds)):
-            lo, hi = bounds[d - 1], bounds[d]
-            idx = node_state[trie.parent[lo:hi]]  # int32: max_states * 256 < 2**31
-            idx *= a.num_classes
-            idx += self._node_class[lo:hi]
-            reached = a.rows.ravel()[idx]
-            if not reached.any():
-                break
-            node_state[lo:hi] = reached
-            if not a.expanded[reached].all():
-                a.expand_all(reached)
-        node_state[0] = DEAD  # unusable tokens point at the root
-        return node_state[trie.token_node]
+        if self._walk is None:  # an index whose entries all come from the cache never walks
+            self._walk = TrieWalk(self._trie, self.automaton)
+        return self._walk.next_states(state)
 
     def _make_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> StateEntry:
         token_ids = np.asarray(token_ids, dtype=np.int64)

@@ -10,6 +10,9 @@ Invariants:
 - `parent` and `token_node` are int32 (a trie has far fewer than 2**31 nodes), in a built trie and
   a loaded one alike, so loading keeps the stored arrays without converting them.
 
+`preorder` lays the same nodes out depth first (`Preorder`), the order the compiled walk
+(`decoding.tokens.walk`) reads them in; it is derived from the arrays above, once per trie.
+
 `to_arrays` / `from_arrays` turn a trie into plain arrays and back (the disk cache stores them);
 `from_arrays` checks the structure (parents one level up, every index in range, one node per usable
 token at the depth of its length), so a walk over a loaded trie never indexes out of bounds; that
@@ -21,10 +24,28 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from decoding.tokens.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class Preorder:
+    """The trie's nodes in depth-first order (a node, then its children's subtrees in byte order).
+
+    Invariants: node 0 is the root; `end[i] > i` is one past the last node of i's subtree (so a
+    node with children has `end[i] > i + 1`); `depth[i]` is its length in bytes, the root's 0;
+    `byte[i]` its last byte; the tokens spelled by node i are `tokens[token_start[i]:
+    token_start[i + 1]]` (the root spells none). All int32 except `byte` (uint8).
+    """
+
+    end: np.ndarray
+    depth: np.ndarray
+    byte: np.ndarray
+    token_start: np.ndarray
+    tokens: np.ndarray
 
 
 class TokenTrie:
@@ -73,6 +94,39 @@ class TokenTrie:
         never = np.ones(len(self.token_node), dtype=bool)
         never[self.usable_ids] = False
         return np.packbits(never)
+
+    @functools.cached_property
+    def preorder(self) -> Preorder:
+        """The nodes in depth-first order (see `Preorder`), computed from the breadth-first arrays
+        level by level: a child's position is its parent's, plus one, plus the sizes of the
+        subtrees of the siblings before it (siblings are consecutive, in byte order)."""
+        n, bounds = self.num_nodes, self.level_bounds
+        if (np.diff(self.parent[1:]) < 0).any():
+            raise ValueError("trie arrays: siblings are not consecutive")
+        size = np.ones(n, dtype=np.int64)
+        for d in range(len(bounds) - 1, 0, -1):  # subtree sizes, deepest level first
+            lo, hi = bounds[d - 1], bounds[d]
+            size += np.bincount(self.parent[lo:hi], weights=size[lo:hi], minlength=n
+                                ).astype(np.int64)
+        position = np.zeros(n, dtype=np.int64)
+        depth = np.zeros(n, dtype=np.int32)
+        for d in range(1, len(bounds)):
+            lo, hi = bounds[d - 1], bounds[d]
+            parents, sizes = self.parent[lo:hi], size[lo:hi]
+            before = np.cumsum(sizes) - sizes  # sizes of the earlier nodes of this level
+            first = np.flatnonzero(np.diff(parents, prepend=-1))  # each sibling group's start
+            group = np.repeat(first, np.diff(np.append(first, hi - lo)))
+            position[lo:hi] = position[parents] + 1 + before - before[group]
+            depth[lo:hi] = d
+        order = np.empty(n, dtype=np.int64)
+        order[position] = np.arange(n)
+        tokens = self.usable_ids[np.argsort(position[self.token_node[self.usable_ids]],
+                                            kind="stable")]
+        counts = np.bincount(position[self.token_node[tokens]], minlength=n)
+        return Preorder(end=(position + size)[order].astype(np.int32), depth=depth[order],
+                        byte=self.node_byte[order],
+                        token_start=np.concatenate(([0], np.cumsum(counts))).astype(np.int32),
+                        tokens=tokens.astype(np.int32))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The trie as plain arrays (`parent`, `node_byte`, `token_node`, `level_bounds`)."""
