@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -129,10 +129,13 @@ class TokenTrie:
                         tokens=tokens.astype(np.int32))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The trie as plain arrays (`parent`, `node_byte`, `token_node`, `level_bounds`)."""
+        """The trie as plain arrays (`parent`, `node_byte`, `token_node`, `level_bounds`, and
+        the `Preorder` fields prefixed with `pre_`)."""
+        pre = self.preorder
         return {"parent": self.parent, "node_byte": self.node_byte,
                 "token_node": self.token_node,
-                "level_bounds": np.asarray(self.level_bounds, dtype=np.int64)}
+                "level_bounds": np.asarray(self.level_bounds, dtype=np.int64),
+                **{f"pre_{f.name}": getattr(pre, f.name) for f in fields(Preorder)}}
 
     @classmethod
     def from_arrays(cls, vocabulary: Vocabulary, arrays: dict[str, np.ndarray]) -> "TokenTrie":
@@ -168,21 +171,41 @@ class TokenTrie:
         trie.usable_ids = np.flatnonzero(token_node > 0).astype(np.int64)
         trie.level_bounds = bounds.tolist()
         trie.num_nodes = n
+        pre = _preorder_of(arrays, n, len(trie.usable_ids))
+        if pre is not None:  # else computed when first needed
+            trie.__dict__["preorder"] = pre
         return trie
 
 
+def _preorder_of(arrays: dict[str, np.ndarray], n: int, usable: int) -> Preorder | None:
+    """The stored `Preorder` if every field is there with its type and length (the compiled
+    walk checks every index it follows, so a wrong value can never reach outside the arrays)."""
+    try:
+        pre = Preorder(**{f.name: np.asarray(arrays[f"pre_{f.name}"]) for f in fields(Preorder)})
+    except KeyError:
+        return None
+    sized = [(pre.end, np.int32, n), (pre.depth, np.int32, n), (pre.byte, np.uint8, n),
+             (pre.token_start, np.int32, n + 1), (pre.tokens, np.int32, usable)]
+    if all(a.ndim == 1 and a.dtype == dtype and len(a) == size for a, dtype, size in sized):
+        return pre
+    return None
+
+
 def _check_token_nodes(vocabulary: Vocabulary, token_node: np.ndarray, bounds: np.ndarray) -> None:
-    """ValueError unless the usable tokens, and only they, have distinct nodes at their length
-    (depth d is the node range `[bounds[d-1], bounds[d])`)."""
+    """ValueError unless the usable tokens, and only they, have nodes at their length (depth d
+    is the node range `[bounds[d-1], bounds[d])`), one node per byte string: tokens share a
+    node only if they spell the same bytes (a SentencePiece byte-fallback token and a piece)."""
     usable = vocabulary.lengths > 0
     usable[sorted(vocabulary.special_ids)] = False
     nodes, lengths = token_node[usable], vocabulary.lengths[usable]
-    seen = np.zeros(int(bounds[-1]), dtype=bool)
-    seen[nodes] = True
     if ((token_node > 0) != usable).any() or lengths.max(initial=0) >= len(bounds) \
-            or (nodes < bounds[lengths - 1]).any() or (nodes >= bounds[lengths]).any() \
-            or np.count_nonzero(seen) != len(nodes):
+            or (nodes < bounds[lengths - 1]).any() or (nodes >= bounds[lengths]).any():
         raise ValueError("trie arrays: the token nodes do not match the usable tokens")
+    ids = np.flatnonzero(usable)[np.argsort(nodes, kind="stable")]
+    same = np.flatnonzero(np.diff(token_node[ids]) == 0)  # neighbours sharing a node
+    table = vocabulary.token_bytes
+    if any(table[ids[i]] != table[ids[i + 1]] for i in same.tolist()):
+        raise ValueError("trie arrays: tokens with different bytes share a node")
 
 
 _LOCK = threading.Lock()

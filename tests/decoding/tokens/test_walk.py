@@ -135,3 +135,15 @@ def test_the_kernel_refuses_arrays_that_break_the_layout():
     read_only.setflags(write=False)
     with pytest.raises((BufferError, ValueError), match="read-only|writable"):
         call(next_of=read_only)
+
+
+def test_the_depth_first_layout_is_stored_with_the_trie(tries):
+    vocab, trie = tries["sp"]
+    loaded = TokenTrie.from_arrays(vocab, trie.to_arrays())
+    assert "preorder" in loaded.__dict__  # taken from the arrays, not computed again
+    for field in ("end", "depth", "byte", "token_start", "tokens"):
+        assert np.array_equal(getattr(loaded.preorder, field), getattr(trie.preorder, field))
+    without = {k: v for k, v in trie.to_arrays().items() if k != "pre_tokens"}
+    again = TokenTrie.from_arrays(vocab, without)
+    assert "preorder" not in again.__dict__
+    assert np.array_equal(again.preorder.tokens, trie.preorder.tokens)
