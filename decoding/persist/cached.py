@@ -379,8 +379,6 @@ class PersistentIndex(TokenIndex):
             entries = []
             for state in fresh:
                 e = super().entry(state)
-                if e.next_states is None:  # shared with a state of its mask class: not stored
-                    continue
                 entries.append((self._entry_key(self.automaton.key(state)),
                                 snapshot.pack_entry(self.automaton, e.token_ids, e.next_states,
                                                     self.vocabulary.size)))

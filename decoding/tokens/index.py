@@ -13,6 +13,10 @@ Invariants:
   e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
   first's token ids and mask, and `next_states` None (its transitions are walked per token when
   asked for). `shared` counts such entries.
+- A state `cat(x{lo,hi}, r)` (inside a string body, a run of digits...) takes the tokens that stay
+  inside the repetition from tables shared by every such state (`decoding.tokens.lexemes`) and
+  walks only the trie's subtrees with tokens that can leave it; `next_states` None. `split`
+  counts such entries.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ import numpy as np
 import torch
 
 from decoding.automaton.dfa import DEAD, Automaton
-from decoding.automaton.expr import Expr
+from decoding.automaton.expr import Expr, first_bytes
 from decoding.errors import UsageError
+from decoding.tokens.lexemes import lexemes_of, split_head
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
 from decoding.tokens.walk import TrieWalk
@@ -62,6 +67,7 @@ class TokenIndex:
         self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
         self._by_class: dict[Expr, StateEntry] = {}
         self.shared = 0
+        self.split = 0
 
     def entry(self, state: int) -> StateEntry:
         """The memoized entry for `state`, computed on first use."""
@@ -73,7 +79,8 @@ class TokenIndex:
     def has_entry(self, state: int) -> bool:
         return state in self._entries
 
-    def add_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> None:
+    def add_entry(self, state: int, token_ids: np.ndarray,
+                  next_states: np.ndarray | None) -> None:
         """Install an entry computed elsewhere (e.g. loaded from the cache)."""
         self._entries[state] = self._make_entry(state, token_ids, next_states)
 
@@ -84,20 +91,42 @@ class TokenIndex:
             if hit is not None:
                 self.shared += 1
                 return StateEntry(hit.token_ids, None, hit.mask)
-        next_of = self.walk(state)
-        token_ids = np.flatnonzero(next_of != DEAD)  # nonzero is fastest on bools
-        entry = self._make_entry(state, token_ids, next_of[token_ids])
+        entry = self._split_entry(state)
+        if entry is None:
+            next_of = self.walk(state)
+            token_ids = np.flatnonzero(next_of != DEAD)  # nonzero is fastest on bools
+            entry = self._make_entry(state, token_ids, next_of[token_ids])
         if like is not None:
             self._by_class[like] = entry
         return entry
 
-    def walk(self, state: int) -> np.ndarray:
-        """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed)."""
+    def walk(self, state: int, prune: np.ndarray | None = None) -> np.ndarray:
+        """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed;
+        `prune` as in `TrieWalk.next_states`)."""
         if self._walk is None:  # an index whose entries all come from the cache never walks
             self._walk = TrieWalk(self._trie, self.automaton)
-        return self._walk.next_states(state)
+        return self._walk.next_states(state, prune)
 
-    def _make_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> StateEntry:
+    def _split_entry(self, state: int) -> StateEntry | None:
+        """The entry of a state `cat(x{lo,hi}, r)` from the lexeme tables: the tokens that stay
+        inside the repetition, plus a walk of only the subtrees holding tokens that can leave
+        it (`decoding.tokens.lexemes`); next states are left to `Guide.advance`. None for
+        states of other shapes."""
+        split = split_head(self.automaton.expression_of(state))
+        if split is None:
+            return None
+        x, hi, rest = split
+        lexemes = lexemes_of(self.vocabulary)
+        items = lexemes.inside(x)
+        if items is None:
+            return None
+        allowed = items >= 0 if hi is None else (items >= 0) & (items <= hi)
+        allowed |= self.walk(state, lexemes.crossing(first_bytes(rest))) != DEAD
+        self.split += 1
+        return self._make_entry(state, np.flatnonzero(allowed), None)
+
+    def _make_entry(self, state: int, token_ids: np.ndarray,
+                    next_states: np.ndarray | None) -> StateEntry:
         token_ids = np.asarray(token_ids, dtype=np.int64)
         # Built with numpy and shared with torch: torch's own fill kernels can stall for
         # milliseconds on a busy machine (thread pool start-up), numpy's cannot.
@@ -105,5 +134,5 @@ class TokenIndex:
         allowed[token_ids] = True
         if self.automaton.is_accepting(state):
             allowed[self._eos] = True
-        return StateEntry(token_ids, np.asarray(next_states, dtype=np.int32),
-                          torch.from_numpy(allowed))
+        return StateEntry(token_ids, None if next_states is None
+                          else np.asarray(next_states, dtype=np.int32), torch.from_numpy(allowed))

@@ -38,7 +38,8 @@ class Preorder:
     Invariants: node 0 is the root; `end[i] > i` is one past the last node of i's subtree (so a
     node with children has `end[i] > i + 1`); `depth[i]` is its length in bytes, the root's 0;
     `byte[i]` its last byte; the tokens spelled by node i are `tokens[token_start[i]:
-    token_start[i + 1]]` (the root spells none). All int32 except `byte` (uint8).
+    token_start[i + 1]]` (the root spells none); `of_node[b]` is the position of breadth-first
+    node b. All int32 except `byte` (uint8).
     """
 
     end: np.ndarray
@@ -46,6 +47,7 @@ class Preorder:
     byte: np.ndarray
     token_start: np.ndarray
     tokens: np.ndarray
+    of_node: np.ndarray
 
 
 class TokenTrie:
@@ -126,7 +128,7 @@ class TokenTrie:
         return Preorder(end=(position + size)[order].astype(np.int32), depth=depth[order],
                         byte=self.node_byte[order],
                         token_start=np.concatenate(([0], np.cumsum(counts))).astype(np.int32),
-                        tokens=tokens.astype(np.int32))
+                        tokens=tokens.astype(np.int32), of_node=position.astype(np.int32))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The trie as plain arrays (`parent`, `node_byte`, `token_node`, `level_bounds`, and
@@ -185,7 +187,8 @@ def _preorder_of(arrays: dict[str, np.ndarray], n: int, usable: int) -> Preorder
     except KeyError:
         return None
     sized = [(pre.end, np.int32, n), (pre.depth, np.int32, n), (pre.byte, np.uint8, n),
-             (pre.token_start, np.int32, n + 1), (pre.tokens, np.int32, usable)]
+             (pre.token_start, np.int32, n + 1), (pre.tokens, np.int32, usable),
+             (pre.of_node, np.int32, n)]
     if all(a.ndim == 1 and a.dtype == dtype and len(a) == size for a, dtype, size in sized):
         return pre
     return None

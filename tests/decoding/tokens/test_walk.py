@@ -67,9 +67,12 @@ def test_compiled_and_numpy_walks_agree(tries, pattern, data):
     fast, slow = Automaton(expression), Automaton(expression)  # rows found separately
     compiled, numpy_walk = TrieWalk(trie, fast, compiled=True), TrieWalk(trie, slow,
                                                                           compiled=False)
+    prune = data.draw(st.sampled_from([None, b"a", b'"', b"ab0"]))
+    if prune is not None:  # cut the subtrees below nodes spelling one of these bytes
+        prune = np.isin(trie.preorder.byte, list(prune)).astype(np.uint8)
     state_fast = state_slow = fast.initial_state
     for _ in range(4):
-        a, b = compiled.next_states(state_fast), numpy_walk.next_states(state_slow)
+        a, b = compiled.next_states(state_fast, prune), numpy_walk.next_states(state_slow, prune)
         assert _keys(fast, a) == _keys(slow, b)
         live = np.flatnonzero(a)
         if not len(live):
@@ -116,6 +119,7 @@ def test_the_kernel_refuses_arrays_that_break_the_layout():
         # nodes: root and one child spelling token 0; states: dead and 1, which loops
         return walk_subtrees(i32(0), i32(1), i32(0, 0), i32(*end), i32(0, 1), i32(0, 0, 1),
                              i32(*tokens), i32(*rows), classes, np.ones(2, dtype=bool),
+                             np.zeros(0, np.uint8), 0, np.zeros(0, np.int32),
                              np.zeros(1, np.int32) if next_of is None else next_of,
                              np.zeros(4, np.int32), np.zeros(2, np.int32), np.zeros(2, np.int32))
 
@@ -141,9 +145,28 @@ def test_the_depth_first_layout_is_stored_with_the_trie(tries):
     vocab, trie = tries["sp"]
     loaded = TokenTrie.from_arrays(vocab, trie.to_arrays())
     assert "preorder" in loaded.__dict__  # taken from the arrays, not computed again
-    for field in ("end", "depth", "byte", "token_start", "tokens"):
+    for field in ("end", "depth", "byte", "token_start", "tokens", "of_node"):
         assert np.array_equal(getattr(loaded.preorder, field), getattr(trie.preorder, field))
     without = {k: v for k, v in trie.to_arrays().items() if k != "pre_tokens"}
     again = TokenTrie.from_arrays(vocab, without)
     assert "preorder" not in again.__dict__
     assert np.array_equal(again.preorder.tokens, trie.preorder.tokens)
+
+
+@pytest.mark.parametrize("name", ["bpe", "sp"])
+def test_counting_walks_agree_and_need_every_row(tries, name):
+    _, trie = tries[name]
+    star = to_expr(parse(r'(?:[^"\\]|\\["\\nu]|\\u[0-9a-f]{2})*'))
+    counts = []
+    for compiled in (True, False):
+        a = Automaton(star)
+        walk = TrieWalk(trie, a, compiled=compiled)
+        with pytest.raises(ValueError, match="every row"):
+            walk.starts(a.initial_state)
+        todo = [a.initial_state]
+        while todo:
+            todo += [t for t in set(a.expand(todo.pop()).tolist()) if not a.expanded[t]]
+        next_of, items = walk.starts(a.initial_state)
+        counts.append((_keys(a, next_of), items.tolist()))
+    assert counts[0] == counts[1]
+    assert max(counts[0][1]) > 1
