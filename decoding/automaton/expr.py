@@ -23,6 +23,8 @@ Invariants:
 - An expression with `boolean` False other than `NOTHING` denotes a non-empty language; for the
   others `is_empty` decides it by exploring derivatives (bounded: `MAX_EMPTINESS_STATES`).
 - `derivative(e, b)` is the expression for {w : b.w in e}; results are memoized on `e`.
+- `first_bytes(e)` is a 256-bit mask holding every byte that starts a non-empty string of `e`
+  (and possibly more: `~` and `&` are read loosely).
 - `boundaries(e)` is a 257-bit mask of the byte positions where the derivative of `e` may change
   (bit i: bytes i-1 and i may differ); bytes between two set bits have the same derivative.
 
@@ -444,6 +446,35 @@ def derivative(e: Expr, b: int) -> Expr:
         r = NOTHING
     memo[b] = r
     return r
+
+
+def first_bytes(e: Expr) -> int:
+    """Bit b set for every byte b that starts some non-empty string of `e` (a superset where
+    `e` has `~`: a complement is taken to start with any byte)."""
+    k = e.kind
+    if k == BYTES:
+        return e.mask
+    if k == CHARS:
+        return first_bytes(lowered(e))
+    if k == CAT:
+        bits = 0
+        while e.kind == CAT:
+            head, e = e.items
+            bits |= first_bytes(head)
+            if not head.nullable:
+                return bits
+        return bits | first_bytes(e)
+    if k == NOT:
+        return _ALL_BYTES
+    if k == AND:
+        bits = _ALL_BYTES
+        for i in e.items:
+            bits &= first_bytes(i)
+        return bits
+    bits = 0  # OR, REPEAT (a REPEAT's upper bound is never 0: that is EMPTY); NOTHING, EMPTY
+    for i in e.items:
+        bits |= first_bytes(i)
+    return bits
 
 
 def boundaries(e: Expr) -> int:

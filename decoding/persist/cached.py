@@ -401,8 +401,7 @@ class PersistentIndex(TokenIndex):
         entries = [(self._entry_key(self.automaton.key(state)),
                     snapshot.pack_entry(self.automaton, e.token_ids, e.next_states,
                                         self.vocabulary.size))
-                   for state, e in found
-                   if e.next_states is not None]  # None: shared with its mask class, not stored
+                   for state, e in found]
         if not entries and arrays is None:
             return None
         store, key, max_states = self.store, self.automaton_key, self.automaton.max_states

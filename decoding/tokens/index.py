@@ -6,13 +6,17 @@ Invariants:
   still reach acceptance, every allowed token keeps a complete match possible.
 - EOS ids are allowed exactly in accepting states; ids at or above the vocabulary's size (a model
   whose logits are wider than its tokenizer) are never allowed.
-- Entries are computed on first request by one vectorized walk of the whole vocabulary (numpy over
-  the flat byte table; no Python loop per token) and memoized per state. Masks are shared,
+- Entries are computed on first request by one walk of the vocabulary's trie
+  (`decoding.tokens.walk`: compiled, or numpy level by level) and memoized per state. Masks are shared,
   read-only tensors.
 - States in one mask class (`Automaton.mask_class` with a horizon one past the longest token:
   e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
   first's token ids and mask, and `next_states` None (its transitions are walked per token when
   asked for). `shared` counts such entries.
+- A state `cat(x{lo,hi}, r)` with a wide x (a string body) takes the tokens that stay
+  inside the repetition from tables shared by every such state (`decoding.tokens.lexemes`) and
+  walks only the trie's subtrees with tokens that can leave it; `next_states` None. `split`
+  counts such entries.
 
 Threads: an index may be shared (`compile` gives every guide of a pattern the same one). An
 entry, once stored, is never replaced: `entry` reads the memo without a lock and, on a miss,
@@ -33,10 +37,12 @@ import numpy as np
 import torch
 
 from decoding.automaton.dfa import DEAD, Automaton
-from decoding.automaton.expr import Expr
+from decoding.automaton.expr import Expr, first_bytes
 from decoding.errors import UsageError
+from decoding.tokens.lexemes import lexemes_of, split_head
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
+from decoding.tokens.walk import TrieWalk
 
 
 @dataclass(frozen=True)
@@ -65,15 +71,14 @@ class TokenIndex:
         self.vocabulary = vocabulary
         self.width = width
         self._trie = trie_of(vocabulary)
-        # Each trie node's byte in this automaton's byte classes, so each depth is one gather;
-        # made on the first walk (an index whose entries all come from the cache never walks).
-        self._node_class: np.ndarray | None = None
+        self._walk: TrieWalk | None = None
         self._eos = np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64)
         self._entries: dict[int, StateEntry] = {}
         self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
         self._by_class: dict[Expr, StateEntry] = {}
         self.shared = 0
         self._lock = threading.RLock()  # held to compute and store entries
+        self.split = 0
 
     def entry(self, state: int) -> StateEntry:
         """The memoized entry for `state`, computed on first use."""
@@ -96,37 +101,42 @@ class TokenIndex:
             if hit is not None:
                 self.shared += 1
                 return StateEntry(hit.token_ids, None, hit.mask)
-        next_of = self.walk(state)
-        token_ids = np.flatnonzero(next_of != DEAD)  # nonzero is fastest on bools
-        entry = self._make_entry(state, token_ids, next_of[token_ids])
+        entry = self._split_entry(state)
+        if entry is None:
+            next_of = self.walk(state)
+            token_ids = np.flatnonzero(next_of != DEAD)  # nonzero is fastest on bools
+            entry = self._make_entry(state, token_ids, next_of[token_ids])
         if like is not None:
             self._by_class[like] = entry
         return entry
 
-    def walk(self, state: int) -> np.ndarray:
-        """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed)."""
-        a, trie = self.automaton, self._trie
-        if self._node_class is None:
-            self._node_class = a.byte_class[trie.node_byte]
-        node_state = np.zeros(trie.num_nodes, dtype=np.int32)
-        node_state[0] = state
-        a.expand(state)
-        bounds = trie.level_bounds
-        for d in range(1, len(bounds)):
-            lo, hi = bounds[d - 1], bounds[d]
-            idx = node_state[trie.parent[lo:hi]]  # int32: max_states * 256 < 2**31
-            idx *= a.num_classes
-            idx += self._node_class[lo:hi]
-            reached = a.rows.ravel()[idx]
-            if not reached.any():
-                break
-            node_state[lo:hi] = reached
-            if not a.expanded[reached].all():
-                a.expand_all(reached)
-        node_state[0] = DEAD  # unusable tokens point at the root
-        return node_state[trie.token_node]
+    def walk(self, state: int, prune: np.ndarray | None = None) -> np.ndarray:
+        """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed;
+        `prune` as in `TrieWalk.next_states`)."""
+        if self._walk is None:  # an index whose entries all come from the cache never walks
+            self._walk = TrieWalk(self._trie, self.automaton)
+        return self._walk.next_states(state, prune)
 
-    def _make_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> StateEntry:
+    def _split_entry(self, state: int) -> StateEntry | None:
+        """The entry of a state `cat(x{lo,hi}, r)` from the lexeme tables: the tokens that stay
+        inside the repetition, plus a walk of only the subtrees holding tokens that can leave
+        it (`decoding.tokens.lexemes`); next states are left to `Guide.advance`. None for
+        states of other shapes."""
+        split = split_head(self.automaton.expression_of(state))
+        if split is None:
+            return None
+        x, hi, rest = split
+        lexemes = lexemes_of(self.vocabulary)
+        items = lexemes.inside(x)
+        if items is None:
+            return None
+        allowed = items >= 0 if hi is None else (items >= 0) & (items <= hi)
+        allowed |= self.walk(state, lexemes.crossing(first_bytes(rest))) != DEAD
+        self.split += 1
+        return self._make_entry(state, np.flatnonzero(allowed), None)
+
+    def _make_entry(self, state: int, token_ids: np.ndarray,
+                    next_states: np.ndarray | None) -> StateEntry:
         token_ids = _frozen(token_ids, np.int64)
         # Built with numpy and shared with torch: torch's own fill kernels can stall for
         # milliseconds on a busy machine (thread pool start-up), numpy's cannot.
@@ -134,7 +144,8 @@ class TokenIndex:
         allowed[token_ids] = True
         if self.automaton.is_accepting(state):
             allowed[self._eos] = True
-        return StateEntry(token_ids, _frozen(next_states, np.int32), shared_mask(allowed))
+        return StateEntry(token_ids, None if next_states is None else _frozen(next_states, np.int32),
+                          shared_mask(allowed))
 
 
 def shared_mask(allowed: np.ndarray) -> torch.Tensor:
