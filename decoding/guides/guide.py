@@ -62,11 +62,11 @@ class Guide:
         return self.index.width
 
     def allowed_tokens(self, state: int) -> torch.Tensor:
-        return self.index.entry(state).mask
+        return self.index.mask(state)
 
     def allowed_token_ids(self, state: int) -> np.ndarray:
         """Sorted ids of the non-EOS tokens allowed in `state`."""
-        return self.index.entry(state).token_ids
+        return self.index.token_ids(state)
 
     def advance(self, state: int, token_id: int) -> int:
         token_id = int(token_id)
@@ -81,10 +81,10 @@ class Guide:
             raise TokenRejected(f"token {token_id} is special or outside the vocabulary and is "
                                 f"never allowed")
         entry = self.index.entry(state) if self.index.has_entry(state) else None
-        if entry is not None and entry.next_states is not None:
-            i = int(np.searchsorted(entry.token_ids, token_id))
-            ok = i < len(entry.token_ids) and entry.token_ids[i] == token_id
-            nxt = int(entry.next_states[i]) if ok else DEAD
+        if entry is not None and not entry.allows(token_id):
+            nxt = DEAD
+        elif entry is not None and entry.next_states is not None:
+            nxt = int(entry.next_states[np.searchsorted(entry.token_ids, token_id)])
         else:
             nxt = self.automaton.walk(state, vocab.token_bytes[token_id])
         if nxt == DEAD:

@@ -358,7 +358,7 @@ class PersistentIndex(TokenIndex):
         loaded = _quietly(lambda: self._load_entry(state))
         if loaded is not None:
             self.restored += 1
-            return self._make_entry(state, *loaded)
+            return self.entry_of(*loaded)
         found = super()._compute(state)
         self.walks += 1
         self._unsaved.append(state)
@@ -399,8 +399,7 @@ class PersistentIndex(TokenIndex):
                     arrays = snapshot.take(self.automaton)
                     self._saved, self._replace = progress, False
         entries = [(self._entry_key(self.automaton.key(state)),
-                    snapshot.pack_entry(self.automaton, e.token_ids, e.next_states,
-                                        self.vocabulary.size))
+                    snapshot.pack_entry(self.automaton, e.bits, e.next_states))
                    for state, e in found]
         if not entries and arrays is None:
             return None

@@ -137,18 +137,16 @@ def merge(old: Arrays, new: Arrays, max_states: int) -> Arrays:
                             accepting)
 
 
-def pack_entry(automaton: Automaton, token_ids: np.ndarray, next_states: np.ndarray | None,
-               vocab_size: int) -> Arrays:
-    """The saved form of an entry of `automaton` (sorted token ids and the state each leads to,
-    or None where those are not known)."""
-    allowed = np.zeros(vocab_size, dtype=bool)
-    allowed[token_ids] = True
+def pack_entry(automaton: Automaton, bits: np.ndarray, next_states: np.ndarray | None) -> Arrays:
+    """The saved form of an entry of `automaton`: its packed bits (one per vocabulary token,
+    `np.packbits` order) and the state each allowed token leads to, in id order (None: not
+    known)."""
     if next_states is None:
-        return {"bits": np.packbits(allowed)}
+        return {"bits": bits}
     targets, codes = np.unique(next_states, return_inverse=True)
     flat, ends = _flatten([automaton.key(int(t)) for t in targets])
     dtype = next(d for d in _CODE_DTYPES if len(targets) <= np.iinfo(d).max + 1)
-    return {"bits": np.packbits(allowed), "target_flat": flat, "target_ends": ends,
+    return {"bits": bits, "target_flat": flat, "target_ends": ends,
             "target_accepting": automaton.accepting[targets].astype(bool),
             "codes": codes.astype(dtype)}
 

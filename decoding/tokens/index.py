@@ -43,22 +43,53 @@ from decoding.tokens.lexemes import lexemes_of, split_head
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
 from decoding.tokens.walk import TrieWalk
+from decoding.util import LRU
+
+
+KEEP_NEXT = 512
+"""Entries that allow at most this many tokens keep their ids and next states as arrays."""
+
+MASKS_KEPT = 16
+"""Mask tensors kept per index, most recently used first (others are made again from bits)."""
 
 
 @dataclass(frozen=True)
 class StateEntry:
-    """What a state allows: sorted token ids, the state each leads to, and the boolean mask."""
+    """What a state allows.
 
-    token_ids: np.ndarray            # int64, sorted
-    next_states: np.ndarray | None   # int32, aligned with token_ids; None: not computed
-    mask: torch.Tensor               # bool [width]; shared, never modify in place
+    `bits`: one flag per vocabulary token (EOS excluded), `np.packbits` order, read-only; `count`:
+    how many are set. `token_ids` (int64, sorted) and `next_states` (int32, aligned): kept for
+    entries of at most `KEEP_NEXT` tokens whose next states were computed; else both None.
+    """
+
+    bits: np.ndarray
+    count: int
+    token_ids: np.ndarray | None
+    next_states: np.ndarray | None
+
+    @property
+    def nbytes(self) -> int:
+        kept = 0 if self.token_ids is None else self.token_ids.nbytes + self.next_states.nbytes
+        return self.bits.nbytes + kept
+
+    def allows(self, token_id: int) -> bool:
+        """Whether `token_id` (a vocabulary id) is allowed."""
+        return bool(self.bits[token_id >> 3] >> (7 - (token_id & 7)) & 1)
+
+    def ids(self, vocab_size: int) -> np.ndarray:
+        """The sorted ids of the allowed tokens."""
+        if self.token_ids is not None:
+            return self.token_ids
+        # nonzero is several times faster on a bool view than on the unpacked uint8 itself
+        return np.flatnonzero(np.unpackbits(self.bits, count=vocab_size).view(bool))
 
 
 class TokenIndex:
     """Per-state token masks and transitions for one automaton and one vocabulary.
 
     Masks are `width` wide (default: the vocabulary's size); a smaller `width` (`compile`'s
-    `vocab_size`) raises `UsageError`.
+    `vocab_size`) raises `UsageError`. Entries hold packed bits (`StateEntry`); `mask` makes the
+    boolean tensor of a state from them and keeps the last `MASKS_KEPT`.
     """
 
     def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None = None):
@@ -74,6 +105,7 @@ class TokenIndex:
         self._walk: TrieWalk | None = None
         self._eos = np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64)
         self._entries: dict[int, StateEntry] = {}
+        self._masks: LRU[int, torch.Tensor] = LRU(MASKS_KEPT)
         self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
         self._by_class: dict[Expr, StateEntry] = {}
         self.shared = 0
@@ -93,6 +125,27 @@ class TokenIndex:
     def has_entry(self, state: int) -> bool:
         return state in self._entries
 
+    def mask(self, state: int) -> torch.Tensor:
+        """bool [width]: the tokens allowed in `state`, EOS included where it accepts. Shared and
+        read-only: never modify it in place."""
+        found = self._masks.get(state)
+        if found is None:
+            entry = self.entry(state)
+            # Built with numpy and shared with torch: torch's own fill kernels can stall for
+            # milliseconds on a busy machine (thread pool start-up), numpy's cannot.
+            allowed = np.zeros(self.width, dtype=bool)
+            allowed[:self.vocabulary.size] = np.unpackbits(entry.bits, count=self.vocabulary.size
+                                                           ).view(bool)
+            if self.automaton.is_accepting(state):
+                allowed[self._eos] = True
+            found = shared_mask(allowed)
+            self._masks.put(state, found)
+        return found
+
+    def token_ids(self, state: int) -> np.ndarray:
+        """The sorted ids of the non-EOS tokens allowed in `state`."""
+        return self.entry(state).ids(self.vocabulary.size)
+
     def _compute(self, state: int) -> StateEntry:
         """The entry of `state` (called under the lock, for a state without one)."""
         like = self.automaton.mask_class(state, self._horizon)
@@ -100,12 +153,11 @@ class TokenIndex:
             hit = self._by_class.get(like)
             if hit is not None:
                 self.shared += 1
-                return StateEntry(hit.token_ids, None, hit.mask)
+                return StateEntry(hit.bits, hit.count, None, None)
         entry = self._split_entry(state)
         if entry is None:
             next_of = self.walk(state)
-            token_ids = np.flatnonzero(next_of != DEAD)  # nonzero is fastest on bools
-            entry = self._make_entry(state, token_ids, next_of[token_ids])
+            entry = self._make_entry(next_of != DEAD, next_of)
         if like is not None:
             self._by_class[like] = entry
         return entry
@@ -133,19 +185,28 @@ class TokenIndex:
         allowed = items >= 0 if hi is None else (items >= 0) & (items <= hi)
         allowed |= self.walk(state, lexemes.crossing(first_bytes(rest))) != DEAD
         self.split += 1
-        return self._make_entry(state, np.flatnonzero(allowed), None)
+        return self._make_entry(allowed, None)
 
-    def _make_entry(self, state: int, token_ids: np.ndarray,
-                    next_states: np.ndarray | None) -> StateEntry:
-        token_ids = _frozen(token_ids, np.int64)
-        # Built with numpy and shared with torch: torch's own fill kernels can stall for
-        # milliseconds on a busy machine (thread pool start-up), numpy's cannot.
-        allowed = np.zeros(self.width, dtype=bool)
+    def _make_entry(self, allowed: np.ndarray, next_of: np.ndarray | None) -> StateEntry:
+        """The entry of the tokens flagged in `allowed` (bool per token id), with their next
+        states taken from `next_of` (int32 per token id) when given and the entry is small."""
+        count = int(np.count_nonzero(allowed))
+        token_ids = next_states = None
+        if next_of is not None and count <= KEEP_NEXT:
+            token_ids = _frozen(np.flatnonzero(allowed), np.int64)
+            next_states = _frozen(next_of[token_ids], np.int32)
+        return StateEntry(_frozen(np.packbits(allowed), np.uint8), count, token_ids, next_states)
+
+    def entry_of(self, token_ids: np.ndarray, next_states: np.ndarray | None) -> StateEntry:
+        """The entry of sorted `token_ids` and the states they lead to (None: not known), as
+        the disk cache stores them."""
+        allowed = np.zeros(self.vocabulary.size, dtype=bool)
         allowed[token_ids] = True
-        if self.automaton.is_accepting(state):
-            allowed[self._eos] = True
-        return StateEntry(token_ids, None if next_states is None else _frozen(next_states, np.int32),
-                          shared_mask(allowed))
+        next_of = None
+        if next_states is not None:
+            next_of = np.zeros(self.vocabulary.size, dtype=np.int32)
+            next_of[token_ids] = next_states
+        return self._make_entry(allowed, next_of)
 
 
 def shared_mask(allowed: np.ndarray) -> torch.Tensor:

@@ -79,9 +79,9 @@ def walk(guide, tokenizer, texts, by_key: bool = False) -> list[tuple]:
             nxt = (None if entry.next_states is None  # not computed: lexeme tables, mask class
                    else tuple(map(name, entry.next_states.tolist())) if by_key
                    else entry.next_states.tobytes())
-            out.append((name(state), guide.is_accepting(state), entry.mask.dtype,
-                        entry.mask.numpy().tobytes(), entry.token_ids.dtype.str,
-                        entry.token_ids.tobytes(),
+            mask, ids = guide.allowed_tokens(state), guide.allowed_token_ids(state)
+            out.append((name(state), guide.is_accepting(state), mask.dtype, mask.numpy().tobytes(),
+                        ids.dtype.str, ids.tobytes(), entry.bits.tobytes(),
                         entry.next_states is not None and entry.next_states.dtype.str, nxt))
             if token is not None:
                 state = guide.advance(state, token)
@@ -567,13 +567,19 @@ def test_trie_arrays_round_trip_and_broken_arrays_are_refused(bpe_tokenizer):
             TokenTrie.from_arrays(vocabulary, broken)
 
 
+def _bits(token_ids, size):
+    allowed = np.zeros(size, dtype=bool)
+    allowed[token_ids] = True
+    return np.packbits(allowed)
+
+
 def test_entries_round_trip_by_state_key_into_another_numbering():
     source = _automaton("[ab]c|[ab]d+")
     s1 = source.step(source.initial_state, ord("a"))
     s2, s3 = source.step(s1, ord("c")), source.step(s1, ord("d"))
     token_ids = np.array([0, 3, 8, 9, 17], dtype=np.int64)
     next_states = np.array([s1, s1, s2, s1, s3], dtype=np.int32)
-    arrays = snapshot.pack_entry(source, token_ids, next_states, 20)
+    arrays = snapshot.pack_entry(source, _bits(token_ids, 20), next_states)
     assert arrays["codes"].dtype == np.uint8 and len(arrays["target_ends"]) == 3
     other = _automaton("[ab]c|[ab]d+")
     other.step(other.step(other.initial_state, ord("b")), ord("d"))  # numbers states otherwise
@@ -585,7 +591,7 @@ def test_entries_round_trip_by_state_key_into_another_numbering():
     forbidden = np.packbits(np.arange(20) == 8)
     with pytest.raises(ValueError, match="forbidden"):
         snapshot.unpack_entry(arrays, other, other.initial_state, token_bytes, forbidden)
-    empty = snapshot.pack_entry(source, token_ids[:0], next_states[:0], 20)
+    empty = snapshot.pack_entry(source, _bits(token_ids[:0], 20), next_states[:0])
     ids, nxt = snapshot.unpack_entry(empty, other, other.initial_state, token_bytes,
                                      np.zeros(3, dtype=np.uint8))
     assert len(ids) == len(nxt) == 0

@@ -51,7 +51,7 @@ def test_split_masks_equal_whole_walks(vocabularies, lo, extra, rest, data):
     state = a.walk(a.initial_state, b'{"a": "')
     assert state
     for _ in range(6):
-        ids = index.entry(state).token_ids
+        ids = index.token_ids(state)
         assert np.array_equal(ids, _full_walk_ids(index, state))
         if not len(ids):
             break
@@ -73,7 +73,7 @@ def test_string_bodies_are_split_and_narrow_runs_are_not(vocabularies):
     index.entry(digits)
     assert index.split == 1
     assert index.entry(inside).next_states is None
-    assert np.array_equal(index.entry(inside).token_ids, _full_walk_ids(index, inside))
+    assert np.array_equal(index.token_ids(inside), _full_walk_ids(index, inside))
 
 
 def test_item_counts_match_reading_each_token(vocabularies):
