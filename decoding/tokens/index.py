@@ -45,7 +45,6 @@ from decoding.tokens.vocabulary import Vocabulary
 from decoding.tokens.walk import TrieWalk
 from decoding.util import LRU
 
-
 KEEP_NEXT = 512
 """Entries that allow at most this many tokens keep their ids and next states as arrays."""
 
