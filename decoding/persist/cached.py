@@ -97,7 +97,7 @@ from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
 from decoding.util import noting_warnings
 
-PERSIST_VERSION = 2
+PERSIST_VERSION = 3  # 3: entries' bits lowest first, entries of bits alone, tries' preorder
 SAVE_EVERY = 64
 STAMP_SAMPLE = 256  # token strings checked each time a stamp is used
 
@@ -132,8 +132,9 @@ def schema2re_fingerprint() -> str | None:
 
 
 def _layer_files(folders: Iterable[Path]) -> list[Path]:
-    """Every module of the given package folders, in a fixed order."""
-    return [path for folder in folders for path in sorted(folder.glob("*.py"))]
+    """Every module of the given package folders (Python and C sources), in a fixed order."""
+    return [path for folder in folders
+            for path in sorted([*folder.glob("*.py"), *folder.glob("*.c")])]
 
 
 def _fingerprint(files: Iterable[Path], extra: list[str]) -> str | None:

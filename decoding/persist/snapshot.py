@@ -10,7 +10,7 @@ Indices are private to a snapshot: another process numbers the same states diffe
 `merge` unions two snapshots through the state keys.
 
 Entry (`pack_entry` -> arrays, `unpack_entry`): `bits` uint8 [ceil(vocab_size / 8)] (allowed
-tokens, `np.packbits` order), the keys of the distinct states they lead to (`target_flat` int32,
+tokens, packed as `decoding.tokens.bits` packs them), the keys of the distinct states they lead to (`target_flat` int32,
 `target_ends` int64, as for states), whether each accepts (`target_accepting` bool) and `codes`
 (uint8, uint16 or int32: per allowed token in id order, the index of its target). Next states are
 given by key, so an entry means the same in every process; masks are not stored (they are
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from decoding.automaton.dfa import Automaton, valid_keys
+from decoding.tokens import bits as packed
 
 Arrays = dict[str, np.ndarray]
 
@@ -139,7 +140,7 @@ def merge(old: Arrays, new: Arrays, max_states: int) -> Arrays:
 
 def pack_entry(automaton: Automaton, bits: np.ndarray, next_states: np.ndarray | None) -> Arrays:
     """The saved form of an entry of `automaton`: its packed bits (one per vocabulary token,
-    `np.packbits` order) and the state each allowed token leads to, in id order (None: not
+    `decoding.tokens.bits` order) and the state each allowed token leads to, in id order (None: not
     known)."""
     if next_states is None:
         return {"bits": bits}
@@ -194,7 +195,7 @@ def _allowed_ids(bits: np.ndarray, forbidden: np.ndarray, vocab_size: int) -> np
     if bits.dtype != np.uint8 or bits.shape != forbidden.shape or (bits & forbidden).any():
         raise ValueError("entry bits have the wrong shape or allow a forbidden token")
     # nonzero is several times faster on a bool view than on the uint8 bits themselves
-    return np.flatnonzero(np.unpackbits(bits, count=vocab_size).view(bool))
+    return np.flatnonzero(packed.unpack(bits, vocab_size))
 
 
 def _check_dtypes(arrays: Arrays, dtypes: dict) -> None:

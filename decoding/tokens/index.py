@@ -39,6 +39,7 @@ import torch
 from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.expr import Expr, first_bytes
 from decoding.errors import UsageError
+from decoding.tokens import bits as packed
 from decoding.tokens.lexemes import lexemes_of, split_head
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
@@ -56,7 +57,8 @@ MASKS_KEPT = 16
 class StateEntry:
     """What a state allows.
 
-    `bits`: one flag per vocabulary token (EOS excluded), `np.packbits` order, read-only; `count`:
+    `bits`: one flag per vocabulary token (EOS excluded), packed (`decoding.tokens.bits`),
+    read-only; `count`:
     how many are set. `token_ids` (int64, sorted) and `next_states` (int32, aligned): kept for
     entries of at most `KEEP_NEXT` tokens whose next states were computed; else both None.
     """
@@ -73,14 +75,14 @@ class StateEntry:
 
     def allows(self, token_id: int) -> bool:
         """Whether `token_id` (a vocabulary id) is allowed."""
-        return bool(self.bits[token_id >> 3] >> (7 - (token_id & 7)) & 1)
+        return packed.has(self.bits, token_id)
 
     def ids(self, vocab_size: int) -> np.ndarray:
         """The sorted ids of the allowed tokens."""
         if self.token_ids is not None:
             return self.token_ids
         # nonzero is several times faster on a bool view than on the unpacked uint8 itself
-        return np.flatnonzero(np.unpackbits(self.bits, count=vocab_size).view(bool))
+        return np.flatnonzero(packed.unpack(self.bits, vocab_size))
 
 
 class TokenIndex:
@@ -133,8 +135,7 @@ class TokenIndex:
             # Built with numpy and shared with torch: torch's own fill kernels can stall for
             # milliseconds on a busy machine (thread pool start-up), numpy's cannot.
             allowed = np.zeros(self.width, dtype=bool)
-            allowed[:self.vocabulary.size] = np.unpackbits(entry.bits, count=self.vocabulary.size
-                                                           ).view(bool)
+            allowed[:self.vocabulary.size] = packed.unpack(entry.bits, self.vocabulary.size)
             if self.automaton.is_accepting(state):
                 allowed[self._eos] = True
             found = shared_mask(allowed)
@@ -194,7 +195,7 @@ class TokenIndex:
         if next_of is not None and count <= KEEP_NEXT:
             token_ids = _frozen(np.flatnonzero(allowed), np.int64)
             next_states = _frozen(next_of[token_ids], np.int32)
-        return StateEntry(_frozen(np.packbits(allowed), np.uint8), count, token_ids, next_states)
+        return StateEntry(_frozen(packed.pack(allowed), np.uint8), count, token_ids, next_states)
 
     def entry_of(self, token_ids: np.ndarray, next_states: np.ndarray | None) -> StateEntry:
         """The entry of sorted `token_ids` and the states they lead to (None: not known), as

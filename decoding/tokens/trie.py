@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from decoding.tokens import bits as packed
 from decoding.tokens.vocabulary import Vocabulary
 
 
@@ -92,10 +93,11 @@ class TokenTrie:
 
     @functools.cached_property
     def unusable_bits(self) -> np.ndarray:
-        """`np.packbits` of the vocabulary-wide flags of the tokens that are not usable."""
+        """The vocabulary-wide flags of the tokens that are not usable, packed
+        (`decoding.tokens.bits`)."""
         never = np.ones(len(self.token_node), dtype=bool)
         never[self.usable_ids] = False
-        return np.packbits(never)
+        return packed.pack(never)
 
     @functools.cached_property
     def preorder(self) -> Preorder:

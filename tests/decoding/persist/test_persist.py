@@ -31,6 +31,7 @@ from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
 from decoding.persist import cached as persist
 from decoding.persist import snapshot
+from decoding.tokens import bits as packed
 from decoding.tokens.index import TokenIndex
 from decoding.tokens.trie import TokenTrie
 from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
@@ -338,7 +339,7 @@ def _rewrite(cache_dir, kind: str, change) -> None:
 
 
 def _allow_a_special_token(arrays):
-    arrays["bits"][0] |= 0x80  # token 0: <s>, special
+    arrays["bits"][0] |= 0x01  # token 0: <s>, special
     return arrays
 
 
@@ -570,7 +571,7 @@ def test_trie_arrays_round_trip_and_broken_arrays_are_refused(bpe_tokenizer):
 def _bits(token_ids, size):
     allowed = np.zeros(size, dtype=bool)
     allowed[token_ids] = True
-    return np.packbits(allowed)
+    return packed.pack(allowed)
 
 
 def test_entries_round_trip_by_state_key_into_another_numbering():
@@ -588,7 +589,7 @@ def test_entries_round_trip_by_state_key_into_another_numbering():
                                      np.zeros(3, dtype=np.uint8))
     assert ids.tolist() == token_ids.tolist() and nxt.dtype == np.int32
     assert [other.key(s) for s in nxt] == [source.key(s) for s in next_states]
-    forbidden = np.packbits(np.arange(20) == 8)
+    forbidden = packed.pack(np.arange(20) == 8)
     with pytest.raises(ValueError, match="forbidden"):
         snapshot.unpack_entry(arrays, other, other.initial_state, token_bytes, forbidden)
     empty = snapshot.pack_entry(source, _bits(token_ids[:0], 20), next_states[:0])
