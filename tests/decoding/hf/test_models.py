@@ -149,7 +149,8 @@ def test_the_saved_tokenizer_lists_its_added_tokens_and_loads_the_same(tmp_path,
                                                                       smollm2_tokenizer):
     from decoding.persist import cached as persist
     loaded = models.load_embedded_model(cache_dir=tmp_path).tokenizer
-    config = json.loads((models.embedded_model_dir(cache_dir=tmp_path) / "tokenizer_config.json").read_text())
+    folder = models.embedded_model_dir(cache_dir=tmp_path)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
     added = smollm2_tokenizer.added_tokens_decoder
     assert set(config["added_tokens_decoder"]) == {str(i) for i in added}  # read, not parsed
     assert loaded.added_tokens_decoder == added
@@ -231,7 +232,8 @@ def test_unwritable_model_folder_falls_back_to_memory(tmp_path, fake_convert, ti
     with pytest.warns(UserWarning, match="cannot write the model cache.*No space left"):
         loaded = models.load_embedded_model(cache_dir=tmp_path)
     assert loaded.model is tiny
-    assert list(models.embedded_model_dir(cache_dir=tmp_path).parent.iterdir()) == []  # no staging left
+    folder = models.embedded_model_dir(cache_dir=tmp_path)
+    assert list(folder.parent.iterdir()) == []  # no staging left
 
 
 # --- a model assembled from chunks (Gemma 3 270M's package, faked) ----------------------------
