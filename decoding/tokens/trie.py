@@ -12,7 +12,8 @@ Invariants:
 
 `to_arrays` / `from_arrays` turn a trie into plain arrays and back (the disk cache stores them);
 `from_arrays` checks the structure (parents one level up, every index in range, one node per usable
-token at the depth of its length), so a walk over a loaded trie never indexes out of bounds; that
+token at the depth of its length, shared only by tokens with the same bytes), so a walk over a
+loaded trie never indexes out of bounds; that
 the bytes spell the tokens is left to the cache's checksum (a full check costs as much as a build).
 """
 
@@ -118,17 +119,29 @@ class TokenTrie:
 
 
 def _check_token_nodes(vocabulary: Vocabulary, token_node: np.ndarray, bounds: np.ndarray) -> None:
-    """ValueError unless the usable tokens, and only they, have distinct nodes at their length
-    (depth d is the node range `[bounds[d-1], bounds[d])`)."""
+    """ValueError unless the usable tokens, and only they, have nodes at their length (depth d is
+    the node range `[bounds[d-1], bounds[d])`), shared only by tokens with the same bytes (Gemma's
+    added token "\n" and its byte-fallback token <0x0A> spell one node)."""
     usable = vocabulary.lengths > 0
     usable[sorted(vocabulary.special_ids)] = False
     nodes, lengths = token_node[usable], vocabulary.lengths[usable]
-    seen = np.zeros(int(bounds[-1]), dtype=bool)
-    seen[nodes] = True
     if ((token_node > 0) != usable).any() or lengths.max(initial=0) >= len(bounds) \
             or (nodes < bounds[lengths - 1]).any() or (nodes >= bounds[lengths]).any() \
-            or np.count_nonzero(seen) != len(nodes):
+            or not _shared_nodes_spell_the_same(vocabulary, np.flatnonzero(usable), nodes):
         raise ValueError("trie arrays: the token nodes do not match the usable tokens")
+
+
+def _shared_nodes_spell_the_same(vocabulary: Vocabulary, ids: np.ndarray,
+                                 nodes: np.ndarray) -> bool:
+    """Whether tokens `ids` that share a node (`nodes`, one per id) have the same bytes."""
+    order = np.argsort(nodes, kind="stable")
+    shared = np.flatnonzero(nodes[order][1:] == nodes[order][:-1])
+    flat, offsets, lengths = vocabulary.flat, vocabulary.offsets, vocabulary.lengths
+    for a, b in zip(ids[order][shared].tolist(), ids[order][shared + 1].tolist()):
+        if lengths[a] != lengths[b] or not np.array_equal(
+                flat[offsets[a]:offsets[a] + lengths[a]], flat[offsets[b]:offsets[b] + lengths[b]]):
+            return False
+    return True
 
 
 _LOCK = threading.Lock()

@@ -468,9 +468,8 @@ def test_gemma_every_token_decodes_in_context_to_its_bytes(gemma_gen):
     for t, (text, data) in enumerate(zip(texts, vocabulary.token_bytes)):
         assert text.startswith(head), (t, text)
         added = text[len(head):]
-        if (t in vocabulary.special_ids) != (data == b"") or (data == b"") != (added == ""):
-            wrong.append((t, data, added))
-        elif added != data.decode("utf-8", errors="replace"):
+        special_agrees = (t in vocabulary.special_ids) == (data == b"") == (added == "")
+        if not special_agrees or added != data.decode("utf-8", errors="replace"):
             wrong.append((t, data, added))
         lone_bytes += not data.isascii() and len(data) == 1
     assert wrong == [], wrong[:10]
