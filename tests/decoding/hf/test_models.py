@@ -42,8 +42,8 @@ def fake_convert(fake_gguf, tiny, smollm2_tokenizer, monkeypatch):
     """`_convert` returning the tiny model; the list of its calls."""
     gguf, calls = fake_gguf, []
 
-    def convert(path, name):
-        assert path == gguf and name == embedded.SMOLLM2.name
+    def convert(path, model):
+        assert path == gguf and model is embedded.SMOLLM2
         calls.append(path)
         return tiny, smollm2_tokenizer
 
@@ -257,9 +257,9 @@ def fake_gemma(tmp_path, tiny, smollm2_tokenizer, monkeypatch):
         output_path.write_bytes(b"GGUF stand-in")
         return output_path
 
-    def convert(path, name):
+    def convert(path, model):
         assert path.read_bytes() == b"GGUF stand-in" and path.name == package.MODEL_NAME
-        calls["convert"].append((path, name))
+        calls["convert"].append((path, model.name))
         return tiny, smollm2_tokenizer
 
     package.assemble = assemble
@@ -298,6 +298,18 @@ def test_gemma_with_the_cache_off_is_assembled_in_a_temporary_folder(fake_gemma,
     with pytest.warns(CacheWarning, match="converting gemma3-270m in memory"):
         loaded = models.resolve_model("gemma3-270m", cache_dir=False)
     assert loaded.model is tiny and not calls["assemble"][0].parent.exists()
+
+
+def test_a_tokenizer_read_without_the_bos_gemma_needs_is_refused(smollm2_tokenizer,
+                                                                 sp_tokenizer):
+    assert smollm2_tokenizer("a")["input_ids"][:1] != [smollm2_tokenizer.bos_token_id]
+    with pytest.raises(ModelLoadError, match=r"without the BOS token .*transformers>=5.23"):
+        models.check_bos(embedded.GEMMA3, smollm2_tokenizer)
+    models.check_bos(embedded.SMOLLM2, smollm2_tokenizer)  # SmolLM2 needs no BOS
+    bos_first = copy.deepcopy(sp_tokenizer)
+    bos_first.add_bos_token = True
+    assert bos_first("a")["input_ids"][:1] == [bos_first.bos_token_id]
+    models.check_bos(embedded.GEMMA3, bos_first)
 
 
 def test_missing_gemma_package_names_the_pip_command(monkeypatch):
