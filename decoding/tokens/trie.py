@@ -134,10 +134,11 @@ def _check_token_nodes(vocabulary: Vocabulary, token_node: np.ndarray, bounds: n
 def _shared_nodes_spell_the_same(vocabulary: Vocabulary, ids: np.ndarray,
                                  nodes: np.ndarray) -> bool:
     """Whether tokens `ids` that share a node (`nodes`, one per id) have the same bytes."""
-    order = np.argsort(nodes, kind="stable")
-    shared = np.flatnonzero(nodes[order][1:] == nodes[order][:-1])
+    on_shared = np.flatnonzero(np.bincount(nodes)[nodes] > 1)  # few: sorted cheaply
+    order = on_shared[np.argsort(nodes[on_shared], kind="stable")]
+    same = np.flatnonzero(nodes[order][1:] == nodes[order][:-1])
     flat, offsets, lengths = vocabulary.flat, vocabulary.offsets, vocabulary.lengths
-    for a, b in zip(ids[order][shared].tolist(), ids[order][shared + 1].tolist()):
+    for a, b in zip(ids[order][same].tolist(), ids[order][same + 1].tolist()):
         if lengths[a] != lengths[b] or not np.array_equal(
                 flat[offsets[a]:offsets[a] + lengths[a]], flat[offsets[b]:offsets[b] + lengths[b]]):
             return False
