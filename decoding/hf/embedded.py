@@ -32,7 +32,7 @@ from types import ModuleType
 from decoding.errors import ModelLoadError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EmbeddedModel:
     """What every embedded model has: a name, the package that ships it, how to install it."""
 
@@ -62,11 +62,11 @@ class EmbeddedModel:
                               f"with: {self.install_command}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ShippedGGUF(EmbeddedModel):
     """A package that ships the GGUF file as `filename` next to its `__init__.py`."""
 
-    filename: str = ""
+    filename: str
 
     def locate(self) -> Path:
         """The shipped GGUF file (the package is not imported)."""
@@ -85,7 +85,7 @@ class ShippedGGUF(EmbeddedModel):
         return self.locate()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChunkedGGUF(EmbeddedModel):
     """A package that ships GGUF chunks, `assemble(output_path)`, `MODEL_NAME` (the file's name)
     and `EXPECTED_SHA256`."""
