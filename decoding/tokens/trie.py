@@ -15,7 +15,8 @@ Invariants:
 
 `to_arrays` / `from_arrays` turn a trie into plain arrays and back (the disk cache stores them);
 `from_arrays` checks the structure (parents one level up, every index in range, one node per usable
-token at the depth of its length), so a walk over a loaded trie never indexes out of bounds; that
+token at the depth of its length, shared only by tokens with the same bytes), so a walk over a
+loaded trie never indexes out of bounds; that
 the bytes spell the tokens is left to the cache's checksum (a full check costs as much as a build).
 """
 
@@ -197,20 +198,30 @@ def _preorder_of(arrays: dict[str, np.ndarray], n: int, usable: int) -> Preorder
 
 
 def _check_token_nodes(vocabulary: Vocabulary, token_node: np.ndarray, bounds: np.ndarray) -> None:
-    """ValueError unless the usable tokens, and only they, have nodes at their length (depth d
-    is the node range `[bounds[d-1], bounds[d])`), one node per byte string: tokens share a
-    node only if they spell the same bytes (a SentencePiece byte-fallback token and a piece)."""
+    """ValueError unless the usable tokens, and only they, have nodes at their length (depth d is
+    the node range `[bounds[d-1], bounds[d])`), shared only by tokens with the same bytes (Gemma's
+    added token "\n" and its byte-fallback token <0x0A> spell one node)."""
     usable = vocabulary.lengths > 0
     usable[sorted(vocabulary.special_ids)] = False
     nodes, lengths = token_node[usable], vocabulary.lengths[usable]
     if ((token_node > 0) != usable).any() or lengths.max(initial=0) >= len(bounds) \
-            or (nodes < bounds[lengths - 1]).any() or (nodes >= bounds[lengths]).any():
+            or (nodes < bounds[lengths - 1]).any() or (nodes >= bounds[lengths]).any() \
+            or not _shared_nodes_spell_the_same(vocabulary, np.flatnonzero(usable), nodes):
         raise ValueError("trie arrays: the token nodes do not match the usable tokens")
-    ids = np.flatnonzero(usable)[np.argsort(nodes, kind="stable")]
-    same = np.flatnonzero(np.diff(token_node[ids]) == 0)  # neighbours sharing a node
-    table = vocabulary.token_bytes
-    if any(table[ids[i]] != table[ids[i + 1]] for i in same.tolist()):
-        raise ValueError("trie arrays: tokens with different bytes share a node")
+
+
+def _shared_nodes_spell_the_same(vocabulary: Vocabulary, ids: np.ndarray,
+                                 nodes: np.ndarray) -> bool:
+    """Whether tokens `ids` that share a node (`nodes`, one per id) have the same bytes."""
+    on_shared = np.flatnonzero(np.bincount(nodes)[nodes] > 1)  # few: sorted cheaply
+    order = on_shared[np.argsort(nodes[on_shared], kind="stable")]
+    same = np.flatnonzero(nodes[order][1:] == nodes[order][:-1])
+    flat, offsets, lengths = vocabulary.flat, vocabulary.offsets, vocabulary.lengths
+    for a, b in zip(ids[order][same].tolist(), ids[order][same + 1].tolist()):
+        if lengths[a] != lengths[b] or not np.array_equal(
+                flat[offsets[a]:offsets[a] + lengths[a]], flat[offsets[b]:offsets[b] + lengths[b]]):
+            return False
+    return True
 
 
 _LOCK = threading.Lock()

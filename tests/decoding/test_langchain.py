@@ -291,10 +291,10 @@ class AgentAction(BaseModel):
 def test_rellm_notebook_on_the_default_model():
     from transformers import pipeline
 
-    from decoding.hf.models import load_default_model
+    from decoding.hf.models import load_embedded_model
 
     try:
-        loaded = load_default_model()
+        loaded = load_embedded_model()
     except ModelLoadError as exc:
         pytest.skip(str(exc))
     hf_pipeline = pipeline("text-generation", model=loaded.model, tokenizer=loaded.tokenizer)

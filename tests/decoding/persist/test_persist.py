@@ -568,6 +568,22 @@ def test_trie_arrays_round_trip_and_broken_arrays_are_refused(bpe_tokenizer):
             TokenTrie.from_arrays(vocabulary, broken)
 
 
+def test_trie_arrays_of_tokens_with_the_same_bytes_round_trip():
+    """Gemma spells "\n" twice (an added token and the byte-fallback <0x0A>): one node, two
+    tokens; a node shared by tokens with different bytes is still refused."""
+    vocabulary = Vocabulary.from_token_bytes([b"", b"\n", b"a", b"\n", b"ab", b"b"], [0], [0])
+    built = TokenTrie(vocabulary)
+    assert built.token_node[1] == built.token_node[3] != 0
+    loaded = TokenTrie.from_arrays(vocabulary, built.to_arrays())
+    assert np.array_equal(loaded.token_node, built.token_node)
+    assert np.array_equal(loaded.usable_ids, [1, 2, 3, 4, 5])
+    merged = built.to_arrays()
+    merged["token_node"] = merged["token_node"].copy()
+    merged["token_node"][5] = merged["token_node"][2]  # "b" on the node of "a"
+    with pytest.raises(ValueError, match="token nodes do not match"):
+        TokenTrie.from_arrays(vocabulary, merged)
+
+
 def _bits(token_ids, size):
     allowed = np.zeros(size, dtype=bool)
     allowed[token_ids] = True

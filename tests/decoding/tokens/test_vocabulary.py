@@ -430,3 +430,63 @@ def test_from_arrays_equals_from_token_bytes(vocabularies):
 def test_from_arrays_rejects_bad_arrays(flat, lengths, special, message):
     with pytest.raises(VocabularyError, match=message):
         Vocabulary.from_arrays(flat, lengths, special, [])
+
+
+# --- Gemma 3 270M: 262,144 tokens, `▁`, byte fallback, added and special tokens (slow) ----------
+
+
+def _completed_character(byte: int) -> bytes | None:
+    """A valid UTF-8 character whose encoding holds `byte`, or None for a byte that none holds."""
+    if byte < 0x80:
+        return bytes([byte])
+    if byte <= 0xBF:
+        return bytes([0xC2, byte])  # a continuation byte after a two-byte lead
+    if 0xC2 <= byte <= 0xDF:
+        return bytes([byte, 0x80])
+    if 0xE0 <= byte <= 0xEF:
+        return bytes([byte, 0xA0 if byte == 0xE0 else 0x80, 0x80])
+    if 0xF0 <= byte <= 0xF4:
+        return bytes([byte, 0x90 if byte == 0xF0 else 0x80, 0x80, 0x80])
+    return None  # 0xC0, 0xC1, 0xF5-0xFF never occur in UTF-8
+
+
+@pytest.mark.slow
+def test_gemma_every_token_decodes_in_context_to_its_bytes(gemma_gen):
+    """Every id of the table masks are built from adds exactly what `tokenizer.decode` adds
+    after an ordinary token; byte-fallback tokens complete characters with their neighbours."""
+    tokenizer, vocabulary = gemma_gen.tokenizer, gemma_gen.vocabulary
+    assert vocabulary.size == len(tokenizer) == 262144
+
+    def decode(ids):
+        return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    prefix = tokenizer.convert_tokens_to_ids("a")
+    head = decode([prefix])
+    texts = tokenizer.batch_decode([[prefix, t] for t in range(vocabulary.size)],
+                                   skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    wrong, lone_bytes = [], 0
+    for t, (text, data) in enumerate(zip(texts, vocabulary.token_bytes)):
+        assert text.startswith(head), (t, text)
+        added = text[len(head):]
+        special_agrees = (t in vocabulary.special_ids) == (data == b"") == (added == "")
+        if not special_agrees or added != data.decode("utf-8", errors="replace"):
+            wrong.append((t, data, added))
+        lone_bytes += not data.isascii() and len(data) == 1
+    assert wrong == [], wrong[:10]
+    assert lone_bytes == 128  # the byte-fallback tokens <0x80>..<0xFF>
+
+    byte_ids = {b: tokenizer.convert_tokens_to_ids(f"<0x{b:02X}>") for b in range(256)}
+    assert all(vocabulary.token_bytes[i] == bytes([b]) for b, i in byte_ids.items())
+    for byte in range(256):
+        character = _completed_character(byte)
+        if character is not None:
+            ids = [byte_ids[b] for b in character]
+            assert decode([prefix, *ids]) == head + character.decode("utf-8"), hex(byte)
+    for name in ("▁Hello", "▁", "▁▁", "<table>", "\n\n"):
+        t = tokenizer.convert_tokens_to_ids(name)
+        assert t != tokenizer.unk_token_id and vocabulary.token_bytes[t] == \
+            name.replace("▁", " ").encode()
+    for t in (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
+              tokenizer.convert_tokens_to_ids("<start_of_turn>"),
+              tokenizer.convert_tokens_to_ids("<unused0>")):
+        assert t in vocabulary.special_ids and vocabulary.token_bytes[t] == b""
