@@ -5,6 +5,8 @@
   costs hundreds of ms). Not thread-safe: another thread's pause may end inside this one.
 - `LRU(maxsize)`: a bounded, thread-safe mapping that forgets its least recently used entry;
   the in-process memos (constraints, automata, token indexes, guides, generators) use it.
+  `trim(weigh, budget)` also bounds it by weight (bytes), the most recent entry always kept;
+  `total(weigh)` is that weight.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -67,3 +69,22 @@ class LRU(Generic[K, V]):
             if len(self._entries) > self.maxsize:
                 return self._entries.popitem(last=False)[1]
             return None
+
+    def total(self, weigh: Callable[[V], int]) -> int:
+        """The values' total `weigh`, taken now."""
+        with self._lock:
+            return sum(weigh(v) for v in self._entries.values())
+
+    def trim(self, weigh: Callable[[V], int], budget: int) -> list[V]:
+        """Evict least recently used entries, never the most recent one, until the values'
+        total `weigh` is at most `budget` (weights are taken now: values may have grown since
+        they were put); return the evicted values, oldest first."""
+        with self._lock:
+            weights = [weigh(v) for v in self._entries.values()]
+            total, evicted = sum(weights), []
+            for w in weights[:-1]:
+                if total <= budget:
+                    break
+                evicted.append(self._entries.popitem(last=False)[1])
+                total -= w
+            return evicted

@@ -13,6 +13,9 @@ Invariants:
   e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
   first's token ids and mask, and `next_states` None (its transitions are walked per token when
   asked for). `shared` counts such entries.
+- `nbytes` is the memory of the entries' arrays (a shared mask counted once); an entry that would
+  take it past `max_bytes` (default: `decoding.limits` `guide_bytes`, read at construction)
+  raises `PatternTooComplex` and is not added.
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from decoding import limits
 from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.expr import Expr
-from decoding.errors import UsageError
+from decoding.errors import PatternTooComplex, UsageError
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
+
+_ENTRY_OVERHEAD = 200  # bytes of an entry's objects besides its arrays (estimate)
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,8 @@ class TokenIndex:
     `vocab_size`) raises `UsageError`.
     """
 
-    def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None = None):
+    def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None = None,
+                 max_bytes: int | None = None):
         if width is None:
             width = vocabulary.size
         if width < vocabulary.size:
@@ -63,12 +70,14 @@ class TokenIndex:
         self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
         self._by_class: dict[Expr, StateEntry] = {}
         self.shared = 0
+        self.nbytes = 0
+        self.max_bytes = limits.current().guide_bytes if max_bytes is None else max_bytes
 
     def entry(self, state: int) -> StateEntry:
         """The memoized entry for `state`, computed on first use."""
         e = self._entries.get(state)
         if e is None:
-            e = self._entries[state] = self._compute(state)
+            e = self._entries[state] = self._counted(self._compute(state))
         return e
 
     def has_entry(self, state: int) -> bool:
@@ -76,7 +85,20 @@ class TokenIndex:
 
     def add_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> None:
         """Install an entry computed elsewhere (e.g. loaded from the cache)."""
-        self._entries[state] = self._make_entry(state, token_ids, next_states)
+        self._entries[state] = self._counted(self._make_entry(state, token_ids, next_states))
+
+    def _counted(self, entry: StateEntry) -> StateEntry:
+        """`entry`, its arrays added to `nbytes` (see the module doc)."""
+        size = _ENTRY_OVERHEAD
+        if entry.next_states is not None:  # a shared entry (None) reuses another's arrays
+            size += entry.token_ids.nbytes + entry.next_states.nbytes + entry.mask.numel()
+        if self.nbytes + size > self.max_bytes:
+            raise PatternTooComplex(
+                f"the guide's masks need more than {self.max_bytes:,} bytes after "
+                f"{len(self._entries):,} states (TYPEDECODE_MAX_GUIDE_BYTES)",
+                self.automaton.pattern, None)
+        self.nbytes += size
+        return entry
 
     def _compute(self, state: int) -> StateEntry:
         like = self.automaton.mask_class(state, self._horizon)
