@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import torch
 
 from cache.location import resolve_cache_dir
+from decoding import limits
 from decoding.errors import (
     GenerationError,
     IncompleteGeneration,
@@ -63,6 +64,7 @@ from decoding.hf.jump import JumpForward
 from decoding.hf.models import resolve_model
 from decoding.hf.options import GenerationOptions, with_keywords
 from decoding.hf.processor import RegexLogitsProcessor, StateMasks, mask_logits
+from decoding.tokens.index import TokenIndex
 from decoding.util import LRU
 
 if TYPE_CHECKING:
@@ -380,13 +382,20 @@ def _logits_width(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) ->
 # --- Generator ----------------------------------------------------------------------------------
 
 
+def _guide_bytes(compiled: tuple[TokenGuide, JumpForward | None]) -> int:
+    """Mask memory of a memoized guide (an automaton guide's index; 0 for the partial engine)."""
+    index = getattr(compiled[0], "index", None)
+    return index.nbytes if isinstance(index, TokenIndex) else 0
+
+
 class Generator:
     """A model, its tokenizer and the guides compiled for it, for repeated calls.
 
     `Generator(model=None, cache_dir=None)` accepts every form `decoding.hf.models.resolve_model`
     does and loads the model once; `cache_dir` (as for `cache.location.resolve_cache_dir`) holds
     the converted default model, vocabulary tables, automata and masks. Calls share the model and
-    are not meant to run concurrently on one generator.
+    are not meant to run concurrently on one generator. Its guides are kept like `compile`'s
+    memo: at most `_MAX_GUIDES`, and their masks within `decoding.limits` `memo_bytes`.
     """
 
     _MAX_GUIDES = 64
@@ -431,6 +440,8 @@ class Generator:
                 if isinstance(guide, ForcedTextGuide) else None
             found = (guide, jumps)
             self._guides.put(constraint.key, found)
+            # Guides hold their indexes: bounded like compile's memo, or they would outlive it.
+            self._guides.trim(_guide_bytes, limits.current().memo_bytes)
         return found
 
     def _encode_forced(self, text: str) -> list[int]:
