@@ -30,7 +30,7 @@ class Limits:
 
     schema_bytes: int = 8 * MiB
     """Size of a schema document: its JSON text, or the JSON a dict would serialize to."""
-    schema_depth: int = 256
+    schema_depth: int = 100
     """Nesting of objects and arrays in a schema document."""
     pattern_chars: int = 256 * 1024
     """Length of a regex pattern's text."""

@@ -14,7 +14,7 @@ Invariants:
   first's token ids and mask, and `next_states` None (its transitions are walked per token when
   asked for). `shared` counts such entries.
 - `nbytes` is the memory of the entries' arrays (a shared mask counted once); an entry that would
-  take it past `max_bytes` (default: `decoding.limits` `guide_bytes`, read at construction)
+  take it past `max_bytes` (`decoding.limits` `guide_bytes`, read at construction)
   raises `PatternTooComplex` and is not added.
 """
 
@@ -51,8 +51,7 @@ class TokenIndex:
     `vocab_size`) raises `UsageError`.
     """
 
-    def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None = None,
-                 max_bytes: int | None = None):
+    def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None = None):
         if width is None:
             width = vocabulary.size
         if width < vocabulary.size:
@@ -71,7 +70,7 @@ class TokenIndex:
         self._by_class: dict[Expr, StateEntry] = {}
         self.shared = 0
         self.nbytes = 0
-        self.max_bytes = limits.current().guide_bytes if max_bytes is None else max_bytes
+        self.max_bytes = limits.current().guide_bytes
 
     def entry(self, state: int) -> StateEntry:
         """The memoized entry for `state`, computed on first use."""
