@@ -80,6 +80,8 @@ CASES: dict[str, tuple[str, Callable[[], Any]]] = {
     "$ref bomb (40 levels x 2 refs, prefixItems)": ("schema", _ref_bomb),
     "$ref bomb (40 levels, anyOf items/not)": ("schema", _ref_bomb_anyof),
     "10 MB enum": ("schema", _big_enum),
+    "enum of 10,000 strings (140 kB)": ("schema", lambda: {"enum": [f"value-{i:07d}"
+                                                                for i in range(10_000)]}),
     "nested quantifiers a{1,1000} x 8": ("regex", lambda: "(" * 8 + "a" + "{1,1000})" * 8),
     "nested groups 10,000 deep": ("regex", lambda: "(" * 10_000 + "a" + ")" * 10_000),
     "100 MB schema document (JSON text)": ("schema", _big_document),

@@ -1,6 +1,6 @@
 """Per-call state of a translation: the document, the options, and the budgets that bound work.
 
-Invariants: `tick()` is called once per schema node visited and raises
+Invariants: `tick()` is called once per schema node visited (and per enum value checked) and raises
 `SchemaTooComplex` past `MAX_STEPS`, so no schema (however recursive or combinatorial) can
 make a translation run for long. `unsupported()` either raises or, under `lenient`, records the
 keyword and pointer for the single warning `to_regex` emits at the end. `drop()` records why an
@@ -42,7 +42,8 @@ class Context:
         if self.steps > MAX_STEPS:
             raise SchemaTooComplex(
                 f"the schema needs more than {MAX_STEPS} translation steps "
-                "(too many combinations of references and alternatives; lower max_depth)")
+                "(too many combinations of references and alternatives, or enum values; "
+                "lower max_depth)")
 
     def unsupported(self, keyword: str, pointer: str, message: str) -> None:
         """Refuse `keyword` at `pointer` (raise), or record it when lenient (then it is ignored)."""

@@ -155,6 +155,23 @@ def test_expr_nodes_bounds_a_schema_naming_keyword_and_pointer(monkeypatch):
     assert isinstance(caught.value, schema2re.UnsupportedSchemaError)
 
 
+def test_each_enum_value_checked_is_a_translation_step(monkeypatch):
+    import schema2re.context
+
+    monkeypatch.setattr(schema2re.context, "MAX_STEPS", 150)
+    words = [f"w{i}" for i in range(200)]
+    assert schema2re.to_expression({"enum": words[:100]}).matches('"w99"')
+    with pytest.raises(SchemaTooComplex, match="more than 150 translation steps"):
+        schema2re.to_expression({"enum": words})
+
+
+def test_enum_values_are_still_checked_against_their_siblings():
+    schema = {"enum": [1, 2.5, "a", True, 3], "type": "integer", "not": {"const": 3}}
+    expression = schema2re.to_expression(schema)
+    assert [t for t in ("1", "1.0", "2.5", '"a"', "true", "3", "3.0") if expression.matches(t)] \
+        == ["1", "1.0"]
+
+
 def test_node_budgets_nest_and_end_with_their_block():
     with x.node_budget(10**9):
         with pytest.raises(PatternTooComplex, match="more than 3 expression nodes"), \
