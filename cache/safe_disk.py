@@ -9,20 +9,31 @@ Contract (holds even when the SQLite file or the value files were written by som
   or removed, so a tampered row cannot make the cache read or delete a file elsewhere;
 - a value file removed between reading its row and reading the file (another process wrote over
   the entry) raises `ValueFileGone` instead of reading as a miss (diskcache's own behaviour), so
-  the store can read the new row.
+  the store can read the new row;
+- a value file is written completely before the row naming it is committed, so no row ever
+  names a partial file. A write that fails inside `SafeDisk.committing` (a full disk half-way
+  through the file, SQLite refusing the row) removes the files it wrote; a process killed
+  between writing a file and committing its row leaves the file behind, unnamed, and
+  `remove_orphans` deletes such files once they are older than any write can take.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import threading
+import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 
 import diskcache
-from diskcache.core import MODE_BINARY, MODE_RAW
+from diskcache.core import MODE_BINARY, MODE_RAW, UNKNOWN
 
 from cache.errors import UnsafeEntry, ValueFileGone
 
 _VALUE_FILE = re.compile(r"[0-9a-f]{2}[/\\][0-9a-f]{2}[/\\][0-9a-f]{28}\.val")
+_written = threading.local()  # .names: value files written by this thread's current `committing`
 
 
 class SafeDisk(diskcache.Disk):
@@ -32,6 +43,47 @@ class SafeDisk(diskcache.Disk):
         # Other `disk_*` settings (e.g. pickle_protocol) may sit in an existing Settings table;
         # they are meaningless here because nothing is pickled.
         super().__init__(directory, min_file_size=min_file_size)
+
+    @contextmanager
+    def committing(self) -> Iterator[None]:
+        """Remove every value file written inside the block if the block raises (the rows that
+        would name them were not committed)."""
+        outer = getattr(_written, "names", None)
+        _written.names = names = []
+        try:
+            yield
+        except BaseException:
+            for name in names:
+                self.remove(name)
+            raise
+        finally:
+            _written.names = outer
+            if outer is not None:
+                outer.extend(names)
+
+    def filename(self, key: object = UNKNOWN, value: object = UNKNOWN) -> tuple[str, str]:
+        name, full_path = super().filename(key, value)
+        names = getattr(_written, "names", None)
+        if names is not None:
+            names.append(name)
+        return name, full_path
+
+    def remove_orphans(self, named: Collection[str], min_age: float) -> None:
+        """Remove the value files under the folder that no row names (`named`, read before this
+        call) and that were last modified at least `min_age` seconds ago. A file of a write
+        still in progress is younger than any sensible `min_age`."""
+        cutoff = time.time() - min_age
+        for folder, _, files in os.walk(self._directory):
+            for file in files:
+                name = os.path.relpath(os.path.join(folder, file), self._directory)
+                if not _is_value_file(name) or name in named:
+                    continue
+                try:
+                    if os.lstat(os.path.join(folder, file)).st_mtime > cutoff:
+                        continue
+                except OSError:
+                    continue
+                self.remove(name)
 
     def put(self, key: object) -> tuple[str, bool]:
         if type(key) is not str:
@@ -43,7 +95,7 @@ class SafeDisk(diskcache.Disk):
             return bytes(key) if isinstance(key, (bytes, memoryview)) else key
         return bytes(key)  # a pickled key written by someone else: kept opaque
 
-    def store(self, value: object, read: bool, key: object = diskcache.core.UNKNOWN):
+    def store(self, value: object, read: bool, key: object = UNKNOWN):
         if type(value) is not bytes or read:
             raise TypeError(f"cache values must be bytes, not {type(value).__name__}")
         return super().store(value, False, key=key)

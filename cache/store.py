@@ -16,12 +16,23 @@ Contract:
   so the caller rebuilds it, and is reported once per kind with a `CacheWarning`.
 - A location that cannot be created, opened or written (read-only, full, not a directory, locked
   past the timeout) switches the store to memory-only for the rest of the process, with one
-  `CacheWarning`; no I/O error escapes.
+  `CacheWarning`; no I/O error escapes. A failed write leaves no value file behind
+  (`SafeDisk.committing`).
+- A database file that SQLite finds damaged (not a database, malformed) is removed: found at
+  open, the store starts a fresh one at once (one `CacheWarning`); found later, the store falls
+  back to memory as above and the next process starts afresh. Its entries are rebuilt.
+- Crash safety: a process killed at any point (SIGKILL included) leaves every entry either as it
+  was or wholly written (a value file is complete before the SQLite transaction naming it
+  commits), and its write lock is released by the OS. What a killed write can leave is a value
+  file no row names, or a `folder` artefact half-built under its "."-name; at one open in
+  `_SWEEP_CHANCE`, such files and folders untouched for `_ORPHAN_AGE` are removed, and `clear`
+  removes them all.
 - Writes from several processes are safe (SQLite transactions); `merge_arrays` is an atomic
-  read-modify-write across processes. Eviction: least-recently-stored once the volume exceeds
-  `size_limit` bytes (default: `decoding.limits` `cache_bytes`), so reads never write (under diskcache's least-recently-used policy every
-  read is also an SQL update, about 6x the cost of the read). Folders from `Store.folder` are
-  counted by `info` but never evicted.
+  read-modify-write across processes; a reader sees a miss or one whole value, never a mix.
+  Eviction: least-recently-stored once the volume exceeds `size_limit` bytes (default:
+  `decoding.limits` `cache_bytes`), so reads never write (under diskcache's least-recently-used
+  policy every read is also an SQL update, about 6x the cost of the read). Folders from
+  `Store.folder` are counted by `info` but never evicted.
 - Hits and misses (`get_*` calls, and `record` for folders) are counted in memory and added to
   the location's totals, stored in the same database, by `save_counts` (an atomic
   read-modify-write), which `info` calls first and which runs at interpreter exit for every live
@@ -38,10 +49,12 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import random
 import re
 import shutil
 import sqlite3
 import threading
+import time
 import warnings
 import weakref
 from collections import Counter
@@ -218,7 +231,8 @@ class Store:
           `folder` artefacts (a folder is one entry, its bytes are all the files in it);
         - other_bytes: `size` minus the sum of `bytes`: the database's own pages, write-ahead
           log and index, entries of other format versions or foreign keys (`stale_entries` of
-          them), the hit/miss totals, and `foreign`;
+          them), the hit/miss totals, value files that killed writers left unnamed, and
+          `foreign`;
         - foreign: names directly under the location that the store did not create (sorted);
         - hits, misses: kind -> count, over every process since the last `clear`.
         """
@@ -255,15 +269,17 @@ class Store:
         }
 
     def clear(self) -> None:
-        """Remove every entry, folder (of every format version) and hit/miss count, then shrink
-        the database file as far as other processes' open reads allow. Names under the location
-        that the store did not create (`info()["foreign"]`) are left alone."""
+        """Remove every entry, folder (of every format version), hit/miss count and value file
+        no row names (`SafeDisk.remove_orphans`; a write in flight in another process is lost),
+        then shrink the database file as far as other processes' open reads allow. Names under
+        the location that the store did not create (`info()["foreign"]`) are left alone."""
         with self._lock:
             self._hits, self._misses = Counter(), Counter()
 
         def op(backend: Backend) -> None:
             backend.clear()
             if isinstance(backend, diskcache.Cache):
+                _remove_orphans(backend, 0)
                 files = self.path / _FILES
                 if files.exists():
                     shutil.rmtree(files)
@@ -275,16 +291,30 @@ class Store:
     # -- internals -------------------------------------------------------------------------
 
     def _open_disk(self, path: Path) -> diskcache.Cache:
-        settings = dict(size_limit=self.size_limit, eviction_policy=EVICTION_POLICY,
-                        disk_min_file_size=_MIN_FILE_SIZE)
-        backend = _open_ready(path / _ENTRIES, settings)
-        if backend is None:
-            backend = diskcache.Cache(str(path / _ENTRIES), disk=SafeDisk, **settings)
+        """The disk backend at `path`; a damaged database is removed and started afresh (one
+        `CacheWarning`), and now and then (`_SWEEP_CHANCE`) what dead writers left is removed
+        (`_remove_orphans`, `_remove_abandoned_builds`)."""
+        try:
+            backend = _open_entries(path / _ENTRIES, self.size_limit)
+        except sqlite3.DatabaseError as exc:
+            if not _is_damaged(exc):
+                raise
+            _remove_database(path / _ENTRIES)
+            backend = _open_entries(path / _ENTRIES, self.size_limit)
+            warnings.warn(f"typedecode cache: the database in {path / _ENTRIES} was damaged "
+                          f"({exc}); it was removed and its entries will be rebuilt",
+                          CacheWarning, stacklevel=4)
         try:
             (path / _FILES).mkdir(exist_ok=True)
         except OSError:
             backend.close()
             raise
+        if random.random() < _SWEEP_CHANCE:
+            try:
+                _remove_orphans(backend, _ORPHAN_AGE)
+                _remove_abandoned_builds(path / _FILES, _ORPHAN_AGE)
+            except _IO_ERRORS:  # best effort: a later open sweeps again
+                pass
         return backend
 
     def _get(self, kind: str, key: str, codec: bytes, decode: Callable[[bytes], T]) -> T | None:
@@ -323,7 +353,10 @@ class Store:
         """Run `op` on the current backend; on an I/O failure, degrade to memory and rerun."""
         backend = self._backend
         try:
-            return op(backend)
+            if not isinstance(backend, diskcache.Cache):
+                return op(backend)
+            with backend.disk.committing():  # a failed write leaves no value file behind
+                return op(backend)
         except _IO_ERRORS as exc:
             self._degrade(exc, backend)
             return op(self._backend)
@@ -336,11 +369,14 @@ class Store:
                     failed.close()
                 except _IO_ERRORS:
                     pass
+                if _is_damaged(exc):  # the next process starts a fresh database
+                    _remove_database(self.path / _ENTRIES)
             if self._degraded:
                 return
             self._degraded = True
+        removed = " (the damaged database was removed)" if _is_damaged(exc) else ""
         warnings.warn(
-            f"typedecode cache: cannot use {self.path} ({type(exc).__name__}: {exc}); "
+            f"typedecode cache: cannot use {self.path} ({type(exc).__name__}: {exc}){removed}; "
             "continuing with an in-memory cache for this process",
             CacheWarning,
             stacklevel=3,
@@ -367,6 +403,14 @@ _SCHEMA = {"Settings", "Cache", "Cache_key_raw", "Cache_expire_time", "Cache_sto
 
 
 _OVERWRITE_RETRIES = 8
+# A write takes well under the SQLite lock timeout between writing a value file and committing
+# the row naming it, and an artefact build writes all along, so an unnamed value file or a
+# "."-named build folder untouched this long was left by a process that died. Stores look for
+# them at one open in _SWEEP_CHANCE.
+_ORPHAN_AGE = 3600.0
+_SWEEP_CHANCE = 1 / 64
+_DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+_DAMAGED_MESSAGES = {"file is not a database", "database disk image is malformed"}
 
 
 def _get_settled(backend: Backend, skey: str) -> bytes | None:
@@ -378,6 +422,65 @@ def _get_settled(backend: Backend, skey: str) -> bytes | None:
         except ValueFileGone:
             continue
     return None
+
+
+def _open_entries(directory: Path, size_limit: int) -> diskcache.Cache:
+    """The diskcache database in `directory` (created if missing) with the store's settings."""
+    settings = {"size_limit": size_limit, "eviction_policy": EVICTION_POLICY,
+                "disk_min_file_size": _MIN_FILE_SIZE}
+    backend = _open_ready(directory, settings)
+    if backend is None:
+        backend = diskcache.Cache(str(directory), disk=SafeDisk, **settings)
+    return backend
+
+
+def _is_damaged(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite finding that the database file is not a sound database."""
+    return isinstance(exc, sqlite3.DatabaseError) and (
+        getattr(exc, "sqlite_errorname", None) in _DAMAGED or str(exc) in _DAMAGED_MESSAGES)
+
+
+def _remove_database(directory: Path) -> None:
+    """Remove the database file and its log (best effort): the next open starts a fresh one.
+    Processes that still have the old file open keep working on it, and their writes are lost;
+    its value files are left for `_remove_orphans`."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.remove(directory / (diskcache.core.DBNAME + suffix))
+        except OSError:
+            pass
+
+
+def _remove_orphans(cache: diskcache.Cache, min_age: float) -> None:
+    """Remove the value files no row of `cache` names, last written `min_age` seconds ago or
+    earlier (`SafeDisk.remove_orphans`)."""
+    named = {name for (name,) in
+             cache._sql("SELECT filename FROM Cache WHERE filename IS NOT NULL").fetchall()}
+    cache.disk.remove_orphans(named, min_age)
+
+
+def _remove_abandoned_builds(files: Path, min_age: float) -> None:
+    """Remove the artefacts being built under `files` (folders named with a leading "." beside
+    `Store.folder` targets) in which nothing was written for `min_age` seconds: a process died
+    building or replacing them."""
+    cutoff = time.time() - min_age
+    for version in _children(files):
+        for kind in _children(version):
+            for child in _children(kind):
+                if child.name.startswith(".") and child.is_dir() and _newest_write(child) < cutoff:
+                    shutil.rmtree(child, ignore_errors=True)
+
+
+def _newest_write(root: Path) -> float:
+    """The latest modification time of `root` and everything under it (links not followed)."""
+    newest = 0.0
+    for dirpath, _, filenames in os.walk(root):
+        for path in [dirpath, *(os.path.join(dirpath, name) for name in filenames)]:
+            try:
+                newest = max(newest, os.lstat(path).st_mtime)
+            except OSError:
+                pass
+    return newest
 
 
 def _open_ready(directory: Path, settings: dict) -> diskcache.Cache | None:

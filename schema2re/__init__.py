@@ -33,12 +33,12 @@ The regex generates a useful subset of the valid instances, in a canonical shape
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from decoding import limits
 from decoding.automaton.expr import Expr, node_budget
 from decoding.errors import UsageError
+from decoding.util import warn
 from schema2re.context import Context
 from schema2re.document import Document
 from schema2re.errors import (
@@ -133,5 +133,5 @@ def _translate(schema: Any, *, whitespace: str | None, lenient: bool, max_depth:
 def _warn_ignored(ignored: list[tuple[str, str]]) -> None:
     if ignored:
         listed = ", ".join(f"{kw} at {ptr or '/'!r}" for kw, ptr in ignored)
-        warnings.warn(f"lenient: ignored {listed}; the regex may accept invalid instances",
-                      IgnoredKeywordsWarning, stacklevel=3)
+        warn(f"lenient: ignored {listed}; the regex may accept invalid instances",
+             IgnoredKeywordsWarning, stacklevel=3)

@@ -16,7 +16,6 @@ documents), so `is_valid` answers exactly what the user's validator answers.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +25,7 @@ import referencing.exceptions
 import referencing.jsonschema
 from jsonschema.validators import validator_for
 
+from decoding.util import quiet_warnings
 from schema2re.errors import SchemaError, UnsupportedSchemaError
 from schema2re.inputs import escape_token
 
@@ -184,8 +184,7 @@ class Document:
             schema = self.stripped(node.schema) if stripped else node.schema
             try:
                 validator = self._validator.evolve(schema=schema, _resolver=node.resolver)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                with quiet_warnings():
                     if not validator.is_valid(instance):
                         return False
             except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError,
@@ -203,8 +202,7 @@ class Document:
 
 def _check(cls: Any, root: Any) -> None:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_warnings():
             cls.check_schema(root)
     except jsonschema.exceptions.SchemaError as exc:
         pointer = pointer_join("", *exc.path)

@@ -26,11 +26,19 @@ both carry the pointer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from decoding.automaton.charclass import ALL, Ranges, complement, intersect, normalize
+from decoding.automaton.charclass import (
+    ALL,
+    Ranges,
+    complement,
+    intersect,
+    matched_ranges,
+    normalize,
+)
 from decoding.automaton.hir import (
     MAX_CODE_POINT,
     SURROGATES,
@@ -62,17 +70,8 @@ _CONTROL_ESCAPES = {"t": 0x09, "n": 0x0A, "v": 0x0B, "f": 0x0C, "r": 0x0D}
 
 @lru_cache(maxsize=None)
 def _python_class(kind: str) -> Ranges:
-    """What Python's `re` matches with \\d, \\w or \\s on str (Unicode)."""
-    test = {"d": str.isdecimal, "w": lambda c: c.isalnum() or c == "_", "s": str.isspace}[kind]
-    ranges, start = [], None
-    for cp in range(MAX_CODE_POINT + 2):
-        inside = cp <= MAX_CODE_POINT and not SURROGATES[0] <= cp <= SURROGATES[1] and test(chr(cp))
-        if inside and start is None:
-            start = cp
-        elif not inside and start is not None:
-            ranges.append((start, cp - 1))
-            start = None
-    return normalize(ranges)
+    """What Python's `re` matches with \\d, \\w or \\s on str (Unicode), as `re` finds it."""
+    return matched_ranges(re.compile(rf"\{kind}+"))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import array
 import bisect
 import functools
 import sys
-from typing import Iterable
+from typing import Any, Iterable
 
 import regex
 
@@ -105,8 +105,13 @@ def regex_class(item: str, flags: str = "") -> Ranges:
     Raises `regex.error` when `regex` rejects the item.
     """
     prefix = f"(?{flags})" if flags else ""
-    compiled = regex.compile(f"{prefix}(?:{item})+", regex.VERSION0)
-    spans = [m.span() for m in compiled.finditer(_all_scalars_text())]
+    return matched_ranges(regex.compile(f"{prefix}(?:{item})+", regex.VERSION0))
+
+
+def matched_ranges(pattern: Any) -> Ranges:
+    """The scalar values found by `pattern`, a compiled `re` or `regex` pattern that matches runs
+    of characters of one class, in a text of every scalar value."""
+    spans = [m.span() for m in pattern.finditer(_all_scalars_text())]
     return normalize((_code_point(start), _code_point(end - 1)) for start, end in spans)
 
 

@@ -24,10 +24,21 @@ computed (its key is checked then: `RestoreMismatch`). `restore` adds states by 
 computed elsewhere; a restored state's expression is found, when first needed, by deriving along
 the recorded way it was reached (a row from a state whose expression is known, or a token's bytes
 given by `restore`'s `origins`), each step checked against the saved key.
+
+Threads: an automaton may be shared (`compile` gives every guide of a pattern the same one).
+Everything that adds states, computes rows or links expressions holds the automaton's `lock`
+(reentrant; one per automaton, so patterns never wait for each other); reading a row that exists
+takes no lock (`expand` checks `expanded` first, and takes the lock only to compute). The arrays
+`rows`, `expanded` and `accepting` are copy-on-write at growth: `_grow` fills new, larger
+arrays under the lock and then publishes them, and never writes to the old ones again, so a reader
+still holding an old array (a vocabulary walk between two levels) sees every row that existed
+when it took the array, and any array it takes later holds every row it saw before. A row is
+written before its `expanded` flag, so a flag read as True means the row is there.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -87,6 +98,7 @@ class Automaton:
         return self
 
     def _setup(self, byte_class: np.ndarray, max_states: int, pattern: str | None) -> None:
+        self.lock = threading.RLock()  # held to add states, rows and expressions
         self.max_states = max_states
         self.max_nodes = limits.current().state_nodes
         self.pattern = pattern
@@ -129,13 +141,14 @@ class Automaton:
     def expand(self, state: int) -> np.ndarray:
         """The transition row of `state` (one target per byte class), computed once."""
         if not self.expanded[state]:
-            self._compute_row(state)
+            self.expand_all(np.array([state]))
         return self.rows[state]
 
     def expand_all(self, states: np.ndarray) -> None:
         """Make sure every state in the array has its row."""
-        for s in set(states[~self.expanded[states]].tolist()):
-            self._compute_row(s)
+        with self.lock:
+            for s in set(states[~self.expanded[states]].tolist()):
+                self._compute_row(s)
 
     def restore(self, key_flat: np.ndarray, key_ends: np.ndarray, rows: np.ndarray,
                 expanded: np.ndarray, origins: Sequence[tuple[int, bytes] | None] | None = None,
@@ -162,8 +175,14 @@ class Automaton:
             raise ValueError("restore needs keys of the state width starting with the dead "
                              "state's empty key, rows of one target per byte class indexing "
                              "those keys, and one expanded flag per key")
-        values = flat.reshape(-1, KEY_WIDTH).tolist()
-        keys = [(), *map(tuple, values)]
+        keys = [(), *map(tuple, flat.reshape(-1, KEY_WIDTH).tolist())]
+        with self.lock:
+            return self._restore(keys, rows, expanded, origins, accepting)
+
+    def _restore(self, keys: list[tuple[int, ...]], rows: np.ndarray, expanded: np.ndarray,
+                 origins: Sequence[tuple[int, bytes] | None] | None,
+                 accepting: np.ndarray | None) -> np.ndarray:
+        n = len(keys)
         new = {k for k in keys if k not in self._by_key}
         if self.num_states + len(new) > self.max_states:
             raise PatternTooComplex(
@@ -213,6 +232,10 @@ class Automaton:
         e = self._exprs[state]
         if e is not None:
             return e
+        with self.lock:
+            return self._derive_expression(state)
+
+    def _derive_expression(self, state: int) -> Expr:
         chain = []
         s = state
         while self._exprs[s] is None:

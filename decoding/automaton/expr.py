@@ -25,8 +25,18 @@ Invariants:
 - `derivative(e, b)` is the expression for {w : b.w in e}; results are memoized on `e`.
 - Inside `node_budget(n)` the calling thread creates at most `n` new nodes (hash-consed hits are
   free); one more raises `PatternTooComplex`, so no build or derivative can grow without bound.
+- `first_bytes(e)` is a 256-bit mask holding every byte that starts a non-empty string of `e`
+  (and possibly more: `~` and `&` are read loosely).
 - `boundaries(e)` is a 257-bit mask of the byte positions where the derivative of `e` may change
   (bit i: bytes i-1 and i may differ); bytes between two set bits have the same derivative.
+
+Threads: expressions may be shared freely. The intern table is filled under a lock (checked
+again inside it), and an expression is published only once every field is set, so two threads
+building equal parts get the same object. The memos on an expression (`_derivs`, `_bounds`,
+`_lowered`, `_capped`, `_empty`) take no lock: each stores a function of the expression alone
+(a derivative is interned, hence the same object whoever computes it) with one dict item or
+attribute store, which the GIL makes atomic; two threads may compute one entry twice, never
+store different values. Nothing iterates over a memo.
 """
 
 from __future__ import annotations
@@ -465,6 +475,35 @@ def derivative(e: Expr, b: int) -> Expr:
         r = NOTHING
     memo[b] = r
     return r
+
+
+def first_bytes(e: Expr) -> int:
+    """Bit b set for every byte b that starts some non-empty string of `e` (a superset where
+    `e` has `~`: a complement is taken to start with any byte)."""
+    k = e.kind
+    if k == BYTES:
+        return e.mask
+    if k == CHARS:
+        return first_bytes(lowered(e))
+    if k == CAT:
+        bits = 0
+        while e.kind == CAT:
+            head, e = e.items
+            bits |= first_bytes(head)
+            if not head.nullable:
+                return bits
+        return bits | first_bytes(e)
+    if k == NOT:
+        return _ALL_BYTES
+    if k == AND:
+        bits = _ALL_BYTES
+        for i in e.items:
+            bits &= first_bytes(i)
+        return bits
+    bits = 0  # OR, REPEAT (a REPEAT's upper bound is never 0: that is EMPTY); NOTHING, EMPTY
+    for i in e.items:
+        bits |= first_bytes(i)
+    return bits
 
 
 def boundaries(e: Expr) -> int:

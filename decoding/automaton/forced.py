@@ -10,6 +10,10 @@ Contract: every byte string that leads from `state` to acceptance starts with th
 state reached after it is accepting, has two or more live bytes, or the limit cut the walk. The
 result is empty for the dead state and at branch points. Results are memoized per state (a state
 is never renumbered, so the memo stays valid as the lazy automaton grows).
+
+Threads: a `ForcedText` may be shared. It reads the automaton only through `expand` and
+`is_accepting` (thread-safe, `decoding.automaton.dfa`); two threads meeting a new state at once
+may both compute its result, which is the same, and one store wins.
 """
 
 from __future__ import annotations
@@ -49,9 +53,10 @@ class ForcedText:
         a = self.automaton
         out = bytearray()
         while len(out) < self.limit and not a.is_accepting(state):
-            live = np.flatnonzero(a.expand(state))
+            row = a.expand(state)
+            live = np.flatnonzero(row)
             if len(live) != 1 or self._only_byte[live[0]] < 0:
                 break
             out.append(int(self._only_byte[live[0]]))
-            state = int(a.rows[state][live[0]])
+            state = int(row[live[0]])
         return bytes(out)

@@ -4,6 +4,15 @@
 contract every engine follows (`TokenGuide`), plus `forced_bytes`, the bytes every match
 continuing from a state must start with (`decoding.automaton.forced`), which the decoding loop's
 jump-forward uses.
+
+Threads: `compile` may be called from any thread, and guides shared between threads. Guides of
+one pattern (same flags, `max_states`, vocabulary, width and cache folder) share one automaton
+and token index, made once even when threads ask together (`LRU.get_or_make`: a hit takes only
+the memo's short lock, and a pattern being built never delays another); a vocabulary is built
+once per tokenizer object (double-checked under a lock). A `Guide` holds no state of a decoding:
+states are plain integers kept by the caller, and every method is safe under concurrent calls
+(see the thread contracts of `decoding.tokens.index`, `decoding.automaton.dfa` and
+`decoding.automaton.forced`).
 """
 
 from __future__ import annotations
@@ -105,7 +114,6 @@ class Guide:
 # Compiled automata and token indexes: at most 64 of each, and at most `limits` `memo_bytes`
 # together (`_automaton_bytes` + `TokenIndex.nbytes`, weighed at each compile; the least
 # recently used go first, the one just compiled stays).
-_LOCK = threading.Lock()
 _MEMO_SIZE = 64
 _AUTOMATA: LRU[tuple, Automaton] = LRU(_MEMO_SIZE)
 _INDEXES: LRU[tuple, TokenIndex] = LRU(_MEMO_SIZE)
@@ -202,24 +210,23 @@ def compile_language(name: str, flags: int, make_expr: Callable[[], Expr],
     akey = (text, flags, max_states)
     store = persist.store_for(cache_dir)
 
-    evicted: list[TokenIndex | None] = []
-    with _LOCK:
+    ikey = (akey, vocabulary.fingerprint, vocab_size, None if store is None else store.path)
+
+    def build() -> TokenIndex:
         automaton = _AUTOMATA.get(akey)
-        ikey = (akey, vocabulary.fingerprint, vocab_size, None if store is None else store.path)
-        index = _INDEXES.get(ikey)
-        if index is None:
-            with gc_paused():
-                if store is not None:
-                    index = persist.open_index(store, text, flags, max_states, make_expr,
-                                               automaton, vocabulary, vocab_size)
-                else:
-                    if automaton is None:
-                        automaton = Automaton(make_expr(), max_states=max_states, pattern=text)
-                    index = TokenIndex(automaton, vocabulary, vocab_size)
-            _AUTOMATA.put(akey, index.automaton)
-            evicted.append(_INDEXES.put(ikey, index))
-        evicted += _trim_memos(bounds.memo_bytes)
-    for old in evicted:
+        with gc_paused():
+            if store is not None:
+                index = persist.open_index(store, text, flags, max_states, make_expr, automaton,
+                                           vocabulary, vocab_size)
+            else:
+                if automaton is None:
+                    automaton = Automaton(make_expr(), max_states=max_states, pattern=text)
+                index = TokenIndex(automaton, vocabulary, vocab_size)
+        _AUTOMATA.put(akey, index.automaton)
+        return index
+
+    index, evicted = _INDEXES.get_or_make(ikey, build)
+    for old in [evicted, *_trim_memos(bounds.memo_bytes)]:
         if isinstance(old, persist.PersistentIndex):
             persist.save_now(old)  # its unsaved entries would be lost if nothing else holds it
     return Guide(index, text)
@@ -227,6 +234,7 @@ def compile_language(name: str, flags: int, make_expr: Callable[[], Expr],
 
 # Keyed weakly by tokenizer object: a vocabulary lives as long as its tokenizer, no longer.
 _VOCABULARIES: "weakref.WeakKeyDictionary[Any, Vocabulary]" = weakref.WeakKeyDictionary()
+_VOCABULARY_LOCK = threading.Lock()
 
 
 def vocabulary_of(tokenizer: Any, *, cache_dir: Any = None) -> Vocabulary:
@@ -237,16 +245,18 @@ def vocabulary_of(tokenizer: Any, *, cache_dir: Any = None) -> Vocabulary:
     try:
         hit = _VOCABULARIES.get(tokenizer)
     except TypeError:  # not weakly referenceable or unhashable: no in-process memo
-        hit = None
+        return _new_vocabulary(tokenizer, cache_dir)
     if hit is not None:
         return hit
+    with _VOCABULARY_LOCK:  # one build per tokenizer, even when threads ask together
+        hit = _VOCABULARIES.get(tokenizer)
+        if hit is None:
+            hit = _VOCABULARIES[tokenizer] = _new_vocabulary(tokenizer, cache_dir)
+        return hit
+
+
+def _new_vocabulary(tokenizer: Any, cache_dir: Any) -> Vocabulary:
     store = persist.store_for(cache_dir)
     if store is None:
-        vocabulary = Vocabulary.from_tokenizer(tokenizer)
-    else:
-        vocabulary = persist.cached_vocabulary(tokenizer, store)
-    try:
-        _VOCABULARIES[tokenizer] = vocabulary
-    except TypeError:
-        pass
-    return vocabulary
+        return Vocabulary.from_tokenizer(tokenizer)
+    return persist.cached_vocabulary(tokenizer, store)

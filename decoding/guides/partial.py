@@ -39,10 +39,16 @@ Invariants:
   the pattern's own characters). Masks and candidate lists are memoized per guide.
 `PartialGuide` satisfies `decoding.guides.protocol.TokenGuide` (the guide contract) but not
 `ForcedTextGuide`: it has no forced text, so the decoding loop never jumps forward with it.
+
+Threads: a `PartialGuide` may be shared (a `Generator` memoizes one per pattern). New states are
+numbered and masks computed under the guide's lock (checked again inside it); a known state or
+mask is read without it. Masks are never replaced, and their numpy buffers are read-only. The
+candidate memo stores a function of its key (two threads may compute one, never differently).
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -52,6 +58,7 @@ import regex
 import torch
 
 from decoding.errors import PatternSyntaxError, TokenRejected, UsageError
+from decoding.tokens.index import shared_mask
 from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import Vocabulary
 from decoding.util import gc_paused
@@ -83,12 +90,16 @@ class PartialGuide:
         self._masks: dict[int, torch.Tensor] = {}
         self._open: dict[int, bool] = {}  # state -> some non-EOS token is allowed
         self._candidates: dict[bytes, list[str]] = {}  # unfinished character -> candidates
+        self._lock = threading.RLock()  # held to add states and masks
         self.initial_state = 0
 
     def allowed_tokens(self, state: int) -> torch.Tensor:
         mask = self._masks.get(state)
         if mask is None:
-            mask = self._masks[state] = self._compute_mask(state)
+            with self._lock:
+                mask = self._masks.get(state)
+                if mask is None:
+                    mask = self._masks[state] = self._compute_mask(state)
         return mask
 
     def advance(self, state: int, token_id: int) -> int:
@@ -121,8 +132,11 @@ class PartialGuide:
         """The state whose text is `data` (viable UTF-8, maybe ending inside a character)."""
         sid = self._states.get(data)
         if sid is None:
-            sid = self._states[data] = len(self._texts)
-            self._texts.append(_split_text(data))
+            with self._lock:
+                sid = self._states.get(data)
+                if sid is None:
+                    self._texts.append(_split_text(data))  # before the id is published
+                    sid = self._states[data] = len(self._texts) - 1
         return sid
 
     def _compute_mask(self, state: int) -> torch.Tensor:
@@ -137,7 +151,7 @@ class PartialGuide:
         allowed[: self.vocabulary.size] = nodes[self._trie.token_node]
         self._open[state] = bool(found)
         allowed[self._eos] = accepting
-        return torch.from_numpy(allowed)
+        return shared_mask(allowed)
 
     def _viable_nodes(self, start: Text, split_viable: Callable[[str, bytes], bool]
                       ) -> Iterator[int]:

@@ -75,16 +75,13 @@ def make_constraint(schema: Any = None, regex: Any = None,
         return None
     options = (options or ConstraintOptions()).constraint_options()
     key = _argument_key(schema, regex, options)
-    hit = _MEMO.get(key) if key is not None else None
-    if hit is not None:
-        return hit
-    if regex is not None:
-        constraint = _regex_constraint(regex, options.engine)
-    else:
-        constraint = _schema_constraint(schema, options, cache_dir)
-    if key is not None:
-        _MEMO.put(key, constraint)
-    return constraint
+
+    def make() -> Constraint:
+        if regex is not None:
+            return _regex_constraint(regex, options.engine)
+        return _schema_constraint(schema, options, cache_dir)
+
+    return make() if key is None else _MEMO.get_or_make(key, make)[0]
 
 
 def _argument_key(schema: Any, regex: Any, options: ConstraintOptions) -> tuple | None:

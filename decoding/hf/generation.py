@@ -36,6 +36,14 @@ Loop contract (one guide state per batch row):
   and end a row like chosen ones (stop strings, pattern finished). In a batch each row jumps on
   its own: a step's new tokens are right-aligned per row, shorter rows left-padded with
   attention 0. `jump_forward=False` takes one step per token (benchmarks compare the two).
+
+Threads: `generate`, `stream` and one `Generator` may be used from several threads at once. Each
+call has its own loop (rows, KV cache, device copies of the masks); what calls share is
+read-only or thread-safe: the model (forward passes in inference mode change no module state),
+the tokenizer (encoding only, never its truncation or padding settings), the guides and their
+`JumpForward` planners (memoized per generator with `LRU.get_or_make`; a plan is a function of
+the state, so two threads computing one store the same), and the default model, loaded once
+per process. Whether concurrent forward passes are faster than sequential ones is up to torch.
 """
 
 from __future__ import annotations
@@ -43,7 +51,6 @@ from __future__ import annotations
 import codecs
 import inspect
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
@@ -393,9 +400,10 @@ class Generator:
 
     `Generator(model=None, cache_dir=None)` accepts every form `decoding.hf.models.resolve_model`
     does and loads the model once; `cache_dir` (as for `cache.location.resolve_cache_dir`) holds
-    the converted default model, vocabulary tables, automata and masks. Calls share the model and
-    are not meant to run concurrently on one generator. Its guides are kept like `compile`'s
-    memo: at most `_MAX_GUIDES`, and their masks within `decoding.limits` `memo_bytes`.
+    the converted default model, vocabulary tables, automata and masks. Calls may run
+    concurrently on one generator from several threads (see the module docstring). Its guides
+    are kept like `compile`'s memo: at most `_MAX_GUIDES`, and their masks within
+    `decoding.limits` `memo_bytes`.
     """
 
     _MAX_GUIDES = 64
@@ -430,18 +438,17 @@ class Generator:
     def _compiled(self, constraint: Constraint) -> tuple[TokenGuide, JumpForward | None]:
         """The guide for `constraint` and its jump-forward planner (None where the guide is no
         `ForcedTextGuide`: the partial engine), memoized together."""
-        found = self._guides.get(constraint.key)
-        if found is None:
+        def make() -> tuple[TokenGuide, JumpForward | None]:
             from decoding.guides.guide import compile
 
             guide = compile(constraint.pattern, self.vocabulary, vocab_size=self.vocab_size,
                             engine=constraint.engine, cache_dir=self.cache_dir)
-            jumps = JumpForward(guide, self._encode_forced) \
-                if isinstance(guide, ForcedTextGuide) else None
-            found = (guide, jumps)
-            self._guides.put(constraint.key, found)
-            # Guides hold their indexes: bounded like compile's memo, or they would outlive it.
-            self._guides.trim(_guide_bytes, limits.current().memo_bytes)
+            return guide, (JumpForward(guide, self._encode_forced)
+                           if isinstance(guide, ForcedTextGuide) else None)
+
+        found = self._guides.get_or_make(constraint.key, make)[0]
+        # Guides hold their indexes: bounded like compile's memo, or they would outlive it.
+        self._guides.trim(_guide_bytes, limits.current().memo_bytes)
         return found
 
     def _encode_forced(self, text: str) -> list[int]:
@@ -590,8 +597,7 @@ def _preview(text: str, limit: int = 200) -> str:
 
 # --- generate() ---------------------------------------------------------------------------------
 
-_SHARED: LRU[tuple, Generator] = LRU(2)
-_SHARED_LOCK = threading.Lock()  # held while loading, so a model is loaded once
+_SHARED: LRU[tuple, Generator] = LRU(2)  # get_or_make: a model is loaded once
 
 
 def _shared_generator(model: Any, cache_dir: Any) -> Generator:
@@ -603,12 +609,7 @@ def _shared_generator(model: Any, cache_dir: Any) -> Generator:
     else:
         return Generator(model, cache_dir=cache_dir)
     key = (name, str(resolve_cache_dir(cache_dir)))
-    with _SHARED_LOCK:
-        generator = _SHARED.get(key)
-        if generator is None:
-            generator = Generator(model, cache_dir=cache_dir)
-            _SHARED.put(key, generator)
-    return generator
+    return _SHARED.get_or_make(key, lambda: Generator(model, cache_dir=cache_dir))[0]
 
 
 def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any = None,

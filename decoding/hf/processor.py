@@ -8,13 +8,21 @@
   guide state from the tokens generated so far (keyed by the generated suffix, so beam reordering is
   safe), allows EOS only in accepting states (only EOS once the pattern is finished), and leaves the
   scores of a row that has emitted EOS alone (generate pads it). A call whose input does not continue the previous
-  call's (a new `generate` call) starts over, so one processor can serve many calls, one at a time.
-  Each call must add exactly one token per row (greedy, sampling, beam search; not assisted or
-  speculative decoding).
+  call's (a new `generate` call) starts over, so one processor can serve many calls, one at a time
+  in each thread. Each call must add exactly one token per row (greedy, sampling, beam search; not
+  assisted or speculative decoding).
+
+Threads: a `RegexLogitsProcessor` may be shared between threads, each running its own `generate`
+calls: the state of a run (its prompt, each row's guide state, the device copies of the masks)
+is kept per thread (`threading.local`), and the guide it follows is thread-safe
+(`decoding.guides.guide`). One `generate` call must not be split over threads (transformers
+calls processors on the calling thread). A `StateMasks` belongs to one decoding loop; the masks
+it hands out are shared and never written to (`mask_logits` and the processor copy first).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
@@ -70,6 +78,17 @@ def mask_logits(scores: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
 _FINISHED = object()  # the state of a row after EOS (generate pads it)
 
 
+class _Run(threading.local):
+    """One thread's `generate` call in progress: the prompt, the state of each generated
+    suffix, the length of the last input and the masks on the scores' device."""
+
+    def __init__(self) -> None:
+        self.prompt: torch.Tensor | None = None
+        self.states: dict[tuple[int, ...], Any] = {}
+        self.last_len = -1
+        self.masks: StateMasks | None = None
+
+
 class RegexLogitsProcessor(LogitsProcessor):
     """Constrain `model.generate` / pipelines to a regex or a schema (or a compiled guide).
 
@@ -104,27 +123,25 @@ class RegexLogitsProcessor(LogitsProcessor):
             if tokenizer is None:
                 raise UsageError("RegexLogitsProcessor needs tokenizer= to compile a pattern")
             self.guide = self._compile(vocab_size)
-        self._masks: StateMasks | None = None
-        self._prompt: torch.Tensor | None = None
-        self._states: dict[tuple[int, ...], Any] = {}
-        self._last_len = -1
+        self._run = _Run()
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        self._fit_width(scores.shape[-1])
-        if self._is_new_run(input_ids):
-            self._prompt = input_ids.clone()
-            self._states = {(): self.guide.initial_state}
-        self._last_len = input_ids.shape[1]
-        start = self._prompt.shape[1]
-        eos = self.guide.vocabulary.eos_token_ids
+        run = self._run
+        guide = self._fit_width(scores.shape[-1])
+        if self._is_new_run(input_ids, run):
+            run.prompt = input_ids.clone()
+            run.states = {(): guide.initial_state}
+        run.last_len = input_ids.shape[1]
+        start = run.prompt.shape[1]
+        eos = guide.vocabulary.eos_token_ids
         states, seen = [], {}
         for row in input_ids[:, start:].tolist():
             key = tuple(row)
             state = seen.get(key)
             if state is None:
-                state = self._states.get(key)
+                state = run.states.get(key)
             if state is None:
-                parent = self._states.get(key[:-1])
+                parent = run.states.get(key[:-1])
                 if parent is None:
                     raise GenerationError("RegexLogitsProcessor: a row does not extend the "
                                           "previous step's by one token (assisted or "
@@ -132,36 +149,38 @@ class RegexLogitsProcessor(LogitsProcessor):
                 if parent is _FINISHED or key[-1] in eos:
                     state = _FINISHED
                 else:
-                    state = self.guide.advance(parent, key[-1])
+                    state = guide.advance(parent, key[-1])
             seen[key] = state
             states.append(state)
-        self._states = seen
-        if self._masks is None or self._masks.device != scores.device:
-            self._masks = StateMasks(self.guide, scores.device)
+        run.states = seen
+        if run.masks is None or run.masks.guide is not guide or run.masks.device != scores.device:
+            run.masks = StateMasks(guide, scores.device)
         finished = [i for i, s in enumerate(states) if s is _FINISHED]
-        allowed = self._masks([self.guide.initial_state if s is _FINISHED else s for s in states])
+        allowed = run.masks([guide.initial_state if s is _FINISHED else s for s in states])
         if finished:
             # generate() replaces a finished row's token with padding: leave its scores alone.
             allowed = allowed.clone()
             allowed[finished] = True
         return mask_logits(scores, allowed)
 
-    def _is_new_run(self, input_ids: torch.Tensor) -> bool:
-        if self._prompt is None or input_ids.shape[1] != self._last_len + 1:
+    @staticmethod
+    def _is_new_run(input_ids: torch.Tensor, run: _Run) -> bool:
+        prompt = run.prompt
+        if prompt is None or input_ids.shape[1] != run.last_len + 1:
             return True
-        prompt = self._prompt
         return input_ids.shape[0] != prompt.shape[0] or not torch.equal(
             input_ids[:, : prompt.shape[1]], prompt)
 
-    def _fit_width(self, width: int) -> None:
-        current = self.guide.vocab_size
-        if current == width:
-            return
+    def _fit_width(self, width: int) -> TokenGuide:
+        """The guide for logits `width` wide (compiled for it when the pattern allows)."""
+        guide = self.guide
+        if guide.vocab_size == width:
+            return guide
         if self.constraint is None:
-            raise GenerationError(f"the guide's masks are {current} wide but the "
+            raise GenerationError(f"the guide's masks are {guide.vocab_size} wide but the "
                                   f"logits have {width} columns; compile with vocab_size={width}")
-        self.guide = self._compile(width)
-        self._masks = None
+        self.guide = guide = self._compile(width)
+        return guide
 
     def _compile(self, vocab_size: int | None) -> TokenGuide:
         """The guide of `constraint` for the tokenizer, `vocab_size` logits wide."""

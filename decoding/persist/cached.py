@@ -51,8 +51,17 @@ Contracts:
 - Nothing here makes compile or decoding fail: a store error degrades inside the store, a value
   that fails its checks is a miss (rebuilt, then written over instead of merged), and any other
   error while loading or saving is reported once as a `CacheWarning` and the work goes on cold.
-- Indexes are as thread-safe as `TokenIndex` (one guide per thread); saving takes a lock. Cold
-  builds capture warnings with `warnings.catch_warnings`, which is not thread-safe.
+- Warnings of a cold build (a vocabulary's `UnmappableTokensWarning`, a translation's
+  `IgnoredKeywordsWarning`) are emitted as they happen and noted with
+  `decoding.util.noting_warnings` (per thread), never captured with `warnings.catch_warnings`.
+
+Threads: everything here may be used from several threads at once. A `PersistentIndex` is a
+`TokenIndex` (see its thread contract): an entry is loaded or computed under the index's lock,
+hits take none. The list of unsaved states changes hands under that lock, the automaton's
+snapshot is taken under the automaton's lock, and packing and writing need neither (entries are
+immutable; the single writer thread writes in queue order). `_OPEN` is listed under its own lock.
+Processes share a store through `cache.store` (entries are functions of their keys; automata are
+merged, never overwritten, unless rejected).
 """
 
 from __future__ import annotations
@@ -70,7 +79,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import regex
@@ -86,6 +95,7 @@ from decoding.persist import snapshot
 from decoding.tokens.index import StateEntry, TokenIndex
 from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
+from decoding.util import noting_warnings
 
 PERSIST_VERSION = 2
 SAVE_EVERY = 64
@@ -267,9 +277,9 @@ def cached_vocabulary(tokenizer: Any, store: Store) -> Vocabulary:
 
 
 def _build_vocabulary(tokenizer: Any, store: Store, key: str) -> Vocabulary:
-    vocabulary, caught = _passing_warnings_on(lambda: Vocabulary.from_tokenizer(tokenizer))
-    warning = "\n".join(str(w.message) for w in caught
-                        if issubclass(w.category, UnmappableTokensWarning))
+    with noting_warnings() as noted:
+        vocabulary = Vocabulary.from_tokenizer(tokenizer)
+    warning = "\n".join(str(w) for w in noted if isinstance(w, UnmappableTokensWarning))
     _quietly(lambda: store.put_arrays("vocabulary", key, {
         "flat": vocabulary.flat, "lengths": vocabulary.lengths,
         "special": np.asarray(sorted(vocabulary.special_ids), dtype=np.int64),
@@ -333,23 +343,28 @@ class PersistentIndex(TokenIndex):
         self._unsaved: list[int] = []  # states whose entries were computed here, not stored yet
         self._saved = (0, 0)  # `_progress()` when the automaton was last saved or loaded
         self._replace = False  # the stored automaton was rejected: overwrite it, do not merge
-        self._lock = threading.Lock()
-        _OPEN.add(self)
+        self._save_due = False  # set with `_unsaved`: a save should be queued
+        with _OPEN_LOCK:
+            _OPEN.add(self)
 
     def entry(self, state: int) -> StateEntry:
-        if super().has_entry(state):
-            return super().entry(state)
+        found = super().entry(state)
+        if self._save_due:  # set by `_compute`, cleared when the new entries change hands
+            save_now(self)
+        return found
+
+    def _compute(self, state: int) -> StateEntry:
+        """The stored entry of `state`, else a computed one (under the index's lock)."""
         loaded = _quietly(lambda: self._load_entry(state))
         if loaded is not None:
-            self.add_entry(state, *loaded)
             self.restored += 1
-            return super().entry(state)
-        entry = super().entry(state)
+            return self._make_entry(state, *loaded)
+        found = super()._compute(state)
         self.walks += 1
         self._unsaved.append(state)
-        if len(self._unsaved) >= min(SAVE_EVERY, max(1, self.walks - len(self._unsaved))):
-            save_now(self)
-        return entry
+        unsaved = len(self._unsaved)
+        self._save_due = unsaved >= min(SAVE_EVERY, max(1, self.walks - unsaved))
+        return found
 
     def restore(self, saved: snapshot.Snapshot | None) -> None:
         """Add a stored snapshot's states and rows to the automaton. None, or a snapshot that
@@ -374,23 +389,21 @@ class PersistentIndex(TokenIndex):
     def _take_unsaved(self) -> Callable[[], bool] | None:
         """What is not saved yet, packed now (the automaton keeps changing), as a job that
         writes it to the store; None if there is nothing new."""
-        with self._lock:
-            fresh, self._unsaved = self._unsaved, []
-            entries = []
-            for state in fresh:
-                e = super().entry(state)
-                if e.next_states is None:  # shared with a state of its mask class: not stored
-                    continue
-                entries.append((self._entry_key(self.automaton.key(state)),
-                                snapshot.pack_entry(self.automaton, e.token_ids, e.next_states,
-                                                    self.vocabulary.size)))
-            progress = self._progress()
-            arrays, replace = None, self._replace
-            if progress != self._saved or replace:
-                arrays = snapshot.take(self.automaton)
-                self._saved, self._replace = progress, False
-            if not entries and arrays is None:
-                return None
+        with self._lock:  # what is new changes hands here; packing it needs no lock
+            fresh, self._unsaved, self._save_due = self._unsaved, [], False
+            found = [(state, self._entries[state]) for state in fresh]
+            with self.automaton.lock:  # states and rows as of one moment
+                progress = self._progress()
+                arrays, replace = None, self._replace
+                if progress != self._saved or replace:
+                    arrays = snapshot.take(self.automaton)
+                    self._saved, self._replace = progress, False
+        entries = [(self._entry_key(self.automaton.key(state)),
+                    snapshot.pack_entry(self.automaton, e.token_ids, e.next_states,
+                                        self.vocabulary.size))
+                   for state, e in found]
+        if not entries and arrays is None:
+            return None
         store, key, max_states = self.store, self.automaton_key, self.automaton.max_states
 
         def write() -> bool:
@@ -480,7 +493,9 @@ def save_now(index: PersistentIndex) -> None:
 def save_all() -> None:
     """Save every open index that has something new and wait for every queued write (also run
     at interpreter exit)."""
-    for index in list(_OPEN):
+    with _OPEN_LOCK:
+        indexes = list(_OPEN)
+    for index in indexes:
         save_now(index)
     flush()
 
@@ -491,6 +506,7 @@ def flush() -> None:
 
 
 _OPEN: weakref.WeakSet[PersistentIndex] = weakref.WeakSet()
+_OPEN_LOCK = threading.Lock()  # a WeakSet may not change while it is listed
 atexit.register(save_all)
 
 
@@ -518,8 +534,9 @@ def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
     stored = _quietly(lambda: store.get_json("schema2re", key))
     if isinstance(stored, str):
         return stored
-    result, caught = _passing_warnings_on(lambda: schema2re.to_regex(document, **options))
-    if not caught:
+    with noting_warnings() as noted:
+        result = schema2re.to_regex(document, **options)
+    if not noted:
         _quietly(lambda: store.put_json("schema2re", key, result))
     return result
 
@@ -549,33 +566,17 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
         return Language(f"expression:{expression.fingerprint}", lambda: expression)
     if _quietly(lambda: store.get_json("schema_language", key)) is True:
         return Language(key, translate)
-    expression, caught = _passing_warnings_on(translate)
-    if not caught:
+    with noting_warnings() as noted:
+        expression = translate()
+    if not noted:
         _quietly(lambda: store.put_json("schema_language", key, True))
     return Language(key, lambda: expression)
-
-
-# --- warnings of a cold build ----------------------------------------------------------------
-
-_T = TypeVar("_T")
-
-
-def _passing_warnings_on(build: Callable[[], _T]) -> tuple[_T, list[warnings.WarningMessage]]:
-    """`build()` and every warning it emitted: they are recorded (filters set to "always", so
-    none is lost to an earlier "once"), then emitted again under the caller's filters, and
-    returned so that the caller can tell whether the result came with any. An exception from
-    `build` propagates and its warnings are dropped (not thread-safe: `catch_warnings`)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = build()
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return result, caught
 
 
 # --- failure containment ---------------------------------------------------------------------
 
 _WARNED = False
+_WARNED_LOCK = threading.Lock()  # threads failing together still warn once
 
 
 def _quietly(action: Callable[[], Any]) -> Any:
@@ -590,8 +591,9 @@ def _quietly(action: Callable[[], Any]) -> Any:
 def _report(exc: BaseException) -> None:
     """Warn about a cache error with a `CacheWarning`, once per process."""
     global _WARNED
-    if not _WARNED:
-        _WARNED = True
+    with _WARNED_LOCK:
+        first, _WARNED = not _WARNED, True
+    if first:
         warnings.warn(f"typedecode cache: {type(exc).__name__}: {exc}; continuing without "
                       "the cached value (further cache errors are not reported)",
                       CacheWarning, stacklevel=3)

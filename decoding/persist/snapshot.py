@@ -12,8 +12,10 @@ Indices are private to a snapshot: another process numbers the same states diffe
 Entry (`pack_entry` -> arrays, `unpack_entry`): `bits` uint8 [ceil(vocab_size / 8)] (allowed
 tokens, `np.packbits` order), the keys of the distinct states they lead to (`target_flat` int32,
 `target_ends` int64, as for states), whether each accepts (`target_accepting` bool) and `codes`
-(uint8, uint16 or int32: per allowed token in id order, the index of its target). Next states are given by key, so an entry means the same in
-every process; masks are not stored (they are rebuilt from the token ids at any width).
+(uint8, uint16 or int32: per allowed token in id order, the index of its target). Next states are
+given by key, so an entry means the same in every process; masks are not stored (they are
+rebuilt from the token ids at any width). An entry whose next states were not computed (shared
+by a mask class, or taken from lexeme tables) is `bits` alone.
 
 `parse` and `unpack_entry` check names, dtypes, shapes, that every index is in range and that
 keys are state keys (non-empty for targets), and `unpack_entry` that no forbidden token is
@@ -69,7 +71,8 @@ class Snapshot:
 
 def take(automaton: Automaton) -> Arrays:
     """The arrays of every state of `automaton`, with the rows computed so far: copies, which
-    the automaton's later growth does not change."""
+    the automaton's later growth does not change. A caller sharing the automaton between
+    threads holds `automaton.lock`, so that the states and rows are those of one moment."""
     n = automaton.num_states
     flat, ends = _flatten([automaton.key(s) for s in range(n)])
     return _snapshot_arrays([automaton.initial_state], automaton.byte_class, flat, ends,
@@ -134,11 +137,14 @@ def merge(old: Arrays, new: Arrays, max_states: int) -> Arrays:
                             accepting)
 
 
-def pack_entry(automaton: Automaton, token_ids: np.ndarray, next_states: np.ndarray,
+def pack_entry(automaton: Automaton, token_ids: np.ndarray, next_states: np.ndarray | None,
                vocab_size: int) -> Arrays:
-    """The saved form of an entry of `automaton` (sorted token ids and the state each leads to)."""
+    """The saved form of an entry of `automaton` (sorted token ids and the state each leads to,
+    or None where those are not known)."""
     allowed = np.zeros(vocab_size, dtype=bool)
     allowed[token_ids] = True
+    if next_states is None:
+        return {"bits": np.packbits(allowed)}
     targets, codes = np.unique(next_states, return_inverse=True)
     flat, ends = _flatten([automaton.key(int(t)) for t in targets])
     dtype = next(d for d in _CODE_DTYPES if len(targets) <= np.iinfo(d).max + 1)
@@ -148,22 +154,22 @@ def pack_entry(automaton: Automaton, token_ids: np.ndarray, next_states: np.ndar
 
 
 def unpack_entry(arrays: Arrays, automaton: Automaton, state: int, token_bytes: Sequence[bytes],
-                 forbidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 forbidden: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """(token_ids int64, next_states int32) of a packed entry of `state`, its target states
-    added to `automaton` (each reached by the bytes of its first token). `token_bytes`: the
+    added to `automaton` (each reached by the bytes of its first token); next_states None for
+    an entry that is `bits` alone. `token_bytes`: the
     vocabulary's byte strings; `forbidden`: packed bits of tokens no entry may allow. ValueError
     (adding nothing to the automaton) if the arrays are not a valid entry."""
     vocab_size = len(token_bytes)
+    if arrays.keys() == {"bits"}:
+        return _allowed_ids(arrays["bits"], forbidden, vocab_size), None
     try:
         bits, flat, ends, accepting, codes = (
             arrays[k] for k in ("bits", "target_flat", "target_ends", "target_accepting",
                                 "codes"))
     except KeyError as exc:
         raise ValueError(f"entry lacks {exc}") from None
-    if bits.dtype != np.uint8 or bits.shape != forbidden.shape or (bits & forbidden).any():
-        raise ValueError("entry bits have the wrong shape or allow a forbidden token")
-    # nonzero is several times faster on a bool view than on the uint8 bits themselves
-    token_ids = np.flatnonzero(np.unpackbits(bits, count=vocab_size).view(bool))
+    token_ids = _allowed_ids(bits, forbidden, vocab_size)
     if flat.dtype != np.int32 or ends.dtype != np.int64 or not valid_keys(flat, ends) \
             or (len(ends) and (ends[0] == 0 or (np.diff(ends) == 0).any())):
         raise ValueError("entry targets are not non-empty state keys")
@@ -182,6 +188,15 @@ def unpack_entry(arrays: Arrays, automaton: Automaton, state: int, token_bytes: 
                             np.zeros(n, dtype=bool), origins,
                             np.concatenate([[False], accepting]))
     return token_ids, ids[1:][codes].astype(np.int32)
+
+
+def _allowed_ids(bits: np.ndarray, forbidden: np.ndarray, vocab_size: int) -> np.ndarray:
+    """The token ids set in an entry's `bits`; ValueError for bits of the wrong form or that
+    allow a forbidden token."""
+    if bits.dtype != np.uint8 or bits.shape != forbidden.shape or (bits & forbidden).any():
+        raise ValueError("entry bits have the wrong shape or allow a forbidden token")
+    # nonzero is several times faster on a bool view than on the uint8 bits themselves
+    return np.flatnonzero(np.unpackbits(bits, count=vocab_size).view(bool))
 
 
 def _check_dtypes(arrays: Arrays, dtypes: dict) -> None:

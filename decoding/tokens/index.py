@@ -6,20 +6,35 @@ Invariants:
   still reach acceptance, every allowed token keeps a complete match possible.
 - EOS ids are allowed exactly in accepting states; ids at or above the vocabulary's size (a model
   whose logits are wider than its tokenizer) are never allowed.
-- Entries are computed on first request by one vectorized walk of the whole vocabulary (numpy over
-  the flat byte table; no Python loop per token) and memoized per state. Masks are shared,
+- Entries are computed on first request by one walk of the vocabulary's trie
+  (`decoding.tokens.walk`: compiled, or numpy level by level) and memoized per state. Masks are shared,
   read-only tensors.
 - States in one mask class (`Automaton.mask_class` with a horizon one past the longest token:
   e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
   first's token ids and mask, and `next_states` None (its transitions are walked per token when
   asked for). `shared` counts such entries.
-- `nbytes` is the memory of the entries' arrays (a shared mask counted once); an entry that would
-  take it past `max_bytes` (`decoding.limits` `guide_bytes`, read at construction)
-  raises `PatternTooComplex` and is not added.
+- A state `cat(x{lo,hi}, r)` with a wide x (a string body) takes the tokens that stay
+  inside the repetition from tables shared by every such state (`decoding.tokens.lexemes`) and
+  walks only the trie's subtrees with tokens that can leave it; `next_states` None. `split`
+  counts such entries.
+
+- `nbytes` is the memory of the entries made here (`_make_entry`: arrays and mask; an entry that
+  shares another's is not counted again); one that would take it past `max_bytes`
+  (`decoding.limits` `guide_bytes`, read at construction) raises `PatternTooComplex` instead.
+
+Threads: an index may be shared (`compile` gives every guide of a pattern the same one). An
+entry, once stored, is never replaced: `entry` reads the memo without a lock and, on a miss,
+computes under the index's own lock (checked again inside it, so each state is walked once; the
+walk's automaton work takes the automaton's lock). Entries are immutable and handed out as they
+are: `token_ids` and `next_states` are read-only arrays, and the mask's numpy buffer is marked
+read-only once the tensor is made (torch has no read-only tensors; nothing in typedecode writes
+to a mask: callers copy, as `mask_logits` does). Subclasses make entries in `_compute`, which
+runs under the lock.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,10 +42,12 @@ import torch
 
 from decoding import limits
 from decoding.automaton.dfa import DEAD, Automaton
-from decoding.automaton.expr import Expr
+from decoding.automaton.expr import Expr, first_bytes
 from decoding.errors import PatternTooComplex, UsageError
+from decoding.tokens.lexemes import lexemes_of, split_head
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
+from decoding.tokens.walk import TrieWalk
 
 _ENTRY_OVERHEAD = 200  # bytes of an entry's objects besides its arrays (estimate)
 
@@ -61,88 +78,102 @@ class TokenIndex:
         self.vocabulary = vocabulary
         self.width = width
         self._trie = trie_of(vocabulary)
-        # Each trie node's byte in this automaton's byte classes, so each depth is one gather;
-        # made on the first walk (an index whose entries all come from the cache never walks).
-        self._node_class: np.ndarray | None = None
+        self._walk: TrieWalk | None = None
         self._eos = np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64)
         self._entries: dict[int, StateEntry] = {}
         self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
         self._by_class: dict[Expr, StateEntry] = {}
         self.shared = 0
+        self._lock = threading.RLock()  # held to compute and store entries
+        self.split = 0
         self.nbytes = 0
         self.max_bytes = limits.current().guide_bytes
 
     def entry(self, state: int) -> StateEntry:
         """The memoized entry for `state`, computed on first use."""
-        e = self._entries.get(state)
-        if e is None:
-            e = self._entries[state] = self._counted(self._compute(state))
-        return e
+        found = self._entries.get(state)
+        if found is None:
+            with self._lock:
+                found = self._entries.get(state)
+                if found is None:
+                    found = self._entries[state] = self._compute(state)
+        return found
 
     def has_entry(self, state: int) -> bool:
         return state in self._entries
 
-    def add_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> None:
-        """Install an entry computed elsewhere (e.g. loaded from the cache)."""
-        self._entries[state] = self._counted(self._make_entry(state, token_ids, next_states))
-
-    def _counted(self, entry: StateEntry) -> StateEntry:
-        """`entry`, its arrays added to `nbytes` (see the module doc)."""
-        size = _ENTRY_OVERHEAD
-        if entry.next_states is not None:  # a shared entry (None) reuses another's arrays
-            size += entry.token_ids.nbytes + entry.next_states.nbytes + entry.mask.numel()
-        if self.nbytes + size > self.max_bytes:
-            raise PatternTooComplex(
-                f"the guide's masks need more than {self.max_bytes:,} bytes after "
-                f"{len(self._entries):,} states (TYPEDECODE_MAX_GUIDE_BYTES)",
-                self.automaton.pattern, None)
-        self.nbytes += size
-        return entry
-
     def _compute(self, state: int) -> StateEntry:
+        """The entry of `state` (called under the lock, for a state without one)."""
         like = self.automaton.mask_class(state, self._horizon)
         if like is not None:
             hit = self._by_class.get(like)
             if hit is not None:
                 self.shared += 1
                 return StateEntry(hit.token_ids, None, hit.mask)
-        next_of = self.walk(state)
-        token_ids = np.flatnonzero(next_of != DEAD)  # nonzero is fastest on bools
-        entry = self._make_entry(state, token_ids, next_of[token_ids])
+        entry = self._split_entry(state)
+        if entry is None:
+            next_of = self.walk(state)
+            token_ids = np.flatnonzero(next_of != DEAD)  # nonzero is fastest on bools
+            entry = self._make_entry(state, token_ids, next_of[token_ids])
         if like is not None:
             self._by_class[like] = entry
         return entry
 
-    def walk(self, state: int) -> np.ndarray:
-        """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed)."""
-        a, trie = self.automaton, self._trie
-        if self._node_class is None:
-            self._node_class = a.byte_class[trie.node_byte]
-        node_state = np.zeros(trie.num_nodes, dtype=np.int32)
-        node_state[0] = state
-        a.expand(state)
-        bounds = trie.level_bounds
-        for d in range(1, len(bounds)):
-            lo, hi = bounds[d - 1], bounds[d]
-            idx = node_state[trie.parent[lo:hi]]  # int32: max_states * 256 < 2**31
-            idx *= a.num_classes
-            idx += self._node_class[lo:hi]
-            reached = a.rows.ravel()[idx]
-            if not reached.any():
-                break
-            node_state[lo:hi] = reached
-            if not a.expanded[reached].all():
-                a.expand_all(reached)
-        node_state[0] = DEAD  # unusable tokens point at the root
-        return node_state[trie.token_node]
+    def walk(self, state: int, prune: np.ndarray | None = None) -> np.ndarray:
+        """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed;
+        `prune` as in `TrieWalk.next_states`)."""
+        if self._walk is None:  # an index whose entries all come from the cache never walks
+            self._walk = TrieWalk(self._trie, self.automaton)
+        return self._walk.next_states(state, prune)
 
-    def _make_entry(self, state: int, token_ids: np.ndarray, next_states: np.ndarray) -> StateEntry:
-        token_ids = np.asarray(token_ids, dtype=np.int64)
+    def _split_entry(self, state: int) -> StateEntry | None:
+        """The entry of a state `cat(x{lo,hi}, r)` from the lexeme tables: the tokens that stay
+        inside the repetition, plus a walk of only the subtrees holding tokens that can leave
+        it (`decoding.tokens.lexemes`); next states are left to `Guide.advance`. None for
+        states of other shapes."""
+        split = split_head(self.automaton.expression_of(state))
+        if split is None:
+            return None
+        x, hi, rest = split
+        lexemes = lexemes_of(self.vocabulary)
+        items = lexemes.inside(x)
+        if items is None:
+            return None
+        allowed = items >= 0 if hi is None else (items >= 0) & (items <= hi)
+        allowed |= self.walk(state, lexemes.crossing(first_bytes(rest))) != DEAD
+        self.split += 1
+        return self._make_entry(state, np.flatnonzero(allowed), None)
+
+    def _make_entry(self, state: int, token_ids: np.ndarray,
+                    next_states: np.ndarray | None) -> StateEntry:
+        token_ids = _frozen(token_ids, np.int64)
+        size = (_ENTRY_OVERHEAD + token_ids.nbytes + self.width
+                + (0 if next_states is None else 4 * len(next_states)))
+        if self.nbytes + size > self.max_bytes:
+            raise PatternTooComplex(
+                f"the guide's masks need more than {self.max_bytes:,} bytes after "
+                f"{len(self._entries):,} states (TYPEDECODE_MAX_GUIDE_BYTES)",
+                self.automaton.pattern, None)
+        self.nbytes += size
         # Built with numpy and shared with torch: torch's own fill kernels can stall for
         # milliseconds on a busy machine (thread pool start-up), numpy's cannot.
         allowed = np.zeros(self.width, dtype=bool)
         allowed[token_ids] = True
         if self.automaton.is_accepting(state):
             allowed[self._eos] = True
-        return StateEntry(token_ids, np.asarray(next_states, dtype=np.int32),
-                          torch.from_numpy(allowed))
+        return StateEntry(token_ids, None if next_states is None else _frozen(next_states, np.int32),
+                          shared_mask(allowed))
+
+
+def shared_mask(allowed: np.ndarray) -> torch.Tensor:
+    """A mask tensor over `allowed` (which the mask now owns), its buffer made read-only."""
+    mask = torch.from_numpy(allowed)
+    allowed.flags.writeable = False  # after: torch warns about read-only arrays
+    return mask
+
+
+def _frozen(values: np.ndarray, dtype: type) -> np.ndarray:
+    """`values` as a read-only array of `dtype` (the entry owns it: callers pass new arrays)."""
+    out = np.asarray(values, dtype=dtype)
+    out.flags.writeable = False
+    return out

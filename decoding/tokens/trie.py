@@ -10,6 +10,9 @@ Invariants:
 - `parent` and `token_node` are int32 (a trie has far fewer than 2**31 nodes), in a built trie and
   a loaded one alike, so loading keeps the stored arrays without converting them.
 
+`preorder` lays the same nodes out depth first (`Preorder`), the order the compiled walk
+(`decoding.tokens.walk`) reads them in; it is derived from the arrays above, once per trie.
+
 `to_arrays` / `from_arrays` turn a trie into plain arrays and back (the disk cache stores them);
 `from_arrays` checks the structure (parents one level up, every index in range, one node per usable
 token at the depth of its length), so a walk over a loaded trie never indexes out of bounds; that
@@ -21,10 +24,30 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from decoding.tokens.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class Preorder:
+    """The trie's nodes in depth-first order (a node, then its children's subtrees in byte order).
+
+    Invariants: node 0 is the root; `end[i] > i` is one past the last node of i's subtree (so a
+    node with children has `end[i] > i + 1`); `depth[i]` is its length in bytes, the root's 0;
+    `byte[i]` its last byte; the tokens spelled by node i are `tokens[token_start[i]:
+    token_start[i + 1]]` (the root spells none); `of_node[b]` is the position of breadth-first
+    node b. All int32 except `byte` (uint8).
+    """
+
+    end: np.ndarray
+    depth: np.ndarray
+    byte: np.ndarray
+    token_start: np.ndarray
+    tokens: np.ndarray
+    of_node: np.ndarray
 
 
 class TokenTrie:
@@ -74,11 +97,47 @@ class TokenTrie:
         never[self.usable_ids] = False
         return np.packbits(never)
 
+    @functools.cached_property
+    def preorder(self) -> Preorder:
+        """The nodes in depth-first order (see `Preorder`), computed from the breadth-first arrays
+        level by level: a child's position is its parent's, plus one, plus the sizes of the
+        subtrees of the siblings before it (siblings are consecutive, in byte order)."""
+        n, bounds = self.num_nodes, self.level_bounds
+        if (np.diff(self.parent[1:]) < 0).any():
+            raise ValueError("trie arrays: siblings are not consecutive")
+        size = np.ones(n, dtype=np.int64)
+        for d in range(len(bounds) - 1, 0, -1):  # subtree sizes, deepest level first
+            lo, hi = bounds[d - 1], bounds[d]
+            size += np.bincount(self.parent[lo:hi], weights=size[lo:hi], minlength=n
+                                ).astype(np.int64)
+        position = np.zeros(n, dtype=np.int64)
+        depth = np.zeros(n, dtype=np.int32)
+        for d in range(1, len(bounds)):
+            lo, hi = bounds[d - 1], bounds[d]
+            parents, sizes = self.parent[lo:hi], size[lo:hi]
+            before = np.cumsum(sizes) - sizes  # sizes of the earlier nodes of this level
+            first = np.flatnonzero(np.diff(parents, prepend=-1))  # each sibling group's start
+            group = np.repeat(first, np.diff(np.append(first, hi - lo)))
+            position[lo:hi] = position[parents] + 1 + before - before[group]
+            depth[lo:hi] = d
+        order = np.empty(n, dtype=np.int64)
+        order[position] = np.arange(n)
+        tokens = self.usable_ids[np.argsort(position[self.token_node[self.usable_ids]],
+                                            kind="stable")]
+        counts = np.bincount(position[self.token_node[tokens]], minlength=n)
+        return Preorder(end=(position + size)[order].astype(np.int32), depth=depth[order],
+                        byte=self.node_byte[order],
+                        token_start=np.concatenate(([0], np.cumsum(counts))).astype(np.int32),
+                        tokens=tokens.astype(np.int32), of_node=position.astype(np.int32))
+
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The trie as plain arrays (`parent`, `node_byte`, `token_node`, `level_bounds`)."""
+        """The trie as plain arrays (`parent`, `node_byte`, `token_node`, `level_bounds`, and
+        the `Preorder` fields prefixed with `pre_`)."""
+        pre = self.preorder
         return {"parent": self.parent, "node_byte": self.node_byte,
                 "token_node": self.token_node,
-                "level_bounds": np.asarray(self.level_bounds, dtype=np.int64)}
+                "level_bounds": np.asarray(self.level_bounds, dtype=np.int64),
+                **{f"pre_{f.name}": getattr(pre, f.name) for f in fields(Preorder)}}
 
     @classmethod
     def from_arrays(cls, vocabulary: Vocabulary, arrays: dict[str, np.ndarray]) -> "TokenTrie":
@@ -114,21 +173,42 @@ class TokenTrie:
         trie.usable_ids = np.flatnonzero(token_node > 0).astype(np.int64)
         trie.level_bounds = bounds.tolist()
         trie.num_nodes = n
+        pre = _preorder_of(arrays, n, len(trie.usable_ids))
+        if pre is not None:  # else computed when first needed
+            trie.__dict__["preorder"] = pre
         return trie
 
 
+def _preorder_of(arrays: dict[str, np.ndarray], n: int, usable: int) -> Preorder | None:
+    """The stored `Preorder` if every field is there with its type and length (the compiled
+    walk checks every index it follows, so a wrong value can never reach outside the arrays)."""
+    try:
+        pre = Preorder(**{f.name: np.asarray(arrays[f"pre_{f.name}"]) for f in fields(Preorder)})
+    except KeyError:
+        return None
+    sized = [(pre.end, np.int32, n), (pre.depth, np.int32, n), (pre.byte, np.uint8, n),
+             (pre.token_start, np.int32, n + 1), (pre.tokens, np.int32, usable),
+             (pre.of_node, np.int32, n)]
+    if all(a.ndim == 1 and a.dtype == dtype and len(a) == size for a, dtype, size in sized):
+        return pre
+    return None
+
+
 def _check_token_nodes(vocabulary: Vocabulary, token_node: np.ndarray, bounds: np.ndarray) -> None:
-    """ValueError unless the usable tokens, and only they, have distinct nodes at their length
-    (depth d is the node range `[bounds[d-1], bounds[d])`)."""
+    """ValueError unless the usable tokens, and only they, have nodes at their length (depth d
+    is the node range `[bounds[d-1], bounds[d])`), one node per byte string: tokens share a
+    node only if they spell the same bytes (a SentencePiece byte-fallback token and a piece)."""
     usable = vocabulary.lengths > 0
     usable[sorted(vocabulary.special_ids)] = False
     nodes, lengths = token_node[usable], vocabulary.lengths[usable]
-    seen = np.zeros(int(bounds[-1]), dtype=bool)
-    seen[nodes] = True
     if ((token_node > 0) != usable).any() or lengths.max(initial=0) >= len(bounds) \
-            or (nodes < bounds[lengths - 1]).any() or (nodes >= bounds[lengths]).any() \
-            or np.count_nonzero(seen) != len(nodes):
+            or (nodes < bounds[lengths - 1]).any() or (nodes >= bounds[lengths]).any():
         raise ValueError("trie arrays: the token nodes do not match the usable tokens")
+    ids = np.flatnonzero(usable)[np.argsort(nodes, kind="stable")]
+    same = np.flatnonzero(np.diff(token_node[ids]) == 0)  # neighbours sharing a node
+    table = vocabulary.token_bytes
+    if any(table[ids[i]] != table[ids[i + 1]] for i in same.tolist()):
+        raise ValueError("trie arrays: tokens with different bytes share a node")
 
 
 _LOCK = threading.Lock()
@@ -137,7 +217,11 @@ _TRIES: dict[str, TokenTrie] = {}
 
 def trie_of(vocabulary: Vocabulary,
             make: Callable[[Vocabulary], TokenTrie] = TokenTrie) -> TokenTrie:
-    """The trie of a vocabulary, made by `make` once per fingerprint in this process."""
+    """The trie of a vocabulary, made by `make` once per fingerprint in this process (a hit
+    takes no lock)."""
+    trie = _TRIES.get(vocabulary.fingerprint)
+    if trie is not None:
+        return trie
     with _LOCK:
         trie = _TRIES.get(vocabulary.fingerprint)
         if trie is None:

@@ -48,13 +48,13 @@ import hashlib
 import json
 import operator
 import re
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from decoding.errors import UnmappableTokensWarning, VocabularyError
+from decoding.util import warn
 
 __all__ = ["UnmappableTokensWarning", "Vocabulary", "VocabularyError"]
 
@@ -202,12 +202,8 @@ class Vocabulary:
                     if not b and i not in special and source.tokens[i] is not None]
         if unmapped:
             shown = ", ".join(f"{i}={source.tokens[i]!r}" for i in unmapped[:5])
-            warnings.warn(
-                f"{len(unmapped)} token(s) of {source.size} could not be mapped to bytes and will "
-                f"never be generated (e.g. {shown})",
-                UnmappableTokensWarning,
-                stacklevel=2,
-            )
+            warn(f"{len(unmapped)} token(s) of {source.size} could not be mapped to bytes and "
+                 f"will never be generated (e.g. {shown})", UnmappableTokensWarning, stacklevel=2)
         return cls(table, special, eos)
 
     def decode(self, ids: Iterable[int]) -> bytes:

@@ -467,3 +467,16 @@ def test_json_schema_test_suite_pattern_cases():
                     if test["valid"] and not matched:
                         missed.append(test["data"])
     assert sorted(missed) == sorted(["\u07c0", "\u07c0", "é", "\ufeff"])
+
+
+@pytest.mark.parametrize("kind, test", [("d", str.isdecimal),
+                                         ("w", lambda c: c.isalnum() or c == "_"),
+                                         ("s", str.isspace)])
+def test_python_classes_are_what_str_methods_say(kind, test):
+    """\\d, \\w and \\s read as Python reads them (on str): every scalar value checked."""
+    from schema2re.ecma import _python_class
+
+    ranges = _python_class(kind)
+    inside = {cp for lo, hi in ranges for cp in range(lo, hi + 1)}
+    expected = {cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and test(chr(cp))}
+    assert inside == expected

@@ -1,0 +1,166 @@
+/* The compiled trie walk of decoding.tokens.walk (see that module for the contract).
+ *
+ * walk_subtrees(nodes, states, node_class, end, depth, token_start, tokens, rows, num_classes,
+ *               expanded, prune, boundary, items, next_of, stack, held_nodes, held_states) -> int
+ *
+ * Arrays are C-contiguous buffers: int32 except `expanded` (one byte per state) and `prune` (one
+ * byte per node, or empty: prune nothing). For each j, walks the subtree below preorder node
+ * nodes[j] entered in state states[j]: writes the state every token reaches into next_of[token],
+ * skips the subtree below a dead node (state 0) or a node whose prune byte is set, and sets aside (in
+ * held_nodes / held_states) each node with children whose state has no row yet, skipping its
+ * subtree. Returns how many nodes were set aside. With a non-empty `items` (one per token), also
+ * writes into items[token] how many times the token's path leaves state `boundary` (for a
+ * repetition's automaton: how many items the token starts); `stack` then holds two halves, states
+ * and counts. Every index is checked before it is used; input
+ * that breaks the preorder layout raises ValueError and writes nothing out of bounds. The GIL is
+ * released during the walk.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+#define NBUF 15
+
+typedef struct {
+    Py_buffer view;
+    Py_ssize_t len; /* items */
+} Arr;
+
+static int get_arr(PyObject *obj, Arr *a, Py_ssize_t itemsize, int writable, const char *name) {
+    int flags = PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &a->view, flags) < 0) return -1;
+    if (a->view.itemsize != itemsize) {
+        PyErr_Format(PyExc_TypeError, "%s: items of %zd bytes expected", name, itemsize);
+        PyBuffer_Release(&a->view);
+        return -1;
+    }
+    a->len = a->view.len / itemsize;
+    return 0;
+}
+
+static Py_ssize_t walk(const int32_t *nodes, const int32_t *states, Py_ssize_t njobs,
+                       const int32_t *node_class, const int32_t *end, const int32_t *depth,
+                       Py_ssize_t n, const int32_t *token_start, const int32_t *tokens,
+                       Py_ssize_t ntokens, const int32_t *rows, Py_ssize_t nstates, int32_t nclasses,
+                       const uint8_t *expanded, const uint8_t *prune, int32_t boundary,
+                       int32_t *items, int32_t *next_of, Py_ssize_t vocab,
+                       int32_t *stack, Py_ssize_t nstack, int32_t *held_nodes,
+                       int32_t *held_states) {
+    Py_ssize_t held = 0;
+    int32_t *counts = NULL;
+    if (items != NULL) {  /* counting: the stack's second half holds the counts */
+        nstack /= 2;
+        counts = stack + nstack;
+        if (njobs > 1 || (njobs == 1 && nodes[0] != 0)) return -1;  /* whole walks only */
+        if (nstack > 0) counts[0] = 0;
+    }
+    for (Py_ssize_t j = 0; j < njobs; j++) {
+        int32_t root = nodes[j];
+        if (root < 0 || root >= n || depth[root] >= nstack || states[j] < 0 || states[j] >= nstates)
+            return -1;
+        stack[depth[root]] = states[j];
+        int32_t stop = end[root];
+        if (stop > n) return -1;
+        int32_t i = root + 1;
+        while (i < stop) {
+            if (prune != NULL && prune[i]) {
+                if (end[i] <= i) return -1;
+                i = end[i];
+                continue;
+            }
+            int32_t d = depth[i], c = node_class[i];
+            if (d < 1 || d >= nstack || c < 0 || c >= nclasses) return -1;
+            int32_t parent = stack[d - 1];
+            int32_t s = rows[(Py_ssize_t)parent * nclasses + c];
+            if (s == 0) {
+                if (end[i] <= i) return -1;
+                i = end[i];
+                continue;
+            }
+            if (s < 0 || s >= nstates) return -1;
+            int32_t t0 = token_start[i], t1 = token_start[i + 1];
+            if (t0 < 0 || t1 > ntokens) return -1;
+            int32_t count = 0;
+            if (counts != NULL) {
+                count = counts[d - 1] + (parent == boundary);
+                counts[d] = count;
+            }
+            for (int32_t k = t0; k < t1; k++) {
+                int32_t t = tokens[k];
+                if (t < 0 || t >= vocab) return -1;
+                next_of[t] = s;
+                if (counts != NULL) items[t] = count;
+            }
+            if (end[i] > i + 1) {
+                if (!expanded[s]) {
+                    if (counts != NULL) return -1;  /* counting walks need every row first */
+                    if (held >= n) return -1;
+                    held_nodes[held] = i;
+                    held_states[held] = s;
+                    held++;
+                    i = end[i];
+                    continue;
+                }
+                stack[d] = s;
+            }
+            i++;
+        }
+    }
+    return held;
+}
+
+static PyObject *walk_subtrees(PyObject *self, PyObject *args) {
+    PyObject *o[NBUF + 1];
+    int num_classes;
+    int boundary;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOiOOiOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &num_classes, &o[8], &o[9], &boundary, &o[10], &o[11],
+                          &o[12], &o[13], &o[14]))
+        return NULL;
+    static const char *names[NBUF] = {"nodes", "states", "node_class", "end", "depth",
+                                      "token_start", "tokens", "rows", "expanded", "prune",
+                                      "items", "next_of", "stack", "held_nodes", "held_states"};
+    static const Py_ssize_t sizes[NBUF] = {4, 4, 4, 4, 4, 4, 4, 4, 1, 1, 4, 4, 4, 4, 4};
+    static const int writable[NBUF] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1};
+    Arr a[NBUF];
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < NBUF; got++)
+        if (get_arr(o[got], &a[got], sizes[got], writable[got], names[got]) < 0) goto done;
+    Py_ssize_t n = a[2].len;
+    if (num_classes < 1 || a[1].len != a[0].len || a[3].len != n || a[4].len != n
+        || a[5].len != n + 1 || a[7].len % num_classes != 0 || (a[9].len && a[9].len != n)
+        || (a[10].len && a[10].len != a[11].len) || a[13].len < n || a[14].len < n) {
+        PyErr_SetString(PyExc_ValueError, "walk_subtrees: array lengths do not fit together");
+        goto done;
+    }
+    Py_ssize_t nstates = a[7].len / num_classes;
+    if (a[8].len < nstates) nstates = a[8].len;
+    Py_ssize_t held;
+    Py_BEGIN_ALLOW_THREADS
+    held = walk(a[0].view.buf, a[1].view.buf, a[0].len, a[2].view.buf, a[3].view.buf,
+                a[4].view.buf, n, a[5].view.buf, a[6].view.buf, a[6].len, a[7].view.buf, nstates,
+                num_classes, a[8].view.buf, a[9].len ? a[9].view.buf : NULL, boundary,
+                a[10].len ? a[10].view.buf : NULL, a[11].view.buf, a[11].len, a[12].view.buf,
+                a[12].len, a[13].view.buf, a[14].view.buf);
+    Py_END_ALLOW_THREADS
+    if (held < 0)
+        PyErr_SetString(PyExc_ValueError, "walk_subtrees: an index is out of range (the trie "
+                                          "or the automaton's rows are malformed)");
+    else
+        result = PyLong_FromSsize_t(held);
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&a[k].view);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"walk_subtrees", walk_subtrees, METH_VARARGS,
+     "Walk trie subtrees over an automaton's rows (see decoding.tokens.walk)."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_walk",
+                                    "The compiled trie walk of decoding.tokens.walk.", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__walk(void) { return PyModule_Create(&module); }

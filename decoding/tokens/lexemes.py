@@ -1,0 +1,130 @@
+"""Context-independent token sets: the tokens that stay inside a repeated lexeme (a string body, a
+run of digits), found once per vocabulary and lexeme and shared by every state that starts with
+that repetition, whatever follows it and whatever its counter.
+
+Why it is exact. Take a state `cat(h, r)` with `h = X{lo,hi}` and let F be `first_bytes(r)`.
+- Every token w with `derivative(h, w)` non-empty is allowed: `derivative(cat(h, r), w)` contains
+  `derivative(h, w) . r`, and r is not empty.
+- A token w without a byte of F cannot leave h (leaving h means reading a first byte of r), so
+  for it `derivative(cat(h, r), w) = derivative(h, w) . r`: allowed exactly when the first case
+  says so. Only tokens with a byte of F depend on r.
+- `derivative(h, w)` is non-empty iff w spells the start of at most hi items of X, whatever lo.
+  One walk per X of the automaton of `X*` tells, per token, whether it starts a sequence of X
+  and how many items u it starts (a finished or an unfinished one each): how many times its
+  path leaves the state `X*`, where every item starts. That count is exact when no other state
+  of the automaton accepts (no item may have ended anywhere else); other X are not split. The
+  tokens allowed inside h are those with u <= hi.
+So a state's mask is the tokens with u <= hi, plus those a walk of the state itself allows among
+the tokens with a byte of F; `crossing(F)` flags the trie nodes with no such token below them,
+for that walk to skip.
+
+`Lexemes(vocabulary, trie).inside(x)` is memoized per x; None for an x whose `X*` has more than
+`MAX_STATES` states or accepts elsewhere than at `X*`: the caller walks the whole trie then.
+Thread-safe: tables are built under one lock per `Lexemes` and never changed afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from decoding.automaton.dfa import Automaton
+from decoding.automaton.expr import CAT, REPEAT, Expr, first_bytes, repeat
+from decoding.errors import PatternTooComplex
+from decoding.tokens.trie import TokenTrie, trie_of
+from decoding.tokens.vocabulary import Vocabulary
+from decoding.tokens.walk import TrieWalk
+from decoding.util import LRU
+
+_MEMO_SIZE = 256
+WIDE = 128
+MAX_STATES = 1000
+
+
+class Lexemes:
+    """Token tables for the repetitions met in states, for one vocabulary and its trie."""
+
+    def __init__(self, vocabulary: Vocabulary, trie: TokenTrie):
+        self.vocabulary = vocabulary
+        self.trie = trie
+        self._items: LRU[Expr, np.ndarray | bool] = LRU(_MEMO_SIZE)
+        self._crossing: LRU[int, np.ndarray] = LRU(_MEMO_SIZE)
+        self._lock = threading.Lock()
+
+    def inside(self, x: Expr) -> np.ndarray | None:
+        """int32 [vocabulary size]: per token, the items of `x` it starts; -1 for tokens that no
+        sequence of `x` starts with. None where `x` is not split (see the module docstring)."""
+        table = self._items.get(x)
+        if table is None:
+            with self._lock:
+                table = self._items.get(x)
+                if table is None:
+                    table = self._build(x)
+                    self._items.put(x, False if table is None else table)
+        return None if table is False else table
+
+    def crossing(self, f: int) -> np.ndarray:
+        """uint8 per depth-first node: 1 where no token at or below the node has a byte of `f`
+        (a walk given these flags as `prune` reads only tokens that can leave the lexeme)."""
+        flags = self._crossing.get(f)
+        if flags is None:
+            v, pre = self.vocabulary, self.trie.preorder
+            seen = np.concatenate(([0], np.cumsum(_byte_flags(f)[v.flat], dtype=np.int64)))
+            has = seen[v.offsets + v.lengths] - seen[v.offsets] > 0  # per token id
+            n = len(pre.end)
+            node = np.repeat(np.arange(n), np.diff(pre.token_start))
+            per_node = np.bincount(node, weights=has[pre.tokens], minlength=n)
+            below = np.concatenate(([0.0], np.cumsum(per_node)))
+            flags = (below[pre.end] == below[:n]).astype(np.uint8)
+            self._crossing.put(f, flags)
+        return flags
+
+    def _build(self, x: Expr) -> np.ndarray | None:
+        try:
+            automaton = Automaton(repeat(x, 0, None), max_states=MAX_STATES)
+            boundary = automaton.initial_state
+            todo = [boundary]
+            while todo:  # every row first: the counting walk never stops for one
+                for t in set(automaton.expand(todo.pop()).tolist()):
+                    if not automaton.expanded[t]:
+                        todo.append(t)
+        except PatternTooComplex:
+            return None
+        accepting = automaton.accepting[:automaton.num_states].copy()
+        accepting[boundary] = False
+        if accepting.any():
+            return None
+        return TrieWalk(self.trie, automaton).starts(boundary)[1]
+
+
+def split_head(e: Expr) -> tuple[Expr, int | None, Expr] | None:
+    """(x, hi, r) where `e` is `cat(x{lo,hi}, r)` and x is wide (at least `WIDE` bytes start
+    one of its strings: a string body, not a run of digits or spaces, whose states allow few
+    tokens and are walked quickly whole); None otherwise."""
+    if e.kind != CAT:
+        return None
+    head, rest = e.items
+    if head.kind != REPEAT or first_bytes(head.items[0]).bit_count() < WIDE:
+        return None
+    return head.items[0], head.hi, rest
+
+
+def _byte_flags(mask: int) -> np.ndarray:
+    """bool [256]: whether each byte's bit is set in `mask`."""
+    return np.unpackbits(np.frombuffer(mask.to_bytes(32, "little"), dtype=np.uint8),
+                         bitorder="little").astype(bool)
+
+
+_LOCK = threading.Lock()
+_BY_VOCABULARY: dict[str, Lexemes] = {}
+
+
+def lexemes_of(vocabulary: Vocabulary) -> Lexemes:
+    """The `Lexemes` of a vocabulary, one per fingerprint in this process."""
+    with _LOCK:
+        found = _BY_VOCABULARY.get(vocabulary.fingerprint)
+        if found is None:
+            found = _BY_VOCABULARY[vocabulary.fingerprint] = Lexemes(vocabulary,
+                                                                    trie_of(vocabulary))
+        return found

@@ -1,0 +1,141 @@
+"""Token walks: the state every token of a vocabulary reaches from one automaton state.
+
+Contract: `TrieWalk(trie, automaton).next_states(state)` is an int32 array, one entry per token
+id: the state that reading the token's bytes from `state` leads to, DEAD where some byte leads to
+the dead state and for tokens the trie does not hold (special or empty ones). Rows the lazy
+automaton has not computed yet are computed on the way (`Automaton.expand_all`). With `prune`
+(one flag per node in depth-first order), the tokens at and below a flagged node read as DEAD.
+`starts(state)` also counts, per token, how often its path leaves `state` (for the automaton of a
+repetition `x*` entered at `x*`: how many items of x the token starts); it needs every row the
+walk can meet computed first.
+
+Two walks give the same array bit for bit (the tests compare them):
+- compiled (the C module `decoding.tokens._walk`, built by `pip install`): one loop over the
+  trie in depth-first order (`TokenTrie.preorder`) that skips the whole subtree below a node
+  whose state is dead, so a state that allows few tokens visits few nodes. Below a state with no
+  row yet it sets the subtree aside; the automaton computes all those rows at once and the loop
+  resumes there, so the loop never calls back into Python. It checks every index it uses,
+  releases the GIL, and writes only into arrays its caller owns.
+- numpy (the fallback where the C module was not built, or with `TYPEDECODE_COMPILED_WALK=0`):
+  the trie level by level in breadth-first order, a few whole-slice operations per depth.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from decoding.automaton.dfa import DEAD, Automaton
+from decoding.tokens.trie import TokenTrie
+
+
+_NO_PRUNING = np.zeros(0, dtype=np.uint8)
+_NO_COUNTS = np.zeros(0, dtype=np.int32)
+
+
+class TrieWalk:
+    """The walks of one automaton over one vocabulary's trie."""
+
+    def __init__(self, trie: TokenTrie, automaton: Automaton, *, compiled: bool | None = None):
+        self.trie = trie
+        self.automaton = automaton
+        kernel = _kernel() if compiled is not False else None
+        if compiled and kernel is None:
+            raise RuntimeError("the compiled walk is not built (pip install -e . builds it)")
+        self._kernel = kernel
+        self._node_class: np.ndarray | None = None  # each node's byte class, made on first walk
+
+    @property
+    def compiled(self) -> bool:
+        return self._kernel is not None
+
+    def next_states(self, state: int, prune: np.ndarray | None = None) -> np.ndarray:
+        """int32 [vocabulary size]: the state each token leads to from `state` (DEAD: none, or
+        pruned: `prune`, uint8 per depth-first node, cuts the subtree below each flagged node)."""
+        self.automaton.expand(state)
+        if self._kernel is None:
+            return self._by_levels(state, prune)
+        return self._depth_first(state, _NO_PRUNING if prune is None else prune)
+
+    def _classes(self, byte: np.ndarray) -> np.ndarray:
+        if self._node_class is None:
+            self._node_class = self.automaton.byte_class[byte].astype(np.int32)
+        return self._node_class
+
+    def starts(self, state: int) -> tuple[np.ndarray, np.ndarray]:
+        """(`next_states(state)`, int32 per token: how many times its path leaves `state`; -1
+        where it reaches the dead state). ValueError unless every state has its row."""
+        a = self.automaton
+        if not a.expanded[:a.num_states].all():
+            raise ValueError("starts() needs every row of the automaton computed")
+        items = np.zeros(len(self.trie.token_node), dtype=np.int32)
+        if self._kernel is None:
+            next_of = self._by_levels(state, None, items)
+        else:
+            next_of = self._depth_first(state, _NO_PRUNING, items)
+        items[next_of == DEAD] = -1
+        return next_of, items
+
+    def _depth_first(self, state: int, prune: np.ndarray,
+                     items: np.ndarray = _NO_COUNTS) -> np.ndarray:
+        a, pre = self.automaton, self.trie.preorder
+        node_class = self._classes(pre.byte)
+        next_of = np.zeros(len(self.trie.token_node), dtype=np.int32)
+        stack = np.zeros((len(self.trie.level_bounds) + 1) * (2 if len(items) else 1),
+                         dtype=np.int32)
+        held_nodes = np.empty(len(pre.end), dtype=np.int32)
+        held_states = np.empty(len(pre.end), dtype=np.int32)
+        nodes = np.zeros(1, dtype=np.int32)
+        states = np.array([state], dtype=np.int32)
+        while len(nodes):
+            held = self._kernel(nodes, states, node_class, pre.end, pre.depth, pre.token_start,
+                                pre.tokens, a.rows, a.num_classes, a.expanded, prune, state,
+                                items, next_of, stack, held_nodes, held_states)
+            nodes, states = held_nodes[:held].copy(), held_states[:held].copy()
+            a.expand_all(states)
+        return next_of
+
+    def _by_levels(self, state: int, prune: np.ndarray | None,
+                   items: np.ndarray = _NO_COUNTS) -> np.ndarray:
+        a, trie = self.automaton, self.trie
+        node_class = self._classes(trie.node_byte)
+        cut = None if prune is None else prune[trie.preorder.of_node].astype(bool)
+        node_state = np.zeros(trie.num_nodes, dtype=np.int32)
+        node_state[0] = state
+        node_count = np.zeros(trie.num_nodes, dtype=np.int32) if len(items) else None
+        bounds = trie.level_bounds
+        for d in range(1, len(bounds)):
+            lo, hi = bounds[d - 1], bounds[d]
+            idx = node_state[trie.parent[lo:hi]]  # int32: max_states * 256 < 2**31
+            idx *= a.num_classes
+            idx += node_class[lo:hi]
+            reached = a.rows.ravel()[idx]
+            if cut is not None:
+                reached[cut[lo:hi]] = DEAD
+            if not reached.any():
+                break
+            node_state[lo:hi] = reached
+            if node_count is not None:
+                parents = trie.parent[lo:hi]
+                node_count[lo:hi] = node_count[parents] + (node_state[parents] == state)
+            if not a.expanded[reached].all():
+                a.expand_all(reached)
+        node_state[0] = DEAD  # unusable tokens point at the root
+        if node_count is not None:
+            items[:] = node_count[trie.token_node]
+        return node_state[trie.token_node]
+
+
+@functools.cache
+def _kernel() -> Callable | None:
+    """The C walk, or None where it was not built or `TYPEDECODE_COMPILED_WALK=0`."""
+    if os.environ.get("TYPEDECODE_COMPILED_WALK", "1") == "0":
+        return None
+    try:
+        from decoding.tokens._walk import walk_subtrees
+    except ImportError:
+        return None
+    return walk_subtrees
