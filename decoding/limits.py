@@ -36,7 +36,7 @@ class Limits:
     """Length of a regex pattern's text."""
     expr_nodes: int = 200_000
     """New expression nodes one pattern or schema may build."""
-    state_nodes: int = 10_000
+    state_nodes: int = 30_000
     """New expression nodes one automaton state's transitions (derivatives) may build."""
     dfa_states: int = 100_000
     """Automaton states per pattern (`compile`'s `max_states` when not given)."""
