@@ -49,7 +49,7 @@ from decoding.automaton.expr import (NOTHING, Expr, boundaries, byte_masks, capp
 from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 
 DEAD = 0
-DEFAULT_MAX_DFA_STATES = 100_000
+DEFAULT_MAX_DFA_STATES = limits.Limits.dfa_states  # the setting's default (`decoding.limits`)
 KEY_WIDTH = 4
 
 
