@@ -29,9 +29,10 @@ Contract:
   removes them all.
 - Writes from several processes are safe (SQLite transactions); `merge_arrays` is an atomic
   read-modify-write across processes; a reader sees a miss or one whole value, never a mix.
-  Eviction: least-recently-stored once the volume exceeds `size_limit` bytes, so reads never
-  write (under diskcache's least-recently-used policy every read is also an SQL update, about
-  6x the cost of the read). Folders from `Store.folder` are counted by `info` but never evicted.
+  Eviction: least-recently-stored once the volume exceeds `size_limit` bytes (default:
+  `decoding.limits` `cache_bytes`), so reads never write (under diskcache's least-recently-used
+  policy every read is also an SQL update, about 6x the cost of the read). Folders from
+  `Store.folder` are counted by `info` but never evicted.
 - Hits and misses (`get_*` calls, and `record` for folders) are counted in memory and added to
   the location's totals, stored in the same database, by `save_counts` (an atomic
   read-modify-write), which `info` calls first and which runs at interpreter exit for every live
@@ -79,10 +80,10 @@ from cache.errors import CacheWarning, CorruptEntry, UnsafeEntry, ValueFileGone
 from cache.location import resolve_cache_dir
 from cache.memory import MemoryBackend
 from cache.safe_disk import SafeDisk
+from decoding import limits
 from decoding.errors import UsageError
 
 FORMAT_VERSION = 2  # 2: SHA-256 frame checksums
-DEFAULT_SIZE_LIMIT = 2 * 1024**3
 EVICTION_POLICY = "least-recently-stored"
 
 _KIND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
@@ -100,7 +101,9 @@ class Store:
     """Cache of bytes / JSON / arrays by (kind, key); see the module docstring."""
 
     def __init__(self, cache_dir: str | os.PathLike | bool | None = None, *,
-                 size_limit: int = DEFAULT_SIZE_LIMIT):
+                 size_limit: int | None = None):
+        if size_limit is None:
+            size_limit = limits.current().cache_bytes
         if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit <= 0:
             raise UsageError(f"size_limit must be a positive integer, not {size_limit!r}")
         location = resolve_cache_dir(cache_dir)

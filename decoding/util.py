@@ -6,7 +6,9 @@
   ends (restoring the collector as it was before the first) when the last one ends.
 - `LRU(maxsize)`: a bounded, thread-safe mapping that forgets its least recently used entry;
   the in-process memos (constraints, automata, token indexes, guides, generators) use it.
-  `get_or_make` builds a missing value once even when threads ask for it together.
+  `get_or_make` builds a missing value once even when threads ask for it together;
+  `trim(weigh, budget)` also bounds it by weight (bytes), the most recent entry always kept, and
+  `total(weigh)` is that weight.
 - `warn(message, category)` and `noting_warnings()`: typedecode's warnings are emitted through
   `warn`, and a caller that must know whether a build emitted any (the disk cache does not store
   such results) notes them with `noting_warnings()`. The note is per thread (a context
@@ -161,3 +163,22 @@ class LRU(Generic[K, V]):
                 with self._lock:
                     if self._building.get(key) is building:
                         del self._building[key]
+
+    def total(self, weigh: Callable[[V], int]) -> int:
+        """The values' total `weigh`, taken now."""
+        with self._lock:
+            return sum(weigh(v) for v in self._entries.values())
+
+    def trim(self, weigh: Callable[[V], int], budget: int) -> list[V]:
+        """Evict least recently used entries, never the most recent one, until the values'
+        total `weigh` is at most `budget` (weights are taken now: values may have grown since
+        they were put); return the evicted values, oldest first."""
+        with self._lock:
+            weights = [weigh(v) for v in self._entries.values()]
+            total, evicted = sum(weights), []
+            for w in weights[:-1]:
+                if total <= budget:
+                    break
+                evicted.append(self._entries.popitem(last=False)[1])
+                total -= w
+            return evicted

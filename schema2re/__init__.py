@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from decoding.automaton.expr import Expr
+from decoding import limits
+from decoding.automaton.expr import Expr, node_budget
 from decoding.errors import UsageError
 from decoding.util import warn
 from schema2re.context import Context
@@ -43,6 +44,7 @@ from schema2re.document import Document
 from schema2re.errors import (
     IgnoredKeywordsWarning,
     SchemaError,
+    SchemaTooComplex,
     SchemaToRegexError,
     UnsupportedSchemaError,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "IgnoredKeywordsWarning",
     "SchemaError",
     "SchemaToRegexError",
+    "SchemaTooComplex",
     "UnsupportedSchemaError",
     "check_options",
     "to_expression",
@@ -112,8 +115,10 @@ def _translate(schema: Any, *, whitespace: str | None, lenient: bool, max_depth:
     doc = Document(load_schema(schema))
     ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient), one_of_terms=one_of_terms,
                   extra_properties=bool(extra_properties))
+    budget = limits.current().expr_nodes
     try:
-        result = Translator(ctx, ws).translate((doc.root_node(),))
+        with node_budget(budget, "the schema"):
+            result = Translator(ctx, ws).translate((doc.root_node(),))
     except RecursionError:
         raise UnsupportedSchemaError("the schema is nested too deeply to translate") from None
     if result is None:

@@ -1,7 +1,7 @@
 """Per-call state of a translation: the document, the options, and the budgets that bound work.
 
-Invariants: `tick()` is called once per schema node visited and raises
-`UnsupportedSchemaError` past `MAX_STEPS`, so no schema (however recursive or combinatorial) can
+Invariants: `tick()` is called once per schema node visited (and per enum value checked) and raises
+`SchemaTooComplex` past `MAX_STEPS`, so no schema (however recursive or combinatorial) can
 make a translation run for long. `unsupported()` either raises or, under `lenient`, records the
 keyword and pointer for the single warning `to_regex` emits at the end. `drop()` records why an
 alternative was left out (recursion cut, unreachable member count), for the error raised when
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schema2re.document import Document, Node
-from schema2re.errors import UnsupportedSchemaError
+from schema2re.errors import SchemaTooComplex, UnsupportedSchemaError
 
 MAX_STEPS = 200_000
 
@@ -40,9 +40,10 @@ class Context:
         """Count one unit of work; raise once the budget is spent."""
         self.steps += 1
         if self.steps > MAX_STEPS:
-            raise UnsupportedSchemaError(
+            raise SchemaTooComplex(
                 f"the schema needs more than {MAX_STEPS} translation steps "
-                "(too many combinations of references and alternatives; lower max_depth)")
+                "(too many combinations of references and alternatives, or enum values; "
+                "lower max_depth)")
 
     def unsupported(self, keyword: str, pointer: str, message: str) -> None:
         """Refuse `keyword` at `pointer` (raise), or record it when lenient (then it is ignored)."""

@@ -6,7 +6,8 @@ pointer (`pointer`, "" for the root) of the schema part at fault; `str(e)` names
 - `UnsupportedSchemaError`: a valid schema that cannot be expressed exactly as a regex. When
   `lenient=True` would ignore the keyword instead (`ignorable`), the message ends with
   `LENIENT_HINT`, which says so and what it costs. `EmptyRangeError`, one of these, is a
-  combination of keywords that no value satisfies.
+  combination of keywords that no value satisfies. `SchemaTooComplex`, another, is a
+  translation that would pass a resource limit (`decoding.limits`, `context.MAX_STEPS`).
 All derive from `decoding.errors.TypedecodeError` (and `ValueError`), so one `except` catches
 every typedecode error; a bad option of `to_regex` is a `decoding.errors.UsageError`.
 `IgnoredKeywordsWarning` derives from `decoding.errors.TypedecodeWarning` (and `UserWarning`).
@@ -54,6 +55,11 @@ class UnsupportedSchemaError(SchemaToRegexError):
 class EmptyRangeError(UnsupportedSchemaError):
     """No value satisfies the keywords together (an integer in (0.2, 0.8), a string of
     pattern `^abc$` and maxLength 2): the type's language is empty, not inexpressible."""
+
+
+class SchemaTooComplex(UnsupportedSchemaError):
+    """Translating the schema would pass a resource limit (expression nodes, translation
+    steps); the keyword and pointer name the subschema being translated when it was hit."""
 
 
 class IgnoredKeywordsWarning(TypedecodeWarning, UserWarning):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -26,29 +27,45 @@ def pool(ctx: Context, term: Term) -> list[Any] | None:
 
     Null/boolean-only terms have the pool of their possible values.
     """
+    return _pool(ctx, term)[1]
+
+
+def _pool(ctx: Context, term: Term) -> tuple[Term, list[Any] | None]:
+    """`pool`, and the term its values still have to be checked against: without the
+    enum/const they came from, which every variant of them satisfies (JSON Schema compares
+    numbers by value), so each candidate is checked in time independent of that list's length."""
     best: list[Any] | None = None
-    for node in term:
+    rest = term
+    for i, node in enumerate(term):
         if ctx.doc.active(node, "const"):
-            found = [node.schema["const"]]
+            found, keyword = [node.schema["const"]], "const"
         elif ctx.doc.active(node, "enum"):
-            found = list(node.schema["enum"])
+            found, keyword = list(node.schema["enum"]), "enum"
         else:
             continue
         if best is None or len(found) < len(best):
             best = found
+            schema = {k: v for k, v in node.schema.items() if k != keyword}
+            rest = term[:i] + (replace(node, schema=schema),) + term[i + 1:]
     if best is None:
         types = terms.term_types(ctx, term)
         if types <= {"null", "boolean"}:
             best = [v for v in (None, True, False) if json_type(v) in types]
-    return None if best is None else variants(best)
+    return rest, None if best is None else variants(best)
 
 
 def candidates(ctx: Context, term: Term) -> list[Any] | None:
-    """The term's instances (see module doc), or None if the term is not known to be finite."""
-    found = pool(ctx, term)
+    """The term's instances (see module doc), or None if the term is not known to be finite.
+    Each candidate checked is one translation step (`Context.tick`)."""
+    rest, found = _pool(ctx, term)
     if found is None:
         return None
-    return [v for v in found if ctx.doc.is_valid(v, term)]
+    out = []
+    for v in found:
+        ctx.tick()
+        if ctx.doc.is_valid(v, rest):
+            out.append(v)
+    return out
 
 
 def variants(values: list[Any]) -> list[Any]:

@@ -13,8 +13,9 @@ where Pydantic's validation does not need a keyword: `uniqueItems` of a `set[...
 list into the set and de-duplication cannot take the length under 1. The relaxed document's
 instances are all valid for the type; a set with `min_length >= 2` keeps `uniqueItems` (a list
 with repeats could shrink below the minimum).
-Anything Pydantic cannot describe, text that is not JSON, and non-finite numbers raise
-`SchemaError`.
+Anything Pydantic cannot describe, text that is not JSON, non-finite numbers, and a document
+past the `decoding.limits` on size (`schema_bytes`, of JSON text) or nesting (`schema_depth`,
+objects and arrays) raise `SchemaError`; the checks never recurse.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import json
 import math
 from typing import Any, Literal
 
+from decoding import limits
+from decoding.limits import Limits
 from schema2re.errors import SchemaError
 
 SchemaKind = Literal["document", "json-text", "python-type"]
@@ -50,10 +53,7 @@ def load_schema(schema: Any) -> dict | bool:
     if kind == "json-text":
         return _from_json_text(schema)
     document = schema if kind == "document" else _from_python_type(schema)
-    try:
-        _check_json(document, "")
-    except RecursionError:
-        raise SchemaError("the schema is nested too deeply") from None
+    _check_json(document, limits.current())
     return document
 
 
@@ -79,6 +79,11 @@ def _reject_constant(name: str) -> Any:
 
 
 def _from_json_text(text: str | bytes | bytearray) -> dict | bool:
+    bounds = limits.current()
+    if len(text) > bounds.schema_bytes or (isinstance(text, str) and not text.isascii()
+                                            and len(text.encode("utf-8", "surrogatepass"))
+                                            > bounds.schema_bytes):
+        raise SchemaError(_too_large(bounds))
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -123,21 +128,46 @@ def _without_unneeded_unique(json_schema: dict) -> dict:
     return json_schema
 
 
-def _check_json(value: Any, pointer: str) -> None:
-    """Reject what has no JSON spelling: NaN/Infinity, non-string keys, non-JSON objects."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise SchemaError(f"{value} is not a JSON number", pointer=pointer)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise SchemaError(f"object key {key!r} is not a string", pointer=pointer)
-            _check_json(item, f"{pointer}/{escape_token(key)}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_json(item, f"{pointer}/{index}")
-    elif not (value is None or isinstance(value, (str, int, bool))):
-        raise SchemaError(f"{type(value).__name__} value {value!r} is not JSON", pointer=pointer)
+def _check_json(document: Any, bounds: Limits) -> None:
+    """Reject what has no JSON spelling (NaN/Infinity, non-string keys, non-JSON objects) and a
+    document whose JSON would pass `schema_bytes` or whose objects and arrays nest deeper than
+    `schema_depth`; walked without recursion, so any nesting is safe to check."""
+    size, stack = 0, [(document, "", 0)]
+    while stack:
+        value, pointer, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth >= bounds.schema_depth:
+                raise SchemaError(f"the schema nests objects and arrays deeper than "
+                                  f"{bounds.schema_depth} levels (TYPEDECODE_MAX_SCHEMA_DEPTH)",
+                                  pointer=pointer)
+            size += 2 + len(value)
+            if isinstance(value, list):
+                children = [(item, f"{pointer}/{i}", depth + 1) for i, item in enumerate(value)]
+            else:
+                children = []
+                for key, item in value.items():
+                    if not isinstance(key, str):
+                        raise SchemaError(f"object key {key!r} is not a string", pointer=pointer)
+                    size += len(key) + 3
+                    children.append((item, f"{pointer}/{escape_token(key)}", depth + 1))
+            stack.extend(reversed(children))  # visited in document order
+        elif isinstance(value, str):
+            size += len(value) + 2
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise SchemaError(f"{value} is not a JSON number", pointer=pointer)
+            size += 24
+        elif value is None or isinstance(value, (bool, int)):
+            size += 5 if value is None or isinstance(value, bool) else 1 + value.bit_length() // 3
+        else:
+            raise SchemaError(f"{type(value).__name__} value {value!r} is not JSON", pointer=pointer)
+        if size > bounds.schema_bytes:
+            raise SchemaError(_too_large(bounds), pointer=pointer)
+
+
+def _too_large(bounds: Limits) -> str:
+    return (f"the schema is larger than {bounds.schema_bytes:,} bytes of JSON "
+            f"(TYPEDECODE_MAX_SCHEMA_BYTES)")
 
 
 def escape_token(token: str) -> str:

@@ -15,7 +15,9 @@ annotation (no validator asserts it) and is ignored; standard ones go to the str
 with container nesting bounded by `max_depth`.
 
 Soundness (every matched text is valid) is the invariant; what cannot be expressed exactly is a
-typed error (`Context.unsupported`), or ignored and reported under `lenient`.
+typed error (`Context.unsupported`), or ignored and reported under `lenient`. A resource limit hit
+below a subschema (`PatternTooComplex` from the expressions) is `SchemaTooComplex` naming that
+subschema's pointer and first keyword.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fractions import Fraction
 from math import lcm
 from typing import Any, Callable
 
+from decoding.errors import PatternTooComplex
 from schema2re import (
     arrays,
     disjoint,
@@ -37,7 +40,11 @@ from schema2re import (
 )
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
-from schema2re.errors import SchemaToRegexError, UnsupportedSchemaError
+from schema2re.errors import (
+    SchemaTooComplex,
+    SchemaToRegexError,
+    UnsupportedSchemaError,
+)
 from schema2re.rx import Rx, alt, cat, lit, raw
 from schema2re.sequence import separated
 from schema2re.whitespace import Whitespace
@@ -73,7 +80,13 @@ class Translator:
         if hit is not None:
             return hit[1]
         self.ctx.tick()
-        result = alt(self.term(t) for t in terms.expand(self.ctx, nodes, terms.GEN))
+        try:
+            result = alt(self.term(t) for t in terms.expand(self.ctx, nodes, terms.GEN))
+        except PatternTooComplex as exc:  # the innermost subschema names where it happened
+            node, doc = nodes[-1], self.ctx.doc
+            keys = node.schema if isinstance(node.schema, dict) else ()
+            keyword = next((k for k in keys if doc.active(node, k)), None)
+            raise SchemaTooComplex(exc.reason, keyword, node.pointer) from None
         # Keyed after the translation, which may have found new reference cycles below.
         self._memo[self._key(nodes)] = (nodes, result)  # the nodes stay alive: ids stay unique
         return result

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["decoding.errors", "decoding.util", "decoding.examples", "cache", "decoding.automaton",
-          "schema2re", "decoding.tokens", "decoding.persist", "decoding.guides", "decoding.hf",
-          "decoding.langchain", "decoding.cli"]
+LAYERS = ["decoding.errors", "decoding.util", "decoding.limits", "decoding.examples", "cache",
+          "decoding.automaton", "schema2re", "decoding.tokens", "decoding.persist",
+          "decoding.guides", "decoding.hf", "decoding.langchain", "decoding.cli"]
 ML_STACK = {"torch", "transformers", "tokenizers", "accelerate", "gguf"}
-NO_ML_STACK = ["decoding.errors", "decoding.util", "decoding.examples", "cache",
+NO_ML_STACK = ["decoding.errors", "decoding.util", "decoding.limits", "decoding.examples", "cache",
                "decoding.automaton", "schema2re"]
 
 

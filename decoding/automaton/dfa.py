@@ -12,7 +12,9 @@ Invariants of an `Automaton`:
 - A state's row is computed the first time it is asked for (`expand`), one derivative per run of
   classes the state's expression distinguishes; `rows[s]` is only meaningful where
   `expanded[s]`. States are numbered in discovery order and never renumbered.
-- At most `max_states` states are ever created; one more raises `PatternTooComplex`. An initial
+- At most `max_states` states are ever created; one more raises `PatternTooComplex`, and so does
+  computing one state's row when it would create more than `decoding.limits` `state_nodes`
+  expression nodes (read when the automaton is made). An initial
   expression with no string at all raises `EmptyLanguage`.
 - A state is accepting iff its expression is nullable.
 
@@ -41,12 +43,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from decoding import limits
 from decoding.automaton.expr import (NOTHING, Expr, boundaries, byte_masks, capped, derivative,
-                                     is_empty)
+                                     is_empty, node_budget)
 from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 
 DEAD = 0
-DEFAULT_MAX_DFA_STATES = 100_000
+DEFAULT_MAX_DFA_STATES = limits.Limits.dfa_states  # the setting's default (`decoding.limits`)
 KEY_WIDTH = 4
 
 
@@ -97,6 +100,7 @@ class Automaton:
     def _setup(self, byte_class: np.ndarray, max_states: int, pattern: str | None) -> None:
         self.lock = threading.RLock()  # held to add states, rows and expressions
         self.max_states = max_states
+        self.max_nodes = limits.current().state_nodes
         self.pattern = pattern
         self.byte_class = byte_class
         self.num_classes = int(byte_class[-1]) + 1
@@ -348,17 +352,18 @@ class Automaton:
         self.rows = rows
 
     def _compute_row(self, state: int) -> None:
-        e = self.expression_of(state)
-        bounds = boundaries(e)
-        row = [0] * self.num_classes
-        prev_start, target = -1, DEAD
-        for c, start in enumerate(self._class_start):
-            # A new derivative only where the expression distinguishes bytes since the last.
-            if prev_start < 0 or (bounds >> (prev_start + 1)) & ((1 << (start - prev_start)) - 1):
-                d = derivative(e, start)
-                target = DEAD if d is NOTHING else self._intern(d)
-            row[c] = target
-            prev_start = start
+        with node_budget(self.max_nodes, "one automaton state's transitions", "STATE_NODES"):
+            e = self.expression_of(state)
+            bounds = boundaries(e)
+            row = [0] * self.num_classes
+            prev_start, target = -1, DEAD
+            for c, start in enumerate(self._class_start):
+                # A new derivative only where the expression distinguishes bytes since the last.
+                if prev_start < 0 or (bounds >> (prev_start + 1)) & ((1 << (start - prev_start)) - 1):
+                    d = derivative(e, start)
+                    target = DEAD if d is NOTHING else self._intern(d)
+                row[c] = target
+                prev_start = start
         self.rows[state] = row
         self.expanded[state] = True
 

@@ -23,6 +23,8 @@ Invariants:
 - An expression with `boolean` False other than `NOTHING` denotes a non-empty language; for the
   others `is_empty` decides it by exploring derivatives (bounded: `MAX_EMPTINESS_STATES`).
 - `derivative(e, b)` is the expression for {w : b.w in e}; results are memoized on `e`.
+- Inside `node_budget(n)` the calling thread creates at most `n` new nodes (hash-consed hits are
+  free); one more raises `PatternTooComplex`, so no build or derivative can grow without bound.
 - `first_bytes(e)` is a 256-bit mask holding every byte that starts a non-empty string of `e`
   (and possibly more: `~` and `&` are read loosely).
 - `boundaries(e)` is a 257-bit mask of the byte positions where the derivative of `e` may change
@@ -39,9 +41,10 @@ store different values. Nothing iterates over a memo.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from decoding.automaton.utf8 import utf8_sequences
 from decoding.errors import PatternTooComplex
@@ -95,6 +98,27 @@ class Expr:
 
 _TABLE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _LOCK = threading.Lock()
+_BUDGET = threading.local()  # .left: nodes this thread may still create (absent: no budget)
+
+
+@contextlib.contextmanager
+def node_budget(limit: int, what: str = "the expression",
+                setting: str = "EXPR_NODES") -> Iterator[None]:
+    """Let the calling thread create at most `limit` new nodes in the block (within any outer
+    budget); past it, `PatternTooComplex` names `what`, the limit and its `setting`."""
+    outer = getattr(_BUDGET, "left", None)
+    start = limit if outer is None else min(limit, outer)
+    _BUDGET.left, saved_what = start, getattr(_BUDGET, "what", "")
+    _BUDGET.what = f"{what} needs more than {limit:,} expression nodes " \
+                   f"(TYPEDECODE_MAX_{setting})"
+    try:
+        yield
+    finally:
+        if outer is None:
+            del _BUDGET.left
+        else:
+            _BUDGET.left = outer - (start - _BUDGET.left)
+        _BUDGET.what = saved_what
 
 
 def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None = 0,
@@ -107,6 +131,11 @@ def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None =
         e = _TABLE.get(key)
         if e is not None:
             return e
+        left = getattr(_BUDGET, "left", None)
+        if left is not None:
+            if left <= 0:
+                raise PatternTooComplex(_BUDGET.what)
+            _BUDGET.left = left - 1
         e = Expr.__new__(Expr)
         e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = kind, items, lo, hi, mask, ranges
         if kind == CAT:  # the most common by far: two items, no bounds

@@ -15,8 +15,8 @@ Errors, all `PatternError`s carrying the position (never another exception type,
   the corners where regex's own reading depends on its optimiser: a case-insensitive
   case-dependent class in an alternation, and a case-dependent class read case-sensitively in
   a pattern with an alternation and a case-insensitive group.
-- `PatternTooComplex`: groups nested deeper than `MAX_NESTING`, or a repeat count over
-  `MAX_REPEAT`.
+- `PatternTooComplex`: groups nested deeper than `MAX_NESTING`, a repeat count over
+  `MAX_REPEAT`, or text longer than `decoding.limits` `pattern_chars` (checked before parsing).
 
 How: one left-to-right pass that reads the text exactly as `regex`'s own parser does (where
 verbose whitespace is skipped, when `{` is a literal, octal escape or backreference, positional and
@@ -32,6 +32,7 @@ import unicodedata
 
 import regex
 
+from decoding import limits
 from decoding.automaton import charclass
 from decoding.automaton.charclass import Ranges
 from decoding.automaton.hir import Alternation, CharSet, Empty, Node, Repeat, concat
@@ -1056,6 +1057,13 @@ def _parse_text(text: str, flags: int) -> tuple[Node, int]:
     return node, parser.touched
 
 
+def _check_length(text: str) -> None:
+    most = limits.current().pattern_chars
+    if len(text) > most:
+        raise PatternTooComplex(f"the pattern is longer than {most:,} characters "
+                                f"(TYPEDECODE_MAX_PATTERN_CHARS)", text[:60] + "...", None)
+
+
 def parse(pattern: str | regex.Pattern) -> Node:
     """The HIR of the language `regex.fullmatch(pattern, s)` accepts (see module docstring).
 
@@ -1065,11 +1073,13 @@ def parse(pattern: str | regex.Pattern) -> Node:
     early and compiling it later parses it once.
     """
     if isinstance(pattern, str):
+        _check_length(pattern)
         return _parse_str(pattern)
     if isinstance(pattern, regex.Pattern):
         text, flags = pattern.pattern, int(pattern.flags)
         if not isinstance(text, str):
             raise UnsupportedPattern("bytes patterns are not supported; use a str pattern")
+        _check_length(text)
         if flags & ~_KNOWN_FLAGS:
             raise UnsupportedPattern(f"unknown regex flags {flags & ~_KNOWN_FLAGS:#x}")
         _check_global_flags(flags, text, None)

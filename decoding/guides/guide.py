@@ -26,8 +26,9 @@ import numpy as np
 import regex
 import torch
 
-from decoding.automaton.dfa import DEAD, DEFAULT_MAX_DFA_STATES, Automaton
-from decoding.automaton.expr import Expr
+from decoding import limits
+from decoding.automaton.dfa import DEAD, Automaton
+from decoding.automaton.expr import Expr, node_budget
 from decoding.automaton.forced import ForcedText
 from decoding.automaton.hir import to_expr
 from decoding.automaton.language import Language
@@ -110,13 +111,35 @@ class Guide:
             self.index.save()
 
 
+# Compiled automata and token indexes: at most 64 of each, and at most `limits` `memo_bytes`
+# together (`_automaton_bytes` + `TokenIndex.nbytes`, weighed at each compile; the least
+# recently used go first, the one just compiled stays).
 _MEMO_SIZE = 64
 _AUTOMATA: LRU[tuple, Automaton] = LRU(_MEMO_SIZE)
 _INDEXES: LRU[tuple, TokenIndex] = LRU(_MEMO_SIZE)
+_STATE_BYTES = 1024  # an automaton state's expressions, key and dict entries (estimate)
+
+
+def _automaton_bytes(automaton: Automaton) -> int:
+    """Estimated memory of an automaton: its arrays and its states' objects."""
+    return (automaton.rows.nbytes + automaton.accepting.nbytes + automaton.expanded.nbytes
+            + automaton.num_states * _STATE_BYTES)
+
+
+def _index_bytes(index: TokenIndex) -> int:
+    return index.nbytes
+
+
+def _trim_memos(budget: int) -> list[TokenIndex]:
+    """Evict memoized indexes, then automata, until both together weigh at most `budget`;
+    return the evicted indexes."""
+    evicted = _INDEXES.trim(_index_bytes, budget - _AUTOMATA.total(_automaton_bytes))
+    _AUTOMATA.trim(_automaton_bytes, budget - _INDEXES.total(_index_bytes))
+    return evicted
 
 
 def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
-            engine: str = "automaton", max_states: int = DEFAULT_MAX_DFA_STATES,
+            engine: str = "automaton", max_states: int | None = None,
             cache_dir: Any = None) -> Guide | PartialGuide:
     """Compile `pattern` for `tokenizer` (a transformers tokenizer or a `Vocabulary`) into a
     guide whose masks are `vocab_size` wide (default: the vocabulary size).
@@ -134,6 +157,8 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
     disk cache (`decoding.persist.cached`) at `cache_dir` (None: `TYPEDECODE_CACHE_DIR` or the user cache
     folder; False: off), so another process starts where this one left off.
     An unknown `engine`, or a `vocab_size` below the vocabulary's size, raises `UsageError`.
+    `max_states` (default: `decoding.limits` `dfa_states`) bounds the automaton's states; that
+    and the other limits (`decoding.limits`) raise `PatternTooComplex` when hit.
     """
     check_engine(engine)
     vocabulary = vocabulary_of(tokenizer, cache_dir=cache_dir)
@@ -156,7 +181,7 @@ def compile(pattern: Pattern, tokenizer: Any, *, vocab_size: int | None = None,
     flags = pattern.flags if isinstance(pattern, regex.Pattern) else 0
 
     def make_expr() -> Expr:
-        with gc_paused():
+        with gc_paused(), node_budget(limits.current().expr_nodes, "the pattern"):
             return to_expr(parse(pattern))
 
     return compile_language(text, flags, make_expr, vocabulary, vocab_size=vocab_size,
@@ -174,11 +199,14 @@ def _schema_language(schema: Any, cache_dir: Any) -> Language:
 
 def compile_language(name: str, flags: int, make_expr: Callable[[], Expr],
                      vocabulary: Vocabulary, *, vocab_size: int | None = None,
-                     max_states: int = DEFAULT_MAX_DFA_STATES, cache_dir: Any = None) -> Guide:
+                     max_states: int | None = None, cache_dir: Any = None) -> Guide:
     """The guide of the language that `make_expr` builds, memoized in the process and kept in
     the disk cache under `name` and `flags` (which must determine the language): a process
     that finds it there calls `make_expr` only if it meets a state the cache lacks."""
     text = name
+    bounds = limits.current()
+    if max_states is None:
+        max_states = bounds.dfa_states
     akey = (text, flags, max_states)
     store = persist.store_for(cache_dir)
 
@@ -198,8 +226,9 @@ def compile_language(name: str, flags: int, make_expr: Callable[[], Expr],
         return index
 
     index, evicted = _INDEXES.get_or_make(ikey, build)
-    if isinstance(evicted, persist.PersistentIndex):
-        persist.save_now(evicted)  # its unsaved entries would be lost if nothing else holds it
+    for old in [evicted, *_trim_memos(bounds.memo_bytes)]:
+        if isinstance(old, persist.PersistentIndex):
+            persist.save_now(old)  # its unsaved entries would be lost if nothing else holds it
     return Guide(index, text)
 
 

@@ -100,7 +100,7 @@ def _argument_key(schema: Any, regex: Any, options: ConstraintOptions) -> tuple 
             return (kind, json.dumps(schema), options)
         hash(schema)
         return (kind, type(schema), schema, options)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # a too-deep dict: load_schema refuses it
         return None
 
 

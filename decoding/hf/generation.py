@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import torch
 
 from cache.location import resolve_cache_dir
+from decoding import limits
 from decoding.errors import (
     GenerationError,
     IncompleteGeneration,
@@ -71,6 +72,7 @@ from decoding.hf.embedded import embedded_model
 from decoding.hf.models import resolve_model
 from decoding.hf.options import GenerationOptions, with_keywords
 from decoding.hf.processor import RegexLogitsProcessor, StateMasks, mask_logits
+from decoding.tokens.index import TokenIndex
 from decoding.util import LRU
 
 if TYPE_CHECKING:
@@ -388,13 +390,21 @@ def _logits_width(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) ->
 # --- Generator ----------------------------------------------------------------------------------
 
 
+def _guide_bytes(compiled: tuple[TokenGuide, JumpForward | None]) -> int:
+    """Mask memory of a memoized guide (an automaton guide's index; 0 for the partial engine)."""
+    index = getattr(compiled[0], "index", None)
+    return index.nbytes if isinstance(index, TokenIndex) else 0
+
+
 class Generator:
     """A model, its tokenizer and the guides compiled for it, for repeated calls.
 
     `Generator(model=None, cache_dir=None)` accepts every form `decoding.hf.models.resolve_model`
     does and loads the model once; `cache_dir` (as for `cache.location.resolve_cache_dir`) holds
     the converted default model, vocabulary tables, automata and masks. Calls may run
-    concurrently on one generator from several threads (see the module docstring).
+    concurrently on one generator from several threads (see the module docstring). Its guides
+    are kept like `compile`'s memo: at most `_MAX_GUIDES`, and their masks within
+    `decoding.limits` `memo_bytes`.
     """
 
     _MAX_GUIDES = 64
@@ -437,7 +447,10 @@ class Generator:
             return guide, (JumpForward(guide, self._encode_forced)
                            if isinstance(guide, ForcedTextGuide) else None)
 
-        return self._guides.get_or_make(constraint.key, make)[0]
+        found = self._guides.get_or_make(constraint.key, make)[0]
+        # Guides hold their indexes: bounded like compile's memo, or they would outlive it.
+        self._guides.trim(_guide_bytes, limits.current().memo_bytes)
+        return found
 
     def _encode_forced(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -17,6 +17,10 @@ Invariants:
   inside the repetition from tables shared by every such state (`decoding.tokens.lexemes`) and
   walks only the trie's subtrees with tokens that can leave it; `next_states` None. `split`
   counts such entries.
+- `nbytes` is the memory of the entries made here (`_make_entry`: bits and kept arrays; an entry
+  that shares another's is not counted again) plus room for the `MASKS_KEPT` mask tensors; an
+  entry that would take it past `max_bytes` (`decoding.limits` `guide_bytes`, read at
+  construction) raises `PatternTooComplex` instead.
 
 Threads: an index may be shared (`compile` gives every guide of a pattern the same one). An
 entry, once stored, is never replaced: `entry` reads the memo without a lock and, on a miss,
@@ -36,9 +40,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from decoding import limits
 from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.expr import Expr, first_bytes
-from decoding.errors import UsageError
+from decoding.errors import PatternTooComplex, UsageError
 from decoding.tokens import bits as packed
 from decoding.tokens.lexemes import lexemes_of, split_head
 from decoding.tokens.trie import trie_of
@@ -51,6 +56,8 @@ KEEP_NEXT = 512
 
 MASKS_KEPT = 16
 """Mask tensors kept per index, most recently used first (others are made again from bits)."""
+
+_ENTRY_OVERHEAD = 200  # bytes of an entry's objects besides its arrays (estimate)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,8 @@ class TokenIndex:
         self.shared = 0
         self._lock = threading.RLock()  # held to compute and store entries
         self.split = 0
+        self.nbytes = MASKS_KEPT * width  # the kept mask tensors, at most
+        self.max_bytes = limits.current().guide_bytes
 
     def entry(self, state: int) -> StateEntry:
         """The memoized entry for `state`, computed on first use."""
@@ -195,7 +204,15 @@ class TokenIndex:
         if next_of is not None and count <= KEEP_NEXT:
             token_ids = _frozen(np.flatnonzero(allowed), np.int64)
             next_states = _frozen(next_of[token_ids], np.int32)
-        return StateEntry(_frozen(packed.pack(allowed), np.uint8), count, token_ids, next_states)
+        entry = StateEntry(_frozen(packed.pack(allowed), np.uint8), count, token_ids, next_states)
+        size = _ENTRY_OVERHEAD + entry.nbytes
+        if self.nbytes + size > self.max_bytes:
+            raise PatternTooComplex(
+                f"the guide's masks need more than {self.max_bytes:,} bytes after "
+                f"{len(self._entries):,} states (TYPEDECODE_MAX_GUIDE_BYTES)",
+                self.automaton.pattern, None)
+        self.nbytes += size
+        return entry
 
     def entry_of(self, token_ids: np.ndarray, next_states: np.ndarray | None) -> StateEntry:
         """The entry of sorted `token_ids` and the states they lead to (None: not known), as

@@ -1,0 +1,71 @@
+"""Resource limits: the bounds that keep a hostile pattern or schema from costing unbounded time
+or memory.
+
+Contract:
+- `current()` returns the limits in force: each field of `Limits` is its environment variable
+  `TYPEDECODE_MAX_<FIELD>` (an integer, `_` separators allowed) or, when unset or empty, the
+  default below. The environment is read on every call, so a setting changed at run time applies
+  to the next compile; a value that is not a positive integer raises `UsageError` naming the
+  variable. Imports nothing of typedecode but its errors, so every layer may read it.
+- Each limit is enforced where the work happens and raises a typed error when hit, never a
+  generic one: `PatternTooComplex` for patterns, automata and masks; schema2re's
+  `SchemaTooComplex` (an `UnsupportedSchemaError`) naming the keyword and JSON pointer, or
+  `SchemaError` for a document too large or too deep, for schemas.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+from decoding.errors import UsageError
+
+ENV_PREFIX = "TYPEDECODE_MAX_"
+MiB = 2**20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """One value per bound (see the README's table of limits)."""
+
+    schema_bytes: int = 8 * MiB
+    """Size of a schema document: its JSON text, or the JSON a dict would serialize to."""
+    schema_depth: int = 100
+    """Nesting of objects and arrays in a schema document."""
+    pattern_chars: int = 256 * 1024
+    """Length of a regex pattern's text."""
+    expr_nodes: int = 200_000
+    """New expression nodes one pattern or schema may build."""
+    state_nodes: int = 30_000
+    """New expression nodes one automaton state's transitions (derivatives) may build."""
+    dfa_states: int = 100_000
+    """Automaton states per pattern (`compile`'s `max_states` when not given)."""
+    guide_bytes: int = 1024 * MiB
+    """Mask memory of one guide: its states' masks, allowed ids and next states."""
+    memo_bytes: int = 2048 * MiB
+    """Compiled automata and token indexes kept in memory per process (least recently used
+    evicted past it)."""
+    cache_bytes: int = 2048 * MiB
+    """Entries in the disk cache (`cache.Store`'s `size_limit` when not given)."""
+
+
+def variable(name: str) -> str:
+    """The environment variable of the field `name`."""
+    return ENV_PREFIX + name.upper()
+
+
+def current() -> Limits:
+    """The limits in force now (see the module doc)."""
+    values = {}
+    for f in fields(Limits):
+        text = os.environ.get(variable(f.name), "").strip()
+        if not text:
+            continue
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise UsageError(f"{variable(f.name)} must be a positive integer, not {text!r}")
+        values[f.name] = value
+    return Limits(**values)
