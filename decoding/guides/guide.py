@@ -78,7 +78,7 @@ class Guide:
             raise TokenRejected(f"EOS (token {token_id}) is not allowed before the pattern is "
                                 f"complete")
         if not 0 <= token_id < vocab.size or token_id in vocab.special_ids \
-                or not vocab.token_bytes[token_id]:
+                or not vocab.lengths[token_id]:
             raise TokenRejected(f"token {token_id} is special or outside the vocabulary and is "
                                 f"never allowed")
         entry = self.index.entry(state) if self.index.has_entry(state) else None
@@ -87,9 +87,9 @@ class Guide:
         elif entry is not None and entry.next_states is not None:
             nxt = int(entry.next_states[np.searchsorted(entry.token_ids, token_id)])
         else:
-            nxt = self.automaton.walk(state, vocab.token_bytes[token_id])
+            nxt = self.automaton.walk(state, vocab.bytes_of(token_id))
         if nxt == DEAD:
-            raise TokenRejected(f"token {token_id} ({vocab.token_bytes[token_id]!r}) is not "
+            raise TokenRejected(f"token {token_id} ({vocab.bytes_of(token_id)!r}) is not "
                                 f"allowed in state {state}")
         return nxt
 

@@ -424,7 +424,7 @@ class PersistentIndex(TokenIndex):
             return None
         try:
             return snapshot.unpack_entry(arrays, self.automaton, state,
-                                         self.vocabulary.token_bytes, self._trie.unusable_bits)
+                                         self.vocabulary, self._trie.unusable_bits)
         except ValueError:  # computed again, and stored over the bad value at the next save
             return None
 

@@ -24,13 +24,13 @@ allowed; so a restore never indexes out of bounds and no allowed token leads to 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from decoding.automaton.dfa import Automaton, valid_keys
 from decoding.tokens import bits as packed
+from decoding.tokens.vocabulary import Vocabulary
 
 Arrays = dict[str, np.ndarray]
 
@@ -152,23 +152,26 @@ def pack_entry(automaton: Automaton, bits: np.ndarray, next_states: np.ndarray |
             "codes": codes.astype(dtype)}
 
 
-def unpack_entry(arrays: Arrays, automaton: Automaton, state: int, token_bytes: Sequence[bytes],
-                 forbidden: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(token_ids int64, next_states int32) of a packed entry of `state`, its target states
-    added to `automaton` (each reached by the bytes of its first token); next_states None for
-    an entry that is `bits` alone. `token_bytes`: the
-    vocabulary's byte strings; `forbidden`: packed bits of tokens no entry may allow. ValueError
-    (adding nothing to the automaton) if the arrays are not a valid entry."""
-    vocab_size = len(token_bytes)
+def unpack_entry(arrays: Arrays, automaton: Automaton, state: int, vocabulary: Vocabulary,
+                 forbidden: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(bits, token_ids int64, next_states int32) of a packed entry of `state`, its target states
+    added to `automaton` (each reached by the bytes of its first token in `vocabulary`); the
+    ids and next states are None for an entry that is `bits` alone. `forbidden`: packed bits of
+    tokens no entry may allow. ValueError (adding nothing to the automaton) if the arrays are
+    not a valid entry."""
+    vocab_size = vocabulary.size
     if arrays.keys() == {"bits"}:
-        return _allowed_ids(arrays["bits"], forbidden, vocab_size), None
+        _check_bits(arrays["bits"], forbidden)
+        return arrays["bits"], None, None
     try:
         bits, flat, ends, accepting, codes = (
             arrays[k] for k in ("bits", "target_flat", "target_ends", "target_accepting",
                                 "codes"))
     except KeyError as exc:
         raise ValueError(f"entry lacks {exc}") from None
-    token_ids = _allowed_ids(bits, forbidden, vocab_size)
+    _check_bits(bits, forbidden)
+    # nonzero is several times faster on a bool view than on the uint8 bits themselves
+    token_ids = np.flatnonzero(packed.unpack(bits, vocab_size))
     if flat.dtype != np.int32 or ends.dtype != np.int64 or not valid_keys(flat, ends) \
             or (len(ends) and (ends[0] == 0 or (np.diff(ends) == 0).any())):
         raise ValueError("entry targets are not non-empty state keys")
@@ -181,21 +184,18 @@ def unpack_entry(arrays: Arrays, automaton: Automaton, state: int, token_bytes: 
     n = len(ends) + 1
     first = np.full(n - 1, -1, dtype=np.int64)
     first[codes[::-1]] = token_ids[::-1]  # each target's first token (lowest id)
-    origins = [None, *((state, token_bytes[t]) for t in first.tolist())]
+    origins = [None, *((state, vocabulary.bytes_of(t)) for t in first.tolist())]
     ids = automaton.restore(flat, np.concatenate([[0], ends]),
                             np.zeros((n, automaton.num_classes), dtype=np.int32),
                             np.zeros(n, dtype=bool), origins,
                             np.concatenate([[False], accepting]))
-    return token_ids, ids[1:][codes].astype(np.int32)
+    return bits, token_ids, ids[1:][codes].astype(np.int32)
 
 
-def _allowed_ids(bits: np.ndarray, forbidden: np.ndarray, vocab_size: int) -> np.ndarray:
-    """The token ids set in an entry's `bits`; ValueError for bits of the wrong form or that
-    allow a forbidden token."""
+def _check_bits(bits: np.ndarray, forbidden: np.ndarray) -> None:
+    """ValueError for an entry's bits of the wrong form or that allow a forbidden token."""
     if bits.dtype != np.uint8 or bits.shape != forbidden.shape or (bits & forbidden).any():
         raise ValueError("entry bits have the wrong shape or allow a forbidden token")
-    # nonzero is several times faster on a bool view than on the uint8 bits themselves
-    return np.flatnonzero(packed.unpack(bits, vocab_size))
 
 
 def _check_dtypes(arrays: Arrays, dtypes: dict) -> None:

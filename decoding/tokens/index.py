@@ -204,7 +204,11 @@ class TokenIndex:
         if next_of is not None and count <= KEEP_NEXT:
             token_ids = _frozen(np.flatnonzero(allowed), np.int64)
             next_states = _frozen(next_of[token_ids], np.int32)
-        entry = StateEntry(_frozen(packed.pack(allowed), np.uint8), count, token_ids, next_states)
+        return self._counted(StateEntry(_frozen(packed.pack(allowed), np.uint8), count, token_ids,
+                                        next_states))
+
+    def _counted(self, entry: StateEntry) -> StateEntry:
+        """`entry`, its bytes added to `nbytes` (PatternTooComplex past `max_bytes`)."""
         size = _ENTRY_OVERHEAD + entry.nbytes
         if self.nbytes + size > self.max_bytes:
             raise PatternTooComplex(
@@ -214,16 +218,17 @@ class TokenIndex:
         self.nbytes += size
         return entry
 
-    def entry_of(self, token_ids: np.ndarray, next_states: np.ndarray | None) -> StateEntry:
-        """The entry of sorted `token_ids` and the states they lead to (None: not known), as
-        the disk cache stores them."""
-        allowed = np.zeros(self.vocabulary.size, dtype=bool)
-        allowed[token_ids] = True
-        next_of = None
-        if next_states is not None:
-            next_of = np.zeros(self.vocabulary.size, dtype=np.int32)
-            next_of[token_ids] = next_states
-        return self._make_entry(allowed, next_of)
+    def entry_of(self, bits: np.ndarray, token_ids: np.ndarray | None,
+                 next_states: np.ndarray | None) -> StateEntry:
+        """The entry of packed `bits`, with the sorted `token_ids` they hold and the states
+        those lead to where known (else both None), as the disk cache stores them."""
+        if next_states is None:
+            return self._counted(StateEntry(_frozen(bits, np.uint8),
+                                            int(np.bitwise_count(bits).sum(dtype=np.int64)),
+                                            None, None))
+        next_of = np.zeros(self.vocabulary.size, dtype=np.int32)
+        next_of[token_ids] = next_states
+        return self._make_entry(packed.unpack(bits, self.vocabulary.size), next_of)
 
 
 def shared_mask(allowed: np.ndarray) -> torch.Tensor:

@@ -130,6 +130,14 @@ class Vocabulary:
             object.__setattr__(self, "_token_bytes", table)
         return table
 
+    def bytes_of(self, token_id: int) -> bytes:
+        """The bytes of one token, without making the whole `token_bytes` table."""
+        table = self._token_bytes
+        if table is not None:
+            return table[token_id]
+        start = int(self.offsets[token_id])
+        return self.flat[start:start + int(self.lengths[token_id])].tobytes()
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Vocabulary is immutable (cannot set {name!r})")
 

@@ -116,6 +116,7 @@ def test_warm_start_is_bit_identical_and_computes_nothing(request, tmp_path, fre
     for g, c in zip(warm, cold):
         assert g.index.walks == 0 and g.index.restored == c.index.walks
         assert not g.automaton.expression_built
+        assert g.vocabulary._token_bytes is None  # no table of every token's bytes was made
     hits = store_mod.get_store(tmp_path).info()["hits"]
     expected = {"vocabulary": 1, "trie": 1, "automaton": 2,
                 "entry": sum(g.index.restored for g in warm)}
@@ -600,17 +601,18 @@ def test_entries_round_trip_by_state_key_into_another_numbering():
     assert arrays["codes"].dtype == np.uint8 and len(arrays["target_ends"]) == 3
     other = _automaton("[ab]c|[ab]d+")
     other.step(other.step(other.initial_state, ord("b")), ord("d"))  # numbers states otherwise
-    token_bytes = [b"a", b"bd", b"x", b"y", b"z"] * 4
-    ids, nxt = snapshot.unpack_entry(arrays, other, other.initial_state, token_bytes,
-                                     np.zeros(3, dtype=np.uint8))
+    vocabulary = Vocabulary.from_token_bytes([b"a", b"bd", b"x", b"y", b"z"] * 4, [], [])
+    bits, ids, nxt = snapshot.unpack_entry(arrays, other, other.initial_state, vocabulary,
+                                           np.zeros(3, dtype=np.uint8))
+    assert bits is arrays["bits"]
     assert ids.tolist() == token_ids.tolist() and nxt.dtype == np.int32
     assert [other.key(s) for s in nxt] == [source.key(s) for s in next_states]
     forbidden = packed.pack(np.arange(20) == 8)
     with pytest.raises(ValueError, match="forbidden"):
-        snapshot.unpack_entry(arrays, other, other.initial_state, token_bytes, forbidden)
+        snapshot.unpack_entry(arrays, other, other.initial_state, vocabulary, forbidden)
     empty = snapshot.pack_entry(source, _bits(token_ids[:0], 20), next_states[:0])
-    ids, nxt = snapshot.unpack_entry(empty, other, other.initial_state, token_bytes,
-                                     np.zeros(3, dtype=np.uint8))
+    _, ids, nxt = snapshot.unpack_entry(empty, other, other.initial_state, vocabulary,
+                                        np.zeros(3, dtype=np.uint8))
     assert len(ids) == len(nxt) == 0
 
 
