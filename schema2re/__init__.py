@@ -33,14 +33,11 @@ The regex generates a useful subset of the valid instances, in a canonical shape
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from decoding import limits
-from decoding.automaton.expr import Expr, node_budget
 from decoding.errors import UsageError
 from decoding.util import warn
-from schema2re.context import Context
-from schema2re.document import Document
 from schema2re.errors import (
     IgnoredKeywordsWarning,
     SchemaError,
@@ -48,11 +45,16 @@ from schema2re.errors import (
     SchemaToRegexError,
     UnsupportedSchemaError,
 )
-from schema2re.exclusive import one_of_terms
 from schema2re.inputs import load_schema
-from schema2re.rx import Rx
-from schema2re.translate import Translator
-from schema2re.whitespace import Whitespace
+
+if TYPE_CHECKING:
+    from decoding.automaton.expr import Expr
+    from schema2re.rx import Rx
+    from schema2re.whitespace import Whitespace
+
+# The translator's modules (and jsonschema, which they use) are imported by the first
+# translation, not with the package: a process that finds its schemas' guides in the disk cache
+# only needs `schema2re.inputs` to name them.
 
 __all__ = [
     "IgnoredKeywordsWarning",
@@ -71,6 +73,8 @@ def check_options(*, whitespace: str | None = None, max_depth: int = 3) -> White
 
     `lenient` and `extra_properties` are read as booleans and need no check.
     """
+    from schema2re.whitespace import Whitespace
+
     if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
         raise UsageError(f"max_depth must be a non-negative integer, not {max_depth!r}")
     return Whitespace.parse(whitespace)
@@ -111,6 +115,12 @@ def to_expression(schema: Any, *, whitespace: str | None = None, lenient: bool =
 
 def _translate(schema: Any, *, whitespace: str | None, lenient: bool, max_depth: int,
                extra_properties: bool) -> tuple[Rx, list[tuple[str, str]]]:
+    from decoding.automaton.expr import node_budget
+    from schema2re.context import Context
+    from schema2re.document import Document
+    from schema2re.exclusive import one_of_terms
+    from schema2re.translate import Translator
+
     ws = check_options(whitespace=whitespace, max_depth=max_depth)
     doc = Document(load_schema(schema))
     ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient), one_of_terms=one_of_terms,
