@@ -52,6 +52,7 @@ import regex
 import torch
 
 from decoding.errors import PatternSyntaxError, TokenRejected, UsageError
+from decoding.guides.arguments import as_int, checked_state
 from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import Vocabulary
 from decoding.util import gc_paused
@@ -85,14 +86,18 @@ class PartialGuide:
         self._candidates: dict[bytes, list[str]] = {}  # unfinished character -> candidates
         self.initial_state = 0
 
+    def _state(self, state: int) -> int:
+        return checked_state(state, len(self._texts))
+
     def allowed_tokens(self, state: int) -> torch.Tensor:
+        state = self._state(state)
         mask = self._masks.get(state)
         if mask is None:
             mask = self._masks[state] = self._compute_mask(state)
         return mask
 
     def advance(self, state: int, token_id: int) -> int:
-        token_id = int(token_id)
+        state, token_id = self._state(state), as_int(token_id, "token_id")
         if token_id in self.vocabulary.eos_token_ids:
             if self.is_accepting(state):
                 return state
@@ -104,10 +109,11 @@ class PartialGuide:
         return self._state_of(self._bytes(state) + self.vocabulary.token_bytes[token_id])
 
     def is_accepting(self, state: int) -> bool:
-        text, pending = self._texts[state]
+        text, pending = self._texts[self._state(state)]
         return not pending and self._regex.fullmatch(text) is not None
 
     def is_finished(self, state: int) -> bool:
+        state = self._state(state)
         if not self.is_accepting(state):
             return False
         self.allowed_tokens(state)
@@ -226,7 +232,7 @@ class _WalkableTrie:
         return frozenset(found)
 
 
-_WALKABLE: "weakref.WeakKeyDictionary[TokenTrie, _WalkableTrie]" = weakref.WeakKeyDictionary()
+_WALKABLE: weakref.WeakKeyDictionary[TokenTrie, _WalkableTrie] = weakref.WeakKeyDictionary()
 
 
 def _walkable(trie: TokenTrie) -> _WalkableTrie:
