@@ -51,6 +51,7 @@ import numpy as np
 import regex
 import torch
 
+from decoding.automaton.hir import SURROGATES
 from decoding.errors import PatternSyntaxError, TokenRejected, UsageError
 from decoding.guides.arguments import as_int, checked_state
 from decoding.tokens.trie import TokenTrie, trie_of
@@ -78,7 +79,9 @@ class PartialGuide:
                              f"the vocabulary ({vocabulary.size})")
         self._trie = _walkable(trie_of(vocabulary))
         self._eos = sorted(vocabulary.eos_token_ids)
-        self._named = sorted({c for c in self.pattern if ord(c) > 0x7F})
+        # Surrogates are no candidates: UTF-8 text never holds one.
+        lo, hi = SURROGATES
+        self._named = sorted({c for c in self.pattern if ord(c) > 0x7F and not lo <= ord(c) <= hi})
         self._texts: list[Text] = [("", b"")]
         self._states: dict[bytes, int] = {b"": 0}
         self._masks: dict[int, torch.Tensor] = {}

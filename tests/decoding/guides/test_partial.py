@@ -55,7 +55,7 @@ def _completions(pending: bytes, pattern: str) -> Iterator[str]:
             yield chr(code)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(pattern: str) -> regex.Pattern:
     return regex.compile(pattern)
 
@@ -310,6 +310,16 @@ def test_a_split_state_is_not_accepting():
         guide.advance(split, EOS)
     done = guide.advance(split, 3)
     assert guide.is_accepting(done) and guide.is_finished(done)
+
+
+@pytest.mark.parametrize("pattern, allowed", [("\ud800", set()), ("a|\udfff", {b"a"}),
+                                              ("[\ud800-\udfff]x?", set())])
+def test_surrogates_in_the_pattern_are_never_candidates(pattern, allowed):
+    """Found by fuzzing: a lone surrogate in the pattern raised UnicodeEncodeError from the
+    candidate list; UTF-8 text never holds one, so it allows nothing."""
+    vocab = _vocab(b"a", b"\xed", b"\xa0\x80")
+    guide = decoding.compile(pattern, vocab, engine="partial")
+    assert _allowed(guide, b"") == allowed
 
 
 def test_masks_are_model_wide_and_errors_are_typed(bpe_tokenizer):
