@@ -37,12 +37,17 @@ Invariants:
   below it). `regex` is called where a character is completed at a node that ends a token or
   branches, and once per candidate for a token that ends inside a character (at most 64 plus
   the pattern's own characters). Masks and candidate lists are memoized per guide.
+- Bounded: one public call (a mask, `is_accepting`) spends at most `MATCH_BUDGET_S` seconds in
+  `regex` matching, and raises `PatternTooComplex` past it or where the module itself gives up
+  (`MemoryError` on `(?R)` recursion); any failure of `regex.compile` is a `PatternError`.
 `PartialGuide` satisfies `decoding.guides.protocol.TokenGuide` (the guide contract) but not
 `ForcedTextGuide`: it has no forced text, so the decoding loop never jumps forward with it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -52,7 +57,12 @@ import regex
 import torch
 
 from decoding.automaton.hir import SURROGATES
-from decoding.errors import PatternSyntaxError, TokenRejected, UsageError
+from decoding.errors import (
+    PatternSyntaxError,
+    PatternTooComplex,
+    TokenRejected,
+    UsageError,
+)
 from decoding.guides.arguments import as_int, checked_state
 from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import Vocabulary
@@ -60,17 +70,26 @@ from decoding.util import gc_paused
 
 Text = tuple[str, bytes]  # whole characters, bytes of the unfinished last character
 
+MATCH_BUDGET_S = 10.0
+"""Seconds of `regex` matching one public call (a mask, `is_accepting`) may spend in all."""
+
 
 class PartialGuide:
     """A guide that tests prefixes with `regex` partial matching (any pattern the module takes)."""
 
     def __init__(self, pattern: str | regex.Pattern, vocabulary: Vocabulary,
                  vocab_size: int | None = None):
+        text = pattern if isinstance(pattern, str) else None
         try:
             self._regex = pattern if isinstance(pattern, regex.Pattern) else regex.compile(pattern)
         except regex.error as e:
-            text = pattern if isinstance(pattern, str) else None
             raise PatternSyntaxError(f"invalid pattern: {e.msg}", text, e.pos) from None
+        except RecursionError:
+            raise PatternTooComplex("the pattern is nested too deeply for the regex module",
+                                    text, None) from None
+        except Exception as e:  # noqa: BLE001 - the module's own failures ((?V1)(?V0): KeyError)
+            raise PatternSyntaxError(f"the regex module cannot compile the pattern "
+                                     f"({type(e).__name__}: {e})", text, None) from None
         self.pattern = self._regex.pattern
         self.vocabulary = vocabulary
         self.vocab_size = vocab_size or vocabulary.size
@@ -88,6 +107,7 @@ class PartialGuide:
         self._open: dict[int, bool] = {}  # state -> some non-EOS token is allowed
         self._candidates: dict[bytes, list[str]] = {}  # unfinished character -> candidates
         self.initial_state = 0
+        self._deadline: float | None = None  # end of the running call's matching budget
 
     def _state(self, state: int) -> int:
         return checked_state(state, len(self._texts))
@@ -96,7 +116,8 @@ class PartialGuide:
         state = self._state(state)
         mask = self._masks.get(state)
         if mask is None:
-            mask = self._masks[state] = self._compute_mask(state)
+            with self._budget():
+                mask = self._masks[state] = self._compute_mask(state)
         return mask
 
     def advance(self, state: int, token_id: int) -> int:
@@ -113,7 +134,10 @@ class PartialGuide:
 
     def is_accepting(self, state: int) -> bool:
         text, pending = self._texts[self._state(state)]
-        return not pending and self._regex.fullmatch(text) is not None
+        if pending:
+            return False
+        with self._budget():
+            return self._match(text, partial=False)
 
     def is_finished(self, state: int) -> bool:
         state = self._state(state)
@@ -195,7 +219,32 @@ class PartialGuide:
         return found
 
     def _partial(self, text: str) -> bool:
-        return self._regex.fullmatch(text, partial=True) is not None
+        return self._match(text, partial=True)
+
+    @contextlib.contextmanager
+    def _budget(self) -> Iterator[None]:
+        """Give the outermost public call `MATCH_BUDGET_S` seconds of matching in all."""
+        if self._deadline is not None:
+            yield
+            return
+        self._deadline = time.monotonic() + MATCH_BUDGET_S
+        try:
+            yield
+        finally:
+            self._deadline = None
+
+    def _match(self, text: str, partial: bool) -> bool:
+        """`regex.fullmatch` within the running call's budget; `PatternTooComplex` past it, or
+        where the module gives up (its stack overflows: `(?R)` recursion)."""
+        left = MATCH_BUDGET_S if self._deadline is None else self._deadline - time.monotonic()
+        try:
+            return self._regex.fullmatch(text, partial=partial, timeout=max(left, 1e-3)) is not None
+        except TimeoutError:
+            raise PatternTooComplex(f"the regex module's matching took over {MATCH_BUDGET_S:g} s "
+                                    f"for one guide call", self.pattern, None) from None
+        except (MemoryError, RecursionError) as e:
+            raise PatternTooComplex(f"the regex module gave up matching ({type(e).__name__})",
+                                    self.pattern, None) from None
 
 
 class _WalkableTrie:

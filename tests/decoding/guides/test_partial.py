@@ -23,7 +23,8 @@ import torch
 
 import decoding
 from decoding import Generator, IncompleteGeneration, TokenRejected, Vocabulary
-from decoding.errors import PatternSyntaxError
+from decoding.errors import PatternSyntaxError, PatternTooComplex
+from decoding.guides import partial
 from tests.tiny_models import Script, tiny_llama
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -320,6 +321,21 @@ def test_surrogates_in_the_pattern_are_never_candidates(pattern, allowed):
     vocab = _vocab(b"a", b"\xed", b"\xa0\x80")
     guide = decoding.compile(pattern, vocab, engine="partial")
     assert _allowed(guide, b"") == allowed
+
+
+def test_what_the_regex_module_fails_on_is_a_typed_error(bpe_tokenizer, monkeypatch):
+    """Found by fuzzing: regex.compile raised KeyError on `(?V1)(?V0)`, matching `(?R)` raised
+    MemoryError, and a mask of deeply nested groups repeated 1000 times ran for minutes."""
+    with pytest.raises(PatternSyntaxError, match="KeyError"):
+        decoding.compile("(?V1)(?V0)", bpe_tokenizer, engine="partial")
+    recursive = decoding.compile("a.+$|(?R)", bpe_tokenizer, engine="partial")
+    with pytest.raises(PatternTooComplex, match="gave up"):
+        recursive.allowed_tokens(recursive.initial_state)
+    monkeypatch.setattr(partial, "MATCH_BUDGET_S", 0.2)
+    slow = decoding.compile("(?:" + "(" * 200 + "a|(?i:)" + ")" * 200 + "){1000}", bpe_tokenizer,
+                            engine="partial")
+    with pytest.raises(PatternTooComplex, match="took over 0.2 s"):
+        slow.allowed_tokens(slow.initial_state)
 
 
 def test_masks_are_model_wide_and_errors_are_typed(bpe_tokenizer):
