@@ -56,7 +56,7 @@ class EntryReport:
 def make_input(entry: str, rng: random.Random, seeds: dict[str, list]) -> Any:
     """The next input of `entry` drawn from `rng`."""
     if entry == "regex":
-        return fi.random_pattern(rng, seeds["patterns"])
+        return fi.random_regex_case(rng, seeds["patterns"])
     if entry == "schema":
         return (fi.random_schema(rng, seeds["schemas"]), rng.random() < 0.25)
     return fi.random_guide_case(rng)
@@ -112,9 +112,13 @@ class Child:
         if not self.conn.poll(300) or self.conn.recv() != "ready":
             raise RuntimeError("the fuzz worker did not start")
 
-    def run(self, entry: str, value: Any, timeout: float) -> tuple[str, str, str]:
+    def ensure(self) -> None:
+        """Start the worker unless it is running."""
         if self.proc is None or not self.proc.is_alive():
             self.start()
+
+    def run(self, entry: str, value: Any, timeout: float) -> tuple[str, str, str]:
+        self.ensure()
         self.conn.send((entry, value))
         try:
             if self.conn.poll(timeout):
@@ -150,6 +154,7 @@ def fuzz(entries: list[str], minutes: float, seed: int, timeout: float,
             index = 0 if replay is None else replay
             while time.monotonic() < deadline:
                 value = make_input(entry, random.Random(f"{seed}:{entry}:{index}"), seeds)
+                child.ensure()  # a (re)start is not the input's time
                 began = time.monotonic()
                 outcome, site, tail = child.run(entry, value, timeout)
                 took = time.monotonic() - began

@@ -133,14 +133,48 @@ def _mutate_text(rng: random.Random, text: str) -> str:
     return text + "|" + rng.choice(REGEX_PIECES)
 
 
-def run_regex(pattern: str, vocabulary: Any) -> None:
-    """Parse, build the expression, compile a guide and take its first mask."""
+FLAGS = ("IGNORECASE", "DOTALL", "VERBOSE", "MULTILINE", "ASCII", "UNICODE", "FULLCASE", "WORD",
+         "VERSION1", "BESTMATCH", "ENHANCEMATCH", "POSIX", "REVERSE")
+
+
+@dataclass(frozen=True)
+class RegexCase:
+    """Pattern text; `flags` (names of `regex` flags) when it is passed as a compiled
+    `regex.Pattern` instead; the guide engine."""
+
+    text: str
+    flags: tuple[str, ...] | None = None
+    engine: str = "automaton"
+
+
+def random_regex_case(rng: random.Random, seeds: list[str] | tuple[str, ...] = REGEX_SEEDS) -> RegexCase:
+    """A random pattern (`random_pattern`), one time in five compiled with random flags, one
+    time in six for the partial engine."""
+    flags = tuple(rng.sample(FLAGS, rng.randint(0, 3))) if rng.random() < 0.2 else None
+    engine = "partial" if rng.random() < 1 / 6 else "automaton"
+    return RegexCase(random_pattern(rng, seeds), flags, engine)
+
+
+def run_regex(case: RegexCase | str, vocabulary: Any) -> None:
+    """Parse, build the expression, compile a guide and take its first mask (the partial engine:
+    compile and mask). A case whose flags `regex.compile` itself refuses is skipped: no
+    `regex.Pattern` can carry them."""
+    import regex
+
     from decoding.automaton.hir import to_expr
     from decoding.automaton.syntax import parse
     from decoding.guides.guide import compile as compile_guide
 
-    to_expr(parse(pattern))
-    guide = compile_guide(pattern, vocabulary, cache_dir=False, max_states=5_000)
+    case = RegexCase(case) if isinstance(case, str) else case
+    pattern: Any = case.text
+    if case.flags is not None:
+        try:
+            pattern = regex.compile(case.text, sum(int(getattr(regex, f)) for f in case.flags))
+        except Exception:  # noqa: BLE001 - regex.compile's own failures are not under test
+            return
+    if case.engine == "automaton":
+        to_expr(parse(pattern))
+    guide = compile_guide(pattern, vocabulary, engine=case.engine, cache_dir=False, max_states=5_000)
     guide.allowed_tokens(guide.initial_state)
 
 

@@ -2,8 +2,9 @@
 `decoding.errors.TypedecodeError` (never another exception), within the hypothesis deadline.
 
 - regex: random patterns of the supported syntax (`tests.strategies.patterns`), and pieces of
-  valid and broken syntax joined or mutated into seeds (`benchmarks.fuzz_inputs`), through
-  `syntax.parse`, `hir.to_expr` and `decoding.compile`;
+  valid and broken syntax joined or mutated into seeds (`benchmarks.fuzz_inputs`), as text or
+  compiled with random flags, through `syntax.parse`, `hir.to_expr` and `decoding.compile`
+  (both engines);
 - schema: random JSON values and mutations of dev-set schemas (wrong-typed keyword values,
   references to random places, other dialects) through `to_expression`, `to_regex` and
   `decoding.compile`;
@@ -50,13 +51,13 @@ def _typed_or_ok(run, *args) -> None:
 @FUZZ
 @given(rng=st.randoms(use_true_random=False))
 def test_regex_pieces_and_mutated_patterns(vocab, rng: random.Random):
-    _typed_or_ok(fi.run_regex, fi.random_pattern(rng, SEED_PATTERNS), vocab)
+    _typed_or_ok(fi.run_regex, fi.random_regex_case(rng, SEED_PATTERNS), vocab)
 
 
 @settings(FUZZ, max_examples=40)
-@given(pattern=patterns())
-def test_supported_syntax_patterns(vocab, pattern: str):
-    _typed_or_ok(fi.run_regex, pattern, vocab)
+@given(pattern=patterns(), engine=st.sampled_from(["automaton", "automaton", "partial"]))
+def test_supported_syntax_patterns(vocab, pattern: str, engine: str):
+    _typed_or_ok(fi.run_regex, fi.RegexCase(pattern, engine=engine), vocab)
 
 
 @pytest.mark.skipif(not SEED_SCHEMAS, reason="shared data missing")
