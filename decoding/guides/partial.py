@@ -238,7 +238,9 @@ class PartialGuide:
         where the module gives up (its stack overflows: `(?R)` recursion)."""
         left = MATCH_BUDGET_S if self._deadline is None else self._deadline - time.monotonic()
         try:
-            return self._regex.fullmatch(text, partial=partial, timeout=max(left, 1e-3)) is not None
+            if left <= 0:  # many quick calls, each under regex's own timeout check
+                raise TimeoutError
+            return self._regex.fullmatch(text, partial=partial, timeout=left) is not None
         except TimeoutError:
             raise PatternTooComplex(f"the regex module's matching took over {MATCH_BUDGET_S:g} s "
                                     f"for one guide call", self.pattern, None) from None

@@ -325,17 +325,19 @@ def test_surrogates_in_the_pattern_are_never_candidates(pattern, allowed):
 
 def test_what_the_regex_module_fails_on_is_a_typed_error(bpe_tokenizer, monkeypatch):
     """Found by fuzzing: regex.compile raised KeyError on `(?V1)(?V0)`, matching `(?R)` raised
-    MemoryError, and a mask of deeply nested groups repeated 1000 times ran for minutes."""
+    MemoryError, and masks of deeply nested groups repeated 1000 times, or of `\\b]`, ran for
+    minutes."""
     with pytest.raises(PatternSyntaxError, match="KeyError"):
         decoding.compile("(?V1)(?V0)", bpe_tokenizer, engine="partial")
     recursive = decoding.compile("a.+$|(?R)", bpe_tokenizer, engine="partial")
     with pytest.raises(PatternTooComplex, match="gave up"):
         recursive.allowed_tokens(recursive.initial_state)
     monkeypatch.setattr(partial, "MATCH_BUDGET_S", 0.2)
-    slow = decoding.compile("(?:" + "(" * 200 + "a|(?i:)" + ")" * 200 + "){1000}", bpe_tokenizer,
-                            engine="partial")
-    with pytest.raises(PatternTooComplex, match="took over 0.2 s"):
-        slow.allowed_tokens(slow.initial_state)
+    # One slow match; many quick ones (the rescue's completions after `\b`).
+    for pattern in ("(?:" + "(" * 200 + "a|(?i:)" + ")" * 200 + "){1000}", r"\b]"):
+        slow = decoding.compile(pattern, bpe_tokenizer, engine="partial")
+        with pytest.raises(PatternTooComplex, match="took over 0.2 s"):
+            slow.allowed_tokens(slow.initial_state)
 
 
 def test_masks_are_model_wide_and_errors_are_typed(bpe_tokenizer):
