@@ -213,6 +213,12 @@ class Document:
             except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError,
                     RecursionError, ValueError, TypeError, AttributeError, LookupError):
                 return False
+            except BaseException as exc:
+                # A RecursionError inside `referencing`'s Rust maps (rpds) comes out as pyo3's
+                # PanicException, which derives from BaseException only.
+                if type(exc).__name__ != "PanicException":
+                    raise
+                return False
         return True
 
     def _add_checked(self, schema: Any) -> None:

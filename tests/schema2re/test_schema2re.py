@@ -141,6 +141,9 @@ def test_a_validator_failure_on_enum_candidates_counts_as_invalid():
               "not": {"$ref": "#/x"}, "x": [1]}
     with pytest.raises(UnsupportedSchemaError, match="accepts no value"):
         to_expression(schema)
+    # A self-referential `not` recursed inside the validator's Rust maps: pyo3's PanicException.
+    with pytest.raises(UnsupportedSchemaError, match="accepts no value"):
+        to_expression({"allOf": [{"enum": [{"foo": "x"}]}, {"not": {"$ref": "#/allOf/1"}}]})
 
 
 def test_a_valid_ref_target_outside_the_schema_keywords_translates():
