@@ -10,8 +10,15 @@ A `Node` is one subschema in context: its JSON value, the `referencing` resolver
 base URI, its JSON pointer (for messages), and the `$ref` targets expanded on the way to it from
 the root (for bounded recursion). Nodes are immutable.
 
+Every subschema schema2re reads has passed the meta-schema check once: the root's check covers
+the subschemas at the draft's schema positions (`$defs`, `properties`, `items`, ...), and a
+`$ref` target anywhere else (`#/components/x`, an unknown keyword's value) is checked when it is
+first resolved. So a malformed keyword value (`required: {"a": 1}`, `type: 5`) is a `SchemaError`
+naming the keyword and its pointer wherever it sits, never a failure inside the translator.
+
 Resolution and validation use `jsonschema` itself (with a registry that never fetches remote
-documents), so `is_valid` answers exactly what the user's validator answers.
+documents), so `is_valid` answers exactly what the user's validator answers. A reference the
+resolver cannot follow, whatever the reason, is a typed error.
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ class Node:
     refs: tuple[int, ...] = ()
     scope: tuple[str, ...] = ()  # pointers of the in-place applicator ancestors (for unevaluated*)
 
-    def evaluated_by(self, holder: "Node") -> bool:
+    def evaluated_by(self, holder: Node) -> bool:
         """Whether this node's annotations reach `holder`'s unevaluated* (itself or in-place below it)."""
         return self is holder or holder.pointer in self.scope
 
@@ -74,13 +81,17 @@ class Document:
     """A checked schema document (see module doc)."""
 
     def __init__(self, root: Any):
+        if isinstance(root, dict) and not isinstance(root.get("$schema", ""), str):
+            raise SchemaError(f"$schema must be a string (a dialect URI), not "
+                              f"{type(root['$schema']).__name__}", "$schema", "/$schema")
         cls = validator_for(root, default=jsonschema.Draft202012Validator) if isinstance(root, dict) \
             else jsonschema.Draft202012Validator
         if cls not in _SUPPORTED:
             raise UnsupportedSchemaError(
                 f"the schema dialect {root.get('$schema')!r} is not supported "
                 "(use draft-04, -06, -07, 2019-09 or 2020-12)", "$schema", "")
-        _check(cls, root)
+        _check(cls, root, "")
+        self._cls = cls
         self.root = root
         self.draft = _SUPPORTED[cls]
         companions = set()  # keywords read by another keyword's validator
@@ -103,6 +114,8 @@ class Document:
             cls.ID_OF(cls.META_SCHEMA) or "", default=referencing.jsonschema.DRAFT202012)
         self._pointers: dict[int, str] = {}
         _index(root, "", self._pointers)
+        self._checked: set[int] = set()  # ids of the subschemas the meta-schema has checked
+        self._add_checked(root)
         self._dynamic_anchors: dict[str, int] = {}
         _count_anchors(root, self._dynamic_anchors)
         # Targets seen on a reference cycle so far (see `resolve`), and whether any node's
@@ -150,11 +163,20 @@ class Document:
             raise UnsupportedSchemaError(
                 f"reference {ref!r} points outside the document (remote references are not fetched)",
                 keyword, where) from None
+        except (LookupError, ValueError, TypeError, AttributeError) as exc:
+            # The resolver walked into a part of the document that is no schema (a pointer
+            # segment that is not a list index, an "id" that is not a string, ...).
+            raise SchemaError(f"reference {ref!r} does not resolve: {type(exc).__name__}: {exc}",
+                              keyword, where) from None
         target = resolved.contents
+        pointer = self._pointers.get(id(target), f"{where}->{ref}")
+        if id(target) not in self._checked:
+            _check(self._cls, target, pointer, f" (the target of {keyword} {ref!r} at {where!r})",
+                   keyword)
+            self._add_checked(target)
         if id(target) in node.refs:  # a cycle: every target since its last visit is on it
             last = len(node.refs) - 1 - node.refs[::-1].index(id(target))
             self.cyclic.update(node.refs[last:])
-        pointer = self._pointers.get(id(target), f"{where}->{ref}")
         return Node(target, resolved.resolver, pointer, node.refs + (id(target),),
                     node.scope + (node.pointer,))
 
@@ -188,9 +210,24 @@ class Document:
                     if not validator.is_valid(instance):
                         return False
             except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError,
-                    RecursionError, ValueError, TypeError):
+                    RecursionError, ValueError, TypeError, AttributeError, LookupError):
+                return False
+            except BaseException as exc:
+                # A RecursionError inside `referencing`'s Rust maps (rpds) comes out as pyo3's
+                # PanicException, which derives from BaseException only.
+                if type(exc).__name__ != "PanicException":
+                    raise
                 return False
         return True
+
+    def _add_checked(self, schema: Any) -> None:
+        """Record `schema` and its subschemas at the draft's schema positions as checked."""
+        stack = [schema]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict) and id(item) not in self._checked:
+                self._checked.add(id(item))
+                stack.extend(self._specification.subresources_of(item))
 
     @staticmethod
     def stripped(schema: Any) -> Any:
@@ -200,16 +237,18 @@ class Document:
         return {k: v for k, v in schema.items() if k not in _APPLICATORS}
 
 
-def _check(cls: Any, root: Any) -> None:
+def _check(cls: Any, schema: Any, pointer: str, context: str = "", via: str | None = None) -> None:
+    """SchemaError unless `schema` (found at `pointer`) is valid under `cls`'s meta-schema; the
+    error names the innermost keyword at fault, or `via` (the keyword that led there)."""
     try:
         with quiet_warnings():
-            cls.check_schema(root)
+            cls.check_schema(schema)
     except jsonschema.exceptions.SchemaError as exc:
-        pointer = pointer_join("", *exc.path)
-        keyword = next((str(t) for t in reversed(exc.path) if isinstance(t, str)), None)
-        raise SchemaError(f"invalid schema: {exc.message}", keyword, pointer) from None
+        keyword = next((str(t) for t in reversed(exc.path) if isinstance(t, str)), via)
+        raise SchemaError(f"invalid schema{context}: {exc.message}", keyword,
+                          pointer_join(pointer, *exc.path)) from None
     except RecursionError:
-        raise SchemaError("the schema is nested too deeply to check") from None
+        raise SchemaError(f"the schema is nested too deeply to check{context}", pointer=pointer) from None
 
 
 def _index(value: Any, pointer: str, out: dict[int, str]) -> None:

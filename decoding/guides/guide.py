@@ -34,6 +34,7 @@ from decoding.automaton.hir import to_expr
 from decoding.automaton.language import Language
 from decoding.automaton.syntax import parse
 from decoding.errors import TokenRejected, UsageError
+from decoding.guides.arguments import as_int, checked_state
 from decoding.guides.protocol import check_engine
 from decoding.persist import cached as persist
 from decoding.tokens.index import TokenIndex
@@ -62,15 +63,18 @@ class Guide:
         """Width of every mask (the model's logits width)."""
         return self.index.width
 
+    def _state(self, state: int) -> int:
+        return checked_state(state, self.automaton.num_states)
+
     def allowed_tokens(self, state: int) -> torch.Tensor:
-        return self.index.mask(state)
+        return self.index.mask(self._state(state))
 
     def allowed_token_ids(self, state: int) -> np.ndarray:
         """Sorted ids of the non-EOS tokens allowed in `state`."""
-        return self.index.token_ids(state)
+        return self.index.token_ids(self._state(state))
 
     def advance(self, state: int, token_id: int) -> int:
-        token_id = int(token_id)
+        state, token_id = self._state(state), as_int(token_id, "token_id")
         vocab = self.vocabulary
         if token_id in vocab.eos_token_ids:
             if self.automaton.is_accepting(state):
@@ -94,15 +98,16 @@ class Guide:
         return nxt
 
     def is_accepting(self, state: int) -> bool:
-        return self.automaton.is_accepting(state)
+        return self.automaton.is_accepting(self._state(state))
 
     def is_finished(self, state: int) -> bool:
+        state = self._state(state)
         return self.automaton.is_accepting(state) and not self.automaton.has_continuation(state)
 
     def forced_bytes(self, state: int) -> bytes:
         """The longest byte string (at most 256 bytes) that every match continuing from `state`
         starts with; empty at accepting states and branch points (see `decoding.automaton.forced`)."""
-        return self._forced(state)
+        return self._forced(self._state(state))
 
     def save(self) -> None:
         """Write the states and masks discovered so far to the disk cache now (they are also
@@ -233,7 +238,7 @@ def compile_language(name: str, flags: int, make_expr: Callable[[], Expr],
 
 
 # Keyed weakly by tokenizer object: a vocabulary lives as long as its tokenizer, no longer.
-_VOCABULARIES: "weakref.WeakKeyDictionary[Any, Vocabulary]" = weakref.WeakKeyDictionary()
+_VOCABULARIES: weakref.WeakKeyDictionary[Any, Vocabulary] = weakref.WeakKeyDictionary()
 _VOCABULARY_LOCK = threading.Lock()
 
 

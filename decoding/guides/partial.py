@@ -37,6 +37,9 @@ Invariants:
   below it). `regex` is called where a character is completed at a node that ends a token or
   branches, and once per candidate for a token that ends inside a character (at most 64 plus
   the pattern's own characters). Masks and candidate lists are memoized per guide.
+- Bounded: one public call (a mask, `is_accepting`) spends at most `MATCH_BUDGET_S` seconds in
+  `regex` matching, and raises `PatternTooComplex` past it or where the module itself gives up
+  (`MemoryError` on `(?R)` recursion); any failure of `regex.compile` is a `PatternError`.
 `PartialGuide` satisfies `decoding.guides.protocol.TokenGuide` (the guide contract) but not
 `ForcedTextGuide`: it has no forced text, so the decoding loop never jumps forward with it.
 
@@ -48,7 +51,9 @@ candidate memo stores a function of its key (two threads may compute one, never 
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -57,7 +62,14 @@ import numpy as np
 import regex
 import torch
 
-from decoding.errors import PatternSyntaxError, TokenRejected, UsageError
+from decoding.automaton.hir import SURROGATES
+from decoding.errors import (
+    PatternSyntaxError,
+    PatternTooComplex,
+    TokenRejected,
+    UsageError,
+)
+from decoding.guides.arguments import as_int, checked_state
 from decoding.tokens.index import shared_mask
 from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import Vocabulary
@@ -65,17 +77,26 @@ from decoding.util import gc_paused
 
 Text = tuple[str, bytes]  # whole characters, bytes of the unfinished last character
 
+MATCH_BUDGET_S = 10.0
+"""Seconds of `regex` matching one public call (a mask, `is_accepting`) may spend in all."""
+
 
 class PartialGuide:
     """A guide that tests prefixes with `regex` partial matching (any pattern the module takes)."""
 
     def __init__(self, pattern: str | regex.Pattern, vocabulary: Vocabulary,
                  vocab_size: int | None = None):
+        text = pattern if isinstance(pattern, str) else None
         try:
             self._regex = pattern if isinstance(pattern, regex.Pattern) else regex.compile(pattern)
         except regex.error as e:
-            text = pattern if isinstance(pattern, str) else None
             raise PatternSyntaxError(f"invalid pattern: {e.msg}", text, e.pos) from None
+        except RecursionError:
+            raise PatternTooComplex("the pattern is nested too deeply for the regex module",
+                                    text, None) from None
+        except Exception as e:  # noqa: BLE001 - the module's own failures ((?V1)(?V0): KeyError)
+            raise PatternSyntaxError(f"the regex module cannot compile the pattern "
+                                     f"({type(e).__name__}: {e})", text, None) from None
         self.pattern = self._regex.pattern
         self.vocabulary = vocabulary
         self.vocab_size = vocab_size or vocabulary.size
@@ -84,7 +105,9 @@ class PartialGuide:
                              f"the vocabulary ({vocabulary.size})")
         self._trie = _walkable(trie_of(vocabulary))
         self._eos = sorted(vocabulary.eos_token_ids)
-        self._named = sorted({c for c in self.pattern if ord(c) > 0x7F})
+        # Surrogates are no candidates: UTF-8 text never holds one.
+        lo, hi = SURROGATES
+        self._named = sorted({c for c in self.pattern if ord(c) > 0x7F and not lo <= ord(c) <= hi})
         self._texts: list[Text] = [("", b"")]
         self._states: dict[bytes, int] = {b"": 0}
         self._masks: dict[int, torch.Tensor] = {}
@@ -92,18 +115,24 @@ class PartialGuide:
         self._candidates: dict[bytes, list[str]] = {}  # unfinished character -> candidates
         self._lock = threading.RLock()  # held to add states and masks
         self.initial_state = 0
+        self._deadline: float | None = None  # end of the running call's matching budget
+
+    def _state(self, state: int) -> int:
+        return checked_state(state, len(self._texts))
 
     def allowed_tokens(self, state: int) -> torch.Tensor:
+        state = self._state(state)
         mask = self._masks.get(state)
         if mask is None:
             with self._lock:
                 mask = self._masks.get(state)
                 if mask is None:
-                    mask = self._masks[state] = self._compute_mask(state)
+                    with self._budget():
+                        mask = self._masks[state] = self._compute_mask(state)
         return mask
 
     def advance(self, state: int, token_id: int) -> int:
-        token_id = int(token_id)
+        state, token_id = self._state(state), as_int(token_id, "token_id")
         if token_id in self.vocabulary.eos_token_ids:
             if self.is_accepting(state):
                 return state
@@ -115,10 +144,14 @@ class PartialGuide:
         return self._state_of(self._bytes(state) + self.vocabulary.token_bytes[token_id])
 
     def is_accepting(self, state: int) -> bool:
-        text, pending = self._texts[state]
-        return not pending and self._regex.fullmatch(text) is not None
+        text, pending = self._texts[self._state(state)]
+        if pending:
+            return False
+        with self._budget():
+            return self._match(text, partial=False)
 
     def is_finished(self, state: int) -> bool:
+        state = self._state(state)
         if not self.is_accepting(state):
             return False
         self.allowed_tokens(state)
@@ -200,7 +233,34 @@ class PartialGuide:
         return found
 
     def _partial(self, text: str) -> bool:
-        return self._regex.fullmatch(text, partial=True) is not None
+        return self._match(text, partial=True)
+
+    @contextlib.contextmanager
+    def _budget(self) -> Iterator[None]:
+        """Give the outermost public call `MATCH_BUDGET_S` seconds of matching in all."""
+        if self._deadline is not None:
+            yield
+            return
+        self._deadline = time.monotonic() + MATCH_BUDGET_S
+        try:
+            yield
+        finally:
+            self._deadline = None
+
+    def _match(self, text: str, partial: bool) -> bool:
+        """`regex.fullmatch` within the running call's budget; `PatternTooComplex` past it, or
+        where the module gives up (its stack overflows: `(?R)` recursion)."""
+        left = MATCH_BUDGET_S if self._deadline is None else self._deadline - time.monotonic()
+        try:
+            if left <= 0:  # many quick calls, each under regex's own timeout check
+                raise TimeoutError
+            return self._regex.fullmatch(text, partial=partial, timeout=left) is not None
+        except TimeoutError:
+            raise PatternTooComplex(f"the regex module's matching took over {MATCH_BUDGET_S:g} s "
+                                    f"for one guide call", self.pattern, None) from None
+        except (MemoryError, RecursionError) as e:
+            raise PatternTooComplex(f"the regex module gave up matching ({type(e).__name__})",
+                                    self.pattern, None) from None
 
 
 class _WalkableTrie:
@@ -240,7 +300,7 @@ class _WalkableTrie:
         return frozenset(found)
 
 
-_WALKABLE: "weakref.WeakKeyDictionary[TokenTrie, _WalkableTrie]" = weakref.WeakKeyDictionary()
+_WALKABLE: weakref.WeakKeyDictionary[TokenTrie, _WalkableTrie] = weakref.WeakKeyDictionary()
 
 
 def _walkable(trie: TokenTrie) -> _WalkableTrie:

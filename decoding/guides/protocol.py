@@ -7,7 +7,9 @@ capability jump-forward needs (`decoding.hf.jump`); only `Guide` has it. Both pr
 `runtime_checkable`: `isinstance(guide, ForcedTextGuide)` is how a consumer tells whether it may
 jump forward (it checks that the members exist, not their signatures).
 
-States are plain ints, meaningful only to the guide that made them.
+States are plain ints, meaningful only to the guide that made them. Every method takes any
+integer (a numpy integer, a 0-d tensor) as a state or token id; a state the guide never made, or
+an argument that is no integer, raises `decoding.errors.UsageError` (`decoding.guides.arguments`).
 """
 
 from __future__ import annotations

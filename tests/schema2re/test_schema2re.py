@@ -91,6 +91,68 @@ def test_invalid_schema_reports_pointer_and_keyword():
     assert "/properties/a/minimum" in str(info.value) and "minimum" in str(info.value)
 
 
+MALFORMED = [("required", {"a": 1}), ("enum", "x"), ("properties", []), ("pattern", 5),
+             ("$ref", {}), ("items", 3), ("type", ["string", {}]), ("minLength", "3"),
+             ("multipleOf", 0), ("format", []), ("type", -0.0)]
+
+
+@pytest.mark.parametrize("keyword, value", MALFORMED)
+@pytest.mark.parametrize("where", ["root", "nested", "ref target outside the schema keywords"])
+def test_malformed_keyword_values_are_schema_errors_with_keyword_and_pointer(keyword, value, where):
+    """Found by fuzzing mutated dev-set schemas: a subschema that only a `$ref` reaches (under an
+    unknown keyword) escaped the meta-schema check, and the translator failed on it with
+    `TypeError: unhashable type: 'dict'` and the like."""
+    bad = {"type": "object", keyword: value}
+    schema, pointer = {
+        "root": (bad, ""),
+        "nested": ({"properties": {"a": bad}}, "/properties/a"),
+        "ref target outside the schema keywords": (
+            {"components": {"a": bad}, "properties": {"b": {"$ref": "#/components/a"}}},
+            "/components/a"),
+    }[where]
+    with pytest.raises(SchemaError) as info:
+        to_expression(schema)
+    assert info.value.keyword == keyword
+    assert info.value.pointer == f"{pointer}/{keyword.replace('/', '~1')}"
+
+
+@pytest.mark.parametrize("schema, keyword, pointer", [
+    ({"$schema": {}}, "$schema", "/$schema"),
+    ({"$schema": 5e-324}, "$schema", "/$schema"),
+    ({"x": [1], "$ref": "#/x"}, "$ref", "/x"),
+    ({"allOf": [{"$ref": "#/ddd/npn1"}], "ddd": ["string", {}]}, "$ref", "/allOf/0/$ref"),
+    ({"$schema": "http://json-schema.org/draft-04/schema#", "items": {
+        "properties": {"id": {"additionalItems": {"$ref": {}}}}, "$ref": "#/items/properties/id"}},
+     "$ref", "/items/$ref"),
+])
+def test_a_bad_dialect_or_reference_target_is_a_schema_error(schema, keyword, pointer):
+    """Found by fuzzing: a `$schema` that is no string, a reference into a list, a target that is
+    no schema, or one the resolver library fails on raised TypeError, ValueError or
+    AttributeError."""
+    with pytest.raises(SchemaError) as info:
+        to_expression(schema)
+    assert (info.value.keyword, info.value.pointer) == (keyword, pointer)
+
+
+def test_a_validator_failure_on_enum_candidates_counts_as_invalid():
+    """Found by fuzzing: checking enum candidates, jsonschema followed a draft-4 `$ref` (that the
+    translator never resolves) to a list and raised AttributeError out of `to_expression`."""
+    schema = {"$schema": "http://json-schema.org/draft-04/schema#", "enum": [1, 2],
+              "not": {"$ref": "#/x"}, "x": [1]}
+    with pytest.raises(UnsupportedSchemaError, match="accepts no value"):
+        to_expression(schema)
+    # A self-referential `not` recursed inside the validator's Rust maps: pyo3's PanicException.
+    with pytest.raises(UnsupportedSchemaError, match="accepts no value"):
+        to_expression({"allOf": [{"enum": [{"foo": "x"}]}, {"not": {"$ref": "#/allOf/1"}}]})
+
+
+def test_a_valid_ref_target_outside_the_schema_keywords_translates():
+    schema = {"components": {"a": {"type": "string", "maxLength": 2}},
+              "properties": {"b": {"$ref": "#/components/a"}}, "required": ["b"]}
+    assert to_expression(schema).matches('{"b":"xy"}')
+    assert not to_expression(schema).matches('{"b":"xyz"}')
+
+
 def test_errors_share_a_base_and_are_value_errors():
     assert issubclass(SchemaError, SchemaToRegexError) and issubclass(UnsupportedSchemaError, SchemaToRegexError)
     assert issubclass(SchemaToRegexError, ValueError)

@@ -23,7 +23,8 @@ import torch
 
 import decoding
 from decoding import Generator, IncompleteGeneration, TokenRejected, Vocabulary
-from decoding.errors import PatternSyntaxError
+from decoding.errors import PatternSyntaxError, PatternTooComplex
+from decoding.guides import partial
 from tests.tiny_models import Script, tiny_llama
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -55,7 +56,7 @@ def _completions(pending: bytes, pattern: str) -> Iterator[str]:
             yield chr(code)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(pattern: str) -> regex.Pattern:
     return regex.compile(pattern)
 
@@ -310,6 +311,33 @@ def test_a_split_state_is_not_accepting():
         guide.advance(split, EOS)
     done = guide.advance(split, 3)
     assert guide.is_accepting(done) and guide.is_finished(done)
+
+
+@pytest.mark.parametrize("pattern, allowed", [("\ud800", set()), ("a|\udfff", {b"a"}),
+                                              ("[\ud800-\udfff]x?", set())])
+def test_surrogates_in_the_pattern_are_never_candidates(pattern, allowed):
+    """Found by fuzzing: a lone surrogate in the pattern raised UnicodeEncodeError from the
+    candidate list; UTF-8 text never holds one, so it allows nothing."""
+    vocab = _vocab(b"a", b"\xed", b"\xa0\x80")
+    guide = decoding.compile(pattern, vocab, engine="partial")
+    assert _allowed(guide, b"") == allowed
+
+
+def test_what_the_regex_module_fails_on_is_a_typed_error(bpe_tokenizer, monkeypatch):
+    """Found by fuzzing: regex.compile raised KeyError on `(?V1)(?V0)`, matching `(?R)` raised
+    MemoryError, and masks of deeply nested groups repeated 1000 times, or of `\\b]`, ran for
+    minutes."""
+    with pytest.raises(PatternSyntaxError, match="KeyError"):
+        decoding.compile("(?V1)(?V0)", bpe_tokenizer, engine="partial")
+    recursive = decoding.compile("a.+$|(?R)", bpe_tokenizer, engine="partial")
+    with pytest.raises(PatternTooComplex, match="gave up"):
+        recursive.allowed_tokens(recursive.initial_state)
+    monkeypatch.setattr(partial, "MATCH_BUDGET_S", 0.2)
+    # One slow match; many quick ones (the rescue's completions after `\b`).
+    for pattern in ("(?:" + "(" * 200 + "a|(?i:)" + ")" * 200 + "){1000}", r"\b]"):
+        slow = decoding.compile(pattern, bpe_tokenizer, engine="partial")
+        with pytest.raises(PatternTooComplex, match="took over 0.2 s"):
+            slow.allowed_tokens(slow.initial_state)
 
 
 def test_masks_are_model_wide_and_errors_are_typed(bpe_tokenizer):

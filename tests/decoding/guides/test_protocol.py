@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import pytest
 import torch
 
 import decoding
-from decoding import ForcedTextGuide, TokenGuide, TokenRejected, Vocabulary
+from decoding import ForcedTextGuide, TokenGuide, TokenRejected, UsageError, Vocabulary
 from decoding.guides.guide import Guide
 from decoding.guides.partial import PartialGuide
 
@@ -87,3 +88,39 @@ def test_a_walk_keeps_the_contract(guide, vocab):
         state = guide.advance(state, token)
     assert guide.is_accepting(state) and guide.is_finished(state)
     assert guide.advance(state, eos) == state
+
+
+def _state_methods(guide: TokenGuide) -> list:
+    calls = [guide.allowed_tokens, guide.is_accepting, guide.is_finished,
+             lambda s: guide.advance(s, 1)]
+    if isinstance(guide, ForcedTextGuide):
+        calls += [guide.allowed_token_ids, guide.forced_bytes]
+    return calls
+
+
+@pytest.mark.parametrize("state", [-1, -(2**70), 10**6, 2**64, 1.5, "0", None])
+def test_a_state_the_guide_never_made_is_a_usage_error(guide, state):
+    """Found by fuzzing: -1 read the last state's data (numpy and lists wrap around), a large
+    int raised IndexError, a float or None a TypeError deep in the index."""
+    for call in _state_methods(guide):
+        with pytest.raises(UsageError, match="state"):
+            call(state)
+
+
+@pytest.mark.parametrize("token", [None, 1.5, "1", b"a"])
+def test_a_token_id_that_is_no_integer_is_a_usage_error(guide, token):
+    """Found by fuzzing: `advance(s, None)` was a TypeError, `advance(s, 1.5)` advanced by 1."""
+    with pytest.raises(UsageError, match="token_id"):
+        guide.advance(guide.initial_state, token)
+
+
+def test_numpy_and_tensor_integers_are_states_and_token_ids(guide, vocab):
+    ab = vocab.token_bytes.index(b"ab")
+    state = guide.advance(guide.initial_state, ab)
+    for s, t in [(np.int64(guide.initial_state), np.uint16(ab)),
+                 (torch.tensor(guide.initial_state), torch.tensor(ab))]:
+        assert guide.advance(s, t) == state
+        assert torch.equal(guide.allowed_tokens(s), guide.allowed_tokens(guide.initial_state))
+    for token in (-1, -(2**70), vocab.size, WIDTH, 2**64):
+        with pytest.raises(TokenRejected):
+            guide.advance(state, token)
