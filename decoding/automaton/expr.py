@@ -63,7 +63,7 @@ class Expr:
     """One hash-consed expression; build with the module's constructors, never directly."""
 
     __slots__ = ("kind", "items", "lo", "hi", "mask", "ranges", "nullable", "boolean", "digest",
-                 "size", "count", "_derivs", "_bounds", "_lowered", "_empty", "_capped",
+                 "size", "count", "_derivs", "_bounds", "_lowered", "_empty", "_capped", "_first",
                  "__weakref__")
 
     kind: int
@@ -162,6 +162,7 @@ def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None =
         e._lowered = None
         e._empty = None
         e._capped = None
+        e._first = None
         _TABLE[key] = e
         return e
 
@@ -479,7 +480,14 @@ def derivative(e: Expr, b: int) -> Expr:
 
 def first_bytes(e: Expr) -> int:
     """Bit b set for every byte b that starts some non-empty string of `e` (a superset where
-    `e` has `~`: a complement is taken to start with any byte)."""
+    `e` has `~`: a complement is taken to start with any byte). Memoized on `e`."""
+    bits = e._first
+    if bits is None:
+        bits = e._first = _first_bytes(e)
+    return bits
+
+
+def _first_bytes(e: Expr) -> int:
     k = e.kind
     if k == BYTES:
         return e.mask

@@ -39,6 +39,7 @@ from decoding.guides.protocol import check_engine
 from decoding.persist import cached as persist
 from decoding.tokens.index import TokenIndex
 from decoding.tokens.vocabulary import Vocabulary
+from decoding.tokens.walk import read
 from decoding.util import LRU, gc_paused
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class Guide:
         elif entry is not None and entry.next_states is not None:
             nxt = int(entry.next_states[np.searchsorted(entry.token_ids, token_id)])
         else:
-            nxt = self.automaton.walk(state, vocab.bytes_of(token_id))
+            nxt = read(self.automaton, state, vocab.bytes_of(token_id))
         if nxt == DEAD:
             raise TokenRejected(f"token {token_id} ({vocab.bytes_of(token_id)!r}) is not "
                                 f"allowed in state {state}")

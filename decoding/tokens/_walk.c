@@ -154,7 +154,60 @@ done:
     return result;
 }
 
+/* read_bytes(rows, num_classes, byte_class, expanded, state, data, pos) -> (state, pos)
+ *
+ * Follows data[pos:] from `state` through the rows; stops at the end, at the dead state, or before
+ * the first byte read from a state whose row is not computed yet (`expanded` is 0): returns the
+ * state reached and how many bytes of data were read. Indices are checked (ValueError). */
+static PyObject *read_bytes(PyObject *self, PyObject *args) {
+    PyObject *rows_obj, *class_obj, *expanded_obj;
+    int num_classes;
+    long long state;
+    Py_buffer data;
+    Py_ssize_t pos;
+    if (!PyArg_ParseTuple(args, "OiOOLy*n", &rows_obj, &num_classes, &class_obj, &expanded_obj,
+                          &state, &data, &pos))
+        return NULL;
+    Arr rows, classes, expanded;
+    int got = 0;
+    PyObject *result = NULL;
+    if (get_arr(rows_obj, &rows, 4, 0, "rows") < 0) goto done;
+    got = 1;
+    if (get_arr(class_obj, &classes, 4, 0, "byte_class") < 0) goto done;
+    got = 2;
+    if (get_arr(expanded_obj, &expanded, 1, 0, "expanded") < 0) goto done;
+    got = 3;
+    Py_ssize_t nstates = num_classes > 0 ? rows.len / num_classes : 0;
+    if (expanded.len < nstates) nstates = expanded.len;
+    const int32_t *r = rows.view.buf, *cls = classes.view.buf;
+    const uint8_t *ex = expanded.view.buf, *bytes = data.buf;
+    if (num_classes < 1 || classes.len != 256 || pos < 0 || pos > data.len || state < 0
+        || state >= nstates) {
+        PyErr_SetString(PyExc_ValueError, "read_bytes: arguments out of range");
+        goto done;
+    }
+    while (pos < data.len && state != 0 && ex[state]) {
+        int32_t c = cls[bytes[pos]];
+        int32_t next = (c >= 0 && c < num_classes) ? r[(Py_ssize_t)state * num_classes + c] : -1;
+        if (next < 0 || next >= nstates) {
+            PyErr_SetString(PyExc_ValueError, "read_bytes: a row points outside the automaton");
+            goto done;
+        }
+        state = next;
+        pos++;
+    }
+    result = Py_BuildValue("Ln", state, pos);
+done:
+    if (got > 0) PyBuffer_Release(&rows.view);
+    if (got > 1) PyBuffer_Release(&classes.view);
+    if (got > 2) PyBuffer_Release(&expanded.view);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"read_bytes", read_bytes, METH_VARARGS,
+     "Follow bytes through an automaton's computed rows (see decoding.tokens.walk)."},
     {"walk_subtrees", walk_subtrees, METH_VARARGS,
      "Walk trie subtrees over an automaton's rows (see decoding.tokens.walk)."},
     {NULL, NULL, 0, NULL}};

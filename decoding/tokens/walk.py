@@ -25,12 +25,12 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 
 from decoding.automaton.dfa import DEAD, Automaton
 from decoding.tokens.trie import TokenTrie
-
 
 _NO_PRUNING = np.zeros(0, dtype=np.uint8)
 _NO_COUNTS = np.zeros(0, dtype=np.int32)
@@ -129,13 +129,35 @@ class TrieWalk:
         return node_state[trie.token_node]
 
 
-@functools.cache
+def read(automaton: Automaton, state: int, data: bytes) -> int:
+    """The state after reading `data` from `state` (DEAD if some byte leads there), rows computed
+    where missing; `Automaton.walk`, in the compiled loop where it is built."""
+    compiled = _compiled()
+    if compiled is None:
+        return automaton.walk(state, data)
+    pos = 0
+    while True:
+        state, pos = compiled.read_bytes(automaton.rows, automaton.num_classes,
+                                         automaton.byte_class, automaton.expanded, state, data,
+                                         pos)
+        if state == DEAD or pos == len(data):
+            return state
+        automaton.expand(state)
+
+
 def _kernel() -> Callable | None:
     """The C walk, or None where it was not built or `TYPEDECODE_COMPILED_WALK=0`."""
+    compiled = _compiled()
+    return None if compiled is None else compiled.walk_subtrees
+
+
+@functools.cache
+def _compiled() -> ModuleType | None:
+    """The C module, or None where it was not built or `TYPEDECODE_COMPILED_WALK=0`."""
     if os.environ.get("TYPEDECODE_COMPILED_WALK", "1") == "0":
         return None
     try:
-        from decoding.tokens._walk import walk_subtrees
+        from decoding.tokens import _walk
     except ImportError:
         return None
-    return walk_subtrees
+    return _walk

@@ -3,6 +3,8 @@ bit for bit on every state."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -99,14 +101,14 @@ def test_the_compiled_walk_is_built_and_the_fallback_can_be_chosen(tries, monkey
     a = Automaton(to_expr(parse("[a-z]+")))
     assert TrieWalk(trie, a).compiled  # pip install builds decoding/tokens/_walk.c
     monkeypatch.setenv("TYPEDECODE_COMPILED_WALK", "0")
-    walk_module._kernel.cache_clear()
+    walk_module._compiled.cache_clear()
     try:
         assert not TrieWalk(trie, a).compiled
         with pytest.raises(RuntimeError, match="not built"):
             TrieWalk(trie, a, compiled=True)
     finally:
         monkeypatch.delenv("TYPEDECODE_COMPILED_WALK")
-        walk_module._kernel.cache_clear()
+        walk_module._compiled.cache_clear()
 
 
 def test_the_kernel_refuses_arrays_that_break_the_layout():
@@ -170,3 +172,19 @@ def test_counting_walks_agree_and_need_every_row(tries, name):
         counts.append((_keys(a, next_of), items.tolist()))
     assert counts[0] == counts[1]
     assert max(counts[0][1]) > 1
+
+
+def test_reading_a_token_agrees_with_the_automaton():
+    pattern = r'\{"a": "(?:[^"\\]|\\u[0-9a-f]{4}){0,9}", "b": [0-9]+\}'
+    for compiled in (True, False):
+        fresh, reference = Automaton(to_expr(parse(pattern))), Automaton(to_expr(parse(pattern)))
+        if not compiled:
+            walk_module._compiled.cache_clear()
+            os.environ["TYPEDECODE_COMPILED_WALK"] = "0"
+        try:
+            for text in (b'{"a": "x\\u00e9yz", "b": 12}', b'{"a": "', b'{"a": 1', b'{"b"'):
+                assert fresh.key(walk_module.read(fresh, fresh.initial_state, text)) \
+                    == reference.key(reference.walk(reference.initial_state, text))
+        finally:
+            os.environ.pop("TYPEDECODE_COMPILED_WALK", None)
+            walk_module._compiled.cache_clear()
