@@ -11,7 +11,10 @@ Contract (holds even when the SQLite file or the value files were written by som
   the entry) raises `ValueFileGone` instead of reading as a miss (diskcache's own behaviour), so
   the store can read the new row;
 - a value file is written completely before the row naming it is committed, so no row ever
-  names a partial file. A write that fails inside `SafeDisk.committing` (a full disk half-way
+  names a partial file; inside `deferring_removals` (around a transaction), the files that the
+  transaction's writes replace are removed only after it commits (diskcache removes them at once
+  inside an outer transaction, so a process killed before the commit left the rolled-back rows
+  naming deleted files, and committed merges were lost). A write that fails inside `SafeDisk.committing` (a full disk half-way
   through the file, SQLite refusing the row) removes the files it wrote; a process killed
   between writing a file and committing its row leaves the file behind, unnamed, and
   `remove_orphans` deletes such files once they are older than any write can take.
@@ -34,6 +37,7 @@ from cache.errors import UnsafeEntry, ValueFileGone
 
 _VALUE_FILE = re.compile(r"[0-9a-f]{2}[/\\][0-9a-f]{2}[/\\][0-9a-f]{28}\.val")
 _written = threading.local()  # .names: value files written by this thread's current `committing`
+_replaced = threading.local()  # .names: value files to remove once this thread's transaction commits
 
 
 class SafeDisk(diskcache.Disk):
@@ -60,6 +64,22 @@ class SafeDisk(diskcache.Disk):
             _written.names = outer
             if outer is not None:
                 outer.extend(names)
+
+    @contextmanager
+    def deferring_removals(self) -> Iterator[None]:
+        """Hold back the removal of value files inside the block, and remove them when it ends
+        without an error; wrap it around a transaction, so that happens after the commit (after
+        a rollback, the rows still name those files)."""
+        if getattr(_replaced, "names", None) is not None:  # nested: the outer block removes
+            yield
+            return
+        _replaced.names = names = []
+        try:
+            yield
+        finally:
+            _replaced.names = None
+        for name in names:  # reached only without an error: the transaction committed
+            self.remove(name)
 
     def filename(self, key: object = UNKNOWN, value: object = UNKNOWN) -> tuple[str, str]:
         name, full_path = super().filename(key, value)
@@ -111,7 +131,12 @@ class SafeDisk(diskcache.Disk):
         raise UnsafeEntry(f"refusing to read a stored value of mode {mode} (file {filename!r})")
 
     def remove(self, file_path: str) -> None:
-        if _is_value_file(file_path):
+        if not _is_value_file(file_path):
+            return
+        held = getattr(_replaced, "names", None)
+        if held is not None:
+            held.append(file_path)
+        else:
             super().remove(file_path)
 
 

@@ -58,7 +58,8 @@ import time
 import warnings
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -166,7 +167,7 @@ class Store:
         skey = _store_key(kind, ARRAYS, key)
 
         def op(backend: Backend) -> Arrays:
-            with backend.transact():
+            with _transaction(backend):
                 old = self._read(backend, kind, skey, ARRAYS, decode_arrays)
                 result = arrays if old is None else merge(old, arrays)
                 backend.set(skey, _frame(kind, ARRAYS, skey, encode_arrays(result)))
@@ -212,7 +213,7 @@ class Store:
         skey = _counts_key()
 
         def op(backend: Backend) -> None:
-            with backend.transact():
+            with _transaction(backend):
                 old_hits, old_misses = self._read_counts(backend)
                 totals = {"hits": dict(old_hits + hits), "misses": dict(old_misses + misses)}
                 backend.set(skey, _frame(_COUNTS_KIND, JSON, skey, encode_json(totals)))
@@ -432,6 +433,18 @@ def _open_entries(directory: Path, size_limit: int) -> diskcache.Cache:
     if backend is None:
         backend = diskcache.Cache(str(directory), disk=SafeDisk, **settings)
     return backend
+
+
+@contextmanager
+def _transaction(backend: Backend) -> Iterator[None]:
+    """`backend.transact()` (a read-modify-write atomic across processes); on disk, the value
+    files its writes replace are removed after the commit, not before (`SafeDisk`)."""
+    if not isinstance(backend, diskcache.Cache):
+        with backend.transact():
+            yield
+        return
+    with backend.disk.deferring_removals(), backend.transact():
+        yield
 
 
 def _is_damaged(exc: BaseException) -> bool:

@@ -438,3 +438,24 @@ def test_concurrent_readers_see_a_miss_or_one_whole_value(tmp_path):
     assert all(r["enabled"] and r["writes"] > 0 for r in wrote)
     assert all(r["bad"] == 0 and r["warnings"] == [] for r in read), read
     assert sum(r["whole"] for r in read) > 0
+
+
+def test_a_merge_rolled_back_after_its_write_keeps_the_value_it_replaced(tmp_path, monkeypatch):
+    """diskcache removes the value file a write replaces at once when the write is inside an
+    outer transaction; `merge_arrays` defers that to the commit, so a merge that dies before
+    committing (an error here; SIGKILL in the test above) leaves the old value readable."""
+    store = Store(tmp_path)
+    big = {"ids": np.arange(100_000)}  # large enough for a value file
+    store.merge_arrays("merged", "k", big, lambda old, new: new)
+    backend = store._backend
+    real_set = type(backend).set
+
+    def set_then_die(self, *args, **kwargs):
+        real_set(self, *args, **kwargs)
+        raise RuntimeError("killed before the commit")
+
+    monkeypatch.setattr(type(backend), "set", set_then_die)
+    with pytest.raises(RuntimeError, match="before the commit"):
+        store.merge_arrays("merged", "k", {"ids": np.arange(5)}, lambda old, new: new)
+    monkeypatch.setattr(type(backend), "set", real_set)
+    assert np.array_equal(store.get_arrays("merged", "k")["ids"], big["ids"])
