@@ -559,9 +559,12 @@ class Generator:
         Either way, raises `IncompleteGeneration` at the end like `generate`.
         """
         request = _prepare_one(prompt, schema, regex, options, keywords, self.cache_dir, partial)
-        return self._stream_values(request) if partial else self._stream(request)
+        return self._stream(request, partial)
 
-    def _stream(self, request: _Request) -> Iterator[str]:
+    def _stream(self, request: _Request, partial: bool) -> Iterator[Any]:
+        return self._stream_values(request) if partial else self._stream_text(request)
+
+    def _stream_text(self, request: _Request) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         row = None
         for settled, row in self._settled(request):
@@ -729,5 +732,4 @@ def stream(prompt: Any, *, schema: Any = None, regex: Any = None, partial: bool 
     The arguments are checked when `stream` is called, before the model is loaded.
     """
     request = _prepare_one(prompt, schema, regex, options, keywords, cache_dir, partial)
-    generator = _shared_generator(model, cache_dir)
-    return generator._stream_values(request) if partial else generator._stream(request)
+    return _shared_generator(model, cache_dir)._stream(request, partial)

@@ -19,11 +19,15 @@ So every value is "grown" by the next: strings only get longer, containers only 
 grow their last one, and numbers and literals never change once shown. The whole text gives
 `json.loads(text)`.
 
-Cost: each character is examined once (strings in runs, with `str.find`), so parsing is linear in
-the text. `value()` copies the open containers (the path from the root to where the text ends)
-and shares the closed ones, which never change again: do not mutate the values it returns.
-`changed` says whether `value()` differs from the value at the last `value()` call, so a stream
-yields only new values.
+Cost: each character is examined once (string contents in runs, by one regex match), so parsing
+is linear in the text. `value()` copies the open containers (the path from the root to where the
+text ends: their members, not their closed descendants, which never change again and are shared:
+do not mutate the values it returns) and joins the string being written. `changed` says whether
+`value()` would differ from what the last call returned, so a stream asks only for new values.
+Measured (fed 4 characters at a time, best of 5, one shared CPU core): an array of 3,000 small
+records (139 kB) parses in 156 ms, 316 ms with a `value()` at each of its 18,473 changes; of
+30,000 (1.4 MB), 1.2 s and 12 s (63 us a value: the 30,000-member root list is copied each time,
+still far below a forward pass per token).
 """
 
 from __future__ import annotations

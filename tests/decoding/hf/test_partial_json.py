@@ -107,14 +107,18 @@ def test_a_document_that_ends_early_raises():
 
 
 def test_parsing_is_linear():
-    """Fed 4 characters at a time, a 40x larger document takes at most ~40x (x3 slack) longer."""
+    """Fed 4 characters at a time, a 40x larger document takes about 40x longer (best of 3
+    runs each; x4 slack for a shared machine), not 1600x as re-parsing every prefix would."""
     def seconds(n: int) -> float:
         text = json.dumps([{"id": i, "name": f"item {i}", "ok": True} for i in range(n)])
-        start = time.perf_counter()
-        parser = PartialJSON()
-        for i in range(0, len(text), 4):
-            parser.feed(text[i:i + 4])
-        return time.perf_counter() - start
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            parser = PartialJSON()
+            for i in range(0, len(text), 4):
+                parser.feed(text[i:i + 4])
+            best = min(best, time.perf_counter() - start)
+        return best
 
     small, large = seconds(100), seconds(4000)
-    assert large < 40 * 3 * small + 0.05, (small, large)
+    assert large < 40 * 4 * small + 0.05, (small, large)
