@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, Field
 
+from tests.json_values import grows
 from tests.tiny_models import single_thread
 
 pytestmark = pytest.mark.slow
@@ -42,15 +43,6 @@ PARIS = ask("Describe Paris as JSON with name and country.")
 def one_thread():
     with single_thread():  # robust timings on a shared machine
         yield
-
-
-def grows(old, new) -> bool:
-    if isinstance(old, str):
-        return isinstance(new, str) and new.startswith(old)
-    if isinstance(old, dict):
-        return isinstance(new, dict) and all(k in new and grows(v, new[k])
-                                             for k, v in old.items())
-    return old == new
 
 
 def test_partial_objects_grow_to_the_generated_instance(default_gen):

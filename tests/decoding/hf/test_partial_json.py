@@ -14,33 +14,7 @@ from hypothesis import strategies as st
 
 from decoding.errors import GenerationError
 from decoding.hf.partial_json import NOTHING, PartialJSON
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text()
-    | st.floats(allow_nan=False, allow_infinity=False),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=6), children, max_size=4),
-    max_leaves=12,
-)
-
-
-def grows(old, new) -> bool:
-    """`new` extends `old`: strings get longer, containers gain members or grow their last one,
-    scalars stay equal."""
-    if old is NOTHING:
-        return True
-    if type(old) is not type(new):
-        return False
-    if isinstance(old, str):
-        return new.startswith(old)
-    if isinstance(old, list):
-        return len(old) <= len(new) and all(grows(a, b) for a, b in zip(old, new)) \
-            and all(a == b for a, b in zip(old[:-1], new))
-    if isinstance(old, dict):
-        keys = list(old)
-        return list(new)[: len(keys)] == keys and all(grows(old[k], new[k]) for k in keys) \
-            and all(old[k] == new[k] for k in keys[:-1])
-    return old == new
+from tests.json_values import JSON, grows
 
 
 def values_of_prefixes(text: str, step: int = 1) -> list:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 import decoding
 from decoding import Generator, IncompleteGeneration, PatternError, UsageError
 from decoding.hf.partial_json import NOTHING
+from tests.json_values import grows
 from tests.tiny_models import Script, record_inputs, tiny_llama
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -132,18 +133,6 @@ def test_bad_row_constraints_fail_before_the_model_loads(monkeypatch, kwargs, er
 
 
 # --- partial objects while streaming -----------------------------------------------------
-
-
-def grows(old, new) -> bool:
-    if isinstance(old, str):
-        return isinstance(new, str) and new.startswith(old)
-    if isinstance(old, list):
-        return isinstance(new, list) and len(old) <= len(new) \
-            and all(grows(a, b) for a, b in zip(old, new))
-    if isinstance(old, dict):
-        return isinstance(new, dict) and all(k in new and grows(v, new[k])
-                                             for k, v in old.items())
-    return old == new
 
 
 def test_partial_values_grow_and_end_with_the_validated_instance(gen, model, tok):
