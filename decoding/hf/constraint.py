@@ -23,6 +23,11 @@ turns a generated text into the caller's value and never returns an invalid one
   the model instance, Enum member, list...
 `Constraint.key` is (pattern text or language name, flags, engine): what a compiled guide
 depends on.
+
+Per-row constraints (`row_constraints`): in a batch, `schema=` or `regex=` may be a list (or
+tuple), one entry per prompt, each made by `make_constraint`; a None entry leaves its row
+unconstrained (its value is the plain text). A list needs a list of prompts of the same length
+(`UsageError` otherwise); any other argument constrains every row alike.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import regex as regex_module
 
 from decoding.automaton.expr import Expr
 from decoding.automaton.language import Language
-from decoding.errors import OutputValidationError, UsageError
+from decoding.errors import OutputValidationError, TypedecodeError, UsageError
 from decoding.hf.options import ConstraintOptions
 from decoding.util import LRU
 
@@ -82,6 +87,33 @@ def make_constraint(schema: Any = None, regex: Any = None,
         return _schema_constraint(schema, options, cache_dir)
 
     return make() if key is None else _MEMO.get_or_make(key, make)[0]
+
+
+def row_constraints(schema: Any, regex: Any, options: ConstraintOptions | None,
+                    cache_dir: Any, rows: int | None) -> tuple[Constraint | None, ...]:
+    """One constraint per prompt (see the module docstring); `rows`: the number of prompts of a
+    batch, None for a single prompt (which takes no list)."""
+    if schema is not None and regex is not None:
+        raise UsageError("pass either schema= or regex=, not both")
+    name, given = ("schema", schema) if schema is not None else ("regex", regex)
+    if not isinstance(given, (list, tuple)):
+        one = make_constraint(schema=schema, regex=regex, options=options, cache_dir=cache_dir)
+        return (one,) * (rows or 1)
+    if rows is None:
+        raise UsageError(f"{name}= is a list ({len(given)} entries): a constraint per row needs "
+                         f"a list of prompts of the same length")
+    if len(given) != rows:
+        raise UsageError(f"{name}= has {len(given)} entries for {rows} prompts: pass one per "
+                         f"prompt (None for an unconstrained row)")
+    constraints = []
+    for i, entry in enumerate(given):
+        try:
+            constraints.append(make_constraint(options=options, cache_dir=cache_dir,
+                                               **{name: entry}))
+        except TypedecodeError as exc:
+            exc.add_note(f"(in {name}[{i}])")
+            raise
+    return tuple(constraints)
 
 
 def _argument_key(schema: Any, regex: Any, options: ConstraintOptions) -> tuple | None:

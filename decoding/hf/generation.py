@@ -9,14 +9,18 @@ Call contract (`generate`, `Generator.generate`, `Generator.complete`, `Generato
 - `prompt`: a non-empty string is used as is (completion style); a list of `{"role", "content"}`
   messages is rendered with the tokenizer's chat template plus the generation prompt. A list of
   such prompts is a batch and gives a list back, in order. An empty string is a `UsageError`.
-- `schema` / `regex` / neither: see `decoding.hf.constraint` for the value returned.
+- `schema` / `regex` / neither: see `decoding.hf.constraint` for the value returned. With a
+  list of prompts, either may be a list too, one constraint per prompt (None: that row is
+  unconstrained), all decoded in one padded batch (`decoding.hf.constraint.row_constraints`).
 
-Loop contract (one guide state per batch row):
+Loop contract (each batch row has its own guide, or none, and its own guide state):
 - The prompt is encoded once (left padding, position ids from the attention mask); every later
   step feeds only the new token and reuses the KV cache (`cache` / `past_key_values`).
 - Under a constraint, logits are masked with `guide.allowed_tokens(state)`, so EOS is possible
   only in accepting states, and a row ends at once when `guide.is_finished(state)`.
-  Without one, only ids past the tokenizer's vocabulary are masked.
+  Without one, only ids past the tokenizer's vocabulary are masked. Rows under different guides
+  (one per distinct constraint, compiled once through the generator's memo) share each forward
+  pass; a row that has finished is no longer advanced.
 - Greedy when `temperature == 0`; otherwise temperature / top-p sampling drawn from a
   `torch.Generator` seeded with `seed`, so the same seed reproduces the same output.
 - The text is the UTF-8 decoding of the generated tokens' raw bytes (EOS excluded).
@@ -66,11 +70,12 @@ from decoding.errors import (
     UsageError,
 )
 from decoding.guides.protocol import ForcedTextGuide, TokenGuide
-from decoding.hf.constraint import Constraint, make_constraint
+from decoding.hf.constraint import Constraint, row_constraints
 from decoding.hf.jump import JumpForward
 from decoding.hf.embedded import embedded_model
 from decoding.hf.models import resolve_model
 from decoding.hf.options import GenerationOptions, with_keywords
+from decoding.hf.partial_json import PartialJSON
 from decoding.hf.processor import RegexLogitsProcessor, StateMasks, mask_logits
 from decoding.tokens.index import TokenIndex
 from decoding.util import LRU
@@ -102,7 +107,7 @@ class Completion:
 class _Request:
     prompts: tuple[Prompt, ...]
     batch: bool
-    constraint: Constraint | None
+    constraints: tuple[Constraint | None, ...]  # one per prompt
     options: GenerationOptions
 
 
@@ -115,16 +120,23 @@ def _prepare(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | 
         raise UsageError(f"options must be a decoding.hf.options.GenerationOptions, got "
                          f"{type(options).__name__}")
     merged = with_keywords(options or GenerationOptions(), keywords)
-    constraint = make_constraint(schema=schema, regex=regex, options=merged, cache_dir=cache_dir)
-    return _Request(prompts, batch, constraint, merged)
+    constraints = row_constraints(schema, regex, merged, cache_dir,
+                                  len(prompts) if batch else None)
+    return _Request(prompts, batch, constraints, merged)
 
 
 def _prepare_one(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | None,
-                 keywords: dict[str, Any], cache_dir: Any) -> _Request:
-    """`_prepare` for a call that takes one prompt (streaming); `UsageError` for a batch."""
+                 keywords: dict[str, Any], cache_dir: Any, partial: Any = False) -> _Request:
+    """`_prepare` for a call that takes one prompt (streaming); `UsageError` for a batch, and
+    for `partial` other than a bool or True without `schema=` (partial values are JSON ones)."""
+    if not isinstance(partial, bool):
+        raise UsageError(f"partial must be True or False, got {partial!r}")
     request = _prepare(prompt, schema, regex, options, keywords, cache_dir)
     if request.batch:
         raise UsageError("stream takes one prompt, not a list of prompts")
+    if partial and schema is None:
+        raise UsageError("partial=True parses JSON as it arrives and needs schema=; with regex= "
+                         "or no constraint, stream the text (partial=False)")
     return request
 
 
@@ -166,10 +178,21 @@ def _check_messages(messages: Sequence[Mapping], where: str) -> None:
 # --- the loop ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _RowGuide:
+    """What constrains one batch row: its guide (None: unconstrained), the guide's jump-forward
+    planner (None: no jumps) and the ids that end the row (EOS)."""
+
+    guide: TokenGuide | None
+    jumps: JumpForward | None
+    eos_ids: frozenset[int]
+
+
 @dataclass
 class _Row:
-    """One batch row's progress: guide state, raw output bytes, and how it ended."""
+    """One batch row's progress: its guide, guide state, raw output bytes, and how it ended."""
 
+    spec: _RowGuide
     state: int
     out: bytearray = field(default_factory=bytearray)
     num_tokens: int = 0
@@ -188,38 +211,30 @@ class _Loop:
     """The masked decoding loop over one batch (see the module docstring)."""
 
     def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
-                 vocabulary: Vocabulary, guide: TokenGuide | None,
-                 options: GenerationOptions, eos_ids: frozenset[int],
-                 jumps: JumpForward | None = None):
+                 vocabulary: Vocabulary, specs: Sequence[_RowGuide],
+                 options: GenerationOptions):
         self.model = model
-        self.guide = guide
+        self.specs = specs
         self.options = options
         self.stops = options.stop_bytes()
-        self.jumps = jumps if options.jump_forward else None
         self.token_bytes = vocabulary.token_bytes
         self.vocab_len = vocabulary.size
-        self.eos_ids = eos_ids
         self.pad_id = tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = tokenizer.eos_token_id
         self.device = _device_of(model)
-        self.masks = StateMasks(guide, self.device) if guide is not None else None
+        self.masks = _RowMasks(specs, vocabulary.size, self.device)
         self.forward_args = _forward_args(model)
         # transformers 5 renamed `past_key_values` to `cache` (argument and output field).
         self.cache_arg = "cache" if "cache" in self.forward_args else "past_key_values"
 
     def run(self, prompt_ids: list[list[int]]) -> Iterator[list[_Row]]:
         """Yield the rows after every step; the last yield has every row done."""
-        guide, opts = self.guide, self.options
-        rows = [_Row(guide.initial_state if guide is not None else 0) for _ in prompt_ids]
-        if guide is not None and guide.is_finished(guide.initial_state):
-            for row in rows:
-                row.finish_reason = "pattern"
-            yield rows
-            return
+        opts = self.options
+        rows = [_start_row(spec) for spec in self.specs]
         ids, attention = self._left_pad([list(p) + self._jump(row)
                                           for p, row in zip(prompt_ids, rows)])
-        if all(row.done for row in rows):  # the pattern's whole text was forced
+        if all(row.done for row in rows):  # empty patterns, or their whole text was forced
             yield rows
             return
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
@@ -251,10 +266,11 @@ class _Loop:
     def _jump(self, row: _Row) -> list[int]:
         """Consume the tokens forced at the row's state (none without jump-forward); return
         those to feed (a row that ends on one needs no more)."""
-        if self.jumps is None or row.done:
+        jumps = row.spec.jumps
+        if jumps is None or not self.options.jump_forward or row.done:
             return []
         fed = []
-        for token in self.jumps(row.state):
+        for token in jumps(row.state):
             self._consume(row, token)
             fed.append(token)
             if row.done:
@@ -289,8 +305,8 @@ class _Loop:
         return inputs
 
     def _masked(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
-        if self.masks is not None:
-            logits = mask_logits(logits, self.masks([row.state for row in rows]))
+        if self.masks.constrained:
+            logits = mask_logits(logits, self.masks(rows, logits.shape[-1]))
         elif logits.shape[-1] > self.vocab_len:
             logits = logits.clone()
             logits[:, self.vocab_len:] = float("-inf")
@@ -317,8 +333,8 @@ class _Loop:
 
     def _consume(self, row: _Row, token: int) -> None:
         row.num_tokens += 1
-        guide = self.guide
-        if token in self.eos_ids:
+        guide = row.spec.guide
+        if token in row.spec.eos_ids:
             row.finish_reason = "eos"
             return
         if guide is not None:
@@ -334,6 +350,45 @@ class _Loop:
             row.finish_reason = "pattern"
         elif row.num_tokens >= self.options.max_new_tokens:
             row.finish_reason = "length"
+
+
+class _RowMasks:
+    """The `[batch, vocab]` masks of a step, one row per batch row: its guide's mask at its
+    state (a `StateMasks` per distinct guide), or, for an unconstrained row among constrained
+    ones, every id of the vocabulary."""
+
+    def __init__(self, specs: Sequence[_RowGuide], vocab_len: int, device: torch.device):
+        self.vocab_len = vocab_len
+        self.device = device
+        self._per_guide = {id(s.guide): StateMasks(s.guide, device)
+                           for s in specs if s.guide is not None}
+        self._plain: torch.Tensor | None = None
+
+    @property
+    def constrained(self) -> bool:
+        return bool(self._per_guide)
+
+    def __call__(self, rows: Sequence[_Row], width: int) -> torch.Tensor:
+        if len(self._per_guide) == 1 and all(row.spec.guide is not None for row in rows):
+            masks = next(iter(self._per_guide.values()))
+            return masks([row.state for row in rows])
+        return torch.stack([self._row(row, width) for row in rows])
+
+    def _row(self, row: _Row, width: int) -> torch.Tensor:
+        if row.spec.guide is not None:
+            return self._per_guide[id(row.spec.guide)].mask(row.state)
+        if self._plain is None or self._plain.shape[-1] != width:
+            self._plain = torch.arange(width, device=self.device) < self.vocab_len
+        return self._plain
+
+
+def _start_row(spec: _RowGuide) -> _Row:
+    """A row at its guide's initial state; done at once ("pattern") if that state is final."""
+    guide = spec.guide
+    row = _Row(spec, guide.initial_state if guide is not None else 0)
+    if guide is not None and guide.is_finished(row.state):
+        row.finish_reason = "pattern"
+    return row
 
 
 def _sample(probs: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
@@ -485,36 +540,66 @@ class Generator:
         return completions if request.batch else completions[0]
 
     def stream(self, prompt: Any, *, schema: Any = None, regex: Any = None,
-               options: GenerationOptions | None = None, **keywords: Any) -> Iterator[str]:
-        """Yield the text of one prompt piece by piece as it is generated.
+               partial: bool = False, options: GenerationOptions | None = None,
+               **keywords: Any) -> Iterator[Any]:
+        """Yield the output for one prompt as it is generated: its text in pieces, or with
+        `partial=True` (needs `schema=`) the value parsed so far.
 
-        The pieces join to the text `complete` returns; text that may still turn out to start a
-        stop string, or an incomplete UTF-8 character, is held back until it is settled. Raises
-        `IncompleteGeneration` at the end like `generate`; a schema's value is validated but
-        not returned (use `complete` for it).
+        Text pieces (the default) join to the text `complete` returns; text that may still turn
+        out to start a stop string, or an incomplete UTF-8 character, is held back until it is
+        settled. A schema's value is validated at the end but not returned (use `complete` or
+        `partial=True` for it).
+
+        `partial=True`: each time the JSON parsed so far changes, its plain value (dicts, lists,
+        strings, numbers: `decoding.hf.partial_json` says what a prefix shows: the members
+        complete so far and the string being written), then, last, the validated value
+        `generate` returns (a Pydantic instance for a model). The partial values grow: each one
+        extends the one before. Do not mutate them (they share their completed parts).
+
+        Either way, raises `IncompleteGeneration` at the end like `generate`.
         """
-        return self._stream(_prepare_one(prompt, schema, regex, options, keywords,
-                                         self.cache_dir))
+        request = _prepare_one(prompt, schema, regex, options, keywords, self.cache_dir, partial)
+        return self._stream(request, partial)
 
-    def _stream(self, request: _Request) -> Iterator[str]:
-        loop, prompt_ids = self._start(request)
+    def _stream(self, request: _Request, partial: bool) -> Iterator[Any]:
+        return self._stream_values(request) if partial else self._stream_text(request)
+
+    def _stream_text(self, request: _Request) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        stops = request.options.stop_bytes()
-        sent = 0
         row = None
-        for rows in loop.run(prompt_ids):
-            row = rows[0]
-            safe = len(row.result_bytes()) if row.done else \
-                len(row.out) - _pending_stop_prefix(row.out, stops)
-            if safe > sent:
-                piece = decoder.decode(bytes(row.out[sent:safe]))
-                sent = safe
-                if piece:
-                    yield piece
+        for settled, row in self._settled(request):
+            piece = decoder.decode(settled)
+            if piece:
+                yield piece
         tail = decoder.decode(b"", final=True)
         if tail:
             yield tail
         self._finish(request, [row])
+
+    def _stream_values(self, request: _Request) -> Iterator[Any]:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        parser = PartialJSON()
+        row = None
+        for settled, row in self._settled(request):
+            if row.done:  # the whole text: its value is the validated one
+                break
+            parser.feed(decoder.decode(settled))
+            if parser.changed:
+                yield parser.value()
+        yield self._finish(request, [row])[0].value
+
+    def _settled(self, request: _Request) -> Iterator[tuple[bytes, _Row]]:
+        """After every step of one prompt's loop: the output bytes settled since the last step
+        (none may still start a stop string; all once the row is done), and the row."""
+        loop, prompt_ids = self._start(request)
+        stops = request.options.stop_bytes()
+        sent = 0
+        for rows in loop.run(prompt_ids):
+            row = rows[0]
+            safe = len(row.result_bytes()) if row.done else \
+                len(row.out) - _pending_stop_prefix(row.out, stops)
+            yield bytes(row.out[sent:safe]) if safe > sent else b"", row
+            sent = max(sent, safe)
 
     def _execute(self, request: _Request) -> list[Completion]:
         loop, prompt_ids = self._start(request)
@@ -524,14 +609,18 @@ class Generator:
         return self._finish(request, rows)
 
     def _start(self, request: _Request) -> tuple[_Loop, list[list[int]]]:
-        guide, jumps = self._compiled(request.constraint) if request.constraint is not None \
-            else (None, None)
         vocabulary = self.vocabulary
         prompt_ids = [self._encode(p, i if request.batch else None)
                       for i, p in enumerate(request.prompts)]
-        eos = vocabulary.eos_token_ids if guide is not None else self._plain_eos(vocabulary)
-        return _Loop(self.model, self.tokenizer, vocabulary, guide, request.options, eos,
-                     jumps), prompt_ids
+        specs = [self._row_guide(c, vocabulary) for c in request.constraints]
+        return _Loop(self.model, self.tokenizer, vocabulary, specs, request.options), prompt_ids
+
+    def _row_guide(self, constraint: Constraint | None, vocabulary: Vocabulary) -> _RowGuide:
+        """A row's guide, jump planner and EOS ids under `constraint` (None: unconstrained)."""
+        if constraint is None:
+            return _RowGuide(None, None, self._plain_eos(vocabulary))
+        guide, jumps = self._compiled(constraint)
+        return _RowGuide(guide, jumps, vocabulary.eos_token_ids)
 
     def _plain_eos(self, vocabulary: Vocabulary) -> frozenset[int]:
         """EOS ids for unconstrained generation: the tokenizer's and the generation config's."""
@@ -559,12 +648,12 @@ class Generator:
         return list(ids)
 
     def _finish(self, request: _Request, rows: list[_Row]) -> list[Completion]:
-        constraint = request.constraint
         completions, incomplete = [], []
-        for i, row in enumerate(rows):
+        for i, (row, constraint) in enumerate(zip(rows, request.constraints)):
             text = row.result_bytes().decode("utf-8", errors="replace")
-            if constraint is not None and row.finish_reason == "length" \
-                    and not self.guide(constraint).is_accepting(row.state):
+            guide = row.spec.guide
+            if guide is not None and row.finish_reason == "length" \
+                    and not guide.is_accepting(row.state):
                 incomplete.append(i)
                 value = None
             else:
@@ -634,12 +723,13 @@ def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any =
     return values if request.batch else values[0]
 
 
-def stream(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any = None,
-           cache_dir: Any = None, options: GenerationOptions | None = None,
-           **keywords: Any) -> Iterator[str]:
-    """`generate` for one prompt, yielding the text piece by piece (see `Generator.stream`).
+def stream(prompt: Any, *, schema: Any = None, regex: Any = None, partial: bool = False,
+           model: Any = None, cache_dir: Any = None, options: GenerationOptions | None = None,
+           **keywords: Any) -> Iterator[Any]:
+    """`generate` for one prompt, yielding the text piece by piece, or with `partial=True` the
+    value parsed so far and last the validated value (see `Generator.stream`).
 
     The arguments are checked when `stream` is called, before the model is loaded.
     """
-    request = _prepare_one(prompt, schema, regex, options, keywords, cache_dir)
-    return _shared_generator(model, cache_dir)._stream(request)
+    request = _prepare_one(prompt, schema, regex, options, keywords, cache_dir, partial)
+    return _shared_generator(model, cache_dir)._stream(request, partial)
