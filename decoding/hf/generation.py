@@ -36,6 +36,16 @@ Loop contract (one guide state per batch row):
   and end a row like chosen ones (stop strings, pattern finished). In a batch each row jumps on
   its own: a step's new tokens are right-aligned per row, shorter rows left-padded with
   attention 0. `jump_forward=False` takes one step per token (benchmarks compare the two).
+- `on_length="finish"` (automaton engine): before generating, a budget too small for any
+  completion raises `IncompleteGeneration`; then each step allows only the tokens that keep a
+  completion within the tokens left, and jump-forward forces tokens only where they keep one
+  too (`decoding.hf.budget` states the bound and proves the output always ends accepted). A row
+  whose tokens were narrowed by the budget ends with finish reason "length".
+- `reasoning=(open, close)`: the constraint is put behind a free-text section
+  (`decoding.hf.reasoning`); `Completion.reasoning` is its text, the value is the answer's.
+  `max_reasoning_tokens=n`: once a row has generated n tokens without the closing marker, the
+  marker's tokens are forced (fed like jump-forward tokens, counted the same way; under
+  `on_length="finish"` only where the budget keeps a completion).
 
 Threads: `generate`, `stream` and one `Generator` may be used from several threads at once. Each
 call has its own loop (rows, KV cache, device copies of the masks); what calls share is
@@ -67,12 +77,15 @@ from decoding.errors import (
 )
 from decoding.guides.protocol import ForcedTextGuide, TokenGuide
 from decoding.hf.constraint import Constraint, make_constraint
+from decoding.hf.budget import budget_of
 from decoding.hf.jump import JumpForward
 from decoding.hf.embedded import embedded_model
 from decoding.hf.models import resolve_model
 from decoding.hf.options import GenerationOptions, with_keywords
 from decoding.hf.processor import RegexLogitsProcessor, StateMasks, mask_logits
+from decoding.hf.reasoning import Reasoning
 from decoding.tokens.index import TokenIndex
+from decoding.tokens.spelling import speller_of
 from decoding.util import LRU
 
 if TYPE_CHECKING:
@@ -89,13 +102,16 @@ class Completion:
 
     `text`: the generated text (stop string excluded); `value`: what `generate` returns for it;
     `num_tokens`: tokens generated (EOS included); `finish_reason`: "pattern" (the pattern allows
-    nothing more), "eos", "stop" (a stop string) or "length" (`max_new_tokens`).
+    nothing more), "eos", "stop" (a stop string) or "length" (`max_new_tokens`, or the
+    `on_length="finish"` budget narrowed the tokens); `reasoning`: the reasoning section's
+    text with `reasoning=`, else None.
     """
 
     text: str
     value: Any
     num_tokens: int
     finish_reason: str
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,10 @@ def _prepare(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | 
                          f"{type(options).__name__}")
     merged = with_keywords(options or GenerationOptions(), keywords)
     constraint = make_constraint(schema=schema, regex=regex, options=merged, cache_dir=cache_dir)
+    if merged.reasoning is not None:
+        if constraint is None:
+            raise UsageError("reasoning= needs schema= or regex= (the answer after the section)")
+        constraint = Reasoning.of(merged.reasoning).constraint(constraint)
     return _Request(prompts, batch, constraint, merged)
 
 
@@ -175,6 +195,7 @@ class _Row:
     num_tokens: int = 0
     end: int | None = None          # length of the returned bytes when a stop string cut them
     finish_reason: str | None = None
+    steered: bool = False           # the on_length="finish" budget narrowed a step's tokens
 
     @property
     def done(self) -> bool:
@@ -196,6 +217,9 @@ class _Loop:
         self.options = options
         self.stops = options.stop_bytes()
         self.jumps = jumps if options.jump_forward else None
+        self.budget = budget_of(guide) if guide is not None and options.on_length == "finish" \
+            else None
+        self.reasoning = Reasoning.of(options.reasoning)
         self.token_bytes = vocabulary.token_bytes
         self.vocab_len = vocabulary.size
         self.eos_ids = eos_ids
@@ -212,12 +236,14 @@ class _Loop:
         """Yield the rows after every step; the last yield has every row done."""
         guide, opts = self.guide, self.options
         rows = [_Row(guide.initial_state if guide is not None else 0) for _ in prompt_ids]
+        if self.budget is not None:
+            self.budget.check_start(guide.initial_state, opts.max_new_tokens)
         if guide is not None and guide.is_finished(guide.initial_state):
             for row in rows:
                 row.finish_reason = "pattern"
             yield rows
             return
-        ids, attention = self._left_pad([list(p) + self._jump(row)
+        ids, attention = self._left_pad([list(p) + self._forced(row)
                                           for p, row in zip(prompt_ids, rows)])
         if all(row.done for row in rows):  # the pattern's whole text was forced
             yield rows
@@ -239,7 +265,7 @@ class _Loop:
                 feed = []
                 if not row.done:
                     self._consume(row, token)
-                    feed = [token] + self._jump(row)
+                    feed = [token] + self._forced(row)
                 feeds.append(feed if not row.done else [])
             yield rows
             if all(row.done for row in rows):
@@ -248,13 +274,44 @@ class _Loop:
             attention = torch.cat([attention, new], dim=1)
             positions = positions[:, -1:] + new.cumsum(-1)
 
+    def _forced(self, row: _Row) -> list[int]:
+        """Consume the tokens forced at the row's state: jump-forward's, and the closing
+        marker where `max_reasoning_tokens` is reached (then jump-forward's after it); return
+        those to feed."""
+        fed = self._jump(row)
+        closing = self._closing(row)
+        if closing:
+            fed += self._feed(row, closing) + self._jump(row)
+        return fed
+
     def _jump(self, row: _Row) -> list[int]:
-        """Consume the tokens forced at the row's state (none without jump-forward); return
+        """Consume the tokens jump-forward forces at the row's state (none without it); return
         those to feed (a row that ends on one needs no more)."""
         if self.jumps is None or row.done:
             return []
+        return self._feed(row, self.jumps(row.state))
+
+    def _closing(self, row: _Row) -> list[int]:
+        """The closing marker's tokens when the row's reasoning must end now, else []."""
+        section, limit = self.reasoning, self.options.max_reasoning_tokens
+        if section is None or limit is None or row.done or row.num_tokens < limit \
+                or not section.open_in(row.out):
+            return []
+        return section.closing(self.guide, speller_of(self.guide.vocabulary), row.state,
+                               bytes(row.out))
+
+    def _feed(self, row: _Row, tokens: Sequence[int]) -> list[int]:
+        """Consume forced `tokens` (none where the budget would not keep a completion); return
+        those to feed (a row that ends on one needs no more)."""
+        if self.budget is not None and tokens:
+            after = row.state
+            for token in tokens:
+                after = self.guide.advance(after, token)
+            if not self.budget.fits(row.state, after, len(tokens),
+                                    self.options.max_new_tokens - row.num_tokens):
+                return []
         fed = []
-        for token in self.jumps(row.state):
+        for token in tokens:
             self._consume(row, token)
             fed.append(token)
             if row.done:
@@ -290,7 +347,10 @@ class _Loop:
 
     def _masked(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
         if self.masks is not None:
-            logits = mask_logits(logits, self.masks([row.state for row in rows]))
+            allowed = self.masks([row.state for row in rows])
+            if self.budget is not None:
+                allowed = self._steer(allowed, rows)
+            logits = mask_logits(logits, allowed)
         elif logits.shape[-1] > self.vocab_len:
             logits = logits.clone()
             logits[:, self.vocab_len:] = float("-inf")
@@ -301,6 +361,19 @@ class _Loop:
                 raise GenerationError(f"no token of the vocabulary can continue the pattern "
                                       f"after {text!r} (row {i})")
         return logits
+
+    def _steer(self, allowed: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
+        """`allowed` narrowed per row by the budget (`decoding.hf.budget`)."""
+        out = list(allowed)
+        for i, row in enumerate(rows):
+            if row.done:
+                continue
+            left = self.options.max_new_tokens - row.num_tokens
+            narrowed = self.budget.restrict(row.state, left, allowed[i])
+            if narrowed is not None and not torch.equal(narrowed, allowed[i]):
+                out[i] = narrowed
+                row.steered = True
+        return torch.stack(out)
 
     def _choose(self, logits: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
         opts = self.options
@@ -492,6 +565,7 @@ class Generator:
         stop string, or an incomplete UTF-8 character, is held back until it is settled. Raises
         `IncompleteGeneration` at the end like `generate`; a schema's value is validated but
         not returned (use `complete` for it).
+        With `reasoning=`, the pieces are the whole text, reasoning section included.
         """
         return self._stream(_prepare_one(prompt, schema, regex, options, keywords,
                                          self.cache_dir))
@@ -561,6 +635,7 @@ class Generator:
     def _finish(self, request: _Request, rows: list[_Row]) -> list[Completion]:
         constraint = request.constraint
         completions, incomplete = [], []
+        section = Reasoning.of(request.options.reasoning)
         for i, row in enumerate(rows):
             text = row.result_bytes().decode("utf-8", errors="replace")
             if constraint is not None and row.finish_reason == "length" \
@@ -569,7 +644,9 @@ class Generator:
                 value = None
             else:
                 value = constraint.parse(text) if constraint is not None else text
-            completions.append(Completion(text, value, row.num_tokens, row.finish_reason))
+            reason = "length" if row.steered else row.finish_reason
+            completions.append(Completion(text, value, row.num_tokens, reason,
+                                          section.split(text)[0] if section else None))
         if incomplete:
             first = completions[incomplete[0]]
             where = f" (prompt{'s' if len(incomplete) > 1 else ''} " \
