@@ -5,15 +5,17 @@
 guide state s, an upper bound `bound(s)` on the tokens needed to reach an accepting state:
 - `distance(s)`: the length in bytes of the shortest completion of s
   (`decoding.automaton.shortest`), counted as tokens only when every one of the 256 bytes is a
-  token of its own (`Speller.byte_complete`: byte-level BPE vocabularies such as SmolLM2's and
-  Gemma's); then the bytes of a shortest completion, one token each, are a token path of that
-  length.
+  token of its own (`Speller.byte_complete`; SmolLM2's vocabulary is not: it lacks a few
+  control and non-UTF-8 bytes); then the bytes of a shortest completion, one token each, are a
+  token path of that length. It saves computing plans, which are never longer.
 - `plan(s)`: a token path to acceptance: the shortest completion of s spelled with the fewest
   greedy longest-match tokens (`decoding.tokens.spelling`); where a state lies on the plan of
   another state, it keeps the shorter of its own plan and that plan's rest.
-`bound(s)` is the smaller of the two. It is exact in bytes, and in tokens it is the length of a
-real path, so it never refuses a budget a plan fits: a Pydantic model whose shortest JSON
-spells in 15 tokens needs a budget of 15, not of its byte length.
+`bound(s)` is the smaller of the two (no bound: a shortest completion that the vocabulary
+cannot spell, which `check_start` refuses). It is the length of a real token path, at most the
+byte distance, so it never refuses a budget that path fits: a Pydantic model whose shortest
+JSON spells in 15 tokens needs a budget of 15, not of its byte length. It is not the exact
+token distance (a split into fewer, longer tokens, or a longer text in fewer tokens, may exist).
 
 Witness invariant (W): for every non-accepting state s with a bound, the token `witness(s)` is
 allowed in s and `bound(advance(s, witness(s))) <= bound(s) - 1`. Where the bound is the
@@ -77,6 +79,7 @@ class Budget:
         self._plans: dict[int, tuple[int, ...]] = {}
         self._largest: dict[int, int] = {}
         self._tables: LRU[int, np.ndarray] = LRU(_TABLES)
+        self._eos = np.fromiter(guide.vocabulary.eos_token_ids, dtype=np.int64)
         self._lock = threading.RLock()
 
     def bound(self, state: int) -> int:
@@ -123,6 +126,7 @@ class Budget:
         if self._largest[state] <= left - 1:
             return None
         keep = table <= left - 1
+        keep[self._eos] = True  # as the guide's mask says: allowed exactly where it accepts
         if not self.automaton.is_accepting(state):
             keep[self.witness(state)] = True
         out = allowed.clone()
