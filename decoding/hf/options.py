@@ -111,20 +111,29 @@ def with_keywords(options: _O, keywords: Mapping[str, Any]) -> _O:
 
 def _check_agent_options(options: GenerationOptions) -> None:
     """`on_length`, `reasoning` (normalized to a tuple) and `max_reasoning_tokens`."""
-    from decoding.hf.reasoning import Reasoning
-
     if options.on_length not in ("raise", "finish"):
         raise UsageError(f'on_length must be "raise" or "finish", got {options.on_length!r}')
     if options.on_length == "finish" and options.engine != "automaton":
         raise UsageError('on_length="finish" needs the automaton engine (engine="automaton")')
-    section = Reasoning.of(options.reasoning)
-    if section is not None:
-        object.__setattr__(options, "reasoning", (section.open, section.close))
+    markers = reasoning_markers(options.reasoning)
+    object.__setattr__(options, "reasoning", markers)
     limit = options.max_reasoning_tokens
-    if limit is not None and (section is None or isinstance(limit, bool)
+    if limit is not None and (markers is None or isinstance(limit, bool)
                               or not isinstance(limit, int) or limit < 0):
         raise UsageError(f"max_reasoning_tokens must be an integer >= 0 given with reasoning=, "
                          f"got {limit!r}")
+
+
+def reasoning_markers(value: Any) -> tuple[str, str] | None:
+    """A `reasoning=` argument as a pair of non-empty marker strings, or None (`UsageError` for
+    anything else)."""
+    if value is None:
+        return None
+    if not isinstance(value, (tuple, list)) or len(value) != 2 \
+            or not all(isinstance(m, str) and m for m in value):
+        raise UsageError(f"reasoning must be a pair of non-empty marker strings such as "
+                         f"('<think>', '</think>'), got {value!r}")
+    return (value[0], value[1])
 
 
 def _check_bool(name: str, value: Any) -> None:

@@ -34,6 +34,7 @@ from decoding.automaton.language import Language
 from decoding.automaton.syntax import parse
 from decoding.errors import GenerationError, UsageError
 from decoding.hf.constraint import Constraint
+from decoding.hf.options import reasoning_markers
 from decoding.tokens.spelling import Speller
 
 
@@ -48,13 +49,8 @@ class Reasoning:
     def of(cls, value: object) -> Reasoning | None:
         """The section of a `reasoning=` argument: None, or two non-empty marker strings
         (`UsageError` otherwise)."""
-        if value is None:
-            return None
-        if not isinstance(value, (tuple, list)) or len(value) != 2 \
-                or not all(isinstance(m, str) and m for m in value):
-            raise UsageError(f"reasoning must be a pair of non-empty marker strings such as "
-                             f"('<think>', '</think>'), got {value!r}")
-        return cls(value[0], value[1])
+        markers = reasoning_markers(value)
+        return None if markers is None else cls(*markers)
 
     def expression(self, inner: x.Expr) -> x.Expr:
         """`open? T inner` (see the module docstring)."""
