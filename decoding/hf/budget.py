@@ -58,6 +58,7 @@ from decoding.automaton.shortest import shortest_word
 from decoding.errors import IncompleteGeneration, UsageError
 from decoding.guides.protocol import TokenGuide
 from decoding.tokens.spelling import speller_of
+from decoding.tokens.walk import read
 from decoding.util import LRU
 
 _TABLES = 64  # next-state bound tables kept per budget (one int32 per token each)
@@ -72,8 +73,10 @@ class Budget:
 
         if not isinstance(guide, Guide):
             raise UsageError('on_length="finish" needs the automaton engine (engine="automaton")')
-        self.guide = guide
+        # The guide's parts, not the guide: `budget_of` keys budgets weakly by guide.
+        self.index = guide.index
         self.automaton = guide.automaton
+        self.vocabulary = guide.vocabulary
         self.speller = speller_of(guide.vocabulary)
         self._distance: dict[int, int] = {}
         self._plans: dict[int, tuple[int, ...]] = {}
@@ -142,9 +145,9 @@ class Budget:
         if found is not None:
             return found
         with self._lock:
-            nexts = self.guide.index.walk(state)
+            nexts = self.index.walk(state)
             live = nexts != DEAD
-            special = np.fromiter(self.guide.vocabulary.special_ids, dtype=np.int64)
+            special = np.fromiter(self.vocabulary.special_ids, dtype=np.int64)
             live[special[special < len(live)]] = False
             targets, where = np.unique(nexts[live], return_inverse=True)
             bounds = np.fromiter((self.bound(int(t)) for t in targets), dtype=np.int64,
@@ -174,7 +177,7 @@ class Budget:
                 known = self._plans.get(s)
                 if known is None or len(known) > len(tokens) - i:
                     self._plans[s] = tokens[i:]
-                s = self.guide.advance(s, token)
+                s = read(self.automaton, s, self.vocabulary.bytes_of(token))
         return self._plans.get(state)
 
 

@@ -193,3 +193,17 @@ def test_option_errors(gen, keywords, message):
 def test_reasoning_needs_a_constraint(gen):
     with pytest.raises(UsageError, match="needs schema= or regex="):
         gen.generate("x", reasoning=THINK)
+
+
+def test_a_budget_does_not_keep_its_guide_alive(gen):
+    import gc
+    import weakref
+
+    from decoding import compile
+
+    guide = compile("(ab)+c", gen.vocabulary)
+    assert budget_of(guide).bound(guide.initial_state) >= 1
+    ref = weakref.ref(guide)
+    del guide
+    gc.collect()
+    assert ref() is None
