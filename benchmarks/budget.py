@@ -7,7 +7,8 @@ Each workload runs once per mode, greedy, with `max_new_tokens=--budget` (64 by 
 the default model (SmolLM2-135M-Instruct) with an empty temporary disk cache. A call counts as
 valid when it returns and its text validates (jsonschema for a schema, `regex.fullmatch` for
 the regex); `IncompleteGeneration` counts as not valid. Writes budget.md and budget.json to
-`--out` (default benchmarks/results). Run from the repository root:
+`--out` (default benchmarks/results). The selection, as in `benchmarks.e2e`, needs
+lm-format-enforcer (the `bench` extra). Run from the repository root:
 
     python -m benchmarks.budget [--budget 64] [--schemas 10] [--seed 0] [--threads 1]
 """
