@@ -16,6 +16,9 @@ cannot spell, which `check_start` refuses). It is the length of a real token pat
 byte distance, so it never refuses a budget that path fits: a Pydantic model whose shortest
 JSON spells in 15 tokens needs a budget of 15, not of its byte length. It is not the exact
 token distance (a split into fewer, longer tokens, or a longer text in fewer tokens, may exist).
+Known gap: the shortest completion is chosen by bytes alone (lowest bytes first), so where it
+holds a byte the vocabulary cannot write (SmolLM2 has no token for 0x04) the state has no bound,
+even if a longer completion could be spelled; such a start is refused, such a token never kept.
 
 Witness invariant (W): for every non-accepting state s with a bound, the token `witness(s)` is
 allowed in s and `bound(advance(s, witness(s))) <= bound(s) - 1`. Where the bound is the
@@ -109,6 +112,10 @@ class Budget:
     def check_start(self, state: int, max_new_tokens: int) -> None:
         """`IncompleteGeneration` unless a completion from `state` fits `max_new_tokens`."""
         need = self.bound(state)
+        if need == _FAR:
+            raise IncompleteGeneration(
+                'on_length="finish": no shortest completion of the pattern can be spelled with '
+                "the vocabulary's tokens; nothing was generated", "", 0)
         if need > max_new_tokens:
             raise IncompleteGeneration(
                 f'on_length="finish": the shortest completion needs {need} tokens but '
@@ -153,7 +160,7 @@ class Budget:
             bounds = np.fromiter((self.bound(int(t)) for t in targets), dtype=np.int64,
                                  count=len(targets))
             table = np.full(len(nexts), _FAR, dtype=np.int32)
-            table[live] = np.minimum(bounds[where], _FAR)
+            table[live] = np.minimum(bounds[where], _FAR - 1)  # no bound: never fits
             self._largest[state] = int(table[table < _FAR].max(initial=0))
             self._tables.put(state, table)
             return table

@@ -207,3 +207,9 @@ def test_a_budget_does_not_keep_its_guide_alive(gen):
     del guide
     gc.collect()
     assert ref() is None
+
+
+def test_an_unspellable_completion_is_refused_before_generating(gen):
+    """SmolLM2 has no token for the byte 0x04: no budget can promise to write it."""
+    with pytest.raises(IncompleteGeneration, match="cannot be spelled|can be spelled"):
+        gen.generate("x", regex="\x04", max_new_tokens=50, on_length="finish")

@@ -83,7 +83,7 @@ class Review(BaseModel):
 def test_fifteen_token_model_finishes_within_forty(default_gen):
     assert smallest_budget(default_gen, Review) == 15
     prompt = [{"role": "user", "content": "Review a very long novel in JSON, with a long title."}]
-    outs = default_gen.complete([prompt] * 3, schema=Review, max_new_tokens=40,
+    outs = default_gen.complete([prompt] * 2, schema=Review, max_new_tokens=40,
                                 on_length="finish", temperature=1.0, seed=0)
     for out in outs:
         assert isinstance(out.value, Review) and out.num_tokens <= 40
