@@ -26,6 +26,7 @@ at the end of `out`), spelled with the vocabulary's tokens and checked against t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from decoding.automaton import expr as x
 from decoding.automaton.dfa import DEAD
@@ -36,6 +37,9 @@ from decoding.errors import GenerationError, UsageError
 from decoding.hf.constraint import Constraint
 from decoding.hf.options import reasoning_markers
 from decoding.tokens.spelling import Speller
+
+if TYPE_CHECKING:
+    from decoding.guides.guide import Guide
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class Reasoning:
         """Whether an output so far is still inside the section (no closing marker yet)."""
         return self.close.encode("utf-8") not in out
 
-    def closing(self, guide, speller: Speller, state: int, out: bytes) -> list[int]:
+    def closing(self, guide: Guide, speller: Speller, state: int, out: bytes) -> list[int]:
         """Token ids that end the section from `state` after output `out` (see the module
         docstring); `GenerationError` if the guide refuses them."""
         automaton, close = guide.automaton, self.close.encode("utf-8")

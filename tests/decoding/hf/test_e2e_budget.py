@@ -6,7 +6,8 @@
   run returns a validating object within its budget.
 - A Pydantic model whose shortest JSON spells in 15 tokens finishes within 40 (the issue's case).
 - `max_reasoning_tokens=8`: a validating object and the reasoning text.
-Slow (marked `slow`): about 40 s on a busy 2-core machine.
+Slow (marked `slow`): about 70 s of calls on a busy 2-core machine, plus the default model's
+load (shared with the other slow tests through the session fixture `default_gen`).
 """
 
 from __future__ import annotations
