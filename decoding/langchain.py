@@ -91,6 +91,9 @@ class RELLM(BaseLLM):
     whitespace: str | None = _DEFAULTS.whitespace
     max_depth: int = _DEFAULTS.max_depth
     jump_forward: bool = _DEFAULTS.jump_forward
+    on_length: str = _DEFAULTS.on_length
+    reasoning: tuple[str, str] | None = _DEFAULTS.reasoning
+    max_reasoning_tokens: int | None = _DEFAULTS.max_reasoning_tokens
     cache_dir: Any = None
 
     _slot: _GeneratorSlot = PrivateAttr(default_factory=_GeneratorSlot)

@@ -40,6 +40,16 @@ Loop contract (each batch row has its own guide, or none, and its own guide stat
   and end a row like chosen ones (stop strings, pattern finished). In a batch each row jumps on
   its own: a step's new tokens are right-aligned per row, shorter rows left-padded with
   attention 0. `jump_forward=False` takes one step per token (benchmarks compare the two).
+- `on_length="finish"` (automaton engine): before generating, a budget too small for any
+  completion raises `IncompleteGeneration`; then each step allows only the tokens that keep a
+  completion within the tokens left, and jump-forward forces tokens only where they keep one
+  too (`decoding.hf.budget` states the bound and proves the output always ends accepted). A row
+  whose tokens were narrowed by the budget ends with finish reason "length".
+- `reasoning=(open, close)`: the constraint is put behind a free-text section
+  (`decoding.hf.reasoning`); `Completion.reasoning` is its text, the value is the answer's.
+  `max_reasoning_tokens=n`: once a row has generated n tokens without the closing marker, the
+  marker's tokens are forced (fed like jump-forward tokens, counted the same way; under
+  `on_length="finish"` only where the budget keeps a completion).
 
 Threads: `generate`, `stream` and one `Generator` may be used from several threads at once. Each
 call has its own loop (rows, KV cache, device copies of the masks); what calls share is
@@ -70,6 +80,7 @@ from decoding.errors import (
     UsageError,
 )
 from decoding.guides.protocol import ForcedTextGuide, TokenGuide
+from decoding.hf.budget import Budget, budget_of
 from decoding.hf.constraint import Constraint, row_constraints
 from decoding.hf.jump import JumpForward
 from decoding.hf.embedded import embedded_model
@@ -77,7 +88,9 @@ from decoding.hf.models import resolve_model
 from decoding.hf.options import GenerationOptions, with_keywords
 from decoding.hf.partial_json import PartialJSON
 from decoding.hf.processor import RegexLogitsProcessor, StateMasks, mask_logits
+from decoding.hf.reasoning import Reasoning
 from decoding.tokens.index import TokenIndex
+from decoding.tokens.spelling import speller_of
 from decoding.util import LRU
 
 if TYPE_CHECKING:
@@ -94,13 +107,16 @@ class Completion:
 
     `text`: the generated text (stop string excluded); `value`: what `generate` returns for it;
     `num_tokens`: tokens generated (EOS included); `finish_reason`: "pattern" (the pattern allows
-    nothing more), "eos", "stop" (a stop string) or "length" (`max_new_tokens`).
+    nothing more), "eos", "stop" (a stop string) or "length" (`max_new_tokens`, or the
+    `on_length="finish"` budget narrowed the tokens); `reasoning`: the reasoning section's
+    text with `reasoning=`, else None.
     """
 
     text: str
     value: Any
     num_tokens: int
     finish_reason: str
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,12 @@ def _prepare(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | 
     merged = with_keywords(options or GenerationOptions(), keywords)
     constraints = row_constraints(schema, regex, merged, cache_dir,
                                   len(prompts) if batch else None)
+    section = Reasoning.of(merged.reasoning)
+    if section is not None:
+        if any(c is None for c in constraints):
+            raise UsageError("reasoning= needs schema= or regex= for every prompt (the answer "
+                             "after the section)")
+        constraints = tuple(section.constraint(c) for c in constraints)
     return _Request(prompts, batch, constraints, merged)
 
 
@@ -181,11 +203,13 @@ def _check_messages(messages: Sequence[Mapping], where: str) -> None:
 @dataclass(frozen=True)
 class _RowGuide:
     """What constrains one batch row: its guide (None: unconstrained), the guide's jump-forward
-    planner (None: no jumps) and the ids that end the row (EOS)."""
+    planner (None: no jumps), the ids that end the row (EOS) and, with `on_length="finish"`,
+    the guide's budget (`decoding.hf.budget`; None otherwise)."""
 
     guide: TokenGuide | None
     jumps: JumpForward | None
     eos_ids: frozenset[int]
+    budget: Budget | None = None
 
 
 @dataclass
@@ -198,6 +222,7 @@ class _Row:
     num_tokens: int = 0
     end: int | None = None          # length of the returned bytes when a stop string cut them
     finish_reason: str | None = None
+    steered: bool = False           # the on_length="finish" budget narrowed a step's tokens
 
     @property
     def done(self) -> bool:
@@ -217,6 +242,7 @@ class _Loop:
         self.specs = specs
         self.options = options
         self.stops = options.stop_bytes()
+        self.reasoning = Reasoning.of(options.reasoning)
         self.token_bytes = vocabulary.token_bytes
         self.vocab_len = vocabulary.size
         self.pad_id = tokenizer.pad_token_id
@@ -232,7 +258,10 @@ class _Loop:
         """Yield the rows after every step; the last yield has every row done."""
         opts = self.options
         rows = [_start_row(spec) for spec in self.specs]
-        ids, attention = self._left_pad([list(p) + self._jump(row)
+        for row in rows:
+            if row.spec.budget is not None:
+                row.spec.budget.check_start(row.state, opts.max_new_tokens)
+        ids, attention = self._left_pad([list(p) + self._forced(row)
                                           for p, row in zip(prompt_ids, rows)])
         if all(row.done for row in rows):  # empty patterns, or their whole text was forced
             yield rows
@@ -254,7 +283,7 @@ class _Loop:
                 feed = []
                 if not row.done:
                     self._consume(row, token)
-                    feed = [token] + self._jump(row)
+                    feed = [token] + self._forced(row)
                 feeds.append(feed if not row.done else [])
             yield rows
             if all(row.done for row in rows):
@@ -263,14 +292,47 @@ class _Loop:
             attention = torch.cat([attention, new], dim=1)
             positions = positions[:, -1:] + new.cumsum(-1)
 
+    def _forced(self, row: _Row) -> list[int]:
+        """Consume the tokens forced at the row's state: jump-forward's, and the closing
+        marker where `max_reasoning_tokens` is reached (then jump-forward's after it); return
+        those to feed."""
+        fed = self._jump(row)
+        closing = self._closing(row)
+        if closing:
+            fed += self._feed(row, closing) + self._jump(row)
+        return fed
+
     def _jump(self, row: _Row) -> list[int]:
-        """Consume the tokens forced at the row's state (none without jump-forward); return
+        """Consume the tokens jump-forward forces at the row's state (none without it); return
         those to feed (a row that ends on one needs no more)."""
         jumps = row.spec.jumps
         if jumps is None or not self.options.jump_forward or row.done:
             return []
+        return self._feed(row, jumps(row.state))
+
+    def _closing(self, row: _Row) -> list[int]:
+        """The closing marker's tokens when the row's reasoning must end now, else []."""
+        section, limit = self.reasoning, self.options.max_reasoning_tokens
+        if section is None or limit is None or row.done or row.num_tokens < limit \
+                or not section.open_in(row.out):
+            return []
+        guide = row.spec.guide
+        return section.closing(guide, speller_of(guide.vocabulary), row.state,
+                               bytes(row.out))
+
+    def _feed(self, row: _Row, tokens: Sequence[int]) -> list[int]:
+        """Consume forced `tokens` (none where the budget would not keep a completion); return
+        those to feed (a row that ends on one needs no more)."""
+        budget = row.spec.budget
+        if budget is not None and tokens:
+            after = row.state
+            for token in tokens:
+                after = row.spec.guide.advance(after, token)
+            if not budget.fits(row.state, after, len(tokens),
+                                    self.options.max_new_tokens - row.num_tokens):
+                return []
         fed = []
-        for token in jumps(row.state):
+        for token in tokens:
             self._consume(row, token)
             fed.append(token)
             if row.done:
@@ -306,7 +368,10 @@ class _Loop:
 
     def _masked(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
         if self.masks.constrained:
-            logits = mask_logits(logits, self.masks(rows, logits.shape[-1]))
+            allowed = self.masks(rows, logits.shape[-1])
+            if any(row.spec.budget is not None for row in rows):
+                allowed = self._steer(allowed, rows)
+            logits = mask_logits(logits, allowed)
         elif logits.shape[-1] > self.vocab_len:
             logits = logits.clone()
             logits[:, self.vocab_len:] = float("-inf")
@@ -317,6 +382,19 @@ class _Loop:
                 raise GenerationError(f"no token of the vocabulary can continue the pattern "
                                       f"after {text!r} (row {i})")
         return logits
+
+    def _steer(self, allowed: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
+        """`allowed` narrowed per row by the budget (`decoding.hf.budget`)."""
+        out = list(allowed)
+        for i, row in enumerate(rows):
+            if row.done or row.spec.budget is None:
+                continue
+            left = self.options.max_new_tokens - row.num_tokens
+            narrowed = row.spec.budget.restrict(row.state, left, allowed[i])
+            if narrowed is not None and not torch.equal(narrowed, allowed[i]):
+                out[i] = narrowed
+                row.steered = True
+        return torch.stack(out)
 
     def _choose(self, logits: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
         opts = self.options
@@ -556,6 +634,9 @@ class Generator:
         `generate` returns (a Pydantic instance for a model). The partial values grow: each one
         extends the one before. Do not mutate them (they share their completed parts).
 
+        With `reasoning=`, text pieces are the whole text, reasoning section included; partial
+        values are those of the answer after the closing marker.
+
         Either way, raises `IncompleteGeneration` at the end like `generate`.
         """
         request = _prepare_one(prompt, schema, regex, options, keywords, self.cache_dir, partial)
@@ -579,11 +660,19 @@ class Generator:
     def _stream_values(self, request: _Request) -> Iterator[Any]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parser = PartialJSON()
+        section = Reasoning.of(request.options.reasoning)
+        held: str | None = ""  # with a reasoning section: the text up to its closing marker
         row = None
         for settled, row in self._settled(request):
             if row.done:  # the whole text: its value is the validated one
                 break
-            parser.feed(decoder.decode(settled))
+            text = decoder.decode(settled)
+            if section is not None and held is not None:
+                held += text
+                if section.close not in held:
+                    continue
+                text, held = section.split(held)[1], None
+            parser.feed(text)
             if parser.changed:
                 yield parser.value()
         yield self._finish(request, [row])[0].value
@@ -612,15 +701,19 @@ class Generator:
         vocabulary = self.vocabulary
         prompt_ids = [self._encode(p, i if request.batch else None)
                       for i, p in enumerate(request.prompts)]
-        specs = [self._row_guide(c, vocabulary) for c in request.constraints]
+        finish = request.options.on_length == "finish"
+        specs = [self._row_guide(c, vocabulary, finish) for c in request.constraints]
         return _Loop(self.model, self.tokenizer, vocabulary, specs, request.options), prompt_ids
 
-    def _row_guide(self, constraint: Constraint | None, vocabulary: Vocabulary) -> _RowGuide:
-        """A row's guide, jump planner and EOS ids under `constraint` (None: unconstrained)."""
+    def _row_guide(self, constraint: Constraint | None, vocabulary: Vocabulary,
+                   finish: bool) -> _RowGuide:
+        """A row's guide, jump planner, EOS ids and (`finish`: `on_length="finish"`) budget
+        under `constraint` (None: unconstrained)."""
         if constraint is None:
             return _RowGuide(None, None, self._plain_eos(vocabulary))
         guide, jumps = self._compiled(constraint)
-        return _RowGuide(guide, jumps, vocabulary.eos_token_ids)
+        return _RowGuide(guide, jumps, vocabulary.eos_token_ids,
+                         budget_of(guide) if finish else None)
 
     def _plain_eos(self, vocabulary: Vocabulary) -> frozenset[int]:
         """EOS ids for unconstrained generation: the tokenizer's and the generation config's."""
@@ -649,6 +742,7 @@ class Generator:
 
     def _finish(self, request: _Request, rows: list[_Row]) -> list[Completion]:
         completions, incomplete = [], []
+        section = Reasoning.of(request.options.reasoning)
         for i, (row, constraint) in enumerate(zip(rows, request.constraints)):
             text = row.result_bytes().decode("utf-8", errors="replace")
             guide = row.spec.guide
@@ -658,7 +752,9 @@ class Generator:
                 value = None
             else:
                 value = constraint.parse(text) if constraint is not None else text
-            completions.append(Completion(text, value, row.num_tokens, row.finish_reason))
+            reason = "length" if row.steered else row.finish_reason
+            completions.append(Completion(text, value, row.num_tokens, reason,
+                                          section.split(text)[0] if section else None))
         if incomplete:
             first = completions[incomplete[0]]
             where = f" (prompt{'s' if len(incomplete) > 1 else ''} " \

@@ -5,7 +5,9 @@
   `whitespace`, `max_depth`; they apply to `schema=` only). Used by `decoding.hf.constraint` and
   `RegexLogitsProcessor`.
 - `GenerationOptions(ConstraintOptions)`: plus `max_new_tokens`, `stop`, `temperature`, `top_p`,
-  `seed`, `jump_forward`. Shared by `generate`, `stream`, `Generator` and the LangChain LLM.
+  `seed`, `jump_forward`, and the agent options `on_length` ("raise" or "finish",
+  `decoding.hf.budget`), `reasoning` (a pair of markers, `decoding.hf.reasoning`) and
+  `max_reasoning_tokens`. Shared by `generate`, `stream`, `Generator` and the LangChain LLM.
 
 Contract: constructing either checks every field and raises `UsageError` naming the bad one, so
 an option is never checked after model work has started. `stop` is normalized to a tuple of
@@ -66,9 +68,13 @@ class GenerationOptions(ConstraintOptions):
     top_p: float = 1.0
     seed: int | None = None
     jump_forward: bool = True
+    on_length: str = "raise"
+    reasoning: tuple[str, str] | None = None
+    max_reasoning_tokens: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check_agent_options(self)
         if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int) \
                 or self.max_new_tokens < 1:
             raise UsageError(f"max_new_tokens must be an integer >= 1, got "
@@ -101,6 +107,33 @@ def with_keywords(options: _O, keywords: Mapping[str, Any]) -> _O:
         raise UsageError(f"unknown option{'s' if len(unknown) > 1 else ''} "
                          f"{', '.join(unknown)}; the options are: {', '.join(names)}")
     return dataclasses.replace(options, **keywords) if keywords else options
+
+
+def _check_agent_options(options: GenerationOptions) -> None:
+    """`on_length`, `reasoning` (normalized to a tuple) and `max_reasoning_tokens`."""
+    if options.on_length not in ("raise", "finish"):
+        raise UsageError(f'on_length must be "raise" or "finish", got {options.on_length!r}')
+    if options.on_length == "finish" and options.engine != "automaton":
+        raise UsageError('on_length="finish" needs the automaton engine (engine="automaton")')
+    markers = reasoning_markers(options.reasoning)
+    object.__setattr__(options, "reasoning", markers)
+    limit = options.max_reasoning_tokens
+    if limit is not None and (markers is None or isinstance(limit, bool)
+                              or not isinstance(limit, int) or limit < 0):
+        raise UsageError(f"max_reasoning_tokens must be an integer >= 0 given with reasoning=, "
+                         f"got {limit!r}")
+
+
+def reasoning_markers(value: Any) -> tuple[str, str] | None:
+    """A `reasoning=` argument as a pair of non-empty marker strings, or None (`UsageError` for
+    anything else)."""
+    if value is None:
+        return None
+    if not isinstance(value, (tuple, list)) or len(value) != 2 \
+            or not all(isinstance(m, str) and m for m in value):
+        raise UsageError(f"reasoning must be a pair of non-empty marker strings such as "
+                         f"('<think>', '</think>'), got {value!r}")
+    return (value[0], value[1])
 
 
 def _check_bool(name: str, value: Any) -> None:
