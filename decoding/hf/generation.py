@@ -10,6 +10,10 @@ Call contract (`generate`, `Generator.generate`, `Generator.complete`, `Generato
   messages is rendered with the tokenizer's chat template plus the generation prompt. A list of
   such prompts is a batch and gives a list back, in order. An empty string is a `UsageError`.
 - `schema` / `regex` / neither: see `decoding.hf.constraint` for the value returned.
+- `tools=[...]` (callables, Pydantic models), `tool_choice=` ("required", "auto" or a tool's
+  name), `tool_format=` (a `ToolFormat`): the value is a `decoding.ToolCall`, or with "auto"
+  possibly the plain answer (`schema` / `regex` then constrain that answer); the tools are
+  described to the model through the chat template or the prompt. See `decoding.hf.tool_calls`.
 
 Loop contract (one guide state per batch row):
 - The prompt is encoded once (left padding, position ids from the attention mask); every later
@@ -72,6 +76,7 @@ from decoding.hf.embedded import embedded_model
 from decoding.hf.models import resolve_model
 from decoding.hf.options import GenerationOptions, with_keywords
 from decoding.hf.processor import RegexLogitsProcessor, StateMasks, mask_logits
+from decoding.hf.tool_calls import ToolRequest, pop_tool_keywords
 from decoding.tokens.index import TokenIndex
 from decoding.util import LRU
 
@@ -104,19 +109,25 @@ class _Request:
     batch: bool
     constraint: Constraint | None
     options: GenerationOptions
+    tools: ToolRequest | None = None
 
 
 def _prepare(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | None,
              keywords: dict[str, Any], cache_dir: Any) -> _Request:
     """Check every argument of a call (no model needed): the prompts, the options (`keywords`
-    applied over `options`, default `GenerationOptions()`), then the constraint."""
+    applied over `options`, default `GenerationOptions()`), then the constraint (the tools'
+    when `keywords` has `tools`)."""
     prompts, batch = _normalize_prompts(prompt)
     if options is not None and not isinstance(options, GenerationOptions):
         raise UsageError(f"options must be a decoding.hf.options.GenerationOptions, got "
                          f"{type(options).__name__}")
+    keywords = dict(keywords)
+    tools = pop_tool_keywords(keywords)
     merged = with_keywords(options or GenerationOptions(), keywords)
     constraint = make_constraint(schema=schema, regex=regex, options=merged, cache_dir=cache_dir)
-    return _Request(prompts, batch, constraint, merged)
+    if tools is not None:
+        constraint = tools.constraint(constraint, merged, cache_dir)
+    return _Request(prompts, batch, constraint, merged, tools)
 
 
 def _prepare_one(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | None,
@@ -527,7 +538,7 @@ class Generator:
         guide, jumps = self._compiled(request.constraint) if request.constraint is not None \
             else (None, None)
         vocabulary = self.vocabulary
-        prompt_ids = [self._encode(p, i if request.batch else None)
+        prompt_ids = [self._encode(p, i if request.batch else None, request.tools)
                       for i, p in enumerate(request.prompts)]
         eos = vocabulary.eos_token_ids if guide is not None else self._plain_eos(vocabulary)
         return _Loop(self.model, self.tokenizer, vocabulary, guide, request.options, eos,
@@ -543,16 +554,22 @@ class Generator:
             extra = [extra]
         return frozenset(vocabulary.eos_token_ids) | frozenset(extra)
 
-    def _encode(self, prompt: Prompt, index: int | None) -> list[int]:
+    def _encode(self, prompt: Prompt, index: int | None,
+                tools: ToolRequest | None = None) -> list[int]:
         where = "prompt" if index is None else f"prompt[{index}]"
+        template = getattr(self.tokenizer, "chat_template", None)
+        if tools is not None:
+            prompt = tools.prompt(prompt, template if isinstance(template, str) else None)
         if isinstance(prompt, str):
             ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
         else:
-            if not getattr(self.tokenizer, "chat_template", None):
+            if not template:
                 raise UsageError(f"{where} is a list of chat messages but {self.name}'s tokenizer "
                                  f"has no chat template; pass a string prompt")
+            extra = {} if tools is None else \
+                {"tools": tools.template_tools(template if isinstance(template, str) else None)}
             text = self.tokenizer.apply_chat_template(list(prompt), tokenize=False,
-                                                      add_generation_prompt=True)
+                                                      add_generation_prompt=True, **extra)
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         if len(ids) == 0:
             raise UsageError(f"{where} encodes to no tokens; give the model some text to continue")
@@ -625,8 +642,9 @@ def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any =
     pair, a local model folder, an embedded model's name ("gemma3-270m"), or None for the
     default model (loaded once per process). `keywords`: the fields of `decoding.hf.options.GenerationOptions` (max_new_tokens,
     stop, temperature, top_p, seed, engine, jump_forward, and the schema translator's lenient,
-    extra_properties, whitespace, max_depth), applied over `options`. All arguments are checked
-    before the model is loaded. See the module docstring for the decoding contract.
+    extra_properties, whitespace, max_depth), applied over `options`; and `tools`, `tool_choice`,
+    `tool_format` for a tool call (a `decoding.ToolCall` back; see `decoding.hf.tool_calls`).
+    All arguments are checked before the model is loaded. See the module docstring for the decoding contract.
     """
     request = _prepare(prompt, schema, regex, options, keywords, cache_dir)
     completions = _shared_generator(model, cache_dir)._execute(request)
