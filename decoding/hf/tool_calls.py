@@ -159,10 +159,16 @@ def tool_request(tools: Any, tool_choice: Any = None, tool_format: Any = None) -
     if not isinstance(choice, str) or (choice not in CHOICES and choice not in names):
         raise UsageError(f"tool_choice must be 'required', 'auto' or a tool's name "
                          f"({', '.join(names)}), got {choice!r}")
-    fmt = ToolFormat() if tool_format is None else tool_format
-    if not isinstance(fmt, ToolFormat):
-        raise UsageError(f"tool_format must be a ToolFormat, got {type(fmt).__name__}")
-    return ToolRequest(checked, choice, fmt)
+    return ToolRequest(checked, choice, tool_format_of(tool_format))
+
+
+def tool_format_of(tool_format: Any) -> ToolFormat:
+    """`tool_format` checked (`UsageError` for anything but a `ToolFormat`); None: the default."""
+    if tool_format is None:
+        return ToolFormat()
+    if not isinstance(tool_format, ToolFormat):
+        raise UsageError(f"tool_format must be a ToolFormat, got {type(tool_format).__name__}")
+    return tool_format
 
 
 def pop_tool_keywords(keywords: dict[str, Any]) -> ToolRequest | None:
