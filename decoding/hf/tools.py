@@ -121,7 +121,7 @@ def _function_tool(function: Callable[..., Any]) -> Tool:
         default = ... if parameter.default is parameter.empty else parameter.default
         fields[parameter.name] = (hints.get(parameter.name, Any),
                                   Field(default, description=described.get(parameter.name)))
-    model = create_model(f"{name}_arguments", **fields)
+    model = create_model(name, **fields)
     return Tool(name, _summary(doc), model, function)
 
 
