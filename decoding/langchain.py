@@ -1,4 +1,5 @@
-"""LangChain integration: `RELLM`, a langchain-core LLM whose output follows a regex or schema.
+"""LangChain integration: `RELLM`, a langchain-core LLM whose output follows a regex or schema,
+and `ChatTypedecode`, a chat model whose tool calls and structured outputs always validate.
 
 Needs the `langchain` extra (`pip install "typedecode[langchain]"`); importing this module
 without langchain-core raises ImportError saying so. Nothing else in typedecode imports it.
@@ -31,6 +32,24 @@ Contract:
   output is the validated value: the Pydantic instance, the Enum member, the `list[int]`... for a
   Python type, the JSON value for a JSON Schema.
 - One instance runs one generation at a time (calls are serialized, streams are not).
+
+`ChatTypedecode(model=None, max_new_tokens=256, <the other GenerationOptions fields>,
+tool_format=None, cache_dir=None)`, a langchain-core `BaseChatModel`:
+- `model`: what `decoding.Generator` accepts (None: the embedded default model, a pipeline, a
+  `(model, tokenizer)` pair, a folder, an embedded model's name); loaded on first use.
+- The messages are rendered by the tokenizer's chat template: system, human -> user, ai ->
+  assistant (its tool calls written after its text in the wire format, `tool_format`, see
+  `decoding.hf.tool_calls`), tool -> role "tool" (SmolLM2's template writes any role as is),
+  `ChatMessage` with its own role.
+- `bind_tools(tools, tool_choice=None)`: LangChain tools (their `tool_call_schema`), callables or
+  Pydantic models; every answer is then a call with arguments valid for the tool's schema
+  (`AIMessage.tool_calls`, content "", an id `call_<hex>`), or with "auto" (the default) either
+  that or text. `tool_choice` as LangChain's chat models take it (see `bind_tools`).
+- `with_structured_output(schema, include_raw=False)`: generation constrained to `schema`, then
+  parsed: the value always validates (anything `decoding.generate` takes as a schema).
+- `stream` yields the text piece by piece; with tools bound, one chunk with the whole call
+  (`tool_call_chunks`), as a call is known only once complete.
+- `response_metadata` holds `finish_reason` and `num_tokens`. Per-call options as for `RELLM`.
 """
 
 from __future__ import annotations
