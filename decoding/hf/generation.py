@@ -558,16 +558,15 @@ class Generator:
                 tools: ToolRequest | None = None) -> list[int]:
         where = "prompt" if index is None else f"prompt[{index}]"
         template = getattr(self.tokenizer, "chat_template", None)
+        extra: dict[str, Any] = {}
         if tools is not None:
-            prompt = tools.prompt(prompt, template if isinstance(template, str) else None)
+            prompt, extra = tools.render(prompt, template)
         if isinstance(prompt, str):
             ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
         else:
             if not template:
                 raise UsageError(f"{where} is a list of chat messages but {self.name}'s tokenizer "
                                  f"has no chat template; pass a string prompt")
-            extra = {} if tools is None else \
-                {"tools": tools.template_tools(template if isinstance(template, str) else None)}
             text = self.tokenizer.apply_chat_template(list(prompt), tokenize=False,
                                                       add_generation_prompt=True, **extra)
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -644,7 +643,8 @@ def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any =
     stop, temperature, top_p, seed, engine, jump_forward, and the schema translator's lenient,
     extra_properties, whitespace, max_depth), applied over `options`; and `tools`, `tool_choice`,
     `tool_format` for a tool call (a `decoding.ToolCall` back; see `decoding.hf.tool_calls`).
-    All arguments are checked before the model is loaded. See the module docstring for the decoding contract.
+    All arguments are checked before the model is loaded. See the module docstring for the
+    decoding contract.
     """
     request = _prepare(prompt, schema, regex, options, keywords, cache_dir)
     completions = _shared_generator(model, cache_dir)._execute(request)

@@ -22,10 +22,10 @@ its `parse` returns a `ToolCall` with the arguments validated by the tool's mode
 value. The language is named by the format, the choice, each tool's name and arguments
 language, and the plain constraint's key, so its guide is memoized and disk-cached too.
 
-`ToolRequest.prompt(prompt, template)`: the tools go to the chat template as `tools=` when the
-template text uses `tools` (the caller passes them on: `template_tools`); otherwise a system
-message lists them (as JSON function specs) with how to call one; a string prompt gets the same
-text in front.
+`ToolRequest.render(prompt, template)`: the tools go to the chat template as `tools=` when the
+template text uses `tools`; otherwise a system message lists them (as JSON function specs) with
+how to call one (added to the first system message, if any); a string prompt gets the same text
+in front.
 """
 
 from __future__ import annotations
@@ -119,25 +119,21 @@ class ToolRequest:
 
         return Language("tool-calls:" + hashlib.sha256(name.encode()).hexdigest(), build)
 
-    def prompt(self, prompt: Any, template: str | None) -> Any:
-        """`prompt` with the tools described, unless `template` renders them itself."""
-        if template is not None and "tools" in template:
-            return prompt
+    def render(self, prompt: Any, template: Any) -> tuple[Any, dict[str, Any]]:
+        """`prompt` with the tools described, and the extra keywords of `apply_chat_template`
+        (`tools=`, when `prompt` is chat messages and the chat `template` text uses tools,
+        which then describes them)."""
+        if not isinstance(prompt, str) and isinstance(template, str) and "tools" in template:
+            return prompt, {"tools": [tool.spec() for tool in self.tools]}
         text = self.instructions()
         if isinstance(prompt, str):
-            return f"{text}\n\n{prompt}"
+            return f"{text}\n\n{prompt}", {}
         messages = [dict(m) for m in prompt]
         if messages and messages[0]["role"] == "system":
             messages[0]["content"] = f"{messages[0]['content']}\n\n{text}"
         else:
             messages.insert(0, {"role": "system", "content": text})
-        return messages
-
-    def template_tools(self, template: str | None) -> list[dict[str, Any]] | None:
-        """The `tools=` argument of `apply_chat_template` (None when the template has none)."""
-        if template is not None and "tools" in template:
-            return [tool.spec() for tool in self.tools]
-        return None
+        return messages, {}
 
     def instructions(self) -> str:
         """The tools and how to call one, for a prompt whose template does not take tools."""

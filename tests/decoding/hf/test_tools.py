@@ -261,6 +261,7 @@ def test_a_template_that_takes_tools_gets_them(gen, tok, monkeypatch):
     request = tool_request([add, Weather])
     text = tok.decode(gen._encode([{"role": "user", "content": "hi"}], None, request))
     assert text == "[add][Weather]hi"
+    assert tok.decode(gen._encode("hi", None, request)).startswith("You can call these tools:")
 
 
 def test_tool_arguments_are_checked_before_model_work(gen):
