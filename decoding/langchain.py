@@ -364,7 +364,10 @@ def _choice(tool_choice: Any) -> str | None:
     if tool_choice == "none":
         return None
     if isinstance(tool_choice, dict):
-        return tool_choice.get("function", {}).get("name") or tool_choice.get("name")
+        name = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
+        if name is None:
+            raise UsageError(f"tool_choice {tool_choice!r} names no tool")
+        return name
     return _CHOICES.get(tool_choice, tool_choice) if isinstance(tool_choice, str) else tool_choice
 
 

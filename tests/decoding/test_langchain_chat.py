@@ -86,7 +86,7 @@ def test_tool_choice_forms(chat, model, tok):
         assert chat.bind_tools([add], tool_choice="none").invoke("x", max_new_tokens=1) \
             .content == "Hi"
         assert chat.bind_tools([add]).invoke("x", max_new_tokens=1).content == "Hi"  # auto
-    for bad in ("sub", "sometimes"):
+    for bad in ("sub", "sometimes", {"type": "function"}):
         with pytest.raises(UsageError, match="tool_choice"):
             chat.bind_tools([add], tool_choice=bad)
     with pytest.raises(UsageError):
