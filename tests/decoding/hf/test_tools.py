@@ -238,6 +238,13 @@ def test_random_weights_always_give_a_call_that_validates(gen):
         call.call()
 
 
+def test_stream_yields_the_call_text(gen, model, tok):
+    text = '{"name": "Weather", "arguments": {"city": "Oslo"}}'
+    with Script(model, tok, text):
+        pieces = list(gen.stream("x", tools=[add, Weather], max_new_tokens=40))
+    assert len(pieces) > 1 and "".join(pieces) == text
+
+
 def test_auto_returns_the_plain_answer(gen, model, tok):
     size = len(tok.encode("Hello there", add_special_tokens=False))
     with Script(model, tok, "Hello there"):
