@@ -27,6 +27,10 @@ _EXPORTS: dict[str, str] = {
     "RegexLogitsProcessor": "decoding.hf.processor",
     "ConstraintOptions": "decoding.hf.options",
     "GenerationOptions": "decoding.hf.options",
+    # Tool calls: `generate(..., tools=[...])` returns a ToolCall.
+    "Tool": "decoding.hf.tools",
+    "ToolCall": "decoding.hf.tools",
+    "ToolFormat": "decoding.hf.tool_calls",
     # Models: the embedded default model or a user's, as a (model, tokenizer) pair.
     "LoadedModel": "decoding.hf.models",
     "resolve_model": "decoding.hf.models",

@@ -12,6 +12,11 @@ Call contract (`generate`, `Generator.generate`, `Generator.complete`, `Generato
 - `schema` / `regex` / neither: see `decoding.hf.constraint` for the value returned. With a
   list of prompts, either may be a list too, one constraint per prompt (None: that row is
   unconstrained), all decoded in one padded batch (`decoding.hf.constraint.row_constraints`).
+- `tools=[...]` (callables, Pydantic models), `tool_choice=` ("required", "auto" or a tool's
+  name), `tool_format=` (a `ToolFormat`): the value is a `decoding.ToolCall`, or with "auto"
+  possibly the plain answer (`schema` / `regex` then constrain that answer); the tools are
+  described to the model through the chat template or the prompt. See `decoding.hf.tool_calls`.
+  In a batch they apply to every row.
 
 Loop contract (each batch row has its own guide, or none, and its own guide state):
 - The prompt is encoded once (left padding, position ids from the attention mask); every later
@@ -89,6 +94,7 @@ from decoding.hf.options import GenerationOptions, with_keywords
 from decoding.hf.partial_json import PartialJSON
 from decoding.hf.processor import RegexLogitsProcessor, StateMasks, mask_logits
 from decoding.hf.reasoning import Reasoning
+from decoding.hf.tool_calls import ToolRequest, pop_tool_keywords
 from decoding.tokens.index import TokenIndex
 from decoding.tokens.spelling import speller_of
 from decoding.util import LRU
@@ -125,26 +131,32 @@ class _Request:
     batch: bool
     constraints: tuple[Constraint | None, ...]  # one per prompt
     options: GenerationOptions
+    tools: ToolRequest | None = None
 
 
 def _prepare(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | None,
              keywords: dict[str, Any], cache_dir: Any) -> _Request:
     """Check every argument of a call (no model needed): the prompts, the options (`keywords`
-    applied over `options`, default `GenerationOptions()`), then the constraint."""
+    applied over `options`, default `GenerationOptions()`), then the constraint (the tools'
+    when `keywords` has `tools`)."""
     prompts, batch = _normalize_prompts(prompt)
     if options is not None and not isinstance(options, GenerationOptions):
         raise UsageError(f"options must be a decoding.hf.options.GenerationOptions, got "
                          f"{type(options).__name__}")
+    keywords = dict(keywords)
+    tools = pop_tool_keywords(keywords)
     merged = with_keywords(options or GenerationOptions(), keywords)
     constraints = row_constraints(schema, regex, merged, cache_dir,
                                   len(prompts) if batch else None)
+    if tools is not None:
+        constraints = tuple(tools.constraint(c, merged, cache_dir) for c in constraints)
     section = Reasoning.of(merged.reasoning)
     if section is not None:
         if any(c is None for c in constraints):
             raise UsageError("reasoning= needs schema= or regex= for every prompt (the answer "
                              "after the section)")
         constraints = tuple(section.constraint(c) for c in constraints)
-    return _Request(prompts, batch, constraints, merged)
+    return _Request(prompts, batch, constraints, merged, tools)
 
 
 def _prepare_one(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | None,
@@ -699,7 +711,7 @@ class Generator:
 
     def _start(self, request: _Request) -> tuple[_Loop, list[list[int]]]:
         vocabulary = self.vocabulary
-        prompt_ids = [self._encode(p, i if request.batch else None)
+        prompt_ids = [self._encode(p, i if request.batch else None, request.tools)
                       for i, p in enumerate(request.prompts)]
         finish = request.options.on_length == "finish"
         specs = [self._row_guide(c, vocabulary, finish) for c in request.constraints]
@@ -725,16 +737,21 @@ class Generator:
             extra = [extra]
         return frozenset(vocabulary.eos_token_ids) | frozenset(extra)
 
-    def _encode(self, prompt: Prompt, index: int | None) -> list[int]:
+    def _encode(self, prompt: Prompt, index: int | None,
+                tools: ToolRequest | None = None) -> list[int]:
         where = "prompt" if index is None else f"prompt[{index}]"
+        template = getattr(self.tokenizer, "chat_template", None)
+        extra: dict[str, Any] = {}
+        if tools is not None:
+            prompt, extra = tools.render(prompt, template)
         if isinstance(prompt, str):
             ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
         else:
-            if not getattr(self.tokenizer, "chat_template", None):
+            if not template:
                 raise UsageError(f"{where} is a list of chat messages but {self.name}'s tokenizer "
                                  f"has no chat template; pass a string prompt")
             text = self.tokenizer.apply_chat_template(list(prompt), tokenize=False,
-                                                      add_generation_prompt=True)
+                                                      add_generation_prompt=True, **extra)
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         if len(ids) == 0:
             raise UsageError(f"{where} encodes to no tokens; give the model some text to continue")
@@ -810,8 +827,10 @@ def generate(prompt: Any, *, schema: Any = None, regex: Any = None, model: Any =
     pair, a local model folder, an embedded model's name ("gemma3-270m"), or None for the
     default model (loaded once per process). `keywords`: the fields of `decoding.hf.options.GenerationOptions` (max_new_tokens,
     stop, temperature, top_p, seed, engine, jump_forward, and the schema translator's lenient,
-    extra_properties, whitespace, max_depth), applied over `options`. All arguments are checked
-    before the model is loaded. See the module docstring for the decoding contract.
+    extra_properties, whitespace, max_depth), applied over `options`; and `tools`, `tool_choice`,
+    `tool_format` for a tool call (a `decoding.ToolCall` back; see `decoding.hf.tool_calls`).
+    All arguments are checked before the model is loaded. See the module docstring for the
+    decoding contract.
     """
     request = _prepare(prompt, schema, regex, options, keywords, cache_dir)
     completions = _shared_generator(model, cache_dir)._execute(request)

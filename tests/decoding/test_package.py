@@ -63,7 +63,8 @@ def test_all_lists_the_public_api():
         "Completion", "ConstraintOptions", "EmptyLanguage", "ForcedTextGuide", "GenerationError",
         "GenerationOptions", "Generator", "Guide", "IncompleteGeneration", "LoadedModel",
         "ModelLoadError", "OutputValidationError", "PatternError", "PatternSyntaxError",
-        "PatternTooComplex", "RegexLogitsProcessor", "TokenGuide", "TokenRejected",
+        "PatternTooComplex", "RegexLogitsProcessor", "TokenGuide", "TokenRejected", "Tool",
+        "ToolCall", "ToolFormat",
         "TypedecodeError", "TypedecodeWarning", "UnmappableTokensWarning", "UnsupportedPattern",
         "UsageError", "Vocabulary", "VocabularyError", "compile", "generate", "resolve_model",
         "stream", "vocabulary_of"])
