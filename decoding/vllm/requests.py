@@ -53,7 +53,8 @@ def constraint_of(extra_args: dict[str, Any] | None) -> tuple[str, str] | None:
     found = [(FLAT_KEYS[key], value) for key, value in extra_args.items() if key in FLAT_KEYS]
     nested = extra_args.get("typedecode")
     if nested is not None:
-        if not isinstance(nested, dict) or len(nested) != 1 or next(iter(nested)) not in _NESTED_KEYS:
+        if (not isinstance(nested, dict) or len(nested) != 1
+                or next(iter(nested)) not in _NESTED_KEYS):
             raise UnsupportedRequest('extra_args["typedecode"] must be {"regex": ...} or '
                                      f'{{"json_schema": ...}}, got {nested!r}')
         (key, value), = nested.items()

@@ -1,10 +1,11 @@
 """typedecode inside vLLM (CPU build) on the embedded SmolLM2, end to end.
 
-Runs only where `vllm` imports (`.ci/run` makes such a virtualenv); elsewhere every test here is
-skipped with the reason (printed at the end of the run by this folder's conftest). The model is
+Runs only where `vllm` imports (`.ci/run` makes such a virtualenv); elsewhere every test here
+is skipped with the reason (printed at the end of the run by this folder's conftest). The model is
 the converted embedded model (`decoding.vllm.model`; `TYPEDECODE_VLLM_MODEL` overrides it). vLLM
 spawns engine processes, so each engine runs in a subprocess: one `LLM` for the offline tests
-(both routes, 16 requests in one batch) and one OpenAI-compatible server for the HTTP test.
+(both routes, 16 requests in one batch) and one OpenAI-compatible server (both routes) for
+the HTTP tests.
 """
 
 from __future__ import annotations
@@ -68,13 +69,17 @@ def test_offline_batch_outputs_match_their_constraints(offline, route):
         assert check(kind, spec, row["text"]), row
 
 
-def test_server_response_format_json_schema(model):
+def test_server_json_schema_and_vllm_xargs(model):
+    """One server with both routes: a `response_format` json_schema request (the backend) and
+    a completion whose `vllm_xargs` carry a flat `typedecode_regex` (the logits processor)."""
     _, prompt, schema = CASES[4]
+    _, code_prompt, code = CASES[0]
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
          "--host", "127.0.0.1", "--port", str(port), *ENGINE,
-         "--structured-outputs-config.backend", "typedecode"],
+         "--structured-outputs-config.backend", "typedecode",
+         "--logits-processors", "decoding.vllm.processor:TypedecodeLogitsProcessor"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _wait_healthy(server, port)
@@ -86,6 +91,11 @@ def test_server_response_format_json_schema(model):
         choice = reply["choices"][0]
         assert choice["finish_reason"] == "stop", choice
         assert check("json", schema, choice["message"]["content"]), choice
+        body = {"model": model, "max_tokens": MAX_TOKENS, "temperature": 0,
+                "prompt": code_prompt, "vllm_xargs": {"typedecode_regex": code}}
+        choice = _post(port, "/v1/completions", body)["choices"][0]
+        assert choice["finish_reason"] == "stop", choice
+        assert check("regex", code, choice["text"]), choice
     finally:
         server.terminate()
         server.wait(timeout=60)
