@@ -59,6 +59,22 @@ def offline(model, tmp_path_factory) -> list[dict]:
     return json.loads(out.read_text())
 
 
+def test_registration_checks_the_release_and_patches_nothing_on_a_mismatch(monkeypatch):
+    import typing
+
+    import vllm
+    from vllm.config.structured_outputs import StructuredOutputsConfig
+
+    from decoding.vllm import patches
+
+    assert patches.mismatches() == []  # the release and internals this was tested with
+    monkeypatch.setattr(vllm, "__version__", "0.99.0")
+    with pytest.raises(patches.VllmMismatch, match=r"vLLM 0\.99\.0 is installed"):
+        patches.install("typedecode-test")
+    names = typing.get_args(StructuredOutputsConfig.__dataclass_fields__["backend"].type)
+    assert "typedecode-test" not in names
+
+
 @pytest.mark.parametrize("route", ["backend", "processor"])
 def test_offline_batch_outputs_match_their_constraints(offline, route):
     rows = [row for row in offline if row["route"] == route]
