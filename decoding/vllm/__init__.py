@@ -24,6 +24,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from decoding.errors import UsageError
+
 BACKEND_NAME = "typedecode"
 """The backend name for `structured_outputs_config` (accepted once `register()` has run)."""
 
@@ -33,9 +35,14 @@ __all__ = ["BACKEND_NAME", "TypedecodeLogitsProcessor", "register"]
 def register() -> None:
     """Make vLLM accept `BACKEND_NAME` in this process (idempotent; the plugin entry point).
     Raises `decoding.vllm.patches.VllmMismatch` naming what differs when the installed vLLM is not
-    the release and shape this was tested with."""
-    from decoding.vllm.patches import install
-
+    the release and shape this was tested with, `UsageError` when vLLM is not installed."""
+    try:
+        from decoding.vllm.patches import install
+    except ModuleNotFoundError as exc:
+        if exc.name != "vllm":
+            raise
+        raise UsageError("decoding.vllm needs vLLM: install it (README, \"Serving with vLLM\")") \
+            from None
     install(BACKEND_NAME)
 
 

@@ -56,3 +56,15 @@ def test_extra_args_nested_and_flat():
 def test_bad_extra_args(args):
     with pytest.raises(UnsupportedRequest):
         constraint_of(args)
+
+
+def test_register_without_vllm_is_a_usage_error():
+    import importlib.util
+
+    from decoding.errors import UsageError
+    from decoding.vllm import register
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here: register() would register")
+    with pytest.raises(UsageError, match="needs vLLM"):
+        register()
