@@ -45,6 +45,7 @@ def test_accept_is_all_or_nothing(guide):
     assert cursor.state == state and not cursor.is_terminated()
     assert cursor.accept_tokens(ids(b"2", b"-a", b"b"))
     assert guide.is_accepting(cursor.state)
+    assert not cursor.accept_tokens([WIDTH - 1]) and cursor.validate_tokens([WIDTH - 1]) == []
 
 
 def test_stop_tokens_only_where_accepting(guide):
