@@ -2,7 +2,8 @@
 
 Layers, lowest first (a module may import its own layer and any lower one, never a higher one):
   decoding.errors -> decoding.util -> decoding.examples -> cache -> decoding.automaton -> schema2re
-  -> decoding.tokens -> decoding.persist -> decoding.guides -> decoding.hf -> decoding.langchain,
+  -> decoding.tokens -> decoding.persist -> decoding.guides -> decoding.hf -> decoding.vllm
+  -> decoding.langchain,
   decoding.cli
 Every `import` statement counts, at module level or inside a function, except those under
 `if TYPE_CHECKING:` (never executed). Also checked: the
@@ -22,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["decoding.errors", "decoding.util", "decoding.limits", "decoding.examples", "cache",
           "decoding.automaton", "schema2re", "decoding.tokens", "decoding.persist",
-          "decoding.guides", "decoding.hf", "decoding.langchain", "decoding.cli"]
+          "decoding.guides", "decoding.hf", "decoding.vllm", "decoding.langchain", "decoding.cli"]
 ML_STACK = {"torch", "transformers", "tokenizers", "accelerate", "gguf"}
 NO_ML_STACK = ["decoding.errors", "decoding.util", "decoding.limits", "decoding.examples", "cache",
                "decoding.automaton", "schema2re"]

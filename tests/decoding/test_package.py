@@ -19,7 +19,7 @@ import decoding
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_MODULES = ("decoding", "decoding.automaton", "decoding.examples", "decoding.langchain",
-                  "schema2re", "cache")
+                  "decoding.vllm", "schema2re", "cache")
 HEAVY = "sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers'})"
 
 
