@@ -13,8 +13,9 @@ their masks memoized per state and kept in the disk cache that `TYPEDECODE_CACHE
 
 `register()` makes vLLM accept `BACKEND_NAME` (vLLM's backend names are a closed list:
 `decoding.vllm.patches` says where and how it is opened). The `vllm.general_plugins` entry point
-`typedecode` calls it in every vLLM process; a process that builds an `LLM` itself must call it
-before (the entry point runs only once vLLM starts building the engine). Only this package's
+`typedecode` (`plugin()`) calls it in every vLLM process, logging rather than raising a release it
+was not tested with; a process that builds an `LLM` itself must call `register()` before (the entry
+point runs only once vLLM starts building the engine). Only this package's
 modules that name vLLM in their docstring import it; `decoding.vllm.requests` and
 `decoding.vllm.cursor` (the semantics) do not, so the normal suite tests them without vLLM.
 """
@@ -22,6 +23,7 @@ modules that name vLLM in their docstring import it; `decoding.vllm.requests` an
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 from decoding.errors import UsageError
@@ -33,7 +35,8 @@ __all__ = ["BACKEND_NAME", "TypedecodeLogitsProcessor", "register"]
 
 
 def register() -> None:
-    """Make vLLM accept `BACKEND_NAME` in this process (idempotent; the plugin entry point).
+    """Make vLLM accept `BACKEND_NAME` in this process (idempotent; what the plugin entry point
+    `plugin` runs).
     Raises `decoding.vllm.patches.VllmMismatch` naming what differs when the installed vLLM is not
     the release and shape this was tested with, `UsageError` when vLLM is not installed."""
     try:
@@ -44,6 +47,19 @@ def register() -> None:
         raise UsageError("decoding.vllm needs vLLM: install it (README, \"Serving with vLLM\")") \
             from None
     install(BACKEND_NAME)
+
+
+def plugin() -> None:
+    """The `vllm.general_plugins` entry point: `register()`, except that a vLLM release or
+    internals other than the tested ones are logged as an error naming each difference instead of
+    raised, so that having typedecode installed never stops vLLM from starting for users who do
+    not pick its backend (a request naming `BACKEND_NAME` is then refused by vLLM itself)."""
+    from decoding.vllm.patches import VllmMismatch
+
+    try:
+        register()
+    except VllmMismatch as exc:
+        logging.getLogger("vllm").error("%s; the %r backend is not available", exc, BACKEND_NAME)
 
 
 def __getattr__(name: str) -> Any:

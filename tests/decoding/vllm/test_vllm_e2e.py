@@ -75,6 +75,20 @@ def test_registration_checks_the_release_and_patches_nothing_on_a_mismatch(monke
     assert "typedecode-test" not in names
 
 
+def test_the_plugin_entry_point_logs_a_mismatch_and_lets_vllm_start(monkeypatch, caplog):
+    import vllm
+
+    import decoding.vllm
+    from decoding.vllm import patches
+
+    monkeypatch.setattr(vllm, "__version__", "0.99.0")
+    monkeypatch.setattr(patches, "_installed", set())
+    with caplog.at_level("ERROR", logger="vllm"):
+        decoding.vllm.plugin()  # does not raise
+    assert any("vLLM 0.99.0 is installed" in r.getMessage() and "not available" in r.getMessage()
+               for r in caplog.records)
+
+
 @pytest.mark.parametrize("route", ["backend", "processor"])
 def test_offline_batch_outputs_match_their_constraints(offline, route):
     rows = [row for row in offline if row["route"] == route]
