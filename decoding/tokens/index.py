@@ -111,7 +111,8 @@ class TokenIndex:
         self.width = width
         self._trie = trie_of(vocabulary)
         self._walk: TrieWalk | None = None
-        self._eos = np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64)
+        self.eos_ids = _frozen(np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64),
+                               np.int64)  # the EOS ids, sorted, read-only
         self._entries: dict[int, StateEntry] = {}
         self._masks: LRU[int, torch.Tensor] = LRU(MASKS_KEPT)
         self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
@@ -146,7 +147,7 @@ class TokenIndex:
             allowed = np.zeros(self.width, dtype=bool)
             allowed[:self.vocabulary.size] = packed.unpack(entry.bits, self.vocabulary.size)
             if self.automaton.is_accepting(state):
-                allowed[self._eos] = True
+                allowed[self.eos_ids] = True
             found = shared_mask(allowed)
             self._masks.put(state, found)
         return found

@@ -132,7 +132,7 @@ class TrieWalk:
 def read(automaton: Automaton, state: int, data: bytes) -> int:
     """The state after reading `data` from `state` (DEAD if some byte leads there), rows computed
     where missing; `Automaton.walk`, in the compiled loop where it is built."""
-    compiled = _compiled()
+    compiled = compiled_module()
     if compiled is None:
         return automaton.walk(state, data)
     pos = 0
@@ -147,13 +147,14 @@ def read(automaton: Automaton, state: int, data: bytes) -> int:
 
 def _kernel() -> Callable | None:
     """The C walk, or None where it was not built or `TYPEDECODE_COMPILED_WALK=0`."""
-    compiled = _compiled()
+    compiled = compiled_module()
     return None if compiled is None else compiled.walk_subtrees
 
 
 @functools.cache
-def _compiled() -> ModuleType | None:
-    """The C module, or None where it was not built or `TYPEDECODE_COMPILED_WALK=0`."""
+def compiled_module() -> ModuleType | None:
+    """The C module (the walk, and `decoding.tokens.bits.fill_rows`'s copies), or None where it
+    was not built or `TYPEDECODE_COMPILED_WALK=0`."""
     if os.environ.get("TYPEDECODE_COMPILED_WALK", "1") == "0":
         return None
     try:
