@@ -88,7 +88,7 @@ from cache.location import resolve_cache_dir
 from cache.store import CacheWarning, Store, get_store
 from cache.writer import BackgroundWriter
 from decoding.automaton import syntax  # noqa: F401  (syntax: loaded before the fingerprint)
-from decoding.automaton.dfa import Automaton
+from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.expr import Expr
 from decoding.automaton.language import Language
 from decoding.persist import snapshot
@@ -417,6 +417,23 @@ class PersistentIndex(TokenIndex):
             return True
 
         return write
+
+    def preload(self) -> int:
+        """Load now the stored entry of every state the automaton knows and this index has no
+        entry for (nothing is computed); returns how many were loaded. A process serving
+        patterns from a warmed cache folder calls it at compile time, so that no step of a
+        decoding reads the store (`Guide.preload`)."""
+        loaded = 0
+        with self._lock:
+            for state in range(self.automaton.num_states):
+                if state == DEAD or state in self._entries:
+                    continue
+                found = _quietly(lambda: self._load_entry(state))
+                if found is not None:
+                    self._entries[state] = self.entry_of(*found)
+                    loaded += 1
+            self.restored += loaded
+        return loaded
 
     def _load_entry(self, state: int) -> tuple[np.ndarray, np.ndarray] | None:
         arrays = self.store.get_arrays("entry", self._entry_key(self.automaton.key(state)))
