@@ -8,8 +8,8 @@
     typedecode demo [--max-new-tokens N] [--model PATH|NAME] [--cache-dir DIR]
     typedecode cache info|clear [--cache-dir DIR]
     typedecode cache warm [--schema FILE.json ...] [--regex RE ...] [--from-list FILE]
-                          [--instances FILE] [--max-states N] [--model PATH|NAME]
-                          [--cache-dir DIR]
+                          [--instances FILE] [--max-states N]
+                          [--model PATH|NAME | --tokenizer FOLDER] [--cache-dir DIR]
 
 `generate` prints the result: the text, or JSON for a schema (the validated value serialized by
 `pydantic_core.to_json`: a Pydantic instance, an Enum member, a set...). `--type` (alias
@@ -23,7 +23,7 @@ constrained to the agent-action JSON regex, and prints both. `cache info` prints
 folder's size (every file under it) and, by kind, its entries, bytes, and the hits and misses of
 every run since the last `cache clear`, which removes all of it and says what is left (the empty
 database, and any file the cache did not write). `cache warm` compiles the schemas (`--schema`,
-translated as `generate` does by default) and regexes given, for `--model`'s tokenizer, into the
+translated as `generate` does by default) and regexes given, for `--model`'s tokenizer (or a `--tokenizer` folder's), into the
 cache folder (`decoding.hf.warm`): the states their instances reach (`--instances`: a JSON list
 or JSON lines, for every `--schema`/`--regex`), then breadth-first up to `--max-states` states
 each (default 256). `--from-list` reads targets from a JSON list or JSON lines file: objects with
@@ -121,9 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     warm.add_argument("--max-states", type=int, default=256, metavar="N",
                       help="states per target to reach breadth-first (default 256; 0: only "
                            "those the instances reach)")
-    warm.add_argument("--model", default=None, metavar="PATH|NAME",
-                      help="whose tokenizer: local model folder or embedded model name "
-                           "(default SmolLM2-135M-Instruct)")
+    source = warm.add_mutually_exclusive_group()
+    source.add_argument("--model", default=None, metavar="PATH|NAME",
+                        help="whose tokenizer: local model folder or embedded model name "
+                             "(default SmolLM2-135M-Instruct, converted into the folder too)")
+    source.add_argument("--tokenizer", metavar="FOLDER",
+                        help="a tokenizer folder (AutoTokenizer.from_pretrained), no model")
     warm.add_argument("--cache-dir", default=None, help="cache folder (default: the usual one)")
     warm.set_defaults(run=_run_warm)
     return parser
@@ -274,7 +277,6 @@ def _run_cache(args: argparse.Namespace) -> int:
 
 def _run_warm(args: argparse.Namespace) -> int:
     from decoding.errors import UsageError
-    from decoding.hf.models import resolve_model
     from decoding.hf.warm import Warmed, warm
 
     targets = _warm_targets(args)
@@ -283,7 +285,7 @@ def _run_warm(args: argparse.Namespace) -> int:
     if args.max_states < 0:
         raise UsageError(f"--max-states must be 0 or more, not {args.max_states}")
     with _one_line_warnings():
-        loaded = resolve_model(args.model, cache_dir=args.cache_dir)
+        name, tokenizer = _warm_tokenizer(args)
         done = [0]
 
         def progress(result: Warmed) -> None:
@@ -294,7 +296,7 @@ def _run_warm(args: argparse.Namespace) -> int:
             print(f"[{done[0]}/{len(targets)}] {result.target.name}: {what} "
                   f"({result.seconds:.1f} s)", file=sys.stderr, flush=True)
 
-        results = warm(targets, loaded.tokenizer, max_states=args.max_states,
+        results = warm(targets, tokenizer, max_states=args.max_states,
                        cache_dir=args.cache_dir, progress=progress)
     failed = sum(r.error is not None for r in results)
     from cache.store import get_store
@@ -302,11 +304,29 @@ def _run_warm(args: argparse.Namespace) -> int:
     store = get_store(args.cache_dir)
     info = store.info()
     store.checkpoint()  # after `info`, which saves the hit counts: read-only readers see all
-    print(f"warmed {len(results) - failed} of {len(results)} targets for {loaded.name}: "
+    print(f"warmed {len(results) - failed} of {len(results)} targets for {name}: "
           f"{sum(r.states for r in results)} states, "
           f"{sum(r.seconds for r in results):.1f} s; {info['location']} now holds "
           f"{_human(info['size'])} (share it read-only with TYPEDECODE_CACHE_READONLY=1)")
     return 1 if failed else 0
+
+
+def _warm_tokenizer(args: argparse.Namespace) -> tuple[str, Any]:
+    """(name, tokenizer) of `cache warm`'s --tokenizer folder, or of its --model."""
+    from decoding.errors import ModelLoadError
+    from decoding.hf.models import check_tokenizer, resolve_model
+
+    if args.tokenizer is None:
+        loaded = resolve_model(args.model, cache_dir=args.cache_dir)
+        return loaded.name, loaded.tokenizer
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the tokenizer from {args.tokenizer!r}: {exc}") from exc
+    check_tokenizer(tokenizer, args.tokenizer)
+    return args.tokenizer, tokenizer
 
 
 def _warm_targets(args: argparse.Namespace) -> list[Any]:
@@ -407,8 +427,9 @@ def _info_report(info: dict) -> str:
                  "database pages and log, stale entries, hit/miss totals, files below"))
     rows.append(("total", sum(info["entries"].values()), _human(info["size"]),
                  sum(info["hits"].values()), sum(info["misses"].values()), ""))
-    lines = [f"location: {info['location']}" + ("" if info["enabled"] else
-                                                 " (unusable: in memory for this process)"),
+    state = ("" if info["enabled"] else " (read-only: this process keeps what it adds in "
+             "memory)" if info.get("readonly") else " (unusable: in memory for this process)")
+    lines = [f"location: {info['location']}{state}",
              f"size: {info['size']:,} bytes ({_human(info['size'])}), every file under the "
              f"location",
              f"size limit: {_human(info['size_limit'])} for entries, oldest evicted first "
