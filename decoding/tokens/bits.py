@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from decoding.tokens.walk import compiled_module
+from decoding.tokens.compiled import compiled_module
 
 
 def pack(flags: np.ndarray) -> np.ndarray:

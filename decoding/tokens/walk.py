@@ -22,14 +22,12 @@ Two walks give the same array bit for bit (the tests compare them):
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Callable
-from types import ModuleType
 
 import numpy as np
 
 from decoding.automaton.dfa import DEAD, Automaton
+from decoding.tokens.compiled import compiled_module
 from decoding.tokens.trie import TokenTrie
 
 _NO_PRUNING = np.zeros(0, dtype=np.uint8)
@@ -149,16 +147,3 @@ def _kernel() -> Callable | None:
     """The C walk, or None where it was not built or `TYPEDECODE_COMPILED_WALK=0`."""
     compiled = compiled_module()
     return None if compiled is None else compiled.walk_subtrees
-
-
-@functools.cache
-def compiled_module() -> ModuleType | None:
-    """The C module (the walk, and `decoding.tokens.bits.fill_rows`'s copies), or None where it
-    was not built or `TYPEDECODE_COMPILED_WALK=0`."""
-    if os.environ.get("TYPEDECODE_COMPILED_WALK", "1") == "0":
-        return None
-    try:
-        from decoding.tokens import _walk
-    except ImportError:
-        return None
-    return _walk

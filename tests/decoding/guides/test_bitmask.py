@@ -47,7 +47,7 @@ def test_rows_of_different_guides_and_bad_shapes(bpe_tokenizer):
 
 
 def test_batched_fill_compiled_and_numpy_agree(bpe_tokenizer, monkeypatch):
-    from decoding.tokens import walk
+    from decoding.tokens.compiled import compiled_module
 
     guides = [decoding.compile(p, bpe_tokenizer, cache_dir=False)
               for p in ["[0-9]+", "(yes|no)", r"\{\"a\": [0-9]{1,3}\}"]]
@@ -62,7 +62,7 @@ def test_batched_fill_compiled_and_numpy_agree(bpe_tokenizer, monkeypatch):
     filled = []
     for flag in ("1", "0"):
         monkeypatch.setenv("TYPEDECODE_COMPILED_WALK", flag)
-        walk.compiled_module.cache_clear()
+        compiled_module.cache_clear()
         # a vLLM-style bitmask: wider than the rows, garbage before, one spare row
         out = np.full((len(rows) + 1, words_per_row(width) + 2), -1, dtype=np.int32)
         fill_bitmasks(rows, out)
@@ -71,7 +71,7 @@ def test_batched_fill_compiled_and_numpy_agree(bpe_tokenizer, monkeypatch):
             assert np.array_equal(_bits_of(row, width), guide.allowed_tokens(state).numpy())
             assert not _bits_of(row, out.shape[1] * 32)[width:].any()
         assert (out[-1] == -1).all()
-    walk.compiled_module.cache_clear()
+    compiled_module.cache_clear()
     assert np.array_equal(filled[0], filled[1])
 
 
