@@ -41,7 +41,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.cases import DEFAULT_DATA_DIR, sample_schemas, serialize
+from benchmarks.cases import DEFAULT_DATA_DIR, sample_schemas
 from decoding.hf.embedded import DEFAULT, EMBEDDED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,8 +122,11 @@ def run_typedecode(rows: list[dict], tokenizer, steps: int, passes: int,
 def run_llguidance(rows: list[dict], tokenizer, steps: int) -> dict:
     import llguidance.hf
     from llguidance import LLExecutor, LLMatcher
-    from llguidance.numpy import allocate_token_bitmask, consume_token_par, \
-        fill_next_token_bitmask_par
+    from llguidance.numpy import (
+        allocate_token_bitmask,
+        consume_token_par,
+        fill_next_token_bitmask_par,
+    )
 
     lltok = llguidance.hf.from_tokenizer(tokenizer)
     executor = LLExecutor()

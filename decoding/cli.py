@@ -202,8 +202,6 @@ def _one_line_warnings() -> Iterator[None]:
 
 
 def _schema_argument(args: argparse.Namespace) -> Any:
-    from decoding.errors import UsageError
-
     if args.schema is not None:
         return _read(args.schema, "the schema file")
     if args.type is not None:
