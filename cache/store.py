@@ -308,16 +308,23 @@ class Store:
 
         self._run(op)
 
-    def checkpoint(self) -> None:
-        """Fold the database's write-ahead log into the database file (waiting for other
-        processes' reads), so that read-only openers, which read only that file, see every
-        entry; nothing to do for a memory-only or read-only store. `typedecode cache warm`
-        calls it last."""
-        def op(backend: Backend) -> None:
-            if isinstance(backend, diskcache.Cache):
-                backend._sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    def checkpoint(self, wait: float | None = None) -> bool:
+        """Fold the database's write-ahead log into the database file, so that read-only
+        openers, which read only that file, see every entry; waits up to `wait` seconds for other
+        processes' reads and writes (None: the store's lock timeout), and returns False when they still kept part of the log (try
+        again when they are done). True for a memory-only or read-only store (nothing to fold).
+        `typedecode cache warm` calls it last."""
+        def op(backend: Backend) -> bool:
+            if not isinstance(backend, diskcache.Cache):
+                return True
+            backend._sql(f"PRAGMA busy_timeout = {int((_TIMEOUT if wait is None else wait) * 1000)}")
+            try:
+                ((busy, _, _),) = backend._sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                backend._sql(f"PRAGMA busy_timeout = {int(_TIMEOUT * 1000)}")
+            return busy == 0
 
-        self._run(op)
+        return self._run(op)
 
     # -- internals -------------------------------------------------------------------------
 

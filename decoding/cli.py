@@ -301,7 +301,10 @@ def _run_warm(args: argparse.Namespace) -> int:
 
     store = get_store(args.cache_dir)
     info = store.info()
-    store.checkpoint()  # after `info`, which saves the hit counts: read-only readers see all
+    if not store.checkpoint():  # after `info`, which saves the hit counts
+        print(f"typedecode: warning: another process is using {info['location']}: part of what "
+              f"was written is still in the database's log, which read-only processes do not "
+              f"read; run the command again once it is done", file=sys.stderr)
     print(f"warmed {len(results) - failed} of {len(results)} targets for {name}: "
           f"{sum(r.states for r in results)} states, "
           f"{sum(r.seconds for r in results):.1f} s; {info['location']} now holds "

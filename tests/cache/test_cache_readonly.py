@@ -88,3 +88,16 @@ def test_entries_left_in_the_log_are_reported(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert Store(tmp_path, readonly=True).get_bytes("k", "a") == b"z"
+
+
+def test_checkpoint_says_when_a_reader_keeps_the_log(tmp_path):
+    writer = Store(tmp_path)
+    writer.put_bytes("k", "a", b"z")
+    reader = sqlite3.connect(tmp_path / "entries" / "cache.db", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM Cache").fetchall()  # a read snapshot on the log
+    writer.put_bytes("k", "b", b"z")
+    assert writer.checkpoint(wait=0.1) is False
+    reader.execute("COMMIT")
+    reader.close()
+    assert writer.checkpoint() is True
