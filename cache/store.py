@@ -310,14 +310,15 @@ class Store:
 
     def checkpoint(self, wait: float | None = None) -> bool:
         """Fold the database's write-ahead log into the database file, so that read-only
-        openers, which read only that file, see every entry; waits up to `wait` seconds for other
-        processes' reads and writes (None: the store's lock timeout), and returns False when they still kept part of the log (try
-        again when they are done). True for a memory-only or read-only store (nothing to fold).
+        openers, which read only that file, see every entry; waits up to `wait` seconds (None:
+        the store's lock timeout) for other processes' reads and writes, and returns False when
+        they still kept part of the log (try again when they are done). True for a memory-only or read-only store (nothing to fold).
         `typedecode cache warm` calls it last."""
         def op(backend: Backend) -> bool:
             if not isinstance(backend, diskcache.Cache):
                 return True
-            backend._sql(f"PRAGMA busy_timeout = {int((_TIMEOUT if wait is None else wait) * 1000)}")
+            seconds = _TIMEOUT if wait is None else wait
+            backend._sql(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
             try:
                 ((busy, _, _),) = backend._sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             finally:

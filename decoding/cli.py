@@ -23,8 +23,9 @@ constrained to the agent-action JSON regex, and prints both. `cache info` prints
 folder's size (every file under it) and, by kind, its entries, bytes, and the hits and misses of
 every run since the last `cache clear`, which removes all of it and says what is left (the empty
 database, and any file the cache did not write). `cache warm` compiles the schemas (`--schema`,
-translated as `generate` does by default) and regexes given, for `--model`'s tokenizer (or a `--tokenizer` folder's), into the
-cache folder (`decoding.hf.warm`): the states their instances reach (`--instances`: a JSON list
+translated as `generate` does by default) and regexes given, for `--model`'s tokenizer (or a
+`--tokenizer` folder's), into the cache folder (`decoding.hf.warm`): the states their instances
+reach (`--instances`: a JSON list
 or JSON lines, for every `--schema`/`--regex`), then breadth-first up to `--max-states` states
 each (default 256). `--from-list` reads targets from a JSON list or JSON lines file: objects with
 `schema` or `regex` and optional `instances` (or JSONSchemaBench's `tests`, whose valid `data`
