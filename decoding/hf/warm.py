@@ -6,9 +6,9 @@ Contract:
 - A `Target` is a regex (text) or a JSON Schema (a JSON value), with instances: texts for a
   regex, JSON values for a schema (serialized compactly, keys in their order, as
   `benchmarks.cases.serialize` does).
-- `guide_for(target, tokenizer, ...)` is the guide `generate` uses for it: a schema is translated
-  with `ConstraintOptions`' defaults (the translation's options are part of the cache key), a
-  regex compiled as it is; the automaton engine, masks `vocab_size` wide.
+- `guide_for(target, tokenizer, ...)` is the guide `generate` (and `decoding.compile`) uses for
+  it: a schema is translated with `ConstraintOptions`' defaults, a regex compiled as it is; the
+  automaton engine, masks `vocab_size` wide.
 - `warm(targets, tokenizer, ...)` gives an entry (mask and transitions) to every state that the
   tokens of each instance reach (a rejected instance is counted, not an error), then to states
   breadth-first from the initial one through the allowed tokens' next states until `max_states`

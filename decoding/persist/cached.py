@@ -69,6 +69,7 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -543,7 +544,7 @@ def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
     document = load_schema(schema)
     fingerprint = schema2re_fingerprint()
     try:
-        key = _key("schema2re", fingerprint, sorted(options.items()), document)
+        key = _key("schema2re", fingerprint, _translation_options(options), document)
     except (TypeError, ValueError):  # options that are not JSON: let to_regex judge them
         key = None
     if store is None or fingerprint is None or key is None:
@@ -556,6 +557,22 @@ def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
     if not noted:
         _quietly(lambda: store.put_json("schema2re", key, result))
     return result
+
+
+def _translation_options(options: dict[str, Any]) -> list[tuple[str, Any]]:
+    """`options` over the translators' keyword defaults, sorted: a translation gets one key
+    whether its defaults are passed (as `generate` does) or left out (as `compile` does)."""
+    return sorted({**_translation_defaults(), **options}.items())
+
+
+@functools.cache
+def _translation_defaults() -> dict[str, Any]:
+    """The keyword arguments of `schema2re.to_expression` (and `to_regex`) and their defaults."""
+    import schema2re
+
+    return {name: parameter.default for name, parameter
+            in inspect.signature(schema2re.to_expression).parameters.items()
+            if parameter.kind is parameter.KEYWORD_ONLY}
 
 
 def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> Language:
@@ -571,7 +588,7 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
 
     fingerprint = schema2re_fingerprint()
     try:
-        key = _key("schema2re", fingerprint, sorted(options.items()), schema)
+        key = _key("schema2re", fingerprint, _translation_options(options), schema)
     except (TypeError, ValueError):  # options that are not JSON: let to_expression judge them
         key = None
 
