@@ -6,7 +6,7 @@ as a model folder); then four processes at once (`fleet_child.py`) with
 without any disk cache. Checked: every file under the folder is unchanged (size, mtime, SHA-256),
 the four get the masks of the uncached run, and their masks come from the cache (no entry
 computed, entry hits counted), without a warning. Five Python processes importing torch: about
-30 s of CPU, 60 s on the shared 2-core machine, hence `slow`.
+30 s of CPU, 25 to 60 s on the shared 2-core machine, hence `slow`.
 """
 
 from __future__ import annotations
