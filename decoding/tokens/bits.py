@@ -49,9 +49,9 @@ def fill_rows(bits: Sequence[np.ndarray], eos: Sequence[np.ndarray], out: np.nda
     Every row must fit (`ValueError` otherwise, before anything is written)."""
     if sys.byteorder != "little":  # pragma: no cover - no such machine runs the tests
         raise RuntimeError("int32 bitmasks are filled on little-endian machines only")
-    compiled = compiled_module()
-    if compiled is not None:
-        compiled.fill_rows(list(bits), list(eos), out)
+    kernel = getattr(compiled_module(), "fill_rows", None)  # None: not built, or built before it
+    if kernel is not None:
+        kernel(list(bits), list(eos), out)
         return
     width = out.shape[1] * 32 if out.ndim == 2 else 0
     if out.ndim != 2 or len(out) < len(bits) or any(
