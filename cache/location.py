@@ -4,6 +4,9 @@ Resolution order: an explicit `cache_dir` argument, then the `TYPEDECODE_CACHE_D
 variable, then the platform's user cache folder. `False` (or the variable set to `0`, `off`,
 `false` or `none`) turns the disk cache off, in which case the result is None. Any other
 `cache_dir` than a str, a PathLike, a bool or None raises `decoding.errors.UsageError`.
+
+`TYPEDECODE_CACHE_READONLY` set to `1`, `on`, `true` or `yes` asks every store to only read its
+folder (`readonly_requested`; see `cache.store`), e.g. a pre-warmed folder shared by a fleet.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from pathlib import Path
 from decoding.errors import UsageError
 
 ENV_VAR = "TYPEDECODE_CACHE_DIR"
+READONLY_VAR = "TYPEDECODE_CACHE_READONLY"
 _OFF = {"0", "off", "false", "none", "no"}
+_ON = {"1", "on", "true", "yes"}
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | bool | None = None) -> Path | None:
@@ -32,6 +37,11 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | bool | None = None) -> Path
             return None
         return Path(env).expanduser()
     return _platform_cache_root() / "typedecode"
+
+
+def readonly_requested() -> bool:
+    """Whether `TYPEDECODE_CACHE_READONLY` asks for read-only cache folders."""
+    return os.environ.get(READONLY_VAR, "").strip().lower() in _ON
 
 
 def _platform_cache_root() -> Path:

@@ -42,6 +42,13 @@ Contract:
 - `info()` accounts for every byte under the location (see `Store.info`); `clear()` removes
   every entry, folder and count and compacts the database; files the store did not write are
   never touched.
+- Read-only mode (`readonly=True`; by default when `TYPEDECODE_CACHE_READONLY` is set, see
+  `cache.location.readonly_requested`, or when the location exists but is not writable): for a
+  folder shared by many processes or nodes, prepared by `typedecode cache warm`. Nothing is
+  ever written, locked or created under the location: the database is read as an immutable file
+  (`cache.readonly.ReadOnlyBackend`), entries written meanwhile (and hit/miss counts) stay in
+  this process's memory, `folder` hands out only artefacts that exist, and `clear` raises
+  `UsageError`. A location without a database gives a memory-only store (one `CacheWarning`).
 """
 
 from __future__ import annotations
@@ -78,8 +85,9 @@ from cache.codec import (
     unframe,
 )
 from cache.errors import CacheWarning, CorruptEntry, UnsafeEntry, ValueFileGone
-from cache.location import resolve_cache_dir
+from cache.location import readonly_requested, resolve_cache_dir
 from cache.memory import MemoryBackend
+from cache.readonly import ReadOnlyBackend
 from cache.safe_disk import SafeDisk
 from decoding import limits
 from decoding.errors import UsageError
@@ -93,7 +101,7 @@ _MIN_FILE_SIZE = 2**15  # values at least this big live in their own file, not i
 _ENTRIES, _FILES = "entries", "files"  # the only names the store creates under its location
 _COUNTS_KIND = ".counts"  # not a valid kind, so it never collides with an entry's
 
-Backend = diskcache.Cache | MemoryBackend
+Backend = diskcache.Cache | MemoryBackend | ReadOnlyBackend
 Arrays = dict[str, np.ndarray]
 T = TypeVar("T")
 
@@ -102,7 +110,7 @@ class Store:
     """Cache of bytes / JSON / arrays by (kind, key); see the module docstring."""
 
     def __init__(self, cache_dir: str | os.PathLike | bool | None = None, *,
-                 size_limit: int | None = None):
+                 size_limit: int | None = None, readonly: bool | None = None):
         if size_limit is None:
             size_limit = limits.current().cache_bytes
         if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit <= 0:
@@ -110,6 +118,8 @@ class Store:
         location = resolve_cache_dir(cache_dir)
         self.path: Path | None = None if location is None else location.absolute()
         self.size_limit = size_limit
+        self.readonly = self.path is not None and (
+            _not_writable(self.path) if readonly is None else bool(readonly))
         self._lock = threading.RLock()
         self._hits: Counter[str] = Counter()
         self._misses: Counter[str] = Counter()
@@ -118,7 +128,8 @@ class Store:
         self._backend: Backend = MemoryBackend(size_limit)
         if self.path is not None:
             try:
-                self._backend = self._open_disk(self.path)
+                self._backend = (self._open_readonly(self.path) if self.readonly
+                                 else self._open_disk(self.path))
             except _IO_ERRORS as exc:
                 self._degrade(exc, self._backend)
         _LIVE.add(self)
@@ -189,6 +200,8 @@ class Store:
         target = self.path / _FILES / f"v{FORMAT_VERSION}" / kind / _digest(key)
 
         def op(backend: Backend) -> Path | None:
+            if isinstance(backend, ReadOnlyBackend):
+                return target if target.is_dir() else None
             if not isinstance(backend, diskcache.Cache):
                 return None
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -224,7 +237,9 @@ class Store:
         """What the location holds, by kind, and the hits and misses of every process.
 
         Saves this process's counts first (`save_counts`). Keys:
-        - location (None when the cache is off), enabled (entries go to disk), format_version,
+        - location (None when the cache is off), enabled (entries go to disk), readonly (the
+          location is only read: entries and counts of this process stay in memory; `size`,
+          `entries` and `bytes` are the folder's), format_version,
           size_limit (entries are evicted past it; folders are not);
         - size: bytes of every file under the location, whoever wrote it (memory-only: of every
           stored value);
@@ -240,7 +255,7 @@ class Store:
         self.save_counts()
 
         def op(backend: Backend) -> tuple[list[tuple[str, int]], tuple[Counter, Counter], bool]:
-            on_disk = isinstance(backend, diskcache.Cache)
+            on_disk = not isinstance(backend, MemoryBackend)
             return _entry_sizes(backend), self._read_counts(backend), on_disk
 
         sizes, (hits, misses), on_disk = self._run(op)
@@ -256,7 +271,8 @@ class Store:
                              if p.name not in (_ENTRIES, _FILES))
         return {
             "location": None if self.path is None else str(self.path),
-            "enabled": on_disk,
+            "enabled": isinstance(self._backend, diskcache.Cache),
+            "readonly": self.readonly,
             "format_version": FORMAT_VERSION,
             "size": size,
             "size_limit": self.size_limit,
@@ -274,6 +290,9 @@ class Store:
         no row names (`SafeDisk.remove_orphans`; a write in flight in another process is lost),
         then shrink the database file as far as other processes' open reads allow. Names under
         the location that the store did not create (`info()["foreign"]`) are left alone."""
+        if self.readonly:
+            raise UsageError(f"the cache at {self.path} is read-only (TYPEDECODE_CACHE_READONLY, "
+                             f"or a folder this process cannot write): it cannot be cleared")
         with self._lock:
             self._hits, self._misses = Counter(), Counter()
 
@@ -289,7 +308,44 @@ class Store:
 
         self._run(op)
 
+    def checkpoint(self, wait: float | None = None) -> bool:
+        """Fold the database's write-ahead log into the database file, so that read-only
+        openers, which read only that file, see every entry; waits up to `wait` seconds (None:
+        the store's lock timeout) for other processes' reads and writes, and returns False when
+        they still kept part of the log (try again when they are done). True for a memory-only or read-only store (nothing to fold).
+        `typedecode cache warm` calls it last."""
+        def op(backend: Backend) -> bool:
+            if not isinstance(backend, diskcache.Cache):
+                return True
+            seconds = _TIMEOUT if wait is None else wait
+            backend._sql(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+            try:
+                ((busy, _, _),) = backend._sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                backend._sql(f"PRAGMA busy_timeout = {int(_TIMEOUT * 1000)}")
+            return busy == 0
+
+        return self._run(op)
+
     # -- internals -------------------------------------------------------------------------
+
+    def _open_readonly(self, path: Path) -> Backend:
+        """The read-only view of the database at `path`, or a memory backend (one
+        `CacheWarning`) when there is none."""
+        try:
+            backend = ReadOnlyBackend(path / _ENTRIES, self.size_limit)
+        except FileNotFoundError:
+            warnings.warn(f"typedecode cache: the read-only cache folder {path} holds no "
+                          f"database (warm it first: typedecode cache warm); continuing with an "
+                          f"in-memory cache for this process", CacheWarning, stacklevel=4)
+            self._degraded = True
+            return MemoryBackend(self.size_limit)
+        if backend.pending_log:
+            warnings.warn(f"typedecode cache: the read-only cache folder {path} has entries in "
+                          f"its write-ahead log, which read-only processes do not see (the "
+                          f"process that wrote them did not finish: warm it again with "
+                          f"typedecode cache warm)", CacheWarning, stacklevel=4)
+        return backend
 
     def _open_disk(self, path: Path) -> diskcache.Cache:
         """The disk backend at `path`; a damaged database is removed and started afresh (one
@@ -364,18 +420,20 @@ class Store:
 
     def _degrade(self, exc: BaseException, failed: Backend) -> None:
         with self._lock:
-            if self._backend is failed and isinstance(failed, diskcache.Cache):
-                self._backend = MemoryBackend(self.size_limit)
+            if self._backend is failed and not isinstance(failed, MemoryBackend):
+                self._backend = (failed.overlay if isinstance(failed, ReadOnlyBackend)
+                                 else MemoryBackend(self.size_limit))
                 try:
                     failed.close()
                 except _IO_ERRORS:
                     pass
-                if _is_damaged(exc):  # the next process starts a fresh database
+                if _is_damaged(exc) and not self.readonly:  # the next process starts afresh
                     _remove_database(self.path / _ENTRIES)
             if self._degraded:
                 return
             self._degraded = True
-        removed = " (the damaged database was removed)" if _is_damaged(exc) else ""
+        removed = (" (the damaged database was removed)"
+                   if _is_damaged(exc) and not self.readonly else "")
         warnings.warn(
             f"typedecode cache: cannot use {self.path} ({type(exc).__name__}: {exc}){removed}; "
             "continuing with an in-memory cache for this process",
@@ -412,6 +470,15 @@ _ORPHAN_AGE = 3600.0
 _SWEEP_CHANCE = 1 / 64
 _DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 _DAMAGED_MESSAGES = {"file is not a database", "database disk image is malformed"}
+
+
+def _not_writable(path: Path) -> bool:
+    """Whether `path` exists but this process may not write in it (a read-only mount; as root,
+    permission bits do not count), or read-only use was asked for (`readonly_requested`)."""
+    if readonly_requested():
+        return True
+    entries = path / _ENTRIES
+    return any(p.exists() and not os.access(p, os.W_OK) for p in (path, entries))
 
 
 def _get_settled(backend: Backend, skey: str) -> bytes | None:
@@ -570,7 +637,7 @@ def _count_table(value: object) -> Counter[str]:
 
 def _entry_sizes(backend: Backend) -> list[tuple[str, int]]:
     """(store key, bytes of its value) for every entry; a key that is not text reads as ""."""
-    if isinstance(backend, MemoryBackend):
+    if isinstance(backend, (MemoryBackend, ReadOnlyBackend)):
         return backend.sizes()
     # diskcache keeps a value of at least _MIN_FILE_SIZE bytes in a file (`size` is its length,
     # `value` NULL) and a smaller one in the row (`size` 0).

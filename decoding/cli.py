@@ -7,6 +7,9 @@
                        [--stream] [--model PATH|NAME] [--cache-dir DIR]
     typedecode demo [--max-new-tokens N] [--model PATH|NAME] [--cache-dir DIR]
     typedecode cache info|clear [--cache-dir DIR]
+    typedecode cache warm [--schema FILE.json ...] [--regex RE ...] [--from-list FILE]
+                          [--instances FILE] [--max-states N]
+                          [--model PATH|NAME | --tokenizer FOLDER] [--cache-dir DIR]
 
 `generate` prints the result: the text, or JSON for a schema (the validated value serialized by
 `pydantic_core.to_json`: a Pydantic instance, an Enum member, a set...). `--type` (alias
@@ -19,7 +22,17 @@ standard input. `--model` takes a local model folder or an embedded model's name
 constrained to the agent-action JSON regex, and prints both. `cache info` prints the cache
 folder's size (every file under it) and, by kind, its entries, bytes, and the hits and misses of
 every run since the last `cache clear`, which removes all of it and says what is left (the empty
-database, and any file the cache did not write). A warm run prints nothing on stderr: only
+database, and any file the cache did not write). `cache warm` compiles the schemas (`--schema`,
+translated as `generate` does by default) and regexes given, for `--model`'s tokenizer (or a
+`--tokenizer` folder's), into the cache folder (`decoding.hf.warm`): the states their instances
+reach (`--instances`: a JSON list
+or JSON lines, for every `--schema`/`--regex`), then breadth-first up to `--max-states` states
+each (default 256). `--from-list` reads targets from a JSON list or JSON lines file: objects with
+`schema` or `regex` and optional `instances` (or JSONSchemaBench's `tests`, whose valid `data`
+are instances), or strings naming JSON Schema files (relative to the list). It prints a line per
+target and a summary; a target that does not compile is reported and skipped (exit status 1 if
+any did). The folder is then ready to be shared read-only (`TYPEDECODE_CACHE_READONLY=1`).
+A warm run prints nothing on stderr: only
 typedecode's own progress bars show, for an embedded model's one-time conversion. Contract: any
 error is one message on stderr and exit status 2, never a traceback; argparse usage errors also
 exit 2; during `generate` a warning is one line on stderr (`typedecode: warning: ...`).
@@ -32,6 +45,7 @@ import contextlib
 import dataclasses
 import functools
 import importlib
+import json
 import os
 import sys
 import warnings
@@ -87,10 +101,35 @@ def _parser() -> argparse.ArgumentParser:
     _add_generation_options(demo, max_new_tokens=200)
     demo.set_defaults(run=_run_demo)
 
-    cache = commands.add_parser("cache", help="inspect or clear the on-disk cache")
-    cache.add_argument("action", choices=["info", "clear"])
-    cache.add_argument("--cache-dir", default=None, help="cache folder (default: the usual one)")
-    cache.set_defaults(run=_run_cache)
+    cache = commands.add_parser("cache", help="inspect, clear or warm the on-disk cache")
+    actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (("info", "what the cache folder holds"),
+                         ("clear", "remove every entry of the cache folder")):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument("--cache-dir", default=None,
+                         help="cache folder (default: the usual one)")
+        sub.set_defaults(run=_run_cache)
+    warm = actions.add_parser("warm", help="compile schemas and patterns into the cache folder "
+                              "ahead of time")
+    warm.add_argument("--schema", action="append", default=[], metavar="FILE.json",
+                      help="JSON Schema file (repeatable)")
+    warm.add_argument("--regex", action="append", default=[], metavar="RE",
+                      help="regular expression (repeatable)")
+    warm.add_argument("--from-list", action="append", default=[], metavar="FILE",
+                      help="JSON list or JSON lines of targets (repeatable)")
+    warm.add_argument("--instances", metavar="FILE",
+                      help="instances of the --schema/--regex targets (JSON list or JSON lines)")
+    warm.add_argument("--max-states", type=int, default=256, metavar="N",
+                      help="states per target to reach breadth-first (default 256; 0: only "
+                           "those the instances reach)")
+    source = warm.add_mutually_exclusive_group()
+    source.add_argument("--model", default=None, metavar="PATH|NAME",
+                        help="whose tokenizer: local model folder or embedded model name "
+                             "(default SmolLM2-135M-Instruct, converted into the folder too)")
+    source.add_argument("--tokenizer", metavar="FOLDER",
+                        help="a tokenizer folder (AutoTokenizer.from_pretrained), no model")
+    warm.add_argument("--cache-dir", default=None, help="cache folder (default: the usual one)")
+    warm.set_defaults(run=_run_warm)
     return parser
 
 
@@ -164,15 +203,8 @@ def _one_line_warnings() -> Iterator[None]:
 
 
 def _schema_argument(args: argparse.Namespace) -> Any:
-    from decoding.errors import UsageError
-
     if args.schema is not None:
-        try:
-            with open(args.schema, encoding="utf-8") as f:
-                return f.read()
-        except OSError as exc:
-            raise UsageError(f"cannot read the schema file {args.schema!r}: "
-                             f"{exc.strerror or exc}") from exc
+        return _read(args.schema, "the schema file")
     if args.type is not None:
         return _import_type(args.type)
     return None
@@ -242,6 +274,134 @@ def _run_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_warm(args: argparse.Namespace) -> int:
+    from decoding.errors import UsageError
+    from decoding.hf.warm import Warmed, warm
+
+    targets = _warm_targets(args)
+    if not targets:
+        raise UsageError("cache warm needs targets: --schema, --regex or --from-list")
+    if args.max_states < 0:
+        raise UsageError(f"--max-states must be 0 or more, not {args.max_states}")
+    with _one_line_warnings():
+        name, tokenizer = _warm_tokenizer(args)
+        done = [0]
+
+        def progress(result: Warmed) -> None:
+            done[0] += 1
+            what = (f"failed: {result.error}" if result.error else
+                    f"{result.states} states, {result.instances} instances"
+                    + (f" ({result.rejected} rejected)" if result.rejected else ""))
+            print(f"[{done[0]}/{len(targets)}] {result.target.name}: {what} "
+                  f"({result.seconds:.1f} s)", file=sys.stderr, flush=True)
+
+        results = warm(targets, tokenizer, max_states=args.max_states,
+                       cache_dir=args.cache_dir, progress=progress)
+    failed = sum(r.error is not None for r in results)
+    from cache.store import get_store
+
+    store = get_store(args.cache_dir)
+    info = store.info()
+    if not store.checkpoint():  # after `info`, which saves the hit counts
+        print(f"typedecode: warning: another process is using {info['location']}: part of what "
+              f"was written is still in the database's log, which read-only processes do not "
+              f"read; run the command again once it is done", file=sys.stderr)
+    print(f"warmed {len(results) - failed} of {len(results)} targets for {name}: "
+          f"{sum(r.states for r in results)} states, "
+          f"{sum(r.seconds for r in results):.1f} s; {info['location']} now holds "
+          f"{_human(info['size'])} (share it read-only with TYPEDECODE_CACHE_READONLY=1)")
+    return 1 if failed else 0
+
+
+def _warm_tokenizer(args: argparse.Namespace) -> tuple[str, Any]:
+    """(name, tokenizer) of `cache warm`'s --tokenizer folder, or of its --model."""
+    from decoding.errors import ModelLoadError
+    from decoding.hf.models import check_tokenizer, resolve_model
+
+    if args.tokenizer is None:
+        loaded = resolve_model(args.model, cache_dir=args.cache_dir)
+        return loaded.name, loaded.tokenizer
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the tokenizer from {args.tokenizer!r}: {exc}") from exc
+    check_tokenizer(tokenizer, args.tokenizer)
+    return args.tokenizer, tokenizer
+
+
+def _warm_targets(args: argparse.Namespace) -> list[Any]:
+    """The `Target`s of `cache warm`'s arguments, in order: schema files, regexes, lists."""
+    from pathlib import Path
+
+    from decoding.hf.warm import Target
+
+    instances = tuple(_json_items(args.instances)) if args.instances else ()
+    targets = [Target(path, "schema", _json_file(path), instances)
+               for path in args.schema]
+    targets += [Target(pattern, "regex", pattern, instances) for pattern in args.regex]
+    for listing in args.from_list:
+        for n, item in enumerate(_json_items(listing), 1):
+            targets.append(_listed_target(item, f"{listing}:{n}", Path(listing).parent))
+    return targets
+
+
+def _listed_target(item: Any, where: str, folder: Any) -> Any:
+    """A `--from-list` item as a `Target` (see the module docstring)."""
+    from decoding.errors import UsageError
+    from decoding.hf.warm import Target
+
+    if isinstance(item, str):
+        return Target(item, "schema", _json_file(str(folder / item)))
+    if not isinstance(item, dict) or ("schema" in item) == ("regex" in item):
+        raise UsageError(f"{where}: expected a schema file name or an object with 'schema' "
+                         f"or 'regex'")
+    instances = list(item.get("instances") or [])
+    instances += [t["data"] for t in item.get("tests") or []
+                  if isinstance(t, dict) and t.get("valid") and "data" in t]
+    kind = "schema" if "schema" in item else "regex"
+    return Target(str(item.get("id", where)), kind, item[kind], tuple(instances))
+
+
+def _json_items(path: str) -> list[Any]:
+    """The items of a JSON list file, or the values of a JSON lines file."""
+    from decoding.errors import UsageError
+
+    text = _read(path)
+    try:
+        value = json.loads(text)
+        return value if isinstance(value, list) else [value]
+    except json.JSONDecodeError:
+        pass
+    try:
+        return [json.loads(line) for line in text.split("\n") if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is neither JSON nor JSON lines: {exc}") from exc
+
+
+def _read(path: str, what: str = "") -> str:
+    """The text of the file at `path` (`UsageError` naming it, and `what` it is, if unreadable)."""
+    from decoding.errors import UsageError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what + ' ' if what else ''}{path!r}: "
+                         f"{exc.strerror or exc}") from exc
+
+
+def _json_file(path: str) -> Any:
+    """The JSON value in the file at `path` (`UsageError` if unreadable or not JSON)."""
+    from decoding.errors import UsageError
+
+    try:
+        return json.loads(_read(path))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not JSON: {exc}") from exc
+
+
 _KIND_LABELS = {
     "model": "converted embedded models (safetensors + tokenizer)",
     "vocabulary": "vocabulary byte tables",
@@ -269,8 +429,9 @@ def _info_report(info: dict) -> str:
                  "database pages and log, stale entries, hit/miss totals, files below"))
     rows.append(("total", sum(info["entries"].values()), _human(info["size"]),
                  sum(info["hits"].values()), sum(info["misses"].values()), ""))
-    lines = [f"location: {info['location']}" + ("" if info["enabled"] else
-                                                 " (unusable: in memory for this process)"),
+    state = ("" if info["enabled"] else " (read-only: this process keeps what it adds in "
+             "memory)" if info.get("readonly") else " (unusable: in memory for this process)")
+    lines = [f"location: {info['location']}{state}",
              f"size: {info['size']:,} bytes ({_human(info['size'])}), every file under the "
              f"location",
              f"size limit: {_human(info['size_limit'])} for entries, oldest evicted first "

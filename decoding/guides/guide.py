@@ -110,6 +110,14 @@ class Guide:
         starts with; empty at accepting states and branch points (see `decoding.automaton.forced`)."""
         return self._forced(self._state(state))
 
+    def preload(self) -> int:
+        """Load the masks the disk cache holds for this pattern's known states now (e.g. a
+        folder prepared by `typedecode cache warm`), so that later steps never read the store;
+        returns how many were loaded (0 when the cache is off)."""
+        if isinstance(self.index, persist.PersistentIndex):
+            return self.index.preload()
+        return 0
+
     def save(self) -> None:
         """Write the states and masks discovered so far to the disk cache now (they are also
         saved as they grow and at exit); nothing happens when the cache is off."""

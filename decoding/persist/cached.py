@@ -69,6 +69,7 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -88,7 +89,7 @@ from cache.location import resolve_cache_dir
 from cache.store import CacheWarning, Store, get_store
 from cache.writer import BackgroundWriter
 from decoding.automaton import syntax  # noqa: F401  (syntax: loaded before the fingerprint)
-from decoding.automaton.dfa import Automaton
+from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.expr import Expr
 from decoding.automaton.language import Language
 from decoding.persist import snapshot
@@ -418,6 +419,23 @@ class PersistentIndex(TokenIndex):
 
         return write
 
+    def preload(self) -> int:
+        """Load now the stored entry of every state the automaton knows and this index has no
+        entry for (nothing is computed); returns how many were loaded. A process serving
+        patterns from a warmed cache folder calls it at compile time, so that no step of a
+        decoding reads the store (`Guide.preload`)."""
+        loaded = 0
+        with self._lock:
+            for state in range(self.automaton.num_states):
+                if state == DEAD or state in self._entries:
+                    continue
+                found = _quietly(lambda: self._load_entry(state))
+                if found is not None:
+                    self._entries[state] = self.entry_of(*found)
+                    loaded += 1
+            self.restored += loaded
+        return loaded
+
     def _load_entry(self, state: int) -> tuple[np.ndarray, np.ndarray] | None:
         arrays = self.store.get_arrays("entry", self._entry_key(self.automaton.key(state)))
         if arrays is None:
@@ -526,7 +544,7 @@ def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
     document = load_schema(schema)
     fingerprint = schema2re_fingerprint()
     try:
-        key = _key("schema2re", fingerprint, sorted(options.items()), document)
+        key = _key("schema2re", fingerprint, _translation_options(options), document)
     except (TypeError, ValueError):  # options that are not JSON: let to_regex judge them
         key = None
     if store is None or fingerprint is None or key is None:
@@ -539,6 +557,22 @@ def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
     if not noted:
         _quietly(lambda: store.put_json("schema2re", key, result))
     return result
+
+
+def _translation_options(options: dict[str, Any]) -> list[tuple[str, Any]]:
+    """`options` over the translators' keyword defaults, sorted: a translation gets one key
+    whether its defaults are passed (as `generate` does) or left out (as `compile` does)."""
+    return sorted({**_translation_defaults(), **options}.items())
+
+
+@functools.cache
+def _translation_defaults() -> dict[str, Any]:
+    """The keyword arguments of `schema2re.to_expression` (and `to_regex`) and their defaults."""
+    import schema2re
+
+    return {name: parameter.default for name, parameter
+            in inspect.signature(schema2re.to_expression).parameters.items()
+            if parameter.kind is parameter.KEYWORD_ONLY}
 
 
 def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> Language:
@@ -554,7 +588,7 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
 
     fingerprint = schema2re_fingerprint()
     try:
-        key = _key("schema2re", fingerprint, sorted(options.items()), schema)
+        key = _key("schema2re", fingerprint, _translation_options(options), schema)
     except (TypeError, ValueError):  # options that are not JSON: let to_expression judge them
         key = None
 

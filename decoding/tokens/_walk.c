@@ -14,10 +14,19 @@
  * and counts. Every index is checked before it is used; input
  * that breaks the preorder layout raises ValueError and writes nothing out of bounds. The GIL is
  * released during the walk.
+ *
+ * fill_rows(bits, eos, out) -> None (decoding.tokens.bits.fill_rows)
+ *
+ * `out` is a writable 2-D int32 buffer whose rows are contiguous (any row stride), at least
+ * len(bits) rows. For each i, copies the packed uint8 flags bits[i] into the bytes of row i,
+ * zeroes the rest of the row, then sets the bit of every token id in eos[i] (an int64 buffer;
+ * empty: none). Every length and id is checked before anything is written (ValueError); the
+ * copies run with the GIL released.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 #define NBUF 15
 
@@ -205,7 +214,87 @@ done:
     return result;
 }
 
+/* Releases the first n buffers of each list. */
+static void release_rows(Py_buffer *bits, Py_buffer *eos, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyBuffer_Release(&bits[i]);
+        PyBuffer_Release(&eos[i]);
+    }
+}
+
+static PyObject *fill_rows(PyObject *self, PyObject *args) {
+    PyObject *bits_list, *eos_list, *out_obj;
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &bits_list, &PyList_Type, &eos_list,
+                          &out_obj))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(bits_list);
+    if (PyList_GET_SIZE(eos_list) != n) {
+        PyErr_SetString(PyExc_ValueError, "fill_rows: bits and eos differ in length");
+        return NULL;
+    }
+    Py_buffer out;
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_STRIDES | PyBUF_FORMAT) < 0)
+        return NULL;
+    if (out.ndim != 2 || out.itemsize != 4 || out.strides[1] != 4 || out.shape[0] < n
+        || (n > 1 && out.strides[0] < out.shape[1] * 4)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "fill_rows: out must be 2-D int32 with contiguous rows, one per row");
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    Py_ssize_t row_bytes = out.shape[1] * 4;
+    Py_buffer *bits = PyMem_Calloc(n ? n : 1, sizeof(Py_buffer));
+    Py_buffer *eos = PyMem_Calloc(n ? n : 1, sizeof(Py_buffer));
+    Py_ssize_t got = 0;
+    if (bits == NULL || eos == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (; got < n; got++) {
+        if (PyObject_GetBuffer(PyList_GET_ITEM(bits_list, got), &bits[got], PyBUF_SIMPLE) < 0)
+            goto fail;
+        if (PyObject_GetBuffer(PyList_GET_ITEM(eos_list, got), &eos[got], PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&bits[got]);
+            goto fail;
+        }
+        const int64_t *ids = eos[got].buf;
+        Py_ssize_t nids = eos[got].len / 8;
+        int bad = bits[got].len > row_bytes || eos[got].len % 8 != 0;
+        for (Py_ssize_t k = 0; k < nids && !bad; k++)
+            bad = ids[k] < 0 || ids[k] >= row_bytes * 8;
+        if (bad) {
+            PyErr_Format(PyExc_ValueError, "fill_rows: row %zd does not fit %zd int32 words",
+                         got, out.shape[1]);
+            got++;
+            goto fail;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t *row = (uint8_t *)out.buf + i * out.strides[0];
+        memcpy(row, bits[i].buf, bits[i].len);
+        memset(row + bits[i].len, 0, row_bytes - bits[i].len);
+        const int64_t *ids = eos[i].buf;
+        for (Py_ssize_t k = 0; k < eos[i].len / 8; k++)
+            row[ids[k] >> 3] |= (uint8_t)(1u << (ids[k] & 7));
+    }
+    Py_END_ALLOW_THREADS
+    release_rows(bits, eos, n);
+    PyMem_Free(bits);
+    PyMem_Free(eos);
+    PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+fail:
+    if (bits != NULL && eos != NULL) release_rows(bits, eos, got);
+    PyMem_Free(bits);
+    PyMem_Free(eos);
+    PyBuffer_Release(&out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"fill_rows", fill_rows, METH_VARARGS,
+     "Copy packed rows into an int32 bitmask and set EOS bits (see decoding.tokens.bits)."},
     {"read_bytes", read_bytes, METH_VARARGS,
      "Follow bytes through an automaton's computed rows (see decoding.tokens.walk)."},
     {"walk_subtrees", walk_subtrees, METH_VARARGS,

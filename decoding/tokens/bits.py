@@ -2,14 +2,20 @@
 
 That is the layout of the int32 token bitmasks of vLLM, llguidance and xgrammar read as bytes on
 a little-endian machine (token `32*w + k` is bit k of word w), so a packed row fills such a
-bitmask by a copy (`fill_words`). Unused bits past the last token are 0.
+bitmask by a copy (`fill_words`), and `fill_rows` fills many rows at once (compiled, in one call
+with the GIL released, where the C module `decoding.tokens._walk` is built and
+`TYPEDECODE_COMPILED_WALK` is not 0; else `fill_words` per row). Unused bits past the last token
+are 0.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import numpy as np
+
+from decoding.tokens.compiled import compiled_module
 
 
 def pack(flags: np.ndarray) -> np.ndarray:
@@ -35,3 +41,25 @@ def fill_words(bits: np.ndarray, words: np.ndarray) -> None:
     out = words.view(np.uint8)
     out[:len(bits)] = bits
     out[len(bits):] = 0
+
+
+def fill_rows(bits: Sequence[np.ndarray], eos: Sequence[np.ndarray], out: np.ndarray) -> None:
+    """Row i of `out` (int32 [at least len(bits), words], rows contiguous): `bits[i]` as
+    `fill_words` writes it, plus the flags of the token ids in `eos[i]` (int64; empty: none).
+    Every row must fit (`ValueError` otherwise, before anything is written)."""
+    if sys.byteorder != "little":  # pragma: no cover - no such machine runs the tests
+        raise RuntimeError("int32 bitmasks are filled on little-endian machines only")
+    kernel = getattr(compiled_module(), "fill_rows", None)  # None: not built, or built before it
+    if kernel is not None:
+        kernel(list(bits), list(eos), out)
+        return
+    width = out.shape[1] * 32 if out.ndim == 2 else 0
+    if out.ndim != 2 or len(out) < len(bits) or any(
+            len(b) * 8 > width or (len(e) and not 0 <= e.min() <= e.max() < width)
+            for b, e in zip(bits, eos)):
+        raise ValueError(f"fill_rows: {len(bits)} rows do not fit an int32 bitmask of shape "
+                         f"{out.shape}")
+    for row, b, e in zip(out, bits, eos):
+        fill_words(b, row)
+        flags = row.view(np.uint8)
+        flags[e >> 3] |= (1 << (e & 7)).astype(np.uint8)

@@ -111,7 +111,8 @@ class TokenIndex:
         self.width = width
         self._trie = trie_of(vocabulary)
         self._walk: TrieWalk | None = None
-        self._eos = np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64)
+        self.eos_ids = _frozen(np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64),
+                               np.int64)  # the EOS ids, sorted, read-only
         self._entries: dict[int, StateEntry] = {}
         self._masks: LRU[int, torch.Tensor] = LRU(MASKS_KEPT)
         self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
@@ -146,7 +147,7 @@ class TokenIndex:
             allowed = np.zeros(self.width, dtype=bool)
             allowed[:self.vocabulary.size] = packed.unpack(entry.bits, self.vocabulary.size)
             if self.automaton.is_accepting(state):
-                allowed[self._eos] = True
+                allowed[self.eos_ids] = True
             found = shared_mask(allowed)
             self._masks.put(state, found)
         return found
@@ -222,13 +223,12 @@ class TokenIndex:
                  next_states: np.ndarray | None) -> StateEntry:
         """The entry of packed `bits`, with the sorted `token_ids` they hold and the states
         those lead to where known (else both None), as the disk cache stores them."""
-        if next_states is None:
-            return self._counted(StateEntry(_frozen(bits, np.uint8),
-                                            int(np.bitwise_count(bits).sum(dtype=np.int64)),
-                                            None, None))
-        next_of = np.zeros(self.vocabulary.size, dtype=np.int32)
-        next_of[token_ids] = next_states
-        return self._make_entry(packed.unpack(bits, self.vocabulary.size), next_of)
+        if next_states is not None and len(token_ids) <= KEEP_NEXT:  # as `_make_entry` keeps
+            token_ids, next_states = _frozen(token_ids, np.int64), _frozen(next_states, np.int32)
+        else:
+            token_ids = next_states = None
+        count = int(np.bitwise_count(bits).sum(dtype=np.int64))
+        return self._counted(StateEntry(_frozen(bits, np.uint8), count, token_ids, next_states))
 
 
 def shared_mask(allowed: np.ndarray) -> torch.Tensor:

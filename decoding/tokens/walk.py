@@ -22,14 +22,12 @@ Two walks give the same array bit for bit (the tests compare them):
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Callable
-from types import ModuleType
 
 import numpy as np
 
 from decoding.automaton.dfa import DEAD, Automaton
+from decoding.tokens.compiled import compiled_module
 from decoding.tokens.trie import TokenTrie
 
 _NO_PRUNING = np.zeros(0, dtype=np.uint8)
@@ -132,7 +130,7 @@ class TrieWalk:
 def read(automaton: Automaton, state: int, data: bytes) -> int:
     """The state after reading `data` from `state` (DEAD if some byte leads there), rows computed
     where missing; `Automaton.walk`, in the compiled loop where it is built."""
-    compiled = _compiled()
+    compiled = compiled_module()
     if compiled is None:
         return automaton.walk(state, data)
     pos = 0
@@ -147,17 +145,5 @@ def read(automaton: Automaton, state: int, data: bytes) -> int:
 
 def _kernel() -> Callable | None:
     """The C walk, or None where it was not built or `TYPEDECODE_COMPILED_WALK=0`."""
-    compiled = _compiled()
+    compiled = compiled_module()
     return None if compiled is None else compiled.walk_subtrees
-
-
-@functools.cache
-def _compiled() -> ModuleType | None:
-    """The C module, or None where it was not built or `TYPEDECODE_COMPILED_WALK=0`."""
-    if os.environ.get("TYPEDECODE_COMPILED_WALK", "1") == "0":
-        return None
-    try:
-        from decoding.tokens import _walk
-    except ImportError:
-        return None
-    return _walk

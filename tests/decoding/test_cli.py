@@ -305,3 +305,20 @@ def test_a_warm_default_model_run_prints_nothing_on_stderr():
 def test_console_entry_point_runs():
     result = _cli_process("generate", "x", "--max-new-tokens", "-1")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_cache_warm_from_a_tokenizer_folder_then_info_read_only(capsys, tmp_path, bpe_tokenizer,
+                                                                monkeypatch):
+    bpe_tokenizer.save_pretrained(tmp_path / "tok")
+    cache = str(tmp_path / "cache")
+    code, out, err = run(capsys, "cache", "warm", "--regex", "[0-9]{1,3}", "--regex", "[0-9",
+                         "--tokenizer", str(tmp_path / "tok"), "--cache-dir", cache)
+    assert code == 1 and "warmed 1 of 2 targets" in out
+    assert "[1/2] [0-9]{1,3}: " in err and "[2/2] [0-9: failed: PatternSyntaxError" in err
+    monkeypatch.setenv("TYPEDECODE_CACHE_READONLY", "1")
+    code, out, _ = run(capsys, "cache", "info", "--cache-dir", cache)
+    assert code == 0 and "(read-only" in out and "entry" in out
+    code, _, err = run(capsys, "cache", "clear", "--cache-dir", cache)
+    assert code == 2 and "read-only" in err
+    code, _, err = run(capsys, "cache", "warm", "--cache-dir", cache)
+    assert code == 2 and "needs targets" in err

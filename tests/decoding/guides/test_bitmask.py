@@ -44,3 +44,46 @@ def test_rows_of_different_guides_and_bad_shapes(bpe_tokenizer):
         fill_bitmasks([(a, a.initial_state)] * 3, out)
     with pytest.raises(UsageError, match="int32"):
         fill_bitmasks([(a, a.initial_state)], out.astype(np.int64))
+
+
+def test_batched_fill_compiled_and_numpy_agree(bpe_tokenizer, monkeypatch):
+    from decoding.tokens.compiled import compiled_module
+
+    guides = [decoding.compile(p, bpe_tokenizer, cache_dir=False)
+              for p in ["[0-9]+", "(yes|no)", r"\{\"a\": [0-9]{1,3}\}"]]
+    rows = []
+    for guide in guides:
+        state = guide.initial_state
+        rows.append((guide, state))
+        for token in guide.allowed_token_ids(state)[:3]:
+            rows.append((guide, guide.advance(state, int(token))))
+    assert any(g.is_accepting(s) for g, s in rows) and not all(g.is_accepting(s) for g, s in rows)
+    width = guides[0].vocab_size
+    filled = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("TYPEDECODE_COMPILED_WALK", flag)
+        compiled_module.cache_clear()
+        # a vLLM-style bitmask: wider than the rows, garbage before, one spare row
+        out = np.full((len(rows) + 1, words_per_row(width) + 2), -1, dtype=np.int32)
+        fill_bitmasks(rows, out)
+        filled.append(out)
+        for row, (guide, state) in zip(out, rows):
+            assert np.array_equal(_bits_of(row, width), guide.allowed_tokens(state).numpy())
+            assert not _bits_of(row, out.shape[1] * 32)[width:].any()
+        assert (out[-1] == -1).all()
+    compiled_module.cache_clear()
+    assert np.array_equal(filled[0], filled[1])
+
+
+def test_batched_fill_refuses_rows_that_do_not_fit(bpe_tokenizer):
+    guide = decoding.compile("[0-9]+", bpe_tokenizer, cache_dir=False)
+    out = allocate(4, guide.vocab_size)
+    with pytest.raises(UsageError, match="contiguous"):
+        fill_bitmasks([(guide, guide.initial_state)] * 2, out[:, ::2])
+    with pytest.raises(UsageError, match="words"):
+        fill_bitmasks([(guide, guide.initial_state)], out[:, :2])
+    with pytest.raises(ValueError):
+        from decoding.tokens.bits import fill_rows
+
+        fill_rows([np.zeros(1, np.uint8)], [np.array([10**6])], out)
+    assert not out.any()  # nothing written

@@ -14,6 +14,7 @@ from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
 from decoding.guides.guide import vocabulary_of
+from decoding.tokens.compiled import compiled_module
 from decoding.tokens import walk as walk_module
 from decoding.tokens.trie import TokenTrie
 from decoding.tokens.walk import TrieWalk
@@ -101,14 +102,14 @@ def test_the_compiled_walk_is_built_and_the_fallback_can_be_chosen(tries, monkey
     a = Automaton(to_expr(parse("[a-z]+")))
     assert TrieWalk(trie, a).compiled  # pip install builds decoding/tokens/_walk.c
     monkeypatch.setenv("TYPEDECODE_COMPILED_WALK", "0")
-    walk_module._compiled.cache_clear()
+    compiled_module.cache_clear()
     try:
         assert not TrieWalk(trie, a).compiled
         with pytest.raises(RuntimeError, match="not built"):
             TrieWalk(trie, a, compiled=True)
     finally:
         monkeypatch.delenv("TYPEDECODE_COMPILED_WALK")
-        walk_module._compiled.cache_clear()
+        compiled_module.cache_clear()
 
 
 def test_the_kernel_refuses_arrays_that_break_the_layout():
@@ -179,7 +180,7 @@ def test_reading_a_token_agrees_with_the_automaton():
     for compiled in (True, False):
         fresh, reference = Automaton(to_expr(parse(pattern))), Automaton(to_expr(parse(pattern)))
         if not compiled:
-            walk_module._compiled.cache_clear()
+            compiled_module.cache_clear()
             os.environ["TYPEDECODE_COMPILED_WALK"] = "0"
         try:
             for text in (b'{"a": "x\\u00e9yz", "b": 12}', b'{"a": "', b'{"a": 1', b'{"b"'):
@@ -187,4 +188,4 @@ def test_reading_a_token_agrees_with_the_automaton():
                     == reference.key(reference.walk(reference.initial_state, text))
         finally:
             os.environ.pop("TYPEDECODE_COMPILED_WALK", None)
-            walk_module._compiled.cache_clear()
+            compiled_module.cache_clear()
