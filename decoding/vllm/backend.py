@@ -4,7 +4,10 @@
 for the model's vocabulary size (`vocab_size`, which may exceed the tokenizer's: ids past the
 tokenizer are never allowed). Guides are memoized by `decoding.compile` and shared by every
 request of a pattern (compilation runs on vLLM's thread pool; guides are thread-safe); each
-request gets a `TypedecodeGrammar`, a `GuideCursor` with vLLM's method names. Other request kinds
+request gets a `TypedecodeGrammar`, a `GuideCursor` with vLLM's method names. The first request
+of a pattern in an engine preloads the masks the disk cache holds for it (`Guide.preload`: a
+folder prepared by `typedecode cache warm`), there on the compile thread, so that the scheduler's
+mask filling does not read the store. Other request kinds
 raise `UnsupportedRequest` (vLLM fails that request only). The bitmask is vLLM's layout
 (int32, `ceil(vocab_size / 32)` words per row, lowest bit first), filled in place through its
 numpy view.
@@ -12,6 +15,8 @@ numpy view.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -45,11 +50,18 @@ class TypedecodeBackend(StructuredOutputBackend):
 
     def __post_init__(self) -> None:
         self.vocabulary = vocabulary_of(self.tokenizer)
+        self._preloaded: weakref.WeakSet = weakref.WeakSet()
+        self._lock = threading.Lock()
 
     def compile_grammar(self, request_type: StructuredOutputOptions, grammar_spec: str,
                         stop_token_ids: set[int] | None = None) -> StructuredOutputGrammar:
         guide = compile(pattern_for(kind_of(request_type), grammar_spec), self.vocabulary,
                         vocab_size=self.vocab_size)
+        with self._lock:
+            first = guide not in self._preloaded
+            self._preloaded.add(guide)
+        if first:
+            guide.preload()
         return TypedecodeGrammar(GuideCursor(guide, stop_token_ids or ()))
 
     def allocate_token_bitmask(self, max_num_seqs: int) -> torch.Tensor:
