@@ -3,7 +3,7 @@ same batch unconstrained and against vLLM's xgrammar backend, in one run (one ma
 
     VLLM_VENV/bin/python -m benchmarks.vllm_batch [--model FOLDER] [--copies 2] [--repeats 5]
 
-The batch is `tests/decoding/vllm/cases.py`'s 8 requests, `--copies` times (16 by default), greedy.
+The batch is `tests/decoding/serving/cases.py`'s 8 requests, `--copies` times (16 by default), greedy.
 Each backend runs in its own `LLM` (the backend is engine-wide). For each backend, its constrained
 batch is timed cold (first sight of the patterns: compilation included) and warm (median of
 `--repeats`), then the unconstrained batch with exactly the token counts that backend produced per
@@ -30,7 +30,7 @@ def main() -> None:
 
     from decoding.vllm import BACKEND_NAME, register
     from decoding.vllm.model import embedded_model_folder
-    from tests.decoding.vllm.cases import CASES, MAX_TOKENS, check
+    from tests.decoding.serving.cases import CASES, MAX_TOKENS, check
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model folder (default: embedded SmolLM2)")

@@ -147,3 +147,13 @@ class OutputValidationError(GenerationError):
     def __init__(self, message: str, text: str):
         self.text = text
         super().__init__(message)
+
+
+class UnsupportedRequest(UsageError):
+    """A vLLM structured-output request of a kind typedecode does not serve (grammar,
+    json_object, structural_tag), or malformed per-request arguments (`decoding.vllm`)."""
+
+
+class VllmMismatch(TypedecodeError):
+    """The installed vLLM differs from the release and internals `decoding.vllm` was tested on;
+    the message names each difference."""

@@ -30,7 +30,12 @@ from decoding import TypedecodeError, TypedecodeWarning, UsageError, Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 ERRORS_MODULES = ("decoding.errors", "schema2re.errors", "cache.errors")
-NEEDS_EXTRA = {"decoding.langchain": "langchain_core"}  # modules of an optional extra
+NEEDS_EXTRA = {  # modules of an optional extra, and what they import
+    "decoding.langchain": "langchain_core",
+    "decoding.vllm.backend": "vllm",
+    "decoding.vllm.patches": "vllm",
+    "decoding.vllm.processor": "vllm",
+}
 
 
 def _modules() -> list[ModuleType]:

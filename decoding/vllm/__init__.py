@@ -37,7 +37,7 @@ __all__ = ["BACKEND_NAME", "TypedecodeLogitsProcessor", "register"]
 def register() -> None:
     """Make vLLM accept `BACKEND_NAME` in this process (idempotent; what the plugin entry point
     `plugin` runs).
-    Raises `decoding.vllm.patches.VllmMismatch` naming what differs when the installed vLLM is not
+    Raises `decoding.errors.VllmMismatch` naming what differs when the installed vLLM is not
     the release and shape this was tested with, `UsageError` when vLLM is not installed."""
     try:
         from decoding.vllm.patches import install
@@ -54,7 +54,7 @@ def plugin() -> None:
     internals other than the tested ones are logged as an error naming each difference instead of
     raised, so that having typedecode installed never stops vLLM from starting for users who do
     not pick its backend (a request naming `BACKEND_NAME` is then refused by vLLM itself)."""
-    from decoding.vllm.patches import VllmMismatch
+    from decoding.errors import VllmMismatch
 
     try:
         register()

@@ -30,7 +30,7 @@ from vllm.exceptions import VLLMValidationError
 from vllm.sampling_params import SamplingParams
 from vllm.v1.structured_output import StructuredOutputManager
 
-from decoding.errors import TypedecodeError
+from decoding.errors import TypedecodeError, VllmMismatch
 from decoding.vllm.requests import pattern_for
 
 TESTED_VERSIONS = ("0.32.0",)
@@ -39,10 +39,6 @@ _VALIDATE_PARAMS = ["self", "model_config", "structured_outputs_config", "tokeni
 _GRAMMAR_INIT_LINES = ("if self.backend is None:", "structured_outputs._backend",
                        "self.tokenizer", "get_vocab_size()")
 _installed: set[str] = set()
-
-
-class VllmMismatch(TypedecodeError):
-    """The installed vLLM differs from the release and internals `decoding.vllm` was tested on."""
 
 
 def install(name: str) -> None:

@@ -18,17 +18,12 @@ from typing import Any
 
 import regex
 
-from decoding.errors import UsageError
+from decoding.errors import UnsupportedRequest
 from decoding.hf.constraint import make_constraint
 
 KINDS = ("regex", "json", "choice")
 FLAT_KEYS = {"typedecode_regex": "regex", "typedecode_json_schema": "json"}
 _NESTED_KEYS = {"regex": "regex", "json_schema": "json"}
-
-
-class UnsupportedRequest(UsageError):
-    """A structured-output request of a kind typedecode does not serve (grammar, json_object,
-    structural_tag), or malformed per-request arguments."""
 
 
 def pattern_for(kind: str, spec: str) -> Any:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.decoding.vllm.cases import CASES, MAX_TOKENS, check
+from tests.decoding.serving.cases import CASES, MAX_TOKENS, check
 
 pytest.importorskip("vllm", reason="vLLM is not installed in this environment (.ci/run tests "
                                    "it in a virtualenv of its own)")
