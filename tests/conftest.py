@@ -15,6 +15,11 @@ Session-scoped, shared objects (never mutate them; take a private copy from a `m
   `<unk>`=0, `<s>`=1, `</s>`=2 (EOS), `<0x00>`..`<0xFF>` at ids 3..258, Metaspace `▁` pre-tokenizer
   (prepend scheme "first"), decoder Metaspace + ByteFallback + Fuse.
 
+Module-scoped, for generation tests on a tiny random-weight Llama with the real SmolLM2 tokenizer
+(`tests/tiny_models.py`): `tok` (`smollm2_tokenizer`), `model` (the tiny Llama, seeded by the
+module's `TINY_SEED`, default 0) and `gen` (a `decoding.Generator` of the pair). A module that
+needs another model overrides `model`.
+
 Factories (session fixtures returning callables; each call returns a fresh, independent
 `PreTrainedTokenizerFast`, training happens once per argument set and takes well under a second):
 - `make_bpe_tokenizer(vocab_size=1500)` (an upper bound: the corpus gives about 1260 tokens)
@@ -43,6 +48,25 @@ def torch_one_thread():
 
     with single_thread():
         yield
+
+
+@pytest.fixture(scope="module")
+def tok(smollm2_tokenizer):
+    return smollm2_tokenizer
+
+
+@pytest.fixture(scope="module")
+def model(tok, request: pytest.FixtureRequest):
+    from tests.tiny_models import tiny_llama
+
+    return tiny_llama(tok, seed=getattr(request.module, "TINY_SEED", 0))
+
+
+@pytest.fixture(scope="module")
+def gen(model, tok):
+    from decoding import Generator
+
+    return Generator((model, tok))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import weakref
 
-from decoding.automaton.expr import (AND, BYTES, CAT, CHARS, EMPTY_KIND, NOT, NOTHING_KIND, OR,
+from decoding.automaton.expr import (AND, BYTES, CAT, CHARS, NOT, NOTHING_KIND, OR,
                                      REPEAT, Expr, class_starts, derivative)
 from decoding.errors import PatternTooComplex
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import pytest
-import torch
 from pydantic import BaseModel, Field
 
 pytest.importorskip("langchain_core")
@@ -25,7 +24,7 @@ from langchain_core.tools import tool  # noqa: E402
 
 from decoding import ToolFormat, UsageError  # noqa: E402
 from decoding.langchain import ChatTypedecode, _chat_messages  # noqa: E402
-from tests.tiny_models import Script, tiny_llama  # noqa: E402
+from tests.tiny_models import Script  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -41,14 +40,7 @@ class City(BaseModel):
     population: Annotated[int, Field(ge=0, le=99)]
 
 
-@pytest.fixture(scope="module")
-def tok(smollm2_tokenizer):
-    return smollm2_tokenizer
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return tiny_llama(tok, seed=5)
+TINY_SEED = 5  # the tiny model of the `model` fixture (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -24,12 +24,12 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from decoding import Generator, IncompleteGeneration, UsageError
+from decoding import IncompleteGeneration, UsageError
 from decoding.automaton.shortest import distance
 from decoding.hf.budget import budget_of
 from decoding.hf.constraint import make_constraint
 from decoding.tokens.spelling import speller_of
-from tests.tiny_models import Script, tiny_llama
+from tests.tiny_models import Script
 
 PATTERNS = [
     r'\{"name": "[a-z ]*", "tags": \[("[a-z]+"(, "[a-z]+"){1,})?\], "n": -?[0-9]+\}',
@@ -40,16 +40,7 @@ PATTERNS = [
 ]
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-
-
-@pytest.fixture(scope="module")
-def tok(smollm2_tokenizer):
-    return smollm2_tokenizer
-
-
-@pytest.fixture(scope="module")
-def gen(tok):
-    return Generator((tiny_llama(tok, seed=1), tok))
+TINY_SEED = 1  # the tiny model of the `gen` fixture (tests/conftest.py)
 
 
 def guide_of(gen, pattern):

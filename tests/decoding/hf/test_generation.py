@@ -46,21 +46,6 @@ PATTERNS = [
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-@pytest.fixture(scope="module")
-def tok(smollm2_tokenizer):
-    return smollm2_tokenizer
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return tiny_llama(tok, seed=0)
-
-
-@pytest.fixture(scope="module")
-def gen(model, tok):
-    return Generator((model, tok))
-
-
 def vocab_text(generator: Generator, ids) -> str:
     return generator.vocabulary.decode(ids).decode("utf-8")
 

@@ -14,10 +14,10 @@ import regex
 from pydantic import BaseModel, Field
 
 import decoding
-from decoding import Generator, IncompleteGeneration, PatternError, UsageError
+from decoding import IncompleteGeneration, PatternError, UsageError
 from decoding.hf.partial_json import NOTHING
 from tests.json_values import grows
-from tests.tiny_models import Script, record_inputs, tiny_llama
+from tests.tiny_models import Script, record_inputs
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -39,21 +39,6 @@ class Person(BaseModel):
     name: str
     tags: list[str]
     age: int
-
-
-@pytest.fixture(scope="module")
-def tok(smollm2_tokenizer):
-    return smollm2_tokenizer
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return tiny_llama(tok, seed=0)
-
-
-@pytest.fixture(scope="module")
-def gen(model, tok):
-    return Generator((model, tok))
 
 
 # --- per-row constraints -----------------------------------------------------------------

@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import pytest
-import torch
 from pydantic import BaseModel, Field, ValidationError
 
-from decoding import Generator, OutputValidationError, Tool, ToolCall, ToolFormat, UsageError
+from decoding import OutputValidationError, ToolCall, ToolFormat, UsageError
 from decoding.hf.options import ConstraintOptions
 from decoding.hf.tool_calls import tool_request
 from decoding.hf.tools import tool_of, tools_of
-from tests.tiny_models import Script, tiny_llama
+from tests.tiny_models import Script
 
 
 def add(a: int, b: int = 1) -> int:
@@ -204,21 +203,6 @@ def test_the_arguments_are_validated_by_the_tools_model():
 # --- generate(tools=) on a tiny model ---------------------------------------------------------
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-
-
-@pytest.fixture(scope="module")
-def tok(smollm2_tokenizer):
-    return smollm2_tokenizer
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return tiny_llama(tok, seed=0)
-
-
-@pytest.fixture(scope="module")
-def gen(model, tok):
-    return Generator((model, tok))
 
 
 def test_generate_returns_a_validated_tool_call(gen, model, tok):
