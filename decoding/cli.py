@@ -162,6 +162,14 @@ def _add_call_options(parser: argparse.ArgumentParser) -> None:
     add("--whitespace", metavar="WS",
         help="JSON whitespace: 'flexible' or a regex (default: one optional space after : and ,)")
     add("--max-depth", type=int, metavar="N", help="levels of recursion to unroll (default 3)")
+    add("--on-length", choices=("raise", "finish"),
+        help="when --max-new-tokens would cut the output: raise (the default: an error) or "
+        "finish (steer the last tokens so the output still matches)")
+    add("--reasoning", nargs=2, metavar=("OPEN", "CLOSE"),
+        help="free text up to the CLOSE marker first, then the constraint (e.g. '<think>' "
+        "'</think>'); only the constrained part is printed")
+    add("--max-reasoning-tokens", type=int, metavar="N",
+        help="with --reasoning: force the closing marker after N tokens")
 
 
 def _run_generate(args: argparse.Namespace) -> int:

@@ -67,6 +67,19 @@ def test_generate_with_stop_and_stdin(capsys, use_tiny, smollm2_tokenizer, monke
     assert code == 0 and out == "Annapolis.\n\n"
 
 
+def test_generate_on_length_finish_and_reasoning(capsys, use_tiny):
+    pattern = r"[a-z]{2,40}\."
+    code, out, err = run(capsys, "generate", "x", "--regex", pattern, "--temperature", "1",
+                         "--seed", "3", "--max-new-tokens", "4", "--on-length", "finish")
+    assert code == 0 and regex.fullmatch(pattern + "\n", out), err
+    code, out, err = run(capsys, "generate", "x", "--regex", "yes|no", "--reasoning", "<think>",
+                         "</think>", "--max-reasoning-tokens", "3", "--temperature", "1",
+                         "--seed", "1", "--max-new-tokens", "40")
+    assert code == 0 and out in ("yes\n", "no\n"), err
+    code, _, err = run(capsys, "generate", "x", "--max-reasoning-tokens", "3")
+    assert code == 2 and "max_reasoning_tokens" in err
+
+
 def test_generate_schema_file_prints_json(capsys, use_tiny, tmp_path):
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
               "additionalProperties": False}
