@@ -179,15 +179,21 @@ def _load_npy(blob: memoryview) -> np.ndarray:
         raise CorruptEntry(f"bad .npy blob: {exc}") from None
 
 
-@functools.lru_cache(maxsize=1024)
 def _plain_header(header: bytes) -> tuple[np.dtype, bool, tuple[int, ...]] | None:
     """(dtype, Fortran order, shape) of a header as `np.save` writes it for a plain dtype, else
-    None. A pure function of the header's bytes, remembered: a store holds few distinct ones."""
+    None."""
     match = _NPY_HEADER.fullmatch(str(header, "latin-1"))
     if match is None:
         return None
     shape = tuple(int(d) for d in (match[3] or "").split(",") if d.strip())
     return np.dtype(match[1]), match[2] == "True", shape
+
+
+# `_plain_header` is a pure function of the bytes and a store holds few distinct headers, so
+# short ones (`np.save` writes 118 bytes for up to a few dimensions) are parsed once; a long one,
+# which only a foreign value could hold, is parsed each time and never kept.
+_REMEMBERED_HEADER_BYTES = 246
+_remembered_header = functools.lru_cache(maxsize=1024)(_plain_header)
 
 
 def _npy_header(blob: memoryview) -> tuple[np.dtype, bool, tuple[int, ...], int]:
@@ -200,7 +206,9 @@ def _npy_header(blob: memoryview) -> tuple[np.dtype, bool, tuple[int, ...], int]
     start = 8 + size.size + header_len
     if start > len(blob):
         raise CorruptEntry("truncated .npy header")
-    plain = _plain_header(bytes(blob[8 + size.size : start]))
+    header = bytes(blob[8 + size.size : start])
+    plain = (_remembered_header if len(header) <= _REMEMBERED_HEADER_BYTES
+             else _plain_header)(header)
     if plain is not None:
         return (*plain, start)
     fp = io.BytesIO(blob)
