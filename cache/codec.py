@@ -23,6 +23,7 @@ Payload codecs:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -178,6 +179,23 @@ def _load_npy(blob: memoryview) -> np.ndarray:
         raise CorruptEntry(f"bad .npy blob: {exc}") from None
 
 
+def _plain_header(header: bytes) -> tuple[np.dtype, bool, tuple[int, ...]] | None:
+    """(dtype, Fortran order, shape) of a header as `np.save` writes it for a plain dtype, else
+    None."""
+    match = _NPY_HEADER.fullmatch(str(header, "latin-1"))
+    if match is None:
+        return None
+    shape = tuple(int(d) for d in (match[3] or "").split(",") if d.strip())
+    return np.dtype(match[1]), match[2] == "True", shape
+
+
+# `_plain_header` is a pure function of the bytes and a store holds few distinct headers, so
+# short ones (`np.save` writes 118 bytes for up to a few dimensions) are parsed once; a long one,
+# which only a foreign value could hold, is parsed each time and never kept.
+_REMEMBERED_HEADER_BYTES = 246
+_remembered_header = functools.lru_cache(maxsize=1024)(_plain_header)
+
+
 def _npy_header(blob: memoryview) -> tuple[np.dtype, bool, tuple[int, ...], int]:
     """(dtype, Fortran order, shape, data offset) of a `.npy` blob. The header `np.save` writes
     for plain dtypes is matched directly; any other is read by numpy's literal-only parser."""
@@ -188,10 +206,11 @@ def _npy_header(blob: memoryview) -> tuple[np.dtype, bool, tuple[int, ...], int]
     start = 8 + size.size + header_len
     if start > len(blob):
         raise CorruptEntry("truncated .npy header")
-    match = _NPY_HEADER.fullmatch(str(blob[8 + size.size : start], "latin-1"))
-    if match is not None:
-        shape = tuple(int(d) for d in (match[3] or "").split(",") if d.strip())
-        return np.dtype(match[1]), match[2] == "True", shape, start
+    header = bytes(blob[8 + size.size : start])
+    plain = (_remembered_header if len(header) <= _REMEMBERED_HEADER_BYTES
+             else _plain_header)(header)
+    if plain is not None:
+        return (*plain, start)
     fp = io.BytesIO(blob)
     fmt = np.lib.format
     version = fmt.read_magic(fp)

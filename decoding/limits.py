@@ -54,11 +54,14 @@ def variable(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
+_VARIABLES = tuple((f.name, variable(f.name)) for f in fields(Limits))
+
+
 def current() -> Limits:
     """The limits in force now (see the module doc)."""
     values = {}
-    for f in fields(Limits):
-        text = os.environ.get(variable(f.name), "").strip()
+    for name, env in _VARIABLES:
+        text = os.environ.get(env, "").strip()
         if not text:
             continue
         try:
@@ -66,6 +69,6 @@ def current() -> Limits:
         except ValueError:
             value = 0
         if value <= 0:
-            raise UsageError(f"{variable(f.name)} must be a positive integer, not {text!r}")
-        values[f.name] = value
+            raise UsageError(f"{env} must be a positive integer, not {text!r}")
+        values[name] = value
     return Limits(**values)

@@ -85,7 +85,7 @@ class Automaton:
         """
         byte_class = np.asarray(byte_class)
         steps = np.diff(byte_class)
-        if byte_class.shape != (256,) or byte_class[0] != 0 or not np.isin(steps, (0, 1)).all():
+        if byte_class.shape != (256,) or byte_class[0] != 0 or not ((steps == 0) | (steps == 1)).all():
             raise ValueError("byte classes must be 256 non-decreasing steps of 0 or 1 from 0")
         key = tuple(np.asarray(initial_key).tolist())
         if len(key) != KEY_WIDTH or min(key) < 0:
@@ -134,6 +134,15 @@ class Automaton:
     def key(self, state: int) -> tuple[int, ...]:
         """The state's stable key (empty for the dead state)."""
         return self._keys[state]
+
+    def rooted_states(self, keys: Sequence[tuple[int, ...]]) -> list[int] | None:
+        """The states with these keys, or None unless every one exists and has its expression
+        known or derivable (what `restore` with origins would make of them anyway)."""
+        with self.lock:
+            ids = [self._by_key.get(k) for k in keys]
+            if None in ids or not all(map(self._rooted, ids)):  # type: ignore[arg-type]
+                return None
+        return ids  # type: ignore[return-value]
 
     def is_accepting(self, state: int) -> bool:
         return bool(self.accepting[state])

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from decoding.automaton.dfa import Automaton, valid_keys
+from decoding.automaton.dfa import KEY_WIDTH, Automaton, valid_keys
 from decoding.tokens import bits as packed
 from decoding.tokens.vocabulary import Vocabulary
 
@@ -156,7 +156,8 @@ def unpack_entry(arrays: Arrays, automaton: Automaton, state: int, vocabulary: V
                  forbidden: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(bits, token_ids int64, next_states int32) of a packed entry of `state`, its target states
     added to `automaton` (each reached by the bytes of its first token in `vocabulary`); the
-    ids and next states are None for an entry that is `bits` alone. `forbidden`: packed bits of
+    ids and next states are None for an entry that is `bits` alone (targets the automaton
+    already has and can derive are looked up by key, nothing added). `forbidden`: packed bits of
     tokens no entry may allow. ValueError (adding nothing to the automaton) if the arrays are
     not a valid entry."""
     vocab_size = vocabulary.size
@@ -172,14 +173,17 @@ def unpack_entry(arrays: Arrays, automaton: Automaton, state: int, vocabulary: V
     _check_bits(bits, forbidden)
     # nonzero is several times faster on a bool view than on the uint8 bits themselves
     token_ids = np.flatnonzero(packed.unpack(bits, vocab_size))
-    if flat.dtype != np.int32 or ends.dtype != np.int64 or not valid_keys(flat, ends) \
-            or (len(ends) and (ends[0] == 0 or (np.diff(ends) == 0).any())):
-        raise ValueError("entry targets are not non-empty state keys")
     if codes.dtype not in _CODE_DTYPES or codes.shape != token_ids.shape \
             or (len(codes) and (codes.min() < 0 or codes.max() >= len(ends))):
         raise ValueError("entry codes do not index its targets")
     if accepting.dtype != np.bool_ or accepting.shape != ends.shape:
         raise ValueError("entry target flags have the wrong shape")
+    known = _known_targets(automaton, flat, ends)
+    if known is not None:  # the usual case on a warm start: nothing to add
+        return bits, token_ids, known[codes]
+    if flat.dtype != np.int32 or ends.dtype != np.int64 or not valid_keys(flat, ends) \
+            or (len(ends) and (ends[0] == 0 or (np.diff(ends) == 0).any())):
+        raise ValueError("entry targets are not non-empty state keys")
     # Restore the targets as states without rows, after the dead state restore() expects.
     n = len(ends) + 1
     first = np.full(n - 1, -1, dtype=np.int64)
@@ -190,6 +194,20 @@ def unpack_entry(arrays: Arrays, automaton: Automaton, state: int, vocabulary: V
                             np.zeros(n, dtype=bool), origins,
                             np.concatenate([[False], accepting]))
     return bits, token_ids, ids[1:][codes].astype(np.int32)
+
+
+def _known_targets(automaton: Automaton, flat: np.ndarray,
+                   ends: np.ndarray) -> np.ndarray | None:
+    """The ids (int32) of an entry's targets when each is a state `automaton` already has and
+    can derive (see `Automaton.rooted_states`), else None. Keys of the state width only: a
+    target found by its key is a well-formed state key, so no other check is needed."""
+    n = len(ends)
+    if flat.dtype != np.int32 or flat.shape != (n * KEY_WIDTH,) or ends.dtype != np.int64 \
+            or ends.shape != (n,) \
+            or not np.array_equal(ends, np.arange(KEY_WIDTH, (n + 1) * KEY_WIDTH, KEY_WIDTH)):
+        return None
+    ids = automaton.rooted_states(list(map(tuple, flat.reshape(n, KEY_WIDTH).tolist())))
+    return None if ids is None else np.array(ids, dtype=np.int32)
 
 
 def _check_bits(bits: np.ndarray, forbidden: np.ndarray) -> None:

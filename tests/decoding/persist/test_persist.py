@@ -616,6 +616,36 @@ def test_entries_round_trip_by_state_key_into_another_numbering():
     assert len(ids) == len(nxt) == 0
 
 
+def test_entries_whose_targets_are_known_add_no_state_and_unrooted_ones_get_a_way_in():
+    source = _automaton("[ab]c|[ab]d+")
+    s1 = source.step(source.initial_state, ord("a"))
+    s2, s3 = source.step(s1, ord("c")), source.step(s1, ord("d"))
+    vocabulary = Vocabulary.from_token_bytes([b"a", b"c", b"d"], [], [])
+    arrays = snapshot.pack_entry(source, _bits(np.array([1, 2]), 3), np.array([s2, s3]))
+    other = _automaton("[ab]c|[ab]d+")
+    o1 = other.step(other.initial_state, ord("b"))
+    other.expand(o1)  # its targets are states now, with expressions
+    states = other.num_states
+    _, _, nxt = snapshot.unpack_entry(arrays, other, o1, vocabulary, np.zeros(1, np.uint8))
+    assert other.num_states == states
+    assert nxt.tolist() == [other.step(o1, ord("c")), other.step(o1, ord("d"))]
+    # Known by key from a snapshot but with no way in (no row leads there): the entry gives one.
+    saved = snapshot.parse(snapshot.take(source))
+    bare = saved.expanded.copy()
+    bare[:] = False
+    built = []
+    restored = Automaton.restored(saved.byte_class, saved.initial_key(),
+                                  lambda: built.append(1) or to_expr(parse("[ab]c|[ab]d+")))
+    restored.restore(saved.key_flat, saved.key_ends, saved.rows, bare,
+                     accepting=saved.accepting)
+    r1 = restored.step(restored.initial_state, ord("a"))
+    assert restored.rooted_states([restored.key(r1)]) == [r1]
+    assert restored.rooted_states([source.key(s3)]) is None  # known, but not reachable yet
+    _, _, nxt = snapshot.unpack_entry(arrays, restored, r1, vocabulary, np.zeros(1, np.uint8))
+    assert [restored.key(s) for s in nxt] == [source.key(s2), source.key(s3)]
+    assert restored.is_accepting(restored.walk(int(nxt[1]), b"dd"))
+
+
 # -- schema -> regex ---------------------------------------------------------------------------
 
 @pytest.fixture
