@@ -103,6 +103,7 @@ class Automaton:
         self.max_nodes = limits.current().state_nodes
         self.pattern = pattern
         self.byte_class = byte_class
+        self._byte_class_list: list[int] = byte_class.tolist()
         self.num_classes = int(byte_class[-1]) + 1
         starts = np.flatnonzero(np.diff(byte_class, prepend=-1))
         self._class_start = starts.tolist()
@@ -354,19 +355,30 @@ class Automaton:
     def _compute_row(self, state: int) -> None:
         with node_budget(self.max_nodes, "one automaton state's transitions", "STATE_NODES"):
             e = self.expression_of(state)
-            bounds = boundaries(e)
-            row = [0] * self.num_classes
-            prev_start, target = -1, DEAD
-            for c, start in enumerate(self._class_start):
-                # A new derivative only where the expression distinguishes bytes since the last.
-                if prev_start < 0 or (bounds >> (prev_start + 1)) & ((1 << (start - prev_start)) - 1):
-                    d = derivative(e, start)
-                    target = DEAD if d is NOTHING else self._intern(d)
-                row[c] = target
-                prev_start = start
+            n = self.num_classes
+            row = [0] * n
+            runs = self._runs(boundaries(e))
+            for c, end in zip(runs, runs[1:] + [n]):
+                d = derivative(e, self._class_start[c])
+                if d is not NOTHING:
+                    row[c:end] = [self._intern(d)] * (end - c)
         self.rows[state] = row
         self.expanded[state] = True
 
+    def _runs(self, bounds: int) -> list[int]:
+        """The classes (ascending, 0 first) that start a run of classes with one derivative,
+        for an expression of boundaries `bounds`: class c starts one where a bit in
+        (start of class c-1, start of class c] is set, i.e. bit b with class(b-1) = c-1."""
+        byte_class, n = self._byte_class_list, self.num_classes
+        runs = {0}
+        bits = bounds & ~1
+        while bits:
+            low = bits & -bits
+            c = byte_class[low.bit_length() - 2] + 1
+            if c < n:
+                runs.add(c)
+            bits ^= low
+        return sorted(runs)
 
 def valid_keys(flat: np.ndarray, ends: np.ndarray) -> bool:
     """Whether `ends` cuts the 1-D integer array `flat` into state keys (runs of values >= 0);
