@@ -45,7 +45,7 @@ import numpy as np
 
 from decoding import limits
 from decoding.automaton.expr import (NOTHING, Expr, boundaries, byte_masks, capped, derivative,
-                                     is_empty, node_budget)
+                                     first_bytes, is_empty, node_budget)
 from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 
 DEAD = 0
@@ -358,8 +358,12 @@ class Automaton:
             n = self.num_classes
             row = [0] * n
             runs = self._runs(boundaries(e))
+            first = first_bytes(e)  # a byte outside it leads to no string: DEAD, underived
             for c, end in zip(runs, runs[1:] + [n]):
-                d = derivative(e, self._class_start[c])
+                b = self._class_start[c]
+                if not first >> b & 1:
+                    continue
+                d = derivative(e, b)
                 if d is not NOTHING:
                     row[c:end] = [self._intern(d)] * (end - c)
         self.rows[state] = row

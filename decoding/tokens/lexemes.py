@@ -70,13 +70,13 @@ class Lexemes:
         flags = self._crossing.get(f)
         if flags is None:
             v, pre = self.vocabulary, self.trie.preorder
-            seen = np.concatenate(([0], np.cumsum(_byte_flags(f)[v.flat], dtype=np.int64)))
-            has = seen[v.offsets + v.lengths] - seen[v.offsets] > 0  # per token id
-            n = len(pre.end)
-            node = np.repeat(np.arange(n), np.diff(pre.token_start))
-            per_node = np.bincount(node, weights=has[pre.tokens], minlength=n)
-            below = np.concatenate(([0.0], np.cumsum(per_node)))
-            flags = (below[pre.end] == below[:n]).astype(np.uint8)
+            seen = np.concatenate(([0], np.cumsum(_byte_flags(f)[v.flat], dtype=np.int32)))
+            has = seen[v.offsets + v.lengths] != seen[v.offsets]  # per token id
+            # A node's subtree spells the tokens token_start[node]:token_start[end[node]] of
+            # `pre.tokens` (depth-first order), so one running count answers every node.
+            below = np.concatenate(([0], np.cumsum(has[pre.tokens], dtype=np.int32)))
+            starts = pre.token_start
+            flags = (below[starts[pre.end]] == below[starts[:-1]]).astype(np.uint8)
             self._crossing.put(f, flags)
         return flags
 
