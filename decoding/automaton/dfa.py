@@ -11,7 +11,8 @@ Invariants of an `Automaton`:
   transition row of a state has one entry per class.
 - A state's row is computed the first time it is asked for (`expand`), one derivative per run of
   classes the state's expression distinguishes; `rows[s]` is only meaningful where
-  `expanded[s]`. States are numbered in discovery order and never renumbered.
+  `expanded[s]` (before, it is all DEAD). States are numbered in discovery order and never
+  renumbered.
 - At most `max_states` states are ever created; one more raises `PatternTooComplex`, and so does
   computing one state's row when it would create more than `decoding.limits` `state_nodes`
   expression nodes (read when the automaton is made). An initial
@@ -356,7 +357,7 @@ class Automaton:
         with node_budget(self.max_nodes, "one automaton state's transitions", "STATE_NODES"):
             e = self.expression_of(state)
             n = self.num_classes
-            row = [0] * n
+            live = []
             runs = self._runs(boundaries(e))
             first = first_bytes(e)  # a byte outside it leads to no string: DEAD, underived
             for c, end in zip(runs, runs[1:] + [n]):
@@ -364,9 +365,12 @@ class Automaton:
                 if not first >> b & 1:
                     continue
                 d = derivative(e, b)
-                if d is not NOTHING:
-                    row[c:end] = [self._intern(d)] * (end - c)
-        self.rows[state] = row
+                target = DEAD if d is NOTHING else self._intern(d)
+                if target != DEAD:
+                    live.append((c, end, target))
+        row = self.rows[state]  # all DEAD until computed: only the live runs are written
+        for c, end, target in live:
+            row[c:end] = target
         self.expanded[state] = True
 
     def _runs(self, bounds: int) -> list[int]:
