@@ -114,3 +114,24 @@ def test_crossing_flags_keep_exactly_the_subtrees_with_a_leaving_token(vocabular
         leaving = any(b'"' in vocab.token_bytes[t] or b"," in vocab.token_bytes[t]
                       for t in below.tolist())
         assert flags[i] == (not leaving)
+
+
+@pytest.mark.parametrize("name", ["bpe", "sp"])
+def test_crossing_flags_match_a_per_token_reference_for_sparse_and_dense_byte_sets(
+        vocabularies, name):
+    """Few bytes of F in the vocabulary (cleared node by node) and many (running counts), with
+    F of up to `_FEW_BYTES` bytes (compared) and more (a table): one answer, the reference's."""
+    vocab = vocabularies[name]
+    trie = trie_of(vocab)
+    pre = trie.preorder
+    rng = np.random.default_rng(7)
+    sets = [{ord('"')}, {ord("\\"), ord('"')}, {ord(" ")}, {ord("e")}, set(range(256)),
+            {0x80, 0xC3}, *(set(rng.choice(256, k, replace=False).tolist()) for k in (3, 12, 60))]
+    for chosen in sets:
+        f = sum(1 << b for b in chosen)
+        flags = Lexemes(vocab, trie).crossing(f)
+        has = np.array([bool(chosen.intersection(vocab.token_bytes[t]))
+                        for t in range(vocab.size)])
+        below = np.concatenate(([0], np.cumsum(has[pre.tokens])))
+        leaving = below[pre.token_start[pre.end]] > below[pre.token_start[:-1]]
+        assert np.array_equal(flags, (~leaving).astype(np.uint8)), sorted(chosen)
