@@ -91,14 +91,13 @@ class Lexemes:
                 hit |= v.flat == b
         else:
             hit = _byte_flags(f)[v.flat]
-        positions = np.flatnonzero(hit)
-        if len(positions) * _SPARSE > len(v.flat):
+        if np.count_nonzero(hit) * _SPARSE > len(v.flat):
             seen = np.concatenate(([0], np.cumsum(hit, dtype=np.int32)))
             has = seen[v.offsets + v.lengths] != seen[v.offsets]  # per token id
             below = np.concatenate(([0], np.cumsum(has[pre.tokens], dtype=np.int32)))
             starts = pre.token_start
             return (below[starts[pre.end]] == below[starts[:-1]]).astype(np.uint8)
-        tokens = np.searchsorted(v.offsets, positions, side="right") - 1
+        tokens = np.searchsorted(v.offsets, np.flatnonzero(hit), side="right") - 1
         nodes = np.unique(trie.token_node[tokens])
         nodes = nodes[nodes != 0]  # tokens the trie does not hold
         flags = np.ones(len(pre.end), dtype=np.uint8)

@@ -76,6 +76,18 @@ def test_string_bodies_are_split_and_narrow_runs_are_not(vocabularies):
     assert np.array_equal(index.token_ids(inside), _full_walk_ids(index, inside))
 
 
+def test_a_body_followed_by_a_wide_rest_is_walked_whole(vocabularies):
+    """Where what follows the repetition starts with `WIDE` bytes or more, nearly every token
+    may leave it: the state is walked whole (no split), with the same mask."""
+    vocab = vocabularies["bpe"]
+    index = TokenIndex(Automaton(to_expr(parse(f'"{JSON_CHAR}{{5,50}}[^"]x'))), vocab)
+    a = index.automaton
+    inside = a.walk(a.initial_state, b'"ab')
+    assert split_head(a.expression_of(inside)) is not None
+    assert np.array_equal(index.token_ids(inside), _full_walk_ids(index, inside))
+    assert index.split == 0
+
+
 def test_item_counts_match_reading_each_token(vocabularies):
     vocab = vocabularies["sp"]
     x = to_expr(parse(JSON_CHAR))
