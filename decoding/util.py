@@ -3,7 +3,10 @@
 - `gc_paused()`: a context manager that pauses the cyclic garbage collector while a build creates
   many small acyclic objects (a full collection over a process holding torch and transformers
   costs hundreds of ms). Thread-safe: pauses overlapping in several threads form one pause, which
-  ends (restoring the collector as it was before the first) when the last one ends.
+  ends (restoring the collector as it was before the first) when the last one ends. A pause
+  that re-enables the collector collects the young generations then: the objects the block made,
+  which the collector would otherwise examine (twice: generations 0 and 1) during whatever runs
+  next, so a build's collection cost is paid by the build, not by the first masks after it.
 - `LRU(maxsize)`: a bounded, thread-safe mapping that forgets its least recently used entry;
   the in-process memos (constraints, automata, token indexes, guides, generators) use it.
   `get_or_make` builds a missing value once even when threads ask for it together;
@@ -65,7 +68,12 @@ class _SharedSection:
 def _pause_gc() -> Callable[[], None]:
     was_enabled = gc.isenabled()
     gc.disable()
-    return gc.enable if was_enabled else lambda: None
+    return _resume_gc if was_enabled else lambda: None
+
+
+def _resume_gc() -> None:
+    gc.enable()
+    gc.collect(1)
 
 
 def _ignore_warnings() -> Callable[[], None]:

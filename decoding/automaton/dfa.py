@@ -11,7 +11,8 @@ Invariants of an `Automaton`:
   transition row of a state has one entry per class.
 - A state's row is computed the first time it is asked for (`expand`), one derivative per run of
   classes the state's expression distinguishes; `rows[s]` is only meaningful where
-  `expanded[s]`. States are numbered in discovery order and never renumbered.
+  `expanded[s]` (before, it is all DEAD). States are numbered in discovery order and never
+  renumbered.
 - At most `max_states` states are ever created; one more raises `PatternTooComplex`, and so does
   computing one state's row when it would create more than `decoding.limits` `state_nodes`
   expression nodes (read when the automaton is made). An initial
@@ -45,7 +46,7 @@ import numpy as np
 
 from decoding import limits
 from decoding.automaton.expr import (NOTHING, Expr, boundaries, byte_masks, capped, derivative,
-                                     is_empty, node_budget)
+                                     first_bytes, is_empty, node_budget)
 from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 
 DEAD = 0
@@ -103,6 +104,7 @@ class Automaton:
         self.max_nodes = limits.current().state_nodes
         self.pattern = pattern
         self.byte_class = byte_class
+        self._byte_class_list: list[int] = byte_class.tolist()
         self.num_classes = int(byte_class[-1]) + 1
         starts = np.flatnonzero(np.diff(byte_class, prepend=-1))
         self._class_start = starts.tolist()
@@ -363,19 +365,37 @@ class Automaton:
     def _compute_row(self, state: int) -> None:
         with node_budget(self.max_nodes, "one automaton state's transitions", "STATE_NODES"):
             e = self.expression_of(state)
-            bounds = boundaries(e)
-            row = [0] * self.num_classes
-            prev_start, target = -1, DEAD
-            for c, start in enumerate(self._class_start):
-                # A new derivative only where the expression distinguishes bytes since the last.
-                if prev_start < 0 or (bounds >> (prev_start + 1)) & ((1 << (start - prev_start)) - 1):
-                    d = derivative(e, start)
-                    target = DEAD if d is NOTHING else self._intern(d)
-                row[c] = target
-                prev_start = start
-        self.rows[state] = row
+            n = self.num_classes
+            live = []
+            runs = self._runs(boundaries(e))
+            first = first_bytes(e)  # a byte outside it leads to no string: DEAD, underived
+            for c, end in zip(runs, runs[1:] + [n]):
+                b = self._class_start[c]
+                if not first >> b & 1:
+                    continue
+                d = derivative(e, b)
+                target = DEAD if d is NOTHING else self._intern(d)
+                if target != DEAD:
+                    live.append((c, end, target))
+        row = self.rows[state]  # all DEAD until computed: only the live runs are written
+        for c, end, target in live:
+            row[c:end] = target
         self.expanded[state] = True
 
+    def _runs(self, bounds: int) -> list[int]:
+        """The classes (ascending, 0 first) that start a run of classes with one derivative,
+        for an expression of boundaries `bounds`: class c starts one where a bit in
+        (start of class c-1, start of class c] is set, i.e. bit b with class(b-1) = c-1."""
+        byte_class, n = self._byte_class_list, self.num_classes
+        runs = {0}
+        bits = bounds & ~1
+        while bits:
+            low = bits & -bits
+            c = byte_class[low.bit_length() - 2] + 1
+            if c < n:
+                runs.add(c)
+            bits ^= low
+        return sorted(runs)
 
 def valid_keys(flat: np.ndarray, ends: np.ndarray) -> bool:
     """Whether `ends` cuts the 1-D integer array `flat` into state keys (runs of values >= 0);

@@ -41,10 +41,9 @@ store different values. Nothing iterates over a memo.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from decoding.automaton.utf8 import utf8_sequences
 from decoding.errors import PatternTooComplex
@@ -101,24 +100,30 @@ _LOCK = threading.Lock()
 _BUDGET = threading.local()  # .left: nodes this thread may still create (absent: no budget)
 
 
-@contextlib.contextmanager
-def node_budget(limit: int, what: str = "the expression",
-                setting: str = "EXPR_NODES") -> Iterator[None]:
+class node_budget:
     """Let the calling thread create at most `limit` new nodes in the block (within any outer
-    budget); past it, `PatternTooComplex` names `what`, the limit and its `setting`."""
-    outer = getattr(_BUDGET, "left", None)
-    start = limit if outer is None else min(limit, outer)
-    _BUDGET.left, saved_what = start, getattr(_BUDGET, "what", "")
-    _BUDGET.what = f"{what} needs more than {limit:,} expression nodes " \
-                   f"(TYPEDECODE_MAX_{setting})"
-    try:
-        yield
-    finally:
-        if outer is None:
+    budget); past it, `PatternTooComplex` names `what`, the limit and its `setting`. (A class,
+    not a generator: every automaton row enters one, so its cost counts.)"""
+
+    __slots__ = ("_limit", "_what", "_outer", "_start", "_saved")
+
+    def __init__(self, limit: int, what: str = "the expression", setting: str = "EXPR_NODES"):
+        self._limit = limit
+        self._what = (what, limit, setting)  # the message, formatted only when raised
+
+    def __enter__(self) -> None:
+        outer = getattr(_BUDGET, "left", None)
+        self._outer = outer
+        self._start = self._limit if outer is None else min(self._limit, outer)
+        self._saved = getattr(_BUDGET, "what", None)
+        _BUDGET.left, _BUDGET.what = self._start, self._what
+
+    def __exit__(self, *exc: object) -> None:
+        if self._outer is None:
             del _BUDGET.left
         else:
-            _BUDGET.left = outer - (start - _BUDGET.left)
-        _BUDGET.what = saved_what
+            _BUDGET.left = self._outer - (self._start - _BUDGET.left)
+        _BUDGET.what = self._saved
 
 
 def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None = 0,
@@ -134,7 +139,9 @@ def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None =
         left = getattr(_BUDGET, "left", None)
         if left is not None:
             if left <= 0:
-                raise PatternTooComplex(_BUDGET.what)
+                what, limit, setting = _BUDGET.what
+                raise PatternTooComplex(f"{what} needs more than {limit:,} expression nodes "
+                                        f"(TYPEDECODE_MAX_{setting})")
             _BUDGET.left = left - 1
         e = Expr.__new__(Expr)
         e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = kind, items, lo, hi, mask, ranges

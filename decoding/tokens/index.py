@@ -45,7 +45,7 @@ from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.expr import Expr, first_bytes
 from decoding.errors import PatternTooComplex, UsageError
 from decoding.tokens import bits as packed
-from decoding.tokens.lexemes import lexemes_of, split_head
+from decoding.tokens.lexemes import WIDE, lexemes_of, split_head
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
 from decoding.tokens.walk import TrieWalk
@@ -183,17 +183,21 @@ class TokenIndex:
         """The entry of a state `cat(x{lo,hi}, r)` from the lexeme tables: the tokens that stay
         inside the repetition, plus a walk of only the subtrees holding tokens that can leave
         it (`decoding.tokens.lexemes`); next states are left to `Guide.advance`. None for
-        states of other shapes."""
+        states of other shapes, and where r starts with `WIDE` bytes or more (nearly every
+        token may leave then: the walk is as long as a whole one, and leaving flags cost more)."""
         split = split_head(self.automaton.expression_of(state))
         if split is None:
             return None
         x, hi, rest = split
+        leaving = first_bytes(rest)
+        if leaving.bit_count() >= WIDE:
+            return None
         lexemes = lexemes_of(self.vocabulary)
         items = lexemes.inside(x)
         if items is None:
             return None
         allowed = items >= 0 if hi is None else (items >= 0) & (items <= hi)
-        allowed |= self.walk(state, lexemes.crossing(first_bytes(rest))) != DEAD
+        allowed |= self.walk(state, lexemes.crossing(leaving)) != DEAD
         self.split += 1
         return self._make_entry(allowed, None)
 

@@ -40,6 +40,8 @@ from decoding.util import LRU
 _MEMO_SIZE = 256
 WIDE = 128
 MAX_STATES = 1000
+_FEW_BYTES = 8  # crossing: up to this many bytes in F are found by comparisons
+_SPARSE = 128  # crossing: under 1/_SPARSE of the vocabulary's bytes in F: cleared node by node
 
 
 class Lexemes:
@@ -69,15 +71,42 @@ class Lexemes:
         (a walk given these flags as `prune` reads only tokens that can leave the lexeme)."""
         flags = self._crossing.get(f)
         if flags is None:
-            v, pre = self.vocabulary, self.trie.preorder
-            seen = np.concatenate(([0], np.cumsum(_byte_flags(f)[v.flat], dtype=np.int64)))
-            has = seen[v.offsets + v.lengths] - seen[v.offsets] > 0  # per token id
-            n = len(pre.end)
-            node = np.repeat(np.arange(n), np.diff(pre.token_start))
-            per_node = np.bincount(node, weights=has[pre.tokens], minlength=n)
-            below = np.concatenate(([0.0], np.cumsum(per_node)))
-            flags = (below[pre.end] == below[:n]).astype(np.uint8)
+            flags = self._flags(f)
             self._crossing.put(f, flags)
+        return flags
+
+    def _flags(self, f: int) -> np.ndarray:
+        """`crossing(f)`, computed. Few bytes of the vocabulary in `f` (the usual `"`): the
+        tokens holding them are found from their positions (the token whose bytes start last at
+        or before each: an empty token starts where the next one does, so it is never chosen),
+        and their nodes and those nodes' ancestors are cleared, a level at a time. Many: one
+        running count over the flat bytes tells each token, and one over the depth-first tokens
+        each node (a node's subtree spells `pre.tokens[token_start[node]:token_start[end[node]]]`)."""
+        v, trie = self.vocabulary, self.trie
+        pre = trie.preorder
+        values = [b for b in range(256) if f >> b & 1]
+        if len(values) <= _FEW_BYTES:  # a comparison per byte beats a table lookup per byte
+            hit = np.zeros(len(v.flat), dtype=bool)
+            for b in values:
+                hit |= v.flat == b
+        else:
+            hit = _byte_flags(f)[v.flat]
+        if np.count_nonzero(hit) * _SPARSE > len(v.flat):
+            seen = np.concatenate(([0], np.cumsum(hit, dtype=np.int32)))
+            has = seen[v.offsets + v.lengths] != seen[v.offsets]  # per token id
+            below = np.concatenate(([0], np.cumsum(has[pre.tokens], dtype=np.int32)))
+            starts = pre.token_start
+            return (below[starts[pre.end]] == below[starts[:-1]]).astype(np.uint8)
+        tokens = np.searchsorted(v.offsets, np.flatnonzero(hit), side="right") - 1
+        nodes = np.unique(trie.token_node[tokens])
+        nodes = nodes[nodes != 0]  # tokens the trie does not hold
+        flags = np.ones(len(pre.end), dtype=np.uint8)
+        if len(nodes):
+            flags[pre.of_node[0]] = 0  # the root is above every node
+        while len(nodes):
+            flags[pre.of_node[nodes]] = 0
+            nodes = np.unique(trie.parent[nodes])
+            nodes = nodes[nodes != 0]
         return flags
 
     def _build(self, x: Expr) -> np.ndarray | None:

@@ -92,6 +92,18 @@ def test_gc_paused_restores_the_collector_state():
         gc.enable()
 
 
+def test_gc_paused_collects_the_young_generations_its_block_filled():
+    """The objects a paused build made are collected when the pause ends, not left to whatever
+    runs next (the first masks after a compile)."""
+    assert gc.isenabled()
+    gc.collect()
+    with gc_paused():
+        kept = [[i] for i in range(50_000)]  # tracked objects, counted while the collector waits
+        assert gc.get_count()[0] >= 50_000
+    young, collections, _ = gc.get_count()
+    assert young < 1000 and collections == 0 and len(kept) == 50_000
+
+
 def test_get_or_make_makes_a_missing_value_once_for_threads_asking_together():
     memo: LRU[str, list] = LRU(2)
     made: list[int] = []

@@ -148,3 +148,26 @@ def test_deeply_nested_pattern_builds_and_size_estimate_is_not_exponential():
     assert accepts(a, "aab") and accepts(a, "") and not accepts(a, "c")
     nested_optional = "(?:a" * 150 + "b" + ")?" * 150
     assert accepts(automaton_for(nested_optional), "a" * 150 + "b")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_every_row_entry_is_the_derivative_at_every_byte(data):
+    """A row is filled one derivative per run of classes; every byte of every class must still
+    lead to the state of its own derivative (differential against `derivative` byte by byte)."""
+    from decoding.automaton.expr import derivative, is_empty
+    pattern = data.draw(patterns(), label="pattern")
+    try:
+        a = automaton_for(pattern)
+    except EmptyLanguage:
+        return
+    for state in list(range(1, min(a.num_states, 6))):
+        row = a.expand(state).copy()
+        e = a.expression_of(state)
+        for b in range(256):
+            d = derivative(e, b)
+            target = row[a.byte_class[b]]
+            if is_empty(d):
+                assert target == DEAD, (pattern, state, b)
+            else:
+                assert target != DEAD and a.expression_of(int(target)) is d, (pattern, state, b)

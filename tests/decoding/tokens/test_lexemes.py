@@ -76,6 +76,18 @@ def test_string_bodies_are_split_and_narrow_runs_are_not(vocabularies):
     assert np.array_equal(index.token_ids(inside), _full_walk_ids(index, inside))
 
 
+def test_a_body_followed_by_a_wide_rest_is_walked_whole(vocabularies):
+    """Where what follows the repetition starts with `WIDE` bytes or more, nearly every token
+    may leave it: the state is walked whole (no split), with the same mask."""
+    vocab = vocabularies["bpe"]
+    index = TokenIndex(Automaton(to_expr(parse(f'"{JSON_CHAR}{{5,50}}[^"]x'))), vocab)
+    a = index.automaton
+    inside = a.walk(a.initial_state, b'"ab')
+    assert split_head(a.expression_of(inside)) is not None
+    assert np.array_equal(index.token_ids(inside), _full_walk_ids(index, inside))
+    assert index.split == 0
+
+
 def test_item_counts_match_reading_each_token(vocabularies):
     vocab = vocabularies["sp"]
     x = to_expr(parse(JSON_CHAR))
@@ -114,3 +126,24 @@ def test_crossing_flags_keep_exactly_the_subtrees_with_a_leaving_token(vocabular
         leaving = any(b'"' in vocab.token_bytes[t] or b"," in vocab.token_bytes[t]
                       for t in below.tolist())
         assert flags[i] == (not leaving)
+
+
+@pytest.mark.parametrize("name", ["bpe", "sp"])
+def test_crossing_flags_match_a_per_token_reference_for_sparse_and_dense_byte_sets(
+        vocabularies, name):
+    """Few bytes of F in the vocabulary (cleared node by node) and many (running counts), with
+    F of up to `_FEW_BYTES` bytes (compared) and more (a table): one answer, the reference's."""
+    vocab = vocabularies[name]
+    trie = trie_of(vocab)
+    pre = trie.preorder
+    rng = np.random.default_rng(7)
+    sets = [{ord('"')}, {ord("\\"), ord('"')}, {ord(" ")}, {ord("e")}, set(range(256)),
+            {0x80, 0xC3}, *(set(rng.choice(256, k, replace=False).tolist()) for k in (3, 12, 60))]
+    for chosen in sets:
+        f = sum(1 << b for b in chosen)
+        flags = Lexemes(vocab, trie).crossing(f)
+        has = np.array([bool(chosen.intersection(vocab.token_bytes[t]))
+                        for t in range(vocab.size)])
+        below = np.concatenate(([0], np.cumsum(has[pre.tokens])))
+        leaving = below[pre.token_start[pre.end]] > below[pre.token_start[:-1]]
+        assert np.array_equal(flags, (~leaving).astype(np.uint8)), sorted(chosen)
