@@ -3,7 +3,7 @@
 
 `fill_bitmasks(rows, out)` writes one row per (guide, state) pair, for a whole batch: a
 `decoding.guides.guide.Guide` contributes its entry's packed bits (`decoding.tokens.bits` has the
-same layout) and, where the state accepts, its EOS ids; all rows are then copied in by one call
+same layout) and, where the state accepts, its EOS ids (or the caller's `ends`); all rows are then copied in by one call
 (`decoding.tokens.bits.fill_rows`: compiled, with the GIL released, where the C module is built),
 so a row whose state was visited before costs a dict lookup and a copy, and no mask tensor is
 made. Any other `TokenGuide` is packed from its mask. Entries the rows need are computed (and
@@ -44,16 +44,19 @@ def fill_bitmask(guide: Any, state: int, row: np.ndarray) -> None:
     fill_bitmasks([(guide, state)], row[None, :])
 
 
-def fill_bitmasks(rows: Sequence[tuple[Any, int]], out: np.ndarray) -> None:
+def fill_bitmasks(rows: Sequence[tuple[Any, int]], out: np.ndarray,
+                  ends: Sequence[np.ndarray] | None = None) -> None:
     """Fill row i of `out` (int32 [len(rows), words], each row contiguous) for
-    `rows[i] = (guide, state)`; a row needs at least `words_per_row(guide.vocab_size)` words."""
+    `rows[i] = (guide, state)`; a row needs at least `words_per_row(guide.vocab_size)` words.
+    `ends[i]` (int64 ids below the guide's `vocab_size`): the ids row i allows where its state
+    accepts, in place of the guide's EOS ids (a serving engine's per-request stop tokens)."""
     if out.dtype != np.int32 or out.ndim != 2 or len(out) < len(rows):
         raise UsageError(f"the bitmask must be 2-D int32 with at least {len(rows)} rows, not "
                          f"{out.dtype} of shape {out.shape}")
     if len(out) > 1 and out.strides[0] < out.shape[1] * 4 or out.strides[1] != 4:
         raise UsageError(f"the bitmask's rows must be contiguous, not of strides {out.strides}")
     bits, eos = [], []
-    for guide, state in rows:
+    for i, (guide, state) in enumerate(rows):
         if guide.vocab_size > out.shape[1] * 32:
             raise UsageError(f"a bitmask row must be int32 with at least "
                              f"{words_per_row(guide.vocab_size)} words for masks "
@@ -61,8 +64,9 @@ def fill_bitmasks(rows: Sequence[tuple[Any, int]], out: np.ndarray) -> None:
         if type(guide) is Guide:
             state = checked_state(state, guide.automaton.num_states)
             bits.append(guide.index.entry(state).bits)
-            eos.append(guide.index.eos_ids if guide.automaton.is_accepting(state) else _NO_EOS)
-        else:
+            accepting, own = guide.automaton.is_accepting(state), guide.index.eos_ids
+        else:  # its mask holds its EOS ids already
             bits.append(packed.pack(guide.allowed_tokens(state).numpy()))
-            eos.append(_NO_EOS)
+            accepting, own = guide.is_accepting(state), _NO_EOS
+        eos.append((own if ends is None else ends[i]) if accepting else _NO_EOS)
     packed.fill_rows(bits, eos, out)

@@ -32,9 +32,9 @@ class GuideCursor:
 
     def __init__(self, guide: Any, stop_ids: Iterable[int] = ()):
         self.guide = guide
-        eos = frozenset(guide.vocabulary.eos_token_ids)
-        self._stops = eos | frozenset(stop_ids)
-        self._extra_stops = sorted(i for i in self._stops - eos if 0 <= i < guide.vocab_size)
+        self._stops = frozenset(guide.vocabulary.eos_token_ids) | frozenset(stop_ids)
+        self._ends = np.array(sorted(i for i in self._stops if 0 <= i < guide.vocab_size),
+                              dtype=np.int64)  # what the mask allows where the state accepts
         self._states = [guide.initial_state]
         self._stopped_at: int | None = None  # len(_states) once a stop token was accepted
 
@@ -107,9 +107,4 @@ class GuideCursor:
 
 def fill_rows(cursors: Sequence[GuideCursor], out: np.ndarray) -> None:
     """Row i of `out` (int32 [len(cursors), words]) gets the mask of `cursors[i]`."""
-    fill_bitmasks([(c.guide, c.state) for c in cursors], out)
-    for i, cursor in enumerate(cursors):
-        if cursor._extra_stops and cursor.guide.is_accepting(cursor.state):
-            flags = out[i].view(np.uint8)
-            for stop in cursor._extra_stops:
-                flags[stop >> 3] |= 1 << (stop & 7)
+    fill_bitmasks([(c.guide, c.state) for c in cursors], out, [c._ends for c in cursors])

@@ -34,6 +34,26 @@ def test_rows_equal_the_masks_eos_included(bpe_tokenizer, engine):
         assert not _bits_of(row, words_per_row(width) * 32)[width:].any()
 
 
+@pytest.mark.parametrize("engine", ["automaton", "partial"])
+def test_ends_are_allowed_where_the_state_accepts_in_place_of_eos(bpe_tokenizer, engine):
+    guide = decoding.compile("(yes|no)!?", bpe_tokenizer, engine=engine, cache_dir=False)
+    accepting = guide.initial_state
+    for token in bpe_tokenizer.encode("yes", add_special_tokens=False):
+        accepting = guide.advance(accepting, token)
+    assert guide.is_accepting(accepting) and not guide.is_accepting(guide.initial_state)
+    stop = 2  # <pad>: a special id the guide never allows
+    out = allocate(2, guide.vocab_size)
+    ends = [np.array([stop], dtype=np.int64)] * 2
+    fill_bitmasks([(guide, guide.initial_state), (guide, accepting)], out, ends)
+    for row, state in zip(out, [guide.initial_state, accepting]):
+        expected = guide.allowed_tokens(state).numpy().copy()
+        if guide.is_accepting(state):
+            expected[stop] = True
+            if engine == "automaton":  # its EOS comes from `ends`; a partial guide's mask has it
+                expected[list(guide.vocabulary.eos_token_ids)] = False
+        assert np.array_equal(_bits_of(row, guide.vocab_size), expected)
+
+
 def test_rows_of_different_guides_and_bad_shapes(bpe_tokenizer):
     a = decoding.compile("[0-9]+", bpe_tokenizer, cache_dir=False)
     b = decoding.compile("[a-z]+!", bpe_tokenizer, cache_dir=False)
