@@ -86,6 +86,7 @@ class Budget:
         self._largest: dict[int, int] = {}
         self._tables: LRU[int, np.ndarray] = LRU(_TABLES)
         self._eos = np.fromiter(guide.vocabulary.eos_token_ids, dtype=np.int64)
+        self._special = np.fromiter(guide.vocabulary.special_ids, dtype=np.int64)
         self._lock = threading.RLock()
 
     def bound(self, state: int) -> int:
@@ -154,8 +155,7 @@ class Budget:
         with self._lock:
             nexts = self.index.walk(state)
             live = nexts != DEAD
-            special = np.fromiter(self.vocabulary.special_ids, dtype=np.int64)
-            live[special[special < len(live)]] = False
+            live[self._special[self._special < len(live)]] = False
             targets, where = np.unique(nexts[live], return_inverse=True)
             bounds = np.fromiter((self.bound(int(t)) for t in targets), dtype=np.int64,
                                  count=len(targets))
