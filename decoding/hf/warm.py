@@ -30,7 +30,7 @@ from typing import Any
 from decoding.automaton.dfa import DEAD
 from decoding.errors import TokenRejected, TypedecodeError
 from decoding.guides.guide import Guide, compile
-from decoding.hf.options import ConstraintOptions
+from decoding.hf.constraint import make_constraint
 from decoding.persist import cached as persist
 
 
@@ -66,15 +66,10 @@ class Warmed:
 
 def guide_for(target: Target, tokenizer: Any, *, vocab_size: int | None = None,
               cache_dir: Any = None) -> Guide:
-    """The guide `generate` uses for `target` (see the module docstring)."""
-    if target.kind == "regex":
-        return compile(target.source, tokenizer, vocab_size=vocab_size, cache_dir=cache_dir)
-    from schema2re.inputs import load_schema
-
-    language = persist.cached_schema_language(
-        load_schema(target.source), persist.store_for(cache_dir),
-        **ConstraintOptions().translation_keywords())
-    return compile(language, tokenizer, vocab_size=vocab_size, cache_dir=cache_dir)
+    """The guide `generate` uses for `target` (see the module docstring): the pattern of
+    `make_constraint` with the default options, as `generate` and `decoding.vllm` make it."""
+    constraint = make_constraint(**{target.kind: target.source}, cache_dir=cache_dir)
+    return compile(constraint.pattern, tokenizer, vocab_size=vocab_size, cache_dir=cache_dir)
 
 
 def warm(targets: Iterable[Target], tokenizer: Any, *, max_states: int = 256,
