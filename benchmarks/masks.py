@@ -69,7 +69,8 @@ def _plan(args: argparse.Namespace, work: Path) -> list[tuple[str, str, dict[str
     plan = []
     for name in dict.fromkeys(args.engines):
         if name == "typedecode":
-            cache = {"TYPEDECODE_CACHE_DIR": str(work / "typedecode-cache")}
+            cache = {"TYPEDECODE_CACHE_DIR": str(work / "typedecode-cache"),
+                     "TYPEDECODE_BENCH_MASK": args.typedecode_mask}
             plan += [("typedecode (cold)", name, cache), ("typedecode (warm)", name, cache)]
         else:
             plan.append((name, name, {}))
@@ -122,8 +123,9 @@ def _write(runs: list[EngineRun], tasks: list[dict], args: argparse.Namespace, o
         "compiled cases. A timeout or crash is one case lost, not the run.",
         "- typedecode *cold*: empty cache folder, fresh process; *warm*: a second process on the "
         "same cache folder.",
-        "- Masks are each engine's own form: a `torch.BoolTensor` (typedecode), a packed int32 "
-        "bitmask (llguidance, xgrammar, outlines-core), a token list (lm-format-enforcer, which "
+        "- Masks are each engine's own form: a packed int32 bitmask (llguidance, xgrammar, "
+        "outlines-core, and typedecode through `fill_bitmasks` unless `--typedecode-mask bool` "
+        f"asks for its `torch.BoolTensor`; this run: {args.typedecode_mask}), a token list (lm-format-enforcer, which "
         "parses a committed token inside its next mask call). Engine settings are in "
         "`benchmarks/engines/`: library defaults, xgrammar with `strict_mode=False`.", "",
         "## Failures", "", report.failures(runs), "",
@@ -145,9 +147,10 @@ def _raw(runs: list[EngineRun], args: argparse.Namespace) -> dict:
 
 
 def _command(args: argparse.Namespace) -> str:
-    return (f"python -m benchmarks.masks --schemas {args.schemas} --seed {args.seed} "
+    return (f"python -m benchmarks.masks --model {args.model} --schemas {args.schemas} "
+            f"--seed {args.seed} "
             f"--time-limit {args.time_limit:g} --budget {args.budget:g} "
-            f"--engines {' '.join(args.engines)}")
+            f"--engines {' '.join(args.engines)} --typedecode-mask {args.typedecode_mask}")
 
 
 def _log(message: str) -> None:
@@ -166,6 +169,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds per case and engine before it counts as a timeout")
     parser.add_argument("--engines", nargs="+", choices=NAMES, default=list(NAMES),
                         help="engines to measure (default: all)")
+    parser.add_argument("--typedecode-mask", choices=("bitmask", "bool"), default="bitmask",
+                        help="typedecode's mask form: a packed int32 bitmask filled in place, as "
+                             "the peers' (default), or the bool tensor of `allowed_tokens`")
     parser.add_argument("--budget", type=float, default=780.0,
                         help="seconds for all engine runs together (default 780, so that the "
                              "default run ends well within 20 minutes); each run gets an equal "

@@ -1,7 +1,10 @@
 """typedecode adapter: `decoding.compile(schema or pattern, tokenizer)` (a schema becomes an
 expression as `generate` does it: `decoding.persist.cached.cached_schema_language`, which a warm
 process does not translate again); the state
-is an int carried by the matcher, masks are typedecode's own `torch.BoolTensor`.
+is an int carried by the matcher. Masks are packed int32 bitmasks, the form the peers' adapters
+fill and serving engines read, filled by `decoding.guides.bitmask.fill_bitmasks` from the state's
+packed entry; `python -m benchmarks.masks --typedecode-mask bool` measures the `torch.BoolTensor`
+of `Guide.allowed_tokens` (what `RegexLogitsProcessor` applies) instead.
 
 The disk cache is the folder named by `TYPEDECODE_CACHE_DIR` (the harness points it at an empty
 folder for the cold run and reuses that folder for the warm run). `setup` builds the vocabulary
@@ -11,23 +14,35 @@ as they do for the peers. `SchemaToRegexError` and `PatternError` raise `Unsuppo
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-import torch
+import numpy as np
 
-from benchmarks.engines.base import Unsupported
+from benchmarks.engines.base import Unsupported, bit_is_set
+
+MASK_FORM = os.environ.get("TYPEDECODE_BENCH_MASK", "bitmask")
+""""bitmask" (default) or "bool": set by `benchmarks.masks --typedecode-mask`."""
 
 
 class _Matcher:
     def __init__(self, guide: Any):
+        from decoding.guides.bitmask import allocate
+
         self._guide = guide
         self._state = guide.initial_state
+        self._bitmask = allocate(1, guide.vocab_size)
 
     def reset(self) -> None:
         self._state = self._guide.initial_state
 
-    def mask(self) -> torch.Tensor:
-        return self._guide.allowed_tokens(self._state)
+    def mask(self) -> Any:
+        if MASK_FORM == "bool":
+            return self._guide.allowed_tokens(self._state)
+        from decoding.guides.bitmask import fill_bitmasks
+
+        fill_bitmasks([(self._guide, self._state)], self._bitmask)
+        return self._bitmask[0]
 
     def advance(self, token: int) -> bool:
         from decoding import TokenRejected
@@ -38,10 +53,12 @@ class _Matcher:
             return False
         return True
 
-    def allows(self, mask: torch.Tensor, token: int) -> bool:
+    def allows(self, mask: Any, token: int) -> bool:
+        if isinstance(mask, np.ndarray):
+            return bit_is_set(mask, token)
         return 0 <= token < mask.shape[0] and bool(mask[token])
 
-    def is_accepting(self, mask: torch.Tensor) -> bool:
+    def is_accepting(self, mask: Any) -> bool:
         return bool(self._guide.is_accepting(self._state))
 
 

@@ -331,3 +331,25 @@ def test_adapter_accepts_valid_and_rejects_invalid_instances(name, bpe_tokenizer
     rellm = measure(engine, tokenize_case(RELLM_CASE, bpe_tokenizer))
     assert rellm["status"] == "ok" and rellm["invalid_accepted"] == 0, rellm
     assert rellm["valid_accepted"] >= 1, rellm
+
+
+def test_typedecode_adapter_bitmask_and_bool_masks_allow_the_same_tokens(bpe_tokenizer, monkeypatch):
+    from benchmarks.engines import typedecode as adapter
+
+    engine = load("typedecode")
+    engine.setup(bpe_tokenizer)
+    ids = list(bpe_tokenizer('{"name":"ab","n":12}', add_special_tokens=False)["input_ids"])
+    for form in ("bitmask", "bool"):
+        monkeypatch.setattr(adapter, "MASK_FORM", form)
+        matcher = engine.compile("schema", SCHEMA)
+        masks = []
+        for token in [*ids, None]:
+            mask = matcher.mask()
+            masks.append([matcher.allows(mask, t) for t in range(len(bpe_tokenizer) + 40)])
+            if token is not None:
+                assert matcher.advance(token)
+        assert matcher.is_accepting(mask)
+        if form == "bitmask":
+            assert isinstance(mask, np.ndarray) and mask.dtype == np.int32
+            bitmask_masks = masks
+    assert masks == bitmask_masks and any(any(m) for m in masks)
