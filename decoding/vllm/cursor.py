@@ -14,6 +14,12 @@ request's own history of states, so that:
   request's stop ids where the state accepts; `fill_rows(pairs, out)` does a whole batch with one
   `decoding.guides.bitmask.fill_bitmasks` call.
 A cursor belongs to one request (not thread-safe); its guide is shared.
+
+`OutputFollower` feeds a cursor from a request's live output list (the logits-processor route,
+where vLLM appends tokens and nothing asks the grammar first): a token the last mask forbade
+(another processor or sampler put it there) cannot be followed, so the follower takes the
+acceptable prefix, is marked `lost`, and from then on its row allows only the request's stop ids:
+the request ends at once instead of being masked from a state its text is no longer in.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class GuideCursor:
                               dtype=np.int64)  # what the mask allows where the state accepts
         self._states = [guide.initial_state]
         self._stopped_at: int | None = None  # len(_states) once a stop token was accepted
+        self.lost = False  # set by `OutputFollower`: the mask allows only the stop ids
 
     @property
     def state(self) -> int:
@@ -105,6 +112,35 @@ class GuideCursor:
         return states, False
 
 
+class OutputFollower:
+    """A cursor kept level with `output_ids`, a list the engine appends a request's tokens to."""
+
+    def __init__(self, cursor: GuideCursor, output_ids: list[int]):
+        self.cursor = cursor
+        self.output_ids = output_ids
+        self._seen = 0
+
+    def catch_up(self) -> bool:
+        """Accept the tokens appended since the last call. True when one of them was not
+        acceptable (the acceptable prefix is taken, the rest ignored, and the cursor is `lost`
+        from then on); False otherwise, and for every call after that."""
+        new = self.output_ids[self._seen:]
+        self._seen = len(self.output_ids)
+        cursor = self.cursor
+        if cursor.lost or cursor.accept_tokens(new):
+            return False
+        cursor.accept_tokens(cursor.validate_tokens(new))
+        cursor.lost = True
+        return True
+
+
 def fill_rows(cursors: Sequence[GuideCursor], out: np.ndarray) -> None:
-    """Row i of `out` (int32 [len(cursors), words]) gets the mask of `cursors[i]`."""
+    """Row i of `out` (int32 [len(cursors), words]) gets the mask of `cursors[i]` (only its stop
+    ids where it is `lost`)."""
     fill_bitmasks([(c.guide, c.state) for c in cursors], out, [c._ends for c in cursors])
+    for i, cursor in enumerate(cursors):
+        if cursor.lost:
+            out[i] = 0
+            flags = np.zeros(out.shape[1] * 32, dtype=bool)
+            flags[cursor._ends] = True
+            out[i] = np.packbits(flags, bitorder="little").view(np.int32)

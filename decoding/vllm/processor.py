@@ -8,7 +8,8 @@ server). A request opts in through `SamplingParams(extra_args=...)`, read by
 Bad arguments fail the request at submission (`validate_params`: `VLLMValidationError`, HTTP 400).
 
 Per batch step, `apply` advances each constrained row's `GuideCursor` through the tokens its
-request produced since the last step, fills one int32 bitmask for all those rows with a single
+request produced since the last step (`OutputFollower`: a token no mask allowed, put there by
+another processor, ends the request with an error logged, instead of masking from a stale state), fills one int32 bitmask for all those rows with a single
 `decoding.guides.bitmask.fill_bitmasks` call, unpacks it once, and sets the forbidden logits of
 those rows to -inf (other rows are untouched). EOS (and the request's stop ids) are allowed only
 in accepting states, so an unfinished text never stops on EOS (`max_tokens` may still cut it).
@@ -17,7 +18,7 @@ Guides are compiled when a request joins the batch (memoized and disk-cached by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
 
 import numpy as np
 import torch
@@ -30,23 +31,10 @@ from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 from decoding.errors import TypedecodeError
 from decoding.guides.bitmask import allocate
 from decoding.guides.guide import compile, vocabulary_of
-from decoding.vllm.cursor import GuideCursor, fill_rows
+from decoding.vllm.cursor import GuideCursor, OutputFollower, fill_rows
 from decoding.vllm.requests import constraint_of, pattern_for
 
-
-@dataclass
-class _Row:
-    """A constrained request in the batch: its cursor and its (live) output token list."""
-
-    cursor: GuideCursor
-    output_ids: list[int]
-    seen: int = 0
-
-    def catch_up(self) -> None:
-        """Accept the tokens produced since the last step (all allowed by the last mask)."""
-        new = self.output_ids[self.seen:]
-        self.seen = len(self.output_ids)
-        self.cursor.accept_tokens(new)
+_LOG = logging.getLogger("vllm")
 
 
 class TypedecodeLogitsProcessor(LogitsProcessor):
@@ -64,7 +52,7 @@ class TypedecodeLogitsProcessor(LogitsProcessor):
     def __init__(self, vllm_config, device: torch.device, is_pin_memory: bool):
         self.vocabulary = vocabulary_of(cached_tokenizer_from_config(vllm_config.model_config))
         self.vocab_size = vllm_config.model_config.get_vocab_size()
-        self.rows: dict[int, _Row] = {}
+        self.rows: dict[int, OutputFollower] = {}
 
     def is_argmax_invariant(self) -> bool:
         return False
@@ -73,20 +61,23 @@ class TypedecodeLogitsProcessor(LogitsProcessor):
         process_dict_updates(self.rows, batch_update, self._new_row)
 
     def _new_row(self, params: SamplingParams, prompt_ids: list[int] | None,
-                 output_ids: list[int]) -> _Row | None:
+                 output_ids: list[int]) -> OutputFollower | None:
         found = constraint_of(params.extra_args)
         if found is None:
             return None
         guide = compile(pattern_for(*found), self.vocabulary, vocab_size=self.vocab_size)
-        return _Row(GuideCursor(guide, params.all_stop_token_ids), output_ids)
+        return OutputFollower(GuideCursor(guide, params.all_stop_token_ids), output_ids)
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
         if not self.rows:
             return logits
         indexes = sorted(self.rows)
         rows = [self.rows[i] for i in indexes]
-        for row in rows:
-            row.catch_up()
+        for index, row in zip(indexes, rows):
+            if row.catch_up():
+                _LOG.error("typedecode: batch row %d produced a token its mask did not allow "
+                           "(another logits processor?); only its stop tokens are allowed now",
+                           index)
         words = allocate(len(rows), self.vocab_size)
         fill_rows([row.cursor for row in rows], words)
         width = logits.shape[-1]

@@ -10,7 +10,7 @@ import decoding
 from decoding.errors import UsageError
 from decoding.guides.bitmask import allocate, words_per_row
 from decoding.tokens.vocabulary import Vocabulary
-from decoding.vllm.cursor import GuideCursor, fill_rows
+from decoding.vllm.cursor import GuideCursor, OutputFollower, fill_rows
 
 TOKENS = [b"", b"", *(bytes([c]) for c in b"0123456789-ab"), b"12", b"-a", b"ab"]
 EOS, PAD = 0, 1
@@ -97,3 +97,24 @@ def test_masks_match_the_guide_and_batch_rows(guide):
             {PAD} if cursor is b else set())
         assert set(np.flatnonzero(bits).tolist()) == expected_ids
     assert max(allowed(b)) < len(TOKENS)  # nothing past the vocabulary
+
+
+def test_a_follower_that_meets_a_forbidden_token_allows_only_stop_ids_from_then_on(guide):
+    output: list[int] = []
+    follower = OutputFollower(GuideCursor(guide, stop_ids=[PAD]), output)
+    output += ids(b"1")
+    assert follower.catch_up() is False and follower.cursor.state != guide.initial_state
+    assert allowed(follower.cursor) == set(ids(b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7",
+                                               b"8", b"9"))
+    output += ids(b"2", b"a", b"3")  # "a" is forbidden after "12": another processor put it there
+    assert follower.catch_up() is True
+    assert follower.cursor.lost and len(follower.cursor._states) == 3  # "1", "2" taken, no more
+    assert allowed(follower.cursor) == {EOS, PAD}
+    output += ids(b"-a")
+    assert follower.catch_up() is False and allowed(follower.cursor) == {EOS, PAD}
+    clean = GuideCursor(guide)
+    fill_rows([clean, follower.cursor], out := allocate(2, WIDTH))
+    assert (out[1] == np.packbits(np.isin(np.arange(WIDTH + 26), [EOS, PAD]),
+                                  bitorder="little").view(np.int32)).all()
+    assert set(np.flatnonzero(np.unpackbits(out[0].view(np.uint8), bitorder="little"))) \
+        == set(np.flatnonzero(guide.allowed_tokens(guide.initial_state).numpy()))
