@@ -132,6 +132,7 @@ class _Request:
     constraints: tuple[Constraint | None, ...]  # one per prompt
     options: GenerationOptions
     tools: ToolRequest | None = None
+    reasoning: Reasoning | None = None  # the section of `options.reasoning`, if any
 
 
 def _prepare(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | None,
@@ -156,7 +157,7 @@ def _prepare(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | 
             raise UsageError("reasoning= needs schema= or regex= for every prompt (the answer "
                              "after the section)")
         constraints = tuple(section.constraint(c) for c in constraints)
-    return _Request(prompts, batch, constraints, merged, tools)
+    return _Request(prompts, batch, constraints, merged, tools, section)
 
 
 def _prepare_one(prompt: Any, schema: Any, regex: Any, options: GenerationOptions | None,
@@ -249,12 +250,12 @@ class _Loop:
 
     def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
                  vocabulary: Vocabulary, specs: Sequence[_RowGuide],
-                 options: GenerationOptions):
+                 options: GenerationOptions, reasoning: Reasoning | None):
         self.model = model
         self.specs = specs
         self.options = options
         self.stops = options.stop_bytes()
-        self.reasoning = Reasoning.of(options.reasoning)
+        self.reasoning = reasoning
         self.token_bytes = vocabulary.token_bytes
         self.vocab_len = vocabulary.size
         self.pad_id = tokenizer.pad_token_id
@@ -672,7 +673,7 @@ class Generator:
     def _stream_values(self, request: _Request) -> Iterator[Any]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parser = PartialJSON()
-        section = Reasoning.of(request.options.reasoning)
+        section = request.reasoning
         held: str | None = ""  # with a reasoning section: the text up to its closing marker
         row = None
         for settled, row in self._settled(request):
@@ -715,7 +716,8 @@ class Generator:
                       for i, p in enumerate(request.prompts)]
         finish = request.options.on_length == "finish"
         specs = [self._row_guide(c, vocabulary, finish) for c in request.constraints]
-        return _Loop(self.model, self.tokenizer, vocabulary, specs, request.options), prompt_ids
+        return (_Loop(self.model, self.tokenizer, vocabulary, specs, request.options,
+                      request.reasoning), prompt_ids)
 
     def _row_guide(self, constraint: Constraint | None, vocabulary: Vocabulary,
                    finish: bool) -> _RowGuide:
@@ -759,7 +761,7 @@ class Generator:
 
     def _finish(self, request: _Request, rows: list[_Row]) -> list[Completion]:
         completions, incomplete = [], []
-        section = Reasoning.of(request.options.reasoning)
+        section = request.reasoning
         for i, (row, constraint) in enumerate(zip(rows, request.constraints)):
             text = row.result_bytes().decode("utf-8", errors="replace")
             guide = row.spec.guide
