@@ -32,6 +32,7 @@ unconstrained (its value is the plain text). A list needs a list of prompts of t
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -200,16 +201,22 @@ def _type_parser(adapter: Any) -> Callable[[str], Any]:
 
 
 def _json_schema_parser(document: Any) -> Callable[[str], Any]:
-    from jsonschema import exceptions, validators
+    """Validation of a text against `document` with `jsonschema`, whose validator is made (and
+    the package imported, ~0.1 s) at the first output, not before the first token."""
+    @functools.cache
+    def validator() -> Any:
+        from jsonschema import validators
 
-    validator = validators.validator_for(document)(document)
+        return validators.validator_for(document)(document)
 
     def parse(text: str) -> Any:
+        from jsonschema import exceptions
+
         try:
             value = json.loads(text)
         except ValueError as exc:
             raise OutputValidationError(f"the output is not JSON: {exc}", text) from exc
-        error = exceptions.best_match(validator.iter_errors(value))
+        error = exceptions.best_match(validator().iter_errors(value))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "the root"
             raise OutputValidationError(f"the output does not validate against the schema at "
