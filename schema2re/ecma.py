@@ -18,7 +18,14 @@ Syntax: u-mode ECMA with the lenient Annex B literals `{`, `}`, `]`: literals, `
 with ranges and negation, `\\d \\D \\w \\W \\s \\S`, `\\t \\n \\v \\f \\r \\0 \\cX \\xHH \\uHHHH
 \\u{H...}`, identity escapes of non-alphanumerics, groups `( )`, `(?: )`, `(?<name> )`,
 alternation, quantifiers `* + ? {n} {n,} {n,m}` (lazy or not: same language).
-Errors: a malformed pattern raises `SchemaError(keyword="pattern")`; lookaround, backreferences,
+Lookaheads: `ecma_pattern` also reads lookaheads `(?=X)` / `(?!X)` that stand at the start of a
+pattern anchored by `^` (`^(?!@@)[\\w@]+$`, `^(?=.*\\d)(?=.*[a-z]).{8,}$`), outside any group
+and with no top-level alternation: each is returned apart, as the language of the values whose
+start X matches, for the caller to intersect (or subtract). Inside a negative lookahead the
+readings are united instead (each set is the union of its ECMA and Python sets, and a `$` also
+holds before a final newline, as in Python), so that a value excluded by either engine is
+excluded. `ecma_to_hir_regex` refuses lookaheads.
+Errors: a malformed pattern raises `SchemaError(keyword="pattern")`; other lookaround, backreferences,
 `\\b`, `\\p{..}`, surrogate escapes, repetition counts over `MAX_REPEAT`, groups nested deeper
 than `MAX_NESTING` and other divergent constructs raise `UnsupportedSchemaError(keyword="pattern")`;
 both carry the pointer.
@@ -30,6 +37,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from decoding.automaton.charclass import (
     ALL,
@@ -106,14 +114,50 @@ class _Anchor:
 
 def ecma_to_hir_regex(pattern: str, *, pointer: str = "") -> Node:
     """HIR of the string values s such that `pattern` matches somewhere in s (see module doc)."""
+    return _searched(_parser(pattern, pointer, lookaheads=False).parse(), pattern, pointer)
+
+
+Lookahead = tuple[bool, Node]
+"""(negative, HIR of the values whose start the lookahead's pattern matches)."""
+
+
+def ecma_pattern(pattern: str, *, pointer: str = "") -> tuple[Node, tuple[Lookahead, ...]]:
+    """(language, lookaheads): a value matches `pattern` iff it is in the HIR `language` (the
+    pattern without its leading lookaheads, as `ecma_to_hir_regex` reads it), in the language of
+    every positive lookahead and in that of no negative one (see the module doc)."""
+    parser = _parser(pattern, pointer, lookaheads=True)
+    tree = parser.parse()
+    if parser.lookaheads and isinstance(tree, Alternation):
+        parser.unsupported("a lookahead in a pattern with top-level alternatives", 0)
+    ahead = tuple((negative, _prefixed(inner, negative, pattern, pointer))
+                  for negative, inner in parser.lookaheads)
+    return _searched(tree, pattern, pointer), ahead
+
+
+_ANY_TEXT = Repeat(CharSet(ALL), 0, None)
+
+
+def _parser(pattern: Any, pointer: str, lookaheads: bool) -> "_Parser":
     if not isinstance(pattern, str):
         raise SchemaError(f"pattern must be a string, not {pattern!r}", "pattern", pointer)
-    tree = _Parser(pattern, pointer).parse()
-    any_text = Repeat(CharSet(ALL), 0, None)
+    return _Parser(pattern, pointer, lookaheads)
+
+
+def _searched(tree: Any, pattern: str, pointer: str) -> Node:
+    """The values in which the parsed `tree` matches somewhere."""
     branches = []
     for at_start, body, at_end in _anchored(tree, pattern, pointer):
-        items = ([] if at_start else [any_text]) + [body] + ([] if at_end else [any_text])
+        items = ([] if at_start else [_ANY_TEXT]) + [body] + ([] if at_end else [_ANY_TEXT])
         branches.append(concat(items))
+    return alternation(branches) if branches else CharSet(())
+
+
+def _prefixed(tree: Any, negative: bool, pattern: str, pointer: str) -> Node:
+    """The values whose start the lookahead's parsed `tree` matches (it stands at position 0,
+    so a `^` in it holds; a `$` ends the value, or in a negative one also a final newline)."""
+    before_end = Alternation((Empty(), CharSet(((0x0A, 0x0A),)))) if negative else Empty()
+    branches = [concat([body, before_end if at_end else _ANY_TEXT])
+                for _, body, at_end in _anchored(tree, pattern, pointer)]
     return alternation(branches) if branches else CharSet(())
 
 
@@ -122,11 +166,16 @@ def ecma_to_hir_regex(pattern: str, *, pointer: str = "") -> Node:
 class _Parser:
     """Recursive descent over the pattern; positions are kept for error messages."""
 
-    def __init__(self, pattern: str, pointer: str):
+    def __init__(self, pattern: str, pointer: str, lookaheads: bool = False):
         self.text = pattern
         self.pointer = pointer
         self.i = 0
         self.depth = 0
+        # The leading lookaheads read so far (None: refused), where the next one may start,
+        # and whether sets are read as a union (inside a negative lookahead).
+        self.lookaheads: list[tuple[bool, Any]] | None = [] if lookaheads else None
+        self.lead = 1 if pattern.startswith("^") else -1
+        self.union = False
 
     def parse(self):
         node = self.disjunction()
@@ -235,7 +284,7 @@ class _Parser:
         start = self.i
         ch = self.take()
         if ch == ".":
-            return _charset(_DOT)
+            return self.charset(_DOT)
         if ch == "(":
             return self.group(start)
         if ch == ")":
@@ -263,6 +312,9 @@ class _Parser:
             kind = self.text[self.i:self.i + 3]
             if kind.startswith("?:"):
                 self.i += 2
+            elif kind.startswith(("?=", "?!")) and self.lookaheads is not None \
+                    and self.depth == 0 and start == self.lead:
+                return self.lookahead(start, negative=kind.startswith("?!"))
             elif kind.startswith(("?=", "?!", "?<=", "?<!")):
                 self.unsupported("lookaround", start)
             elif kind.startswith("?<"):
@@ -284,10 +336,29 @@ class _Parser:
         self.i += 1
         return inner
 
+    def lookahead(self, start: int, negative: bool) -> Node:
+        """A leading lookahead (the cursor on its `?`): recorded, and read as the empty string."""
+        self.i += 2
+        self.depth += 1
+        self.union = negative
+        inner = self.disjunction()
+        self.depth -= 1
+        self.union = False
+        if self.peek() != ")":
+            self.syntax("missing ')'", start)
+        self.i += 1
+        self.lead = self.i
+        self.lookaheads.append((negative, inner))  # type: ignore[union-attr]
+        return Empty()
+
+    def charset(self, s: _Set) -> CharSet:
+        """The characters of `s` in both readings, or in either inside a negative lookahead."""
+        return CharSet(normalize(s.ecma + s.python) if self.union else intersect(s.ecma, s.python))
+
     def atom_escape(self, start: int) -> Node:
         ch = self.take()
         if ch in "dDwWsS":
-            return _charset(_class_escape(ch))
+            return self.charset(_class_escape(ch))
         if ch in "bB":
             self.unsupported("a word boundary", start)
         if ch.isdigit() and ch != "0" or ch == "k":
@@ -374,8 +445,8 @@ class _Parser:
                 python.append((first, first))
         both = _Set(normalize(ecma), normalize(python))
         if negated:
-            return CharSet(complement(normalize(both.ecma + both.python)))
-        return CharSet(intersect(both.ecma, both.python))
+            both = _Set(complement(both.ecma), complement(both.python))
+        return self.charset(both)
 
     def class_atom(self, start: int) -> int | _Set:
         at = self.i
@@ -394,10 +465,6 @@ class _Parser:
         if esc == "B" or (esc.isdigit() and esc != "0") or esc == "k":
             self.unsupported(f"'\\{esc}' in a character class", at)
         return self.char_escape(esc, at)
-
-
-def _charset(s: _Set) -> CharSet:
-    return CharSet(intersect(s.ecma, s.python))
 
 
 # --- anchor resolution ---------------------------------------------------------------------

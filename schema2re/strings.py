@@ -34,7 +34,7 @@ from decoding.automaton.hir import Alternation, CharSet, Concat, Empty, Node, Re
 from schema2re import ecma, formats
 from schema2re.errors import SchemaError
 from schema2re.numbers import EmptyRangeError, literal_trie
-from schema2re.rx import EMPTY, Rx, alt, both, cat, escape_in_class, lit, raw, rep
+from schema2re.rx import EMPTY, Rx, alt, both, cat, escape_in_class, lit, minus, raw, rep
 
 _HEX = "[0-9a-fA-F]"
 _NOT_SURROGATE_HEX = f"(?:[0-9a-cA-Ce-fE-F]{_HEX}{{3}}|[dD][0-7]{_HEX}{{2}})"
@@ -67,8 +67,10 @@ def string_rx(min_length: int = 0, max_length: int | None = None, pattern: str |
             raise EmptyRangeError(f"minLength {lo} exceeds maxLength {hi}", "minLength", pointer)
         return _quoted(body)
     values = []  # (keyword, value language) of pattern and format
+    ahead: tuple[ecma.Lookahead, ...] = ()  # the pattern's leading lookaheads
     if pattern is not None:
-        values.append(("pattern", ecma.ecma_to_hir_regex(pattern, pointer=pointer)))
+        language, ahead = ecma.ecma_pattern(pattern, pointer=pointer)
+        values.append(("pattern", language))
     if format is not None:
         text = formats.format_regex(format, pointer=pointer)
         if lo == 0 and hi is None and pattern is None:
@@ -84,7 +86,11 @@ def string_rx(min_length: int = 0, max_length: int | None = None, pattern: str |
             except _NoExactLength:  # the lengths are intersected below instead
                 contents.append(json_content_rx(Repeat(CharSet(charclass.ALL), lo, hi), pointer))
         contents.append(json_content_rx(value, pointer))
-    # Each character has one spelling, so intersecting spellings intersects the values.
+    for negative, start in ahead:
+        spelled = _spell(start)  # None: no value starts so
+        contents.append(minus(_spell(_ANY_TEXT), spelled) if negative else spelled)
+    # Each character has one spelling, so intersecting (subtracting) spellings intersects
+    # (subtracts) the values.
     content = contents[0] if len(contents) == 1 else both(contents)
     if content is None:
         keyword = values[-1][0]

@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 
 from decoding.automaton import syntax
 from decoding.automaton.hir import Alternation, CharSet, Concat, Repeat
+from schema2re import to_expression
 from schema2re.ecma import ecma_to_hir_regex
 from schema2re.errors import SchemaError, SchemaToRegexError, UnsupportedSchemaError
 from schema2re.formats import FORMATS, format_regex
@@ -480,3 +481,78 @@ def test_python_classes_are_what_str_methods_say(kind, test):
     inside = {cp for lo, hi in ranges for cp in range(lo, hi + 1)}
     expected = {cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and test(chr(cp))}
     assert inside == expected
+
+
+# --- leading lookaheads ---------------------------------------------------------------------
+
+def _pattern_matches(pattern: str, value: str) -> bool:
+    return to_expression({"type": "string", "pattern": pattern}).matches(_dumps(value))
+
+
+@pytest.mark.parametrize("pattern, value, expected", [
+    (r"^(?!@@)[\w@]+$", "a@b", True), (r"^(?!@@)[\w@]+$", "@@x", False),
+    (r"^(?!@@)[\w@]+$", "x@@", True), (r"^(?!@@)[\w@]+$", "@", True),
+    (r"^(?=.*\d)(?=.*[a-z]).{8,}$", "abcdefg1", True),
+    (r"^(?=.*\d)(?=.*[a-z]).{8,}$", "abcdefgh", False),
+    (r"^(?=.*\d)(?=.*[a-z]).{8,}$", "12345678", False),
+    (r"^(?=ab)a", "abc", True), (r"^(?=ab)a", "a", False),
+    (r"^(?!admin$)[a-z]+$", "admins", True), (r"^(?!admin$)[a-z]+$", "admin", False),
+    (r"^(?!admin$)[a-z\n]+", "admin\n", False),  # Python's $ holds before a final newline
+    (r"^(?!\d)\w+", "\u0663abc", False),  # a digit to Python (not to ECMA): excluded
+    (r"^(?!.)", "\u2028", False),  # any character to Python, a line end to ECMA: excluded
+    (r"^(?!.)", "\n", True), (r"^(?!.)", "", True),
+    (r"^(?![^a])", "b", False), (r"^(?![^a])", "a", True),
+    (r"^(?!a^)b", "b", True),  # a `^` that cannot hold: the lookahead never matches
+])
+def test_leading_lookaheads_mean_what_both_engines_agree_on(pattern, value, expected):
+    assert _pattern_matches(pattern, value) == expected
+    if expected:  # what typedecode accepts, jsonschema accepts
+        assert Draft202012Validator({"type": "string", "pattern": pattern}).is_valid(value)
+
+
+@pytest.mark.parametrize("pattern", [
+    "(?=a)b", "^a(?=b)", "^(?=a)b|c", "^((?=a)b)", "^(?=(?=a)a)", "^(?<=a)b", "x|^(?=a)",
+])
+def test_lookaheads_elsewhere_are_refused_with_keyword_and_pointer(pattern):
+    with pytest.raises(UnsupportedSchemaError) as info:
+        to_expression({"type": "object", "properties": {"p": {"type": "string",
+                                                              "pattern": pattern}}})
+    assert info.value.keyword == "pattern" and info.value.pointer == "/properties/p"
+
+
+def test_a_lookahead_no_value_can_satisfy_empties_the_string():
+    with pytest.raises(UnsupportedSchemaError, match="no string satisfies"):
+        to_expression({"type": "string", "pattern": "^(?=a^)"})
+
+
+def test_lookaheads_with_length_bounds_and_format_are_intersected():
+    schema = {"type": "string", "pattern": r"^(?!x)[a-z]+$", "minLength": 2, "maxLength": 3}
+    expression = to_expression(schema)
+    for value in ["ab", "abc", "xa", "a", "abcd", "Ab"]:
+        assert expression.matches(_dumps(value)) == Draft202012Validator(schema).is_valid(value)
+
+
+_PIECES = st.sampled_from(["a", "b", "a*", "b?", ".", "(a|b)", "(ab|b)*", "[^a]", "\\w", "a+"])
+_FRAGMENT = st.lists(_PIECES, min_size=0, max_size=3).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["?=", "?!"]), _FRAGMENT, st.booleans()),
+                min_size=1, max_size=2),
+       _FRAGMENT, st.booleans(), st.lists(st.text("ab\n", max_size=5), min_size=6, max_size=6))
+def test_leading_lookaheads_match_pythons_search(ahead, rest, end, values):
+    pattern = "^" + "".join(f"({kind}{x}{'$' if at_end else ''})" for kind, x, at_end in ahead) \
+        + rest + ("$" if end else "")
+    try:
+        expression = to_expression({"type": "string", "pattern": pattern})
+    except UnsupportedSchemaError as exc:  # no string satisfies it
+        assert "no string satisfies" in str(exc)
+        assert not any(re.search(pattern, v) for v in values if "\n" not in v), pattern
+        return
+    for value in values:
+        found = re.search(pattern, value) is not None
+        matched = expression.matches(_dumps(value))
+        if "\n" in value:  # `$` differs (Python: also before a final newline): never accept more
+            assert found or not matched, (pattern, value)
+        else:
+            assert matched == found, (pattern, value)
