@@ -58,7 +58,8 @@ def _compiled(cls: Any) -> Check | None:
     """The predicate of `cls`'s meta-schema, or None where it uses what this module lacks."""
     meta = validator_for(cls.META_SCHEMA, default=cls)
     try:
-        return _Compiler(cls.META_SCHEMA, meta.FORMAT_CHECKER).compile_ref("#", _base(cls.META_SCHEMA))
+        compiler = _Compiler(cls.META_SCHEMA, meta.FORMAT_CHECKER)
+        return compiler.compile_ref("#", _base(cls.META_SCHEMA))
     except _Unsupported:
         return None
 

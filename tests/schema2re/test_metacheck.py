@@ -105,7 +105,8 @@ def test_never_accepts_what_jsonschema_rejects():
     ({"properties": {"a": {"type": "strin"}}}, "type", "/properties/a/type"),
     ({"$schema": "http://json-schema.org/draft-04/schema#", "required": []}, "required", "/required"),
     ({"items": {"minLength": -1}}, "minLength", "/items/minLength"),
-    ({"$schema": "http://json-schema.org/draft-04/schema#", "enum": [1, 1.0]}, "enum", "/enum"),
+    ({"$schema": "http://json-schema.org/draft-04/schema#", "enum": [1, 1.0]}, "enum",
+     "/enum"),
 ])
 def test_errors_still_name_keyword_and_pointer(schema, keyword, pointer):
     assert not metacheck.conforms(_dialect(schema), schema)
