@@ -48,7 +48,6 @@ from decoding import limits
 from decoding.automaton.expr import (NOTHING, Expr, boundaries, byte_cuts, capped, derivative,
                                      first_bytes, is_empty, node_budget)
 from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
-from decoding.util import gc_paused
 
 DEAD = 0
 DEFAULT_MAX_DFA_STATES = limits.Limits.dfa_states  # the setting's default (`decoding.limits`)
@@ -158,7 +157,7 @@ class Automaton:
 
     def expand_all(self, states: np.ndarray) -> None:
         """Make sure every state in the array has its row."""
-        with self.lock, gc_paused():
+        with self.lock:
             for s in set(states[~self.expanded[states]].tolist()):
                 self._compute_row(s)
 
