@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from decoding import limits
 from decoding.errors import UsageError
-from decoding.util import warn
+from decoding.util import gc_paused, warn
 from schema2re.errors import (
     IgnoredKeywordsWarning,
     SchemaError,
@@ -122,13 +122,14 @@ def _translate(schema: Any, *, whitespace: str | None, lenient: bool, max_depth:
     from schema2re.translate import Translator
 
     ws = check_options(whitespace=whitespace, max_depth=max_depth)
-    doc = Document(load_schema(schema))
-    ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient), one_of_terms=one_of_terms,
-                  extra_properties=bool(extra_properties))
     budget = limits.current().expr_nodes
-    try:
-        with node_budget(budget, "the schema"):
-            result = Translator(ctx, ws).translate((doc.root_node(),))
+    try:  # a collection in there would walk all of torch's heap: it waits for the end
+        with gc_paused():
+            doc = Document(load_schema(schema))
+            ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient),
+                          one_of_terms=one_of_terms, extra_properties=bool(extra_properties))
+            with node_budget(budget, "the schema"):
+                result = Translator(ctx, ws).translate((doc.root_node(),))
     except RecursionError:
         raise UnsupportedSchemaError("the schema is nested too deeply to translate") from None
     if result is None:

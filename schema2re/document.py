@@ -16,6 +16,10 @@ the subschemas at the draft's schema positions (`$defs`, `properties`, `items`, 
 first resolved. So a malformed keyword value (`required: {"a": 1}`, `type: 5`) is a `SchemaError`
 naming the keyword and its pointer wherever it sits, never a failure inside the translator.
 
+The meta-schema check accepts most schemas through `schema2re.metacheck` (the meta-schema
+compiled once per dialect, never more lenient than `jsonschema`); any other schema is checked by
+`jsonschema`, whose first error the `SchemaError` reports.
+
 Resolution and validation use `jsonschema` itself (with a registry that never fetches remote
 documents), so `is_valid` answers exactly what the user's validator answers. A reference the
 resolver cannot follow, whatever the reason, is a typed error.
@@ -35,6 +39,7 @@ from jsonschema.validators import validator_for
 from decoding.util import quiet_warnings
 from schema2re.errors import SchemaError, UnsupportedSchemaError
 from schema2re.inputs import escape_token
+from schema2re.metacheck import conforms
 
 _SUPPORTED = {
     jsonschema.Draft4Validator: "draft-04",
@@ -242,7 +247,8 @@ def _check(cls: Any, schema: Any, pointer: str, context: str = "", via: str | No
     error names the innermost keyword at fault, or `via` (the keyword that led there)."""
     try:
         with quiet_warnings():
-            cls.check_schema(schema)
+            if not conforms(cls, schema):  # the fast path; jsonschema names the error
+                cls.check_schema(schema)
     except jsonschema.exceptions.SchemaError as exc:
         keyword = next((str(t) for t in reversed(exc.path) if isinstance(t, str)), via)
         raise SchemaError(f"invalid schema{context}: {exc.message}", keyword,

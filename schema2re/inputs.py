@@ -131,38 +131,50 @@ def _without_unneeded_unique(json_schema: dict) -> dict:
 def _check_json(document: Any, bounds: Limits) -> None:
     """Reject what has no JSON spelling (NaN/Infinity, non-string keys, non-JSON objects) and a
     document whose JSON would pass `schema_bytes` or whose objects and arrays nest deeper than
-    `schema_depth`; walked without recursion, so any nesting is safe to check."""
-    size, stack = 0, [(document, "", 0)]
+    `schema_depth`; walked without recursion, so any nesting is safe to check. The JSON pointer
+    of a value is kept as a chain of (parent chain, token) and spelled out only for an error."""
+    size, stack = 0, [(document, None, 0)]
     while stack:
-        value, pointer, depth = stack.pop()
+        value, path, depth = stack.pop()
         if isinstance(value, (dict, list)):
             if depth >= bounds.schema_depth:
                 raise SchemaError(f"the schema nests objects and arrays deeper than "
                                   f"{bounds.schema_depth} levels (TYPEDECODE_MAX_SCHEMA_DEPTH)",
-                                  pointer=pointer)
+                                  pointer=_spelled(path))
             size += 2 + len(value)
             if isinstance(value, list):
-                children = [(item, f"{pointer}/{i}", depth + 1) for i, item in enumerate(value)]
+                children = [(item, (path, i), depth + 1) for i, item in enumerate(value)]
             else:
                 children = []
                 for key, item in value.items():
                     if not isinstance(key, str):
-                        raise SchemaError(f"object key {key!r} is not a string", pointer=pointer)
+                        raise SchemaError(f"object key {key!r} is not a string",
+                                          pointer=_spelled(path))
                     size += len(key) + 3
-                    children.append((item, f"{pointer}/{escape_token(key)}", depth + 1))
+                    children.append((item, (path, key), depth + 1))
             stack.extend(reversed(children))  # visited in document order
         elif isinstance(value, str):
             size += len(value) + 2
         elif isinstance(value, float):
             if not math.isfinite(value):
-                raise SchemaError(f"{value} is not a JSON number", pointer=pointer)
+                raise SchemaError(f"{value} is not a JSON number", pointer=_spelled(path))
             size += 24
         elif value is None or isinstance(value, (bool, int)):
             size += 5 if value is None or isinstance(value, bool) else 1 + value.bit_length() // 3
         else:
-            raise SchemaError(f"{type(value).__name__} value {value!r} is not JSON", pointer=pointer)
+            raise SchemaError(f"{type(value).__name__} value {value!r} is not JSON",
+                              pointer=_spelled(path))
         if size > bounds.schema_bytes:
-            raise SchemaError(_too_large(bounds), pointer=pointer)
+            raise SchemaError(_too_large(bounds), pointer=_spelled(path))
+
+
+def _spelled(path: tuple | None) -> str:
+    """The JSON pointer of a (parent chain, token) chain (None: the root)."""
+    tokens = []
+    while path is not None:
+        path, token = path
+        tokens.append(token if isinstance(token, int) else escape_token(token))
+    return "".join(f"/{t}" for t in reversed(tokens))
 
 
 def _too_large(bounds: Limits) -> str:

@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from decoding import limits
-from decoding.automaton.expr import (NOTHING, Expr, boundaries, byte_masks, capped, derivative,
+from decoding.automaton.expr import (NOTHING, Expr, boundaries, byte_cuts, capped, derivative,
                                      first_bytes, is_empty, node_budget)
 from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 
@@ -412,12 +412,10 @@ def valid_keys(flat: np.ndarray, ends: np.ndarray) -> bool:
 
 def _byte_classes(e: Expr) -> np.ndarray:
     """Map each byte to a class so that no byte set under `e` separates two bytes of one class."""
-    cuts = np.zeros(257, dtype=bool)
-    for mask in byte_masks(e):
-        bits = mask ^ (mask << 1)
-        while bits:
-            low = bits & -bits
-            cuts[low.bit_length() - 1] = True
-            bits ^= low
-    cuts[0] = False
-    return np.cumsum(cuts[:256]).astype(np.int32)
+    cuts = np.zeros(256, dtype=bool)
+    bits = byte_cuts(e) & ((1 << 256) - 2)  # a class starts at each cut of bytes 1..255
+    while bits:
+        low = bits & -bits
+        cuts[low.bit_length() - 1] = True
+        bits ^= low
+    return np.cumsum(cuts).astype(np.int32)

@@ -27,15 +27,17 @@ Invariants:
   free); one more raises `PatternTooComplex`, so no build or derivative can grow without bound.
 - `first_bytes(e)` is a 256-bit mask holding every byte that starts a non-empty string of `e`
   (and possibly more: `~` and `&` are read loosely).
+- `byte_cuts(e)` is a 257-bit mask of the byte positions that some byte set anywhere in `e`
+  separates: the automaton's byte classes (memoized on every node).
 - `boundaries(e)` is a 257-bit mask of the byte positions where the derivative of `e` may change
   (bit i: bytes i-1 and i may differ); bytes between two set bits have the same derivative.
 
 Threads: expressions may be shared freely. The intern table is filled under a lock (checked
 again inside it), and an expression is published only once every field is set, so two threads
 building equal parts get the same object. The memos on an expression (`_derivs`, `_bounds`,
-`_lowered`, `_capped`, `_empty`) take no lock: each stores a function of the expression alone
-(a derivative is interned, hence the same object whoever computes it) with one dict item or
-attribute store, which the GIL makes atomic; two threads may compute one entry twice, never
+`_lowered`, `_capped`, `_empty`, `_cuts`) take no lock: each stores a function of the
+expression alone (a derivative is interned, hence the same object whoever computes it) with one
+dict item or attribute store, which the GIL makes atomic; two threads may compute one entry twice, never
 store different values. Nothing iterates over a memo.
 """
 
@@ -43,7 +45,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable
+from _weakref import _remove_dead_weakref
+from collections.abc import Callable, Iterable
 
 from decoding.automaton.utf8 import utf8_sequences
 from decoding.errors import PatternTooComplex
@@ -63,7 +66,7 @@ class Expr:
 
     __slots__ = ("kind", "items", "lo", "hi", "mask", "ranges", "nullable", "boolean", "digest",
                  "size", "count", "_derivs", "_bounds", "_lowered", "_empty", "_capped", "_first",
-                 "__weakref__")
+                 "_cuts", "__weakref__")
 
     kind: int
     items: tuple["Expr", ...]
@@ -95,7 +98,17 @@ class Expr:
         raise TypeError("expressions are not pickled; keep the schema or pattern instead")
 
 
-_TABLE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+# The intern table: structure key -> weak reference to the expression (a WeakValueDictionary
+# without its Python-level methods on the hot path; a dead entry is removed by its reference's
+# callback, atomically and only while it still holds that dead reference).
+_TABLE: dict[tuple, weakref.KeyedRef] = {}
+
+
+def _forget(ref: weakref.KeyedRef, table: dict = _TABLE,
+            remove: Callable[[dict, object], None] = _remove_dead_weakref) -> None:
+    remove(table, ref.key)  # bound at definition: module globals may be gone at exit
+
+
 _LOCK = threading.Lock()
 _BUDGET = threading.local()  # .left: nodes this thread may still create (absent: no budget)
 
@@ -129,13 +142,17 @@ class node_budget:
 def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None = 0,
           mask: int = 0, ranges: tuple[tuple[int, int], ...] = ()) -> Expr:
     key = (kind, items, lo, hi, mask, ranges)
-    e = _TABLE.get(key)
-    if e is not None:
-        return e
-    with _LOCK:
-        e = _TABLE.get(key)
+    ref = _TABLE.get(key)
+    if ref is not None:
+        e = ref()
         if e is not None:
             return e
+    with _LOCK:
+        ref = _TABLE.get(key)
+        if ref is not None:
+            e = ref()
+            if e is not None:
+                return e
         left = getattr(_BUDGET, "left", None)
         if left is not None:
             if left <= 0:
@@ -170,7 +187,8 @@ def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None =
         e._empty = None
         e._capped = None
         e._first = None
-        _TABLE[key] = e
+        e._cuts = None
+        _TABLE[key] = weakref.KeyedRef(e, _forget, key)
         return e
 
 
@@ -559,23 +577,33 @@ def class_starts(e: Expr) -> list[int]:
     return out
 
 
-def byte_masks(e: Expr) -> set[int]:
-    """Every byte set that a derivative of `e` can meet (character sets lowered)."""
-    seen: set[int] = set()
-    masks: set[int] = set()
+def byte_cuts(e: Expr) -> int:
+    """Bit i (0..256) set where some byte set that a derivative of `e` can meet (character sets
+    lowered) holds one of bytes i-1 and i but not the other. Memoized on every node below `e`,
+    so expressions sharing parts (states of one automaton, schemas sharing lexemes) share the
+    work; walked without recursion."""
+    if e._cuts is not None:
+        return e._cuts
     stack = [e]
     while stack:
-        x = stack.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        if x.kind == BYTES:
-            masks.add(x.mask)
-        elif x.kind == CHARS:
-            stack.append(lowered(x))
+        x = stack[-1]
+        if x._cuts is not None:
+            stack.pop()
+        elif x.kind == BYTES:
+            x._cuts = x.mask ^ (x.mask << 1)
+            stack.pop()
         else:
-            stack.extend(x.items)
-    return masks
+            parts = (lowered(x),) if x.kind == CHARS else x.items
+            pending = [p for p in parts if p._cuts is None]
+            if pending:
+                stack.extend(pending)
+                continue
+            bits = 0
+            for p in parts:
+                bits |= p._cuts
+            x._cuts = bits
+            stack.pop()
+    return e._cuts
 
 
 def is_empty(e: Expr) -> bool:

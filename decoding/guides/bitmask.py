@@ -4,8 +4,8 @@
 `fill_bitmasks(rows, out)` writes one row per (guide, state) pair, for a whole batch: a
 `decoding.guides.guide.Guide` contributes its entry's packed bits (`decoding.tokens.bits` has the
 same layout) and, where the state accepts, its EOS ids (or the caller's `ends`); all rows are then copied in by one call
-(`decoding.tokens.bits.fill_rows`: compiled, with the GIL released, where the C module is built),
-so a row whose state was visited before costs a dict lookup and a copy, and no mask tensor is
+(`decoding.tokens.bits.fill_rows`: compiled where the C module is built, releasing the GIL
+for 1 MiB or more), so a row whose state was visited before costs a dict lookup and a copy, and no mask tensor is
 made. Any other `TokenGuide` is packed from its mask. Entries the rows need are computed (and
 memoized) on the calling thread first. Guides are thread-safe, so several threads may fill
 disjoint row ranges of one bitmask at once.

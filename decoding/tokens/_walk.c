@@ -13,7 +13,9 @@
  * repetition's automaton: how many items the token starts); `stack` then holds two halves, states
  * and counts. Every index is checked before it is used; input
  * that breaks the preorder layout raises ValueError and writes nothing out of bounds. The GIL is
- * released during the walk.
+ * released during a walk whose subtrees span at least RELEASE_NODES nodes (a walk of a whole big
+ * vocabulary): a release lets any thread waiting for the GIL (the cache's writer) take it for up
+ * to the switch interval (5 ms), which a short walk would wait for every time.
  *
  * fill_rows(bits, eos, out) -> None (decoding.tokens.bits.fill_rows)
  *
@@ -21,7 +23,7 @@
  * len(bits) rows. For each i, copies the packed uint8 flags bits[i] into the bytes of row i,
  * zeroes the rest of the row, then sets the bit of every token id in eos[i] (an int64 buffer;
  * empty: none). Every length and id is checked before anything is written (ValueError); the
- * copies run with the GIL released.
+ * copies run with the GIL released when they write at least RELEASE_BYTES bytes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -29,6 +31,8 @@
 #include <string.h>
 
 #define NBUF 15
+#define RELEASE_NODES (1 << 18)  /* a walk spanning fewer nodes keeps the GIL */
+#define RELEASE_BYTES (1 << 20)  /* so does a fill writing fewer bytes */
 
 typedef struct {
     Py_buffer view;
@@ -145,14 +149,18 @@ static PyObject *walk_subtrees(PyObject *self, PyObject *args) {
     }
     Py_ssize_t nstates = a[7].len / num_classes;
     if (a[8].len < nstates) nstates = a[8].len;
+    const int32_t *roots = a[0].view.buf, *ends = a[3].view.buf;
+    Py_ssize_t span = 0;  /* nodes below the roots: what the walk may visit at most */
+    for (Py_ssize_t j = 0; j < a[0].len && span < RELEASE_NODES; j++)
+        if (roots[j] >= 0 && roots[j] < n && ends[roots[j]] > roots[j]) span += ends[roots[j]] - roots[j];
     Py_ssize_t held;
-    Py_BEGIN_ALLOW_THREADS
+    PyThreadState *released = span >= RELEASE_NODES ? PyEval_SaveThread() : NULL;
     held = walk(a[0].view.buf, a[1].view.buf, a[0].len, a[2].view.buf, a[3].view.buf,
                 a[4].view.buf, n, a[5].view.buf, a[6].view.buf, a[6].len, a[7].view.buf, nstates,
                 num_classes, a[8].view.buf, a[9].len ? a[9].view.buf : NULL, boundary,
                 a[10].len ? a[10].view.buf : NULL, a[11].view.buf, a[11].len, a[12].view.buf,
                 a[12].len, a[13].view.buf, a[14].view.buf);
-    Py_END_ALLOW_THREADS
+    if (released != NULL) PyEval_RestoreThread(released);
     if (held < 0)
         PyErr_SetString(PyExc_ValueError, "walk_subtrees: an index is out of range (the trie "
                                           "or the automaton's rows are malformed)");
@@ -269,7 +277,7 @@ static PyObject *fill_rows(PyObject *self, PyObject *args) {
             goto fail;
         }
     }
-    Py_BEGIN_ALLOW_THREADS
+    PyThreadState *released = n * row_bytes >= RELEASE_BYTES ? PyEval_SaveThread() : NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         uint8_t *row = (uint8_t *)out.buf + i * out.strides[0];
         memcpy(row, bits[i].buf, bits[i].len);
@@ -278,7 +286,7 @@ static PyObject *fill_rows(PyObject *self, PyObject *args) {
         for (Py_ssize_t k = 0; k < eos[i].len / 8; k++)
             row[ids[k] >> 3] |= (uint8_t)(1u << (ids[k] & 7));
     }
-    Py_END_ALLOW_THREADS
+    if (released != NULL) PyEval_RestoreThread(released);
     release_rows(bits, eos, n);
     PyMem_Free(bits);
     PyMem_Free(eos);

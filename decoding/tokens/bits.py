@@ -3,8 +3,8 @@
 That is the layout of the int32 token bitmasks of vLLM, llguidance and xgrammar read as bytes on
 a little-endian machine (token `32*w + k` is bit k of word w), so a packed row fills such a
 bitmask by a copy (`fill_words`), and `fill_rows` fills many rows at once (compiled, in one call
-with the GIL released, where the C module `decoding.tokens._walk` is built and
-`TYPEDECODE_COMPILED_WALK` is not 0; else `fill_words` per row). Unused bits past the last token
+that releases the GIL when it writes 1 MiB or more, where the C module `decoding.tokens._walk`
+is built and `TYPEDECODE_COMPILED_WALK` is not 0; else `fill_words` per row). Unused bits past the last token
 are 0.
 """
 

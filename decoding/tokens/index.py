@@ -49,7 +49,7 @@ from decoding.tokens.lexemes import WIDE, lexemes_of, split_head
 from decoding.tokens.trie import trie_of
 from decoding.tokens.vocabulary import Vocabulary
 from decoding.tokens.walk import TrieWalk
-from decoding.util import LRU
+from decoding.util import LRU, gc_paused
 
 KEEP_NEXT = 512
 """Entries that allow at most this many tokens keep their ids and next states as arrays."""
@@ -130,7 +130,8 @@ class TokenIndex:
             with self._lock:
                 found = self._entries.get(state)
                 if found is None:
-                    found = self._entries[state] = self._compute(state)
+                    with gc_paused():  # derivatives and walk: no collection over torch's heap
+                        found = self._entries[state] = self._compute(state)
         return found
 
     def has_entry(self, state: int) -> bool:

@@ -98,14 +98,14 @@ class Lexemes:
             starts = pre.token_start
             return (below[starts[pre.end]] == below[starts[:-1]]).astype(np.uint8)
         tokens = np.searchsorted(v.offsets, np.flatnonzero(hit), side="right") - 1
-        nodes = np.unique(trie.token_node[tokens])
+        nodes = _distinct(trie.token_node[tokens])
         nodes = nodes[nodes != 0]  # tokens the trie does not hold
         flags = np.ones(len(pre.end), dtype=np.uint8)
         if len(nodes):
             flags[pre.of_node[0]] = 0  # the root is above every node
         while len(nodes):
             flags[pre.of_node[nodes]] = 0
-            nodes = np.unique(trie.parent[nodes])
+            nodes = _distinct(trie.parent[nodes])
             nodes = nodes[nodes != 0]
         return flags
 
@@ -157,3 +157,10 @@ def lexemes_of(vocabulary: Vocabulary) -> Lexemes:
             found = _BY_VOCABULARY[vocabulary.fingerprint] = Lexemes(vocabulary,
                                                                     trie_of(vocabulary))
         return found
+
+
+def _distinct(a: np.ndarray) -> np.ndarray:
+    """`np.unique(a)` for a 1-D integer array, without numpy 2's check for masked arrays, whose
+    first use imports `numpy.ma` (some 30 ms, inside whichever mask first needs it)."""
+    a = np.sort(a)
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a

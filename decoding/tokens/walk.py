@@ -15,7 +15,8 @@ Two walks give the same array bit for bit (the tests compare them):
   whose state is dead, so a state that allows few tokens visits few nodes. Below a state with no
   row yet it sets the subtree aside; the automaton computes all those rows at once and the loop
   resumes there, so the loop never calls back into Python. It checks every index it uses,
-  releases the GIL, and writes only into arrays its caller owns.
+  releases the GIL for walks spanning 2**18 trie nodes or more (a short walk that released it
+  would wait for any other thread's turn, up to 5 ms), and writes only into arrays its caller owns.
 - numpy (the fallback where the C module was not built, or with `TYPEDECODE_COMPILED_WALK=0`):
   the trie level by level in breadth-first order, a few whole-slice operations per depth.
 """
