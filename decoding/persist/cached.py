@@ -590,10 +590,15 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
     """The `Language` of `schema2re.to_expression(schema, **options)`, named by the schema.
 
     The name is the key `cached_to_regex` uses (schema JSON in its key order, options, the
-    translator's code fingerprint). A schema that translated without warnings before, in any
-    process sharing `store`, is not translated now: the guide comes from the disk cache and the
-    expression is built only if decoding meets a state the cache lacks. Otherwise the schema is
-    translated now, so that errors and warnings come from this call.
+    translator's code fingerprint). Under that key ("schema_language") the outcome of the
+    translation is recorded: the `IgnoredKeywordsWarning`s it emitted (none, usually), or its
+    refusal (an `UnsupportedSchemaError` or `EmptyRangeError`: class, reason, keyword, pointer).
+    A process sharing `store` that finds the record does not translate: it emits the recorded
+    warnings again, or raises the recorded refusal again (the same class and message), and the
+    guide comes from the disk cache, the expression built only if decoding meets a state the
+    cache lacks. A translation that emits another warning or fails otherwise (`SchemaTooComplex`
+    depends on the process's limits) is not recorded: it happens every time, so that its
+    errors and warnings come from it.
     """
     import schema2re
 
@@ -609,13 +614,70 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
     if store is None or fingerprint is None or key is None:
         expression = translate()
         return Language(f"expression:{expression.fingerprint}", lambda: expression)
-    if _quietly(lambda: store.get_json("schema_language", key)) is True:
+    if _replayed(_quietly(lambda: store.get_json("schema_language", key))):
         return Language(key, translate)
     with noting_warnings() as noted:
-        expression = translate()
-    if not noted:
-        _quietly(lambda: store.put_json("schema_language", key, True))
+        try:
+            expression = translate()
+        except schema2re.UnsupportedSchemaError as exc:
+            refusal = _refusal_record(exc)
+            if refusal is not None:
+                _quietly(lambda: store.put_json("schema_language", key, {"refused": refusal}))
+            raise
+    if all(isinstance(w, schema2re.IgnoredKeywordsWarning) for w in noted):
+        texts = [str(w) for w in noted]
+        _quietly(lambda: store.put_json("schema_language", key, {"warnings": texts}))
     return Language(key, lambda: expression)
+
+
+def _replayed(record: object) -> bool:
+    """Emit the warnings, or raise the refusal, of a recorded translation; False (nothing
+    done) for anything that is not such a record."""
+    from schema2re.errors import IgnoredKeywordsWarning
+
+    if not isinstance(record, dict):
+        return False
+    refused, texts = record.get("refused"), record.get("warnings")
+    if refused is not None:
+        error = _refusal_error(refused)
+        if error is None:
+            return False
+        raise error
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        return False
+    for text in texts:
+        warnings.warn(text, IgnoredKeywordsWarning, stacklevel=3)  # cached_schema_language's caller
+    return True
+
+
+def _refusals() -> dict[str, type]:
+    """The translation errors whose record is a function of the schema and options alone."""
+    from schema2re.errors import EmptyRangeError, UnsupportedSchemaError
+
+    return {cls.__name__: cls for cls in (UnsupportedSchemaError, EmptyRangeError)}
+
+
+def _refusal_record(exc: Exception) -> dict | None:
+    """What `_refusal_error` raises `exc` again from, or None when it could not say the same."""
+    if type(exc) not in _refusals().values():
+        return None
+    record = {"class": type(exc).__name__, "reason": exc.reason, "keyword": exc.keyword,
+              "pointer": exc.pointer, "ignorable": exc.ignorable}
+    again = _refusal_error(record)
+    return record if again is not None and str(again) == str(exc) else None
+
+
+def _refusal_error(record: object) -> Exception | None:
+    """The error a refusal record stands for, or None when it is not one."""
+    if not isinstance(record, dict):
+        return None
+    cls = _refusals().get(record.get("class"))
+    reason, keyword, pointer = record.get("reason"), record.get("keyword"), record.get("pointer")
+    ignorable = record.get("ignorable")
+    if cls is None or not isinstance(reason, str) or not isinstance(pointer, str) \
+            or not isinstance(keyword, (str, type(None))) or not isinstance(ignorable, bool):
+        return None
+    return cls(reason, keyword, pointer, ignorable=ignorable)
 
 
 # --- failure containment ---------------------------------------------------------------------
