@@ -43,7 +43,9 @@ Contracts:
   warnings are the same. A restored automaton builds its expression only when it meets a state whose
   row was not saved.
 - `PersistentIndex` saves after its 1st, 2nd, 4th, ... newly computed entry, then every
-  `SAVE_EVERY` entries, when `decoding.compile`'s in-process memo lets go of it, at interpreter
+  `SAVE_EVERY` entries or half as many as it saved before, whichever is more (each save merges
+  the whole record of the pattern's entries, so the bytes merged stay within a few times the
+  record's final size), when `decoding.compile`'s in-process memo lets go of it, at interpreter
   exit, and on `save()`. What is new is packed on the calling thread and written by one
   background thread (`cache.writer`), so a write never delays a mask; `flush()` waits for the
   queued writes, `save()` and interpreter exit wait too. New entries and the automaton's states
@@ -370,7 +372,8 @@ class PersistentIndex(TokenIndex):
         self.walks += 1
         self._unsaved.append(state)
         unsaved = len(self._unsaved)
-        self._save_due = unsaved >= min(SAVE_EVERY, max(1, self.walks - unsaved))
+        saved = self.walks - unsaved
+        self._save_due = unsaved >= max(1, min(saved, max(SAVE_EVERY, saved // 2)))
         return found
 
     def restore(self, saved: snapshot.Snapshot | None) -> None:
