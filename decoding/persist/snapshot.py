@@ -243,8 +243,8 @@ def parse_entries(arrays: Arrays, vocab_size: int, forbidden: np.ndarray) -> Ent
     table = _entry_table(arrays)
     if table.bits.shape[1:] != forbidden.shape or (table.bits & forbidden).any():
         raise ValueError("entry bits have the wrong width or allow a forbidden token")
-    if len(table.ids) and (table.ids.max() >= vocab_size
-                           or packed.unpack(forbidden, vocab_size)[table.ids].any()):
+    ids = table.ids
+    if len(ids) and (ids.max() >= vocab_size or (forbidden[ids >> 3] >> (ids & 7) & 1).any()):
         raise ValueError("entries allow a token outside the vocabulary or a forbidden one")
     return table
 
