@@ -269,18 +269,20 @@ def _entry_table(arrays: Arrays) -> EntryTable:
               or dense.max() >= len(bits)):
         raise ValueError("saved entries index outside their tables")
     sizes = np.diff(ends, prepend=0)
+    is_dense = dense >= 0
     if (m and (sizes.min() < 0 or ends[-1] != len(ids))) or (not m and len(ids)) \
-            or (sizes[dense >= 0] != 0).any() or (linked & (dense >= 0)).any():
+            or sizes[is_dense].any() or linked[is_dense].any():
         raise ValueError("saved entries' token lists are inconsistent")
-    firsts = np.zeros(len(ids), dtype=bool)
-    firsts[(ends - sizes)[sizes > 0]] = True
-    if len(ids) and (ids.min() < 0 or (np.diff(ids)[~firsts[1:]] <= 0).any()):
+    # Sorted within each entry iff sorted overall once each id is offset by its entry's number.
+    owner = np.repeat(np.arange(m, dtype=np.int64), sizes)
+    if len(ids) and (ids.min() < 0 or (np.diff(ids + (owner << 32)) <= 0).any()):
         raise ValueError("saved entries' token ids are not sorted ids")
-    owner = np.repeat(linked, sizes)
-    if (nxt[owner] < 0).any() or (len(nxt) and nxt.max() >= k) or (nxt[~owner] != -1).any():
+    expected = np.where(linked[owner], np.clip(nxt, 0, max(k - 1, 0)), -1)
+    if (nxt != expected).any():
         raise ValueError("saved entries' next states do not index their keys")
-    rows = {key: i for i, key in enumerate(map(tuple, keys[state].tolist()))}
-    if len(rows) != m or len({*map(tuple, keys.tolist())}) != k:
+    named = list(map(tuple, keys.tolist()))
+    rows = {named[s]: i for i, s in enumerate(state.tolist())}
+    if len(rows) != m or len(set(named)) != k:
         raise ValueError("saved entries repeat a state")
     return EntryTable(keys, accepting, state, ends, ids, nxt, linked, dense, bits, rows)
 
