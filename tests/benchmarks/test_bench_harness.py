@@ -181,7 +181,8 @@ def test_byte_level_alphabet_is_a_bijection_onto_bytes():
 FAKE_WORKER = """
     import atexit, json, os, sys, time
     spec = sys.argv[1]
-    atexit.register(lambda: open(f"exited-{os.getpid()}", "w").close())  # e.g. a cache save
+    here = os.path.dirname(os.path.abspath(__file__))
+    atexit.register(lambda: open(os.path.join(here, f"exited-{os.getpid()}"), "w").close())
     if spec == "broken":
         print(json.dumps({"ready": False, "message": "cannot load"}), flush=True)
         sys.exit(1)
@@ -218,9 +219,7 @@ def test_time_limit_records_hangs_and_crashes_and_goes_on(fake_worker):
     assert (run.version, run.setup_s, run.unavailable) == ("9", 0.5, "")
 
 
-def test_the_last_worker_exits_on_its_own_and_runs_its_exit_handlers(fake_worker,
-                                                                     monkeypatch):
-    monkeypatch.chdir(fake_worker)
+def test_the_last_worker_exits_on_its_own_and_runs_its_exit_handlers(fake_worker):
     run = run_engine("fake", _tasks("a", "b"), fake_worker, fake_worker / "log",
                      worker_module="fake_worker")
     assert [r["status"] for r in run.results] == ["ok", "ok"]
