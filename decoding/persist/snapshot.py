@@ -43,7 +43,6 @@ Arrays = dict[str, np.ndarray]
 _STATE_DTYPES = {"header": np.int64, "byte_class": np.uint8, "key_flat": np.int32,
                  "key_ends": np.int64, "rows": np.int32, "expanded": np.bool_,
                  "accepting": np.bool_}
-_CODE_DTYPES = (np.uint8, np.uint16, np.int32)
 
 
 @dataclass(frozen=True)
