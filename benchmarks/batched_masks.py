@@ -18,9 +18,10 @@ again, so every step has `--rows` rows. Each engine runs in its own fresh proces
 - typedecode warm: a fresh process on a cache folder warmed beforehand
   (`decoding.hf.warm.warm`, what `typedecode cache warm` runs, with these instances) and opened
   read-only (`TYPEDECODE_CACHE_READONLY=1`): a fleet's engine serving schemas known in advance;
-  each state's entry is read from the store when first met;
+  the pattern's stored entries are read in one record at compile time and each state's entry
+  is unpacked from it when first met;
 - typedecode preloaded: the same, with `Guide.preload()` after compiling (every stored entry
-  loaded at compile time, counted in its setup).
+  unpacked at compile time, counted in its setup).
 Reported: per-step wall time p50 / p90 / p99 / max and the ratios to llguidance.
 """
 

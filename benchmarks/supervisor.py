@@ -12,6 +12,9 @@ Contract of `run_engine`:
   "skipped".
 - workers get one thread (`THREAD_ENV`), the repository on `PYTHONPATH`, plus `env`; their stderr
   goes to `log_path`.
+- after the last task the worker's input is closed and it gets `EXIT_GRACE` seconds to exit on
+  its own (running its exit handlers: typedecode saves what it computed to its disk cache, which
+  a later run on the same folder reads), then it is killed.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+EXIT_GRACE = 60.0
 
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -89,7 +93,13 @@ class _Worker:
         tail = self._log_path.read_text(errors="replace").strip().splitlines()[-3:]
         return f"worker exited with code {code}" + (f": {' | '.join(tail)}" if tail else "")
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 0.0) -> None:
+        """End the worker: its input closed, then killed unless it exits within `grace` s."""
+        try:
+            self._proc.stdin.close()
+            self._proc.wait(grace)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
@@ -148,7 +158,7 @@ def run_engine(spec: str, tasks: list[dict], tokenizer_dir: Path, log_path: Path
                                 "message": note})
     finally:
         if worker is not None:
-            worker.stop()
+            worker.stop(EXIT_GRACE)
     return run
 
 

@@ -416,7 +416,7 @@ _KIND_LABELS = {
     "vocabulary_stamp": "tokenizer stamps -> vocabulary tables",
     "trie": "token tries",
     "automaton": "automata (DFA states of a pattern)",
-    "entry": "token masks (one per automaton state)",
+    "entries": "token masks (one record per pattern and vocabulary)",
     "schema2re": "schema -> regex translations",
 }
 """What each cache kind holds, in the order `cache info` lists them (others follow, sorted)."""

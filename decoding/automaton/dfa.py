@@ -306,15 +306,35 @@ class Automaton:
             or state == self.initial_state
 
     def _connect(self, sources: list[int]) -> None:
-        """Give states reached by restored rows an origin (breadth-first from known states)."""
+        """Give states reached by restored rows an origin (breadth-first from known states,
+        each reached through the lowest class that leads there)."""
+        edges = self._edges(sources)
         queue = [s for s in sources if self._rooted(s)]
         for s in queue:
-            row = self.rows[s].tolist()
-            for c, t in enumerate(row):
-                if t and not self._rooted(t):
+            out = edges[s] if s in edges else self._edges([s]).get(s, [])
+            for t, c in out:
+                if not self._rooted(t):
                     self._origin[t] = (s, bytes((self._class_start[c],)))
                     if self.expanded[t]:
                         queue.append(t)
+
+    def _edges(self, sources: list[int]) -> dict[int, list[tuple[int, int]]]:
+        """For each of `sources` (expanded states), the distinct live targets of its row in
+        class order, each with the lowest class leading there."""
+        states = np.asarray(sources, dtype=np.int64)
+        rows = self.rows[states]
+        flat = np.flatnonzero(rows)
+        if not len(flat):
+            return {}
+        row, cls = np.divmod(flat, rows.shape[1])
+        target = rows.reshape(-1)[flat]
+        _, first = np.unique(row * self.num_states + target, return_index=True)
+        first.sort()
+        edges: dict[int, list[tuple[int, int]]] = {s: [] for s in sources}
+        for s, t, c in zip(states[row[first]].tolist(), target[first].tolist(),
+                           cls[first].tolist()):
+            edges[s].append((t, c))
+        return edges
 
     def _add_key(self, key: tuple[int, ...]) -> int:
         sid = self._by_key.get(key)

@@ -20,10 +20,12 @@ Stored in a `cache.store.Store` (kind: key -> value):
 - "trie": a vocabulary fingerprint -> its `TokenTrie` arrays.
 - "automaton": (pattern text, flags, max_states) -> a `decoding.persist.snapshot` of every automaton state
   discovered so far (its key, and its row where computed), for any vocabulary.
-- "entry": a hash of (pattern text, flags, vocabulary fingerprint) plus the state key -> that
-  state's token-index entry (allowed tokens and the keys of the states they lead to). Entries are loaded one by one
-  when first asked for, so a warm start reads only what it uses. Mask width is not part of the
-  key: masks are rebuilt from the token ids at any width.
+- "entries": a hash of (pattern text, flags, vocabulary fingerprint) -> the token-index entries
+  of every state computed so far (allowed tokens and the keys of the states they lead to), one
+  record per pattern and vocabulary (`decoding.persist.snapshot.pack_entries`). It is read and
+  checked as a whole when the index is opened, so that no later step of a decoding reads the
+  store; each entry is unpacked when its state is first met. Mask width is not part of the key:
+  masks are rebuilt from the token ids at any width.
 - "schema2re": schema JSON + options -> the regex `schema2re.to_regex` made of it (the partial
   engine's input).
 - "schema_language": the same key -> True once `schema2re.to_expression` translated it without
@@ -41,13 +43,15 @@ Contracts:
   warnings are the same. A restored automaton builds its expression only when it meets a state whose
   row was not saved.
 - `PersistentIndex` saves after its 1st, 2nd, 4th, ... newly computed entry, then every
-  `SAVE_EVERY` entries, when `decoding.compile`'s in-process memo lets go of it, at interpreter
+  `SAVE_EVERY` entries or half as many as it saved before, whichever is more (each save merges
+  the whole record of the pattern's entries, so the bytes merged stay within a few times the
+  record's final size), when `decoding.compile`'s in-process memo lets go of it, at interpreter
   exit, and on `save()`. What is new is packed on the calling thread and written by one
   background thread (`cache.writer`), so a write never delays a mask; `flush()` waits for the
-  queued writes, `save()` and interpreter exit wait too. Entries are written as they are
-  (an entry is a function of its key, so concurrent writers agree) and the automaton's states are
-  merged into the stored ones, so every process working on a pattern adds to one union (state
-  ids differ between processes and are remapped through the state keys).
+  queued writes, `save()` and interpreter exit wait too. New entries and the automaton's states
+  are merged into the stored records (an entry is a function of its state's key, so concurrent
+  writers agree), so every process working on a pattern adds to one union (state ids differ
+  between processes and are remapped through the state keys).
 - Nothing here makes compile or decoding fail: a store error degrades inside the store, a value
   that fails its checks is a miss (rebuilt, then written over instead of merged), and any other
   error while loading or saving is reported once as a `CacheWarning` and the work goes on cold.
@@ -98,7 +102,7 @@ from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
 from decoding.util import noting_warnings
 
-PERSIST_VERSION = 3  # 3: entries' bits lowest first, entries of bits alone, tries' preorder
+PERSIST_VERSION = 4  # 4: one record of entries per pattern and vocabulary
 SAVE_EVERY = 64
 STAMP_SAMPLE = 256  # token strings checked each time a stamp is used
 
@@ -329,22 +333,25 @@ def cached_trie(vocabulary: Vocabulary, store: Store) -> TokenTrie:
 # --- automata and token indexes --------------------------------------------------------------
 
 class PersistentIndex(TokenIndex):
-    """A `TokenIndex` that loads entries from a store on first use and saves what it computes.
+    """A `TokenIndex` that takes entries from the stored ones on first use and saves what it
+    computes.
 
-    `restored` counts entries loaded from the store, `walks` entries computed here.
+    `restored` counts entries taken from the store, `walks` entries computed here.
     """
 
     def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None,
-                 store: Store, automaton_key: str, entry_key: Callable[[tuple[int, ...]], str]):
+                 store: Store, automaton_key: str, entries_key: str):
         super().__init__(automaton, vocabulary, width)
         self.store = store
         self.automaton_key = automaton_key
+        self.entries_key = entries_key
         self.restored = 0
         self.walks = 0
-        self._entry_key = entry_key
+        self._stored: snapshot.EntryTable | None = None  # the entries read when opened
         self._unsaved: list[int] = []  # states whose entries were computed here, not stored yet
         self._saved = (0, 0)  # `_progress()` when the automaton was last saved or loaded
         self._replace = False  # the stored automaton was rejected: overwrite it, do not merge
+        self._replace_entries = False  # the same for the stored entries
         self._save_due = False  # set with `_unsaved`: a save should be queued
         with _OPEN_LOCK:
             _OPEN.add(self)
@@ -365,7 +372,8 @@ class PersistentIndex(TokenIndex):
         self.walks += 1
         self._unsaved.append(state)
         unsaved = len(self._unsaved)
-        self._save_due = unsaved >= min(SAVE_EVERY, max(1, self.walks - unsaved))
+        saved = self.walks - unsaved
+        self._save_due = unsaved >= max(1, min(saved, max(SAVE_EVERY, saved // 2)))
         return found
 
     def restore(self, saved: snapshot.Snapshot | None) -> None:
@@ -381,6 +389,15 @@ class PersistentIndex(TokenIndex):
             return
         self._saved = self._progress()
 
+    def restore_entries(self, arrays: snapshot.Arrays) -> None:
+        """Keep the stored entries in `arrays` for the states met later; entries that fail
+        their checks are ignored (computed again, and the next save writes over them)."""
+        try:
+            self._stored = snapshot.parse_entries(arrays, self.vocabulary.size,
+                                                  self._trie.unusable_bits)
+        except ValueError:
+            self._stored, self._replace_entries = None, True
+
     def save(self) -> bool:
         """Store the entries computed here and merge the automaton's states and rows into the
         store now, after any writes still queued; False if there was nothing new."""
@@ -394,22 +411,27 @@ class PersistentIndex(TokenIndex):
         with self._lock:  # what is new changes hands here; packing it needs no lock
             fresh, self._unsaved, self._save_due = self._unsaved, [], False
             found = [(state, self._entries[state]) for state in fresh]
+            replace_entries = self._replace_entries and bool(found)
+            self._replace_entries &= not found
             with self.automaton.lock:  # states and rows as of one moment
                 progress = self._progress()
                 arrays, replace = None, self._replace
                 if progress != self._saved or replace:
                     arrays = snapshot.take(self.automaton)
                     self._saved, self._replace = progress, False
-        entries = [(self._entry_key(self.automaton.key(state)),
-                    snapshot.pack_entry(self.automaton, e.bits, e.next_states))
-                   for state, e in found]
-        if not entries and arrays is None:
+        entries = None if not found else snapshot.pack_entries(
+            self.automaton, [(state, e.bits, e.next_states) for state, e in found],
+            self.vocabulary.size)
+        if entries is None and arrays is None:
             return None
         store, key, max_states = self.store, self.automaton_key, self.automaton.max_states
+        entries_key = self.entries_key
 
         def write() -> bool:
-            for entry_key, packed in entries:
-                store.put_arrays("entry", entry_key, packed)
+            if entries is not None and replace_entries:
+                store.put_arrays("entries", entries_key, entries)
+            elif entries is not None:
+                store.merge_arrays("entries", entries_key, entries, snapshot.merge_entries)
             if arrays is not None and replace:
                 store.put_arrays("automaton", key, arrays)
             elif arrays is not None:
@@ -420,10 +442,9 @@ class PersistentIndex(TokenIndex):
         return write
 
     def preload(self) -> int:
-        """Load now the stored entry of every state the automaton knows and this index has no
-        entry for (nothing is computed); returns how many were loaded. A process serving
-        patterns from a warmed cache folder calls it at compile time, so that no step of a
-        decoding reads the store (`Guide.preload`)."""
+        """Take now the stored entry of every state the automaton knows and this index has no
+        entry for (nothing is computed); returns how many were taken. A process serving
+        patterns from a warmed cache folder calls it at compile time (`Guide.preload`)."""
         loaded = 0
         with self._lock:
             for state in range(self.automaton.num_states):
@@ -436,15 +457,13 @@ class PersistentIndex(TokenIndex):
             self.restored += loaded
         return loaded
 
-    def _load_entry(self, state: int) -> tuple[np.ndarray, np.ndarray] | None:
-        arrays = self.store.get_arrays("entry", self._entry_key(self.automaton.key(state)))
-        if arrays is None:
+    def _load_entry(self, state: int) -> tuple[np.ndarray, np.ndarray | None,
+                                               np.ndarray | None] | None:
+        table = self._stored
+        row = None if table is None else table.find(self.automaton.key(state))
+        if row is None:
             return None
-        try:
-            return snapshot.unpack_entry(arrays, self.automaton, state,
-                                         self.vocabulary, self._trie.unusable_bits)
-        except ValueError:  # computed again, and stored over the bad value at the next save
-            return None
+        return table.unpack(row, self.automaton, state, self.vocabulary)
 
     def _progress(self) -> tuple[int, int]:
         a = self.automaton
@@ -462,15 +481,7 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     """
     fingerprint = core_fingerprint()
     automaton_key = _key("automaton", fingerprint, pattern, flags, max_states)
-
-    # What every entry key of this index shares, hashed once (patterns can be long).
-    prefix = hashlib.blake2b(_key("entry", fingerprint, pattern, flags,
-                                  vocabulary.fingerprint).encode("utf-8", "surrogatepass"),
-                             digest_size=32).hexdigest()
-
-    def entry_key(state_key: tuple[int, ...]) -> str:
-        return f"{prefix}:{','.join(map(str, state_key))}"
-
+    entries_key = _key("entries", fingerprint, pattern, flags, vocabulary.fingerprint)
     trie_of(vocabulary, lambda v: cached_trie(v, store))
     arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
     saved = None if arrays is None else _quietly(lambda: _parsed(arrays))
@@ -478,9 +489,12 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
         automaton = _quietly(lambda: _restored_automaton(saved, make_expr, max_states, pattern))
     if automaton is None:
         automaton = Automaton(make_expr(), max_states=max_states, pattern=pattern)
-    index = PersistentIndex(automaton, vocabulary, width, store, automaton_key, entry_key)
+    index = PersistentIndex(automaton, vocabulary, width, store, automaton_key, entries_key)
     if arrays is not None:
         _quietly(lambda: index.restore(saved))
+    entries = _quietly(lambda: store.get_arrays("entries", entries_key))
+    if entries is not None:
+        _quietly(lambda: index.restore_entries(entries))
     return index
 
 
@@ -579,10 +593,15 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
     """The `Language` of `schema2re.to_expression(schema, **options)`, named by the schema.
 
     The name is the key `cached_to_regex` uses (schema JSON in its key order, options, the
-    translator's code fingerprint). A schema that translated without warnings before, in any
-    process sharing `store`, is not translated now: the guide comes from the disk cache and the
-    expression is built only if decoding meets a state the cache lacks. Otherwise the schema is
-    translated now, so that errors and warnings come from this call.
+    translator's code fingerprint). Under that key ("schema_language") the outcome of the
+    translation is recorded: the `IgnoredKeywordsWarning`s it emitted (none, usually), or its
+    refusal (an `UnsupportedSchemaError` or `EmptyRangeError`: class, reason, keyword, pointer).
+    A process sharing `store` that finds the record does not translate: it emits the recorded
+    warnings again, or raises the recorded refusal again (the same class and message), and the
+    guide comes from the disk cache, the expression built only if decoding meets a state the
+    cache lacks. A translation that emits another warning or fails otherwise (`SchemaTooComplex`
+    depends on the process's limits) is not recorded: it happens every time, so that its
+    errors and warnings come from it.
     """
     import schema2re
 
@@ -598,13 +617,70 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
     if store is None or fingerprint is None or key is None:
         expression = translate()
         return Language(f"expression:{expression.fingerprint}", lambda: expression)
-    if _quietly(lambda: store.get_json("schema_language", key)) is True:
+    if _replayed(_quietly(lambda: store.get_json("schema_language", key))):
         return Language(key, translate)
     with noting_warnings() as noted:
-        expression = translate()
-    if not noted:
-        _quietly(lambda: store.put_json("schema_language", key, True))
+        try:
+            expression = translate()
+        except schema2re.UnsupportedSchemaError as exc:
+            refusal = _refusal_record(exc)
+            if refusal is not None:
+                _quietly(lambda: store.put_json("schema_language", key, {"refused": refusal}))
+            raise
+    if all(isinstance(w, schema2re.IgnoredKeywordsWarning) for w in noted):
+        texts = [str(w) for w in noted]
+        _quietly(lambda: store.put_json("schema_language", key, {"warnings": texts}))
     return Language(key, lambda: expression)
+
+
+def _replayed(record: object) -> bool:
+    """Emit the warnings, or raise the refusal, of a recorded translation; False (nothing
+    done) for anything that is not such a record."""
+    from schema2re.errors import IgnoredKeywordsWarning
+
+    if not isinstance(record, dict):
+        return False
+    refused, texts = record.get("refused"), record.get("warnings")
+    if refused is not None:
+        error = _refusal_error(refused)
+        if error is None:
+            return False
+        raise error
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        return False
+    for text in texts:
+        warnings.warn(text, IgnoredKeywordsWarning, stacklevel=3)  # cached_schema_language's caller
+    return True
+
+
+def _refusals() -> dict[str, type]:
+    """The translation errors whose record is a function of the schema and options alone."""
+    from schema2re.errors import EmptyRangeError, UnsupportedSchemaError
+
+    return {cls.__name__: cls for cls in (UnsupportedSchemaError, EmptyRangeError)}
+
+
+def _refusal_record(exc: Exception) -> dict | None:
+    """What `_refusal_error` raises `exc` again from, or None when it could not say the same."""
+    if type(exc) not in _refusals().values():
+        return None
+    record = {"class": type(exc).__name__, "reason": exc.reason, "keyword": exc.keyword,
+              "pointer": exc.pointer, "ignorable": exc.ignorable}
+    again = _refusal_error(record)
+    return record if again is not None and str(again) == str(exc) else None
+
+
+def _refusal_error(record: object) -> Exception | None:
+    """The error a refusal record stands for, or None when it is not one."""
+    if not isinstance(record, dict):
+        return None
+    cls = _refusals().get(record.get("class"))
+    reason, keyword, pointer = record.get("reason"), record.get("keyword"), record.get("pointer")
+    ignorable = record.get("ignorable")
+    if cls is None or not isinstance(reason, str) or not isinstance(pointer, str) \
+            or not isinstance(keyword, (str, type(None))) or not isinstance(ignorable, bool):
+        return None
+    return cls(reason, keyword, pointer, ignorable=ignorable)
 
 
 # --- failure containment ---------------------------------------------------------------------

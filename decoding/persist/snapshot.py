@@ -9,17 +9,23 @@ Automaton snapshot (`take` -> arrays, `parse` -> `Snapshot`, `merge`):
 Indices are private to a snapshot: another process numbers the same states differently, so
 `merge` unions two snapshots through the state keys.
 
-Entry (`pack_entry` -> arrays, `unpack_entry`): `bits` uint8 [ceil(vocab_size / 8)] (allowed
-tokens, packed as `decoding.tokens.bits` packs them), the keys of the distinct states they lead to (`target_flat` int32,
-`target_ends` int64, as for states), whether each accepts (`target_accepting` bool) and `codes`
-(uint8, uint16 or int32: per allowed token in id order, the index of its target). Next states are
-given by key, so an entry means the same in every process; masks are not stored (they are
-rebuilt from the token ids at any width). An entry whose next states were not computed (shared
-by a mask class, or taken from lexeme tables) is `bits` alone.
+Entries (`pack_entries` -> arrays, `parse_entries` -> `EntryTable`, `merge_entries`): every
+saved token-index entry of one pattern and vocabulary in one record, so that a process reads them
+all at once. `keys` int32 [k, KEY_WIDTH]: the keys of the states named (entries' states and the
+states their tokens lead to), each once, and `accepting` bool [k]. Per entry i: `state` int32
+(its state, as a row of `keys`, each state once), `linked` bool (whether its next states are
+saved) and `dense` int32 (its row in `bits`, or -1). A dense entry (more allowed tokens than a
+quarter of the vocabulary, next states not saved) is its packed bits, `bits` uint8
+[d, ceil(vocab_size / 8)] as `decoding.tokens.bits` packs them; any other lists its allowed
+token ids, sorted, in `ids` int32 (entry i's are `ids[ends[i-1]:ends[i]]`, `ends` int64) and
+beside each in `next` int32 the row of `keys` of the state it leads to (-1 where not linked).
+Next states are given by key, so entries mean the same in every process; masks are not stored
+(they are rebuilt from the token ids at any width).
 
-`parse` and `unpack_entry` check names, dtypes, shapes, that every index is in range and that
-keys are state keys (non-empty for targets), and `unpack_entry` that no forbidden token is
-allowed; so a restore never indexes out of bounds and no allowed token leads to the dead state.
+`parse` and `parse_entries` check names, dtypes, shapes, that every index is in range, that
+keys are state keys and token ids sorted, and `parse_entries` that no forbidden token is
+allowed (all at once, when the record is read); so a restore never indexes out of bounds and no
+allowed token leads to the dead state.
 """
 
 from __future__ import annotations
@@ -37,7 +43,6 @@ Arrays = dict[str, np.ndarray]
 _STATE_DTYPES = {"header": np.int64, "byte_class": np.uint8, "key_flat": np.int32,
                  "key_ends": np.int64, "rows": np.int32, "expanded": np.bool_,
                  "accepting": np.bool_}
-_CODE_DTYPES = (np.uint8, np.uint16, np.int32)
 
 
 @dataclass(frozen=True)
@@ -138,82 +143,184 @@ def merge(old: Arrays, new: Arrays, max_states: int) -> Arrays:
                             accepting)
 
 
-def pack_entry(automaton: Automaton, bits: np.ndarray, next_states: np.ndarray | None) -> Arrays:
-    """The saved form of an entry of `automaton`: its packed bits (one per vocabulary token,
-    `decoding.tokens.bits` order) and the state each allowed token leads to, in id order (None: not
-    known)."""
-    if next_states is None:
-        return {"bits": bits}
-    targets, codes = np.unique(next_states, return_inverse=True)
-    flat, ends = _flatten([automaton.key(int(t)) for t in targets])
-    dtype = next(d for d in _CODE_DTYPES if len(targets) <= np.iinfo(d).max + 1)
-    return {"bits": bits, "target_flat": flat, "target_ends": ends,
-            "target_accepting": automaton.accepting[targets].astype(bool),
-            "codes": codes.astype(dtype)}
+def pack_entries(automaton: Automaton, entries: list[tuple[int, np.ndarray, np.ndarray | None]],
+                 vocab_size: int) -> Arrays:
+    """The saved form of entries of `automaton` (see the module docstring): for each, its state,
+    its packed bits (`decoding.tokens.bits` order, `vocab_size` flags) and the state each
+    allowed token leads to, in id order (None: not known)."""
+    index: dict[int, int] = {}  # automaton state -> its row in `keys`
+
+    def row(state: int) -> int:
+        return index.setdefault(state, len(index))
+
+    states, ends, ids, nexts, dense, rows, linked = [], [], [], [], [], [], []
+    total = 0
+    for state, bits, next_states in entries:
+        states.append(row(state))
+        linked.append(next_states is not None)
+        if next_states is None and 4 * int(np.bitwise_count(bits).sum(dtype=np.int64)) > len(bits):
+            dense.append(len(rows))  # its ids would take more room than its bits
+            rows.append(bits)
+        else:
+            dense.append(-1)
+            allowed = np.flatnonzero(packed.unpack(bits, vocab_size)).astype(np.int32)
+            ids.append(allowed)
+            nexts.append(np.full(len(allowed), -1, dtype=np.int32) if next_states is None
+                         else np.fromiter(map(row, next_states.tolist()), dtype=np.int32,
+                                          count=len(allowed)))
+            total += len(allowed)
+        ends.append(total)
+    order = list(index)
+    return {"keys": np.array([automaton.key(s) for s in order], dtype=np.int32
+                             ).reshape(len(order), KEY_WIDTH),
+            "accepting": automaton.accepting[order].astype(bool),
+            "state": np.array(states, dtype=np.int32), "ends": np.array(ends, dtype=np.int64),
+            "ids": _concat(ids), "next": _concat(nexts), "linked": np.array(linked, dtype=bool),
+            "dense": np.array(dense, dtype=np.int32),
+            "bits": (np.stack(rows) if rows
+                     else np.zeros((0, (vocab_size + 7) // 8), dtype=np.uint8))}
 
 
-def unpack_entry(arrays: Arrays, automaton: Automaton, state: int, vocabulary: Vocabulary,
-                 forbidden: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(bits, token_ids int64, next_states int32) of a packed entry of `state`, its target states
-    added to `automaton` (each reached by the bytes of its first token in `vocabulary`); the
-    ids and next states are None for an entry that is `bits` alone (targets the automaton
-    already has and can derive are looked up by key, nothing added). `forbidden`: packed bits of
-    tokens no entry may allow. ValueError (adding nothing to the automaton) if the arrays are
-    not a valid entry."""
-    vocab_size = vocabulary.size
-    if arrays.keys() == {"bits"}:
-        _check_bits(arrays["bits"], forbidden)
-        return arrays["bits"], None, None
+@dataclass(frozen=True)
+class EntryTable:
+    """Parsed saved entries (see the module docstring), checked as a whole: `find` a state's
+    row by key, `unpack` it without further checks."""
+
+    keys: np.ndarray
+    accepting: np.ndarray
+    state: np.ndarray
+    ends: np.ndarray
+    ids: np.ndarray
+    next: np.ndarray
+    linked: np.ndarray
+    dense: np.ndarray
+    bits: np.ndarray
+    rows: dict[tuple[int, ...], int]
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    def find(self, key: tuple[int, ...]) -> int | None:
+        """The row of the entry of the state with this key, or None."""
+        return self.rows.get(key)
+
+    def unpack(self, i: int, automaton: Automaton, state: int, vocabulary: Vocabulary
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(bits, token_ids int64, next_states int32) of row `i`, the entry of `state`; its
+        target states are added to `automaton` where it lacks them (each reached by the bytes
+        of its first token in `vocabulary`). Ids and next states are None where not saved."""
+        if self.dense[i] >= 0:
+            return self.bits[self.dense[i]], None, None
+        start = int(self.ends[i - 1]) if i else 0
+        token_ids = self.ids[start:self.ends[i]].astype(np.int64)
+        allowed = np.zeros(vocabulary.size, dtype=bool)
+        allowed[token_ids] = True
+        bits = packed.pack(allowed)
+        if not self.linked[i]:
+            return bits, None, None
+        targets, codes = np.unique(self.next[start:self.ends[i]], return_inverse=True)
+        keys = list(map(tuple, self.keys[targets].tolist()))
+        known = automaton.rooted_states(keys)
+        if known is not None:  # the usual case on a warm start: nothing to add
+            return bits, token_ids, np.array(known, dtype=np.int32)[codes]
+        # Restore the targets as states without rows, after the dead state restore() expects.
+        n = len(targets) + 1
+        first = np.full(n - 1, -1, dtype=np.int64)
+        first[codes[::-1]] = token_ids[::-1]  # each target's first token (lowest id)
+        origins = [None, *((state, vocabulary.bytes_of(t)) for t in first.tolist())]
+        flat = self.keys[targets].reshape(-1)
+        ids = automaton.restore(flat, np.arange(0, len(flat) + 1, KEY_WIDTH, dtype=np.int64),
+                                np.zeros((n, automaton.num_classes), dtype=np.int32),
+                                np.zeros(n, dtype=bool), origins,
+                                np.concatenate([[False], self.accepting[targets]]))
+        return bits, token_ids, ids[1:][codes].astype(np.int32)
+
+
+def parse_entries(arrays: Arrays, vocab_size: int, forbidden: np.ndarray) -> EntryTable:
+    """The saved entries in `arrays`, for a vocabulary of `vocab_size` tokens whose packed bits
+    `forbidden` no entry may allow; ValueError naming the first problem found."""
+    table = _entry_table(arrays)
+    if table.bits.shape[1:] != forbidden.shape or (table.bits & forbidden).any():
+        raise ValueError("entry bits have the wrong width or allow a forbidden token")
+    ids = table.ids
+    if len(ids) and (ids.max() >= vocab_size or (forbidden[ids >> 3] >> (ids & 7) & 1).any()):
+        raise ValueError("entries allow a token outside the vocabulary or a forbidden one")
+    return table
+
+
+_ENTRY_DTYPES = {"keys": np.int32, "accepting": np.bool_, "state": np.int32, "ends": np.int64,
+                 "ids": np.int32, "next": np.int32, "linked": np.bool_, "dense": np.int32,
+                 "bits": np.uint8}
+
+
+def _entry_table(arrays: Arrays) -> EntryTable:
+    """Saved entries checked for everything but the vocabulary (`parse_entries`)."""
+    _check_dtypes(arrays, _ENTRY_DTYPES)
+    keys, accepting, state, ends, ids, nxt, linked, dense, bits = \
+        (arrays[k] for k in _ENTRY_DTYPES)
+    m, k = len(state), len(keys)
+    if keys.ndim != 2 or keys.shape[1] != KEY_WIDTH or accepting.shape != (k,) \
+            or (k and keys.min() < 0) or state.shape != (m,) or ends.shape != (m,) \
+            or linked.shape != (m,) or dense.shape != (m,) or ids.ndim != 1 \
+            or nxt.shape != ids.shape or bits.ndim != 2:
+        raise ValueError("saved entries have inconsistent shapes")
+    if m and (state.min() < 0 or state.max() >= k or dense.min() < -1
+              or dense.max() >= len(bits)):
+        raise ValueError("saved entries index outside their tables")
+    sizes = np.diff(ends, prepend=0)
+    is_dense = dense >= 0
+    if (m and (sizes.min() < 0 or ends[-1] != len(ids))) or (not m and len(ids)) \
+            or sizes[is_dense].any() or linked[is_dense].any():
+        raise ValueError("saved entries' token lists are inconsistent")
+    # Sorted within each entry iff sorted overall once each id is offset by its entry's number.
+    owner = np.repeat(np.arange(m, dtype=np.int64), sizes)
+    if len(ids) and (ids.min() < 0 or (np.diff(ids + (owner << 32)) <= 0).any()):
+        raise ValueError("saved entries' token ids are not sorted ids")
+    expected = np.where(linked[owner], np.clip(nxt, 0, max(k - 1, 0)), -1)
+    if (nxt != expected).any():
+        raise ValueError("saved entries' next states do not index their keys")
+    named = list(map(tuple, keys.tolist()))
+    rows = {named[s]: i for i, s in enumerate(state.tolist())}
+    if len(rows) != m or len(set(named)) != k:
+        raise ValueError("saved entries repeat a state")
+    return EntryTable(keys, accepting, state, ends, ids, nxt, linked, dense, bits, rows)
+
+
+def merge_entries(old: Arrays, new: Arrays) -> Arrays:
+    """The union of two sets of saved entries of one pattern and vocabulary, matched by state
+    key (an entry is a function of its state, so both agree where both have it); `new` alone
+    when `old` is invalid."""
+    theirs = _entry_table(new)
     try:
-        bits, flat, ends, accepting, codes = (
-            arrays[k] for k in ("bits", "target_flat", "target_ends", "target_accepting",
-                                "codes"))
-    except KeyError as exc:
-        raise ValueError(f"entry lacks {exc}") from None
-    _check_bits(bits, forbidden)
-    # nonzero is several times faster on a bool view than on the uint8 bits themselves
-    token_ids = np.flatnonzero(packed.unpack(bits, vocab_size))
-    if codes.dtype not in _CODE_DTYPES or codes.shape != token_ids.shape \
-            or (len(codes) and (codes.min() < 0 or codes.max() >= len(ends))):
-        raise ValueError("entry codes do not index its targets")
-    if accepting.dtype != np.bool_ or accepting.shape != ends.shape:
-        raise ValueError("entry target flags have the wrong shape")
-    known = _known_targets(automaton, flat, ends)
-    if known is not None:  # the usual case on a warm start: nothing to add
-        return bits, token_ids, known[codes]
-    if flat.dtype != np.int32 or ends.dtype != np.int64 or not valid_keys(flat, ends) \
-            or (len(ends) and (ends[0] == 0 or (np.diff(ends) == 0).any())):
-        raise ValueError("entry targets are not non-empty state keys")
-    # Restore the targets as states without rows, after the dead state restore() expects.
-    n = len(ends) + 1
-    first = np.full(n - 1, -1, dtype=np.int64)
-    first[codes[::-1]] = token_ids[::-1]  # each target's first token (lowest id)
-    origins = [None, *((state, vocabulary.bytes_of(t)) for t in first.tolist())]
-    ids = automaton.restore(flat, np.concatenate([[0], ends]),
-                            np.zeros((n, automaton.num_classes), dtype=np.int32),
-                            np.zeros(n, dtype=bool), origins,
-                            np.concatenate([[False], accepting]))
-    return bits, token_ids, ids[1:][codes].astype(np.int32)
+        ours = _entry_table(old)
+    except ValueError:
+        return new
+    index = {key: i for i, key in enumerate(map(tuple, ours.keys.tolist()))}
+    remap = np.array([index.setdefault(key, len(index))
+                      for key in map(tuple, theirs.keys.tolist())], dtype=np.int32)
+    added_keys = remap >= len(ours.keys)
+    fresh = np.array([key not in ours.rows for key in theirs.rows], dtype=bool)
+    sizes = np.diff(theirs.ends, prepend=0)
+    take = np.repeat(fresh, sizes)
+    nxt = theirs.next[take]
+    nxt[nxt >= 0] = remap[nxt[nxt >= 0]]
+    dense = theirs.dense[fresh]
+    dense[dense >= 0] = np.arange(len(ours.bits), len(ours.bits) + (dense >= 0).sum())
+    base = int(ours.ends[-1]) if len(ours.ends) else 0
+    return {"keys": np.concatenate([ours.keys, theirs.keys[added_keys]]),
+            "accepting": np.concatenate([ours.accepting, theirs.accepting[added_keys]]),
+            "state": np.concatenate([ours.state, remap[theirs.state[fresh]]]),
+            "ends": np.concatenate([ours.ends, base + np.cumsum(sizes[fresh])]),
+            "ids": np.concatenate([ours.ids, theirs.ids[take]]),
+            "next": np.concatenate([ours.next, nxt]),
+            "linked": np.concatenate([ours.linked, theirs.linked[fresh]]),
+            "dense": np.concatenate([ours.dense, dense]),
+            "bits": np.concatenate([ours.bits, theirs.bits[theirs.dense[fresh][
+                theirs.dense[fresh] >= 0]]])}
 
 
-def _known_targets(automaton: Automaton, flat: np.ndarray,
-                   ends: np.ndarray) -> np.ndarray | None:
-    """The ids (int32) of an entry's targets when each is a state `automaton` already has and
-    can derive (see `Automaton.rooted_states`), else None. Keys of the state width only: a
-    target found by its key is a well-formed state key, so no other check is needed."""
-    n = len(ends)
-    if flat.dtype != np.int32 or flat.shape != (n * KEY_WIDTH,) or ends.dtype != np.int64 \
-            or ends.shape != (n,) \
-            or not np.array_equal(ends, np.arange(KEY_WIDTH, (n + 1) * KEY_WIDTH, KEY_WIDTH)):
-        return None
-    ids = automaton.rooted_states(list(map(tuple, flat.reshape(n, KEY_WIDTH).tolist())))
-    return None if ids is None else np.array(ids, dtype=np.int32)
-
-
-def _check_bits(bits: np.ndarray, forbidden: np.ndarray) -> None:
-    """ValueError for an entry's bits of the wrong form or that allow a forbidden token."""
-    if bits.dtype != np.uint8 or bits.shape != forbidden.shape or (bits & forbidden).any():
-        raise ValueError("entry bits have the wrong shape or allow a forbidden token")
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
 def _check_dtypes(arrays: Arrays, dtypes: dict) -> None:

@@ -179,8 +179,10 @@ def test_byte_level_alphabet_is_a_bijection_onto_bytes():
 # --- worker processes and their time limit --------------------------------------------------
 
 FAKE_WORKER = """
-    import json, os, sys, time
+    import atexit, json, os, sys, time
     spec = sys.argv[1]
+    here = os.path.dirname(os.path.abspath(__file__))
+    atexit.register(lambda: open(os.path.join(here, f"exited-{os.getpid()}"), "w").close())
     if spec == "broken":
         print(json.dumps({"ready": False, "message": "cannot load"}), flush=True)
         sys.exit(1)
@@ -215,6 +217,13 @@ def test_time_limit_records_hangs_and_crashes_and_goes_on(fake_worker):
     pids = [r.get("pid") for r in run.results]
     assert pids[0] != pids[2] != pids[4]  # a fresh worker after each failure
     assert (run.version, run.setup_s, run.unavailable) == ("9", 0.5, "")
+
+
+def test_the_last_worker_exits_on_its_own_and_runs_its_exit_handlers(fake_worker):
+    run = run_engine("fake", _tasks("a", "b"), fake_worker, fake_worker / "log",
+                     worker_module="fake_worker")
+    assert [r["status"] for r in run.results] == ["ok", "ok"]
+    assert (fake_worker / f"exited-{run.results[0]['pid']}").exists()
 
 
 def test_an_engine_that_cannot_start_is_unavailable_for_every_case(fake_worker):

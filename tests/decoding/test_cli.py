@@ -330,7 +330,7 @@ def test_cache_warm_from_a_tokenizer_folder_then_info_read_only(capsys, tmp_path
     assert "[1/2] [0-9]{1,3}: " in err and "[2/2] [0-9: failed: PatternSyntaxError" in err
     monkeypatch.setenv("TYPEDECODE_CACHE_READONLY", "1")
     code, out, _ = run(capsys, "cache", "info", "--cache-dir", cache)
-    assert code == 0 and "(read-only" in out and "entry" in out
+    assert code == 0 and "(read-only" in out and "entries" in out
     code, _, err = run(capsys, "cache", "clear", "--cache-dir", cache)
     assert code == 2 and "read-only" in err
     code, _, err = run(capsys, "cache", "warm", "--cache-dir", cache)

@@ -5,8 +5,8 @@
 Loads the tokenizer, then for each target (`decoding.hf.warm.Target` fields) walks its instances'
 tokens with `decoding.hf.warm.guide_for`, filling one bitmask row per state
 (`decoding.guides.bitmask.fill_bitmasks`), and prints one JSON line: a SHA-256 of every target's
-rows, the entries computed here (`walks`) and restored from the cache, the store's entry hits and
-misses, and the warnings raised.
+rows, the entries computed here (`walks`) and restored from the cache, the store's hits and misses
+of stored entries (one record a target), and the warnings raised.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def main(targets_file: str, tokenizer_folder: str) -> None:
             restored += getattr(guide.index, "restored", 0)
         store = get_store()
     print(json.dumps({"digests": digests, "walks": walks, "restored": restored,
-                      "hits": store._hits.get("entry", 0), "misses": store._misses.get("entry", 0),
+                      "hits": store._hits.get("entries", 0),
+                      "misses": store._misses.get("entries", 0),
                       "readonly": store.readonly, "warnings": [str(w.message) for w in caught]}))
 
 

@@ -100,4 +100,5 @@ def test_warmed_folder_serves_four_readonly_processes_without_a_write(tmp_path, 
         assert report["readonly"] and report["warnings"] == []
         assert report["digests"] == expected["digests"]
         assert report["walks"] == 0  # every mask came from the warmed folder
-        assert report["hits"] >= report["restored"] > 0 and report["misses"] == 0
+        assert report["restored"] > 0  # from one read of stored entries a target
+        assert report["hits"] == len(TARGETS) and report["misses"] == 0

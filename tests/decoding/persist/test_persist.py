@@ -118,8 +118,7 @@ def test_warm_start_is_bit_identical_and_computes_nothing(request, tmp_path, fre
         assert not g.automaton.expression_built
         assert g.vocabulary._token_bytes is None  # no table of every token's bytes was made
     hits = store_mod.get_store(tmp_path).info()["hits"]
-    expected = {"vocabulary": 1, "trie": 1, "automaton": 2,
-                "entry": sum(g.index.restored for g in warm)}
+    expected = {"vocabulary": 1, "trie": 1, "automaton": 2, "entries": 2}  # one read a pattern
     if persist.tokenizer_stamp(tokenizer) is not None:  # loaded from a folder: found by stamp
         expected["vocabulary_stamp"] = 1
     assert hits == expected
@@ -131,10 +130,10 @@ def decoding_compile(pattern, tokenizer, cache_dir, **options):
 
 def test_saves_as_entries_are_computed_without_explicit_save(bpe_tokenizer, tmp_path, fresh):
     guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-    assert stored(tmp_path, "automaton") == stored(tmp_path, "entry") == []
+    assert stored(tmp_path, "automaton") == stored(tmp_path, "entries") == []
     guide.allowed_tokens(guide.initial_state)  # the first entry is queued for writing at once
     persist.flush()
-    assert len(stored(tmp_path, "entry")) == 1
+    assert len(stored(tmp_path, "entries")) == 1
     arrays = store_mod.get_store(tmp_path).get_arrays("automaton", guide.index.automaton_key)
     assert snapshot.parse(arrays).num_states == guide.automaton.num_states
     assert not guide.index.save()  # nothing new since
@@ -276,7 +275,7 @@ def test_second_process_reuses_vocabulary_trie_and_entries(bpe_tokenizer, tmp_pa
     assert warm["walks"] == 0 and warm["restored"] == cold["walks"] and not warm["expression_built"]
     # The child loads the tokenizer from a folder, so its table is found through the stamp.
     assert warm["hits"] == {"vocabulary_stamp": 1, "vocabulary": 1, "trie": 1, "automaton": 1,
-                            "entry": warm["restored"]}
+                            "entries": 1}
     assert warm["digest"] == cold["digest"]
 
 
@@ -308,7 +307,7 @@ def _flip_last_byte(cache_dir, kind: str) -> None:
         backend.set(key, blob[:-1] + bytes([blob[-1] ^ 0x01]))
 
 
-@pytest.mark.parametrize("kind", ["vocabulary", "trie", "automaton", "entry"])
+@pytest.mark.parametrize("kind", ["vocabulary", "trie", "automaton", "entries"])
 def test_corrupt_entry_is_rebuilt(bpe_tokenizer, tmp_path, fresh, kind):
     reference = walk(decoding_compile(OBJECT, bpe_tokenizer, tmp_path), bpe_tokenizer,
                      OBJECT_TEXTS, by_key=True)
@@ -318,7 +317,7 @@ def test_corrupt_entry_is_rebuilt(bpe_tokenizer, tmp_path, fresh, kind):
     with pytest.warns(CacheWarning, match=f"corrupt '{kind}' entry"):
         guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
         assert walk(guide, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
-    assert (guide.index.walks > 0) == (kind == "entry")
+    assert (guide.index.walks > 0) == (kind == "entries")
     persist.save_all()
     fresh()
     again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)  # the rebuilt entry is used
@@ -340,19 +339,29 @@ def _rewrite(cache_dir, kind: str, change) -> None:
 
 
 def _allow_a_special_token(arrays):
-    arrays["bits"][0] |= 0x01  # token 0: <s>, special
+    arrays["bits"][:, 0] |= 0x01  # token 0: <s>, special
+    arrays["ids"][0] = 0  # the first listed token of the first entry that lists any
     return arrays
+
+
+def _link_past_the_keys(arrays):
+    linked = arrays["next"] >= 0
+    assert linked.any()
+    return {**arrays, "next": np.where(linked, len(arrays["keys"]), -1).astype(np.int32)}
 
 
 @pytest.mark.parametrize("kind, change", [
     ("automaton", lambda a: {**a, "rows": np.full_like(a["rows"], len(a["key_ends"]))}),
     ("automaton", lambda a: {**a, "key_ends": a["key_ends"] + 1}),
     ("automaton", lambda a: {k: v for k, v in a.items() if k != "rows"}),
-    ("entry", _allow_a_special_token),
-    ("entry", lambda a: {**a, "codes": a["codes"].astype(np.int32) + len(a["target_ends"])}),
-    ("entry", lambda a: {**a, "target_flat": np.full_like(a["target_flat"], -1)}),
-    ("entry", lambda a: {**a, "target_ends": a["target_ends"] * 0}),
-    ("entry", lambda a: {**a, "codes": a["codes"][:-1]}),
+    ("entries", _allow_a_special_token),
+    ("entries", _link_past_the_keys),
+    ("entries", lambda a: {**a, "keys": np.full_like(a["keys"], -1)}),
+    ("entries", lambda a: {**a, "ends": a["ends"] * 0}),
+    ("entries", lambda a: {**a, "ids": a["ids"][:-1]}),
+    ("entries", lambda a: {**a, "ids": a["ids"][::-1].copy()}),
+    ("entries", lambda a: {**a, "state": np.zeros_like(a["state"])}),
+    ("entries", lambda a: {k: v for k, v in a.items() if k != "linked"}),
     ("trie", lambda a: {**a, "parent": np.zeros_like(a["parent"])}),
     ("vocabulary", lambda a: {**a, "lengths": a["lengths"] + 1}),
     ("vocabulary", lambda a: {**a, "special": a["special"].astype(np.int32)}),
@@ -366,7 +375,7 @@ def test_well_framed_but_invalid_entry_is_rebuilt_and_overwritten(bpe_tokenizer,
     fresh()
     guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
     assert walk(guide, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
-    assert (guide.index.walks > 0) == (kind == "entry")
+    assert (guide.index.walks > 0) == (kind == "entries")
     guide.save()
     fresh()
     again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
@@ -591,29 +600,63 @@ def _bits(token_ids, size):
     return packed.pack(allowed)
 
 
+def _entry_table(automaton, entries, size, forbidden=None):
+    arrays = snapshot.pack_entries(automaton, entries, size)
+    if forbidden is None:
+        forbidden = np.zeros((size + 7) // 8, dtype=np.uint8)
+    return snapshot.parse_entries(arrays, size, forbidden)
+
+
 def test_entries_round_trip_by_state_key_into_another_numbering():
     source = _automaton("[ab]c|[ab]d+")
     s1 = source.step(source.initial_state, ord("a"))
     s2, s3 = source.step(s1, ord("c")), source.step(s1, ord("d"))
     token_ids = np.array([0, 3, 8, 9, 17], dtype=np.int64)
     next_states = np.array([s1, s1, s2, s1, s3], dtype=np.int32)
-    arrays = snapshot.pack_entry(source, _bits(token_ids, 20), next_states)
-    assert arrays["codes"].dtype == np.uint8 and len(arrays["target_ends"]) == 3
+    dense = np.arange(20) != 5  # more ids than bits: saved as bits
+    entries = [(s1, _bits(token_ids, 20), next_states),
+               (s2, _bits(token_ids[:0], 20), next_states[:0]),
+               (s3, packed.pack(dense), None)]
+    arrays = snapshot.pack_entries(source, entries, 20)
+    assert arrays["bits"].shape == (1, 3) and len(arrays["keys"]) == 3
     other = _automaton("[ab]c|[ab]d+")
     other.step(other.step(other.initial_state, ord("b")), ord("d"))  # numbers states otherwise
     vocabulary = Vocabulary.from_token_bytes([b"a", b"bd", b"x", b"y", b"z"] * 4, [], [])
-    bits, ids, nxt = snapshot.unpack_entry(arrays, other, other.initial_state, vocabulary,
-                                           np.zeros(3, dtype=np.uint8))
-    assert bits is arrays["bits"]
+    table = _entry_table(source, entries, 20)
+    assert [table.find(source.key(s)) for s in (s1, s2, s3)] == [0, 1, 2]
+    assert table.find(source.key(source.initial_state)) is None
+    bits, ids, nxt = table.unpack(0, other, other.initial_state, vocabulary)
+    assert bits.tobytes() == _bits(token_ids, 20).tobytes()
     assert ids.tolist() == token_ids.tolist() and nxt.dtype == np.int32
     assert [other.key(s) for s in nxt] == [source.key(s) for s in next_states]
-    forbidden = packed.pack(np.arange(20) == 8)
-    with pytest.raises(ValueError, match="forbidden"):
-        snapshot.unpack_entry(arrays, other, other.initial_state, vocabulary, forbidden)
-    empty = snapshot.pack_entry(source, _bits(token_ids[:0], 20), next_states[:0])
-    _, ids, nxt = snapshot.unpack_entry(empty, other, other.initial_state, vocabulary,
-                                        np.zeros(3, dtype=np.uint8))
+    _, ids, nxt = table.unpack(1, other, other.initial_state, vocabulary)
     assert len(ids) == len(nxt) == 0
+    bits, ids, nxt = table.unpack(2, other, other.initial_state, vocabulary)
+    assert np.array_equal(packed.unpack(bits, 20), dense) and ids is nxt is None
+    for forbidden in (8, 5 + 8):  # a listed token, a token of the dense entry
+        with pytest.raises(ValueError, match="forbidden"):
+            _entry_table(source, entries, 20, packed.pack(np.arange(20) == forbidden % 20))
+
+
+def test_merged_entries_are_the_union_by_state_key():
+    source = _automaton("[ab]c|[ab]d+")
+    s1 = source.step(source.initial_state, ord("a"))
+    s2, s3 = source.step(s1, ord("c")), source.step(s1, ord("d"))
+    a = snapshot.pack_entries(source, [(s1, _bits([2, 3], 20), np.array([s2, s3])),
+                                       (s3, packed.pack(np.arange(20) > 0), None)], 20)
+    b = snapshot.pack_entries(source, [(s2, _bits([4], 20), None),
+                                       (s1, _bits([2, 3], 20), np.array([s2, s3]))], 20)
+    merged = snapshot.merge_entries(a, b)
+    table = snapshot.parse_entries(merged, 20, np.zeros(3, dtype=np.uint8))
+    assert len(table) == 3 and len(merged["keys"]) == 3
+    vocabulary = Vocabulary.from_token_bytes([b"a", b"c", b"d", b"c", b"d"] * 4, [], [])
+    for state, want in [(s1, [2, 3]), (s2, [4]), (s3, list(range(1, 20)))]:
+        bits, _, nxt = table.unpack(table.find(source.key(state)), source, state, vocabulary)
+        assert np.flatnonzero(packed.unpack(bits, 20)).tolist() == want
+        assert (nxt is not None) == (state == s1)
+    _, _, nxt = table.unpack(table.find(source.key(s1)), source, s1, vocabulary)
+    assert nxt.tolist() == [s2, s3]
+    assert snapshot.merge_entries({"bits": np.zeros(1, np.uint8)}, b) is b  # invalid old: new
 
 
 def test_entries_whose_targets_are_known_add_no_state_and_unrooted_ones_get_a_way_in():
@@ -621,12 +664,12 @@ def test_entries_whose_targets_are_known_add_no_state_and_unrooted_ones_get_a_wa
     s1 = source.step(source.initial_state, ord("a"))
     s2, s3 = source.step(s1, ord("c")), source.step(s1, ord("d"))
     vocabulary = Vocabulary.from_token_bytes([b"a", b"c", b"d"], [], [])
-    arrays = snapshot.pack_entry(source, _bits(np.array([1, 2]), 3), np.array([s2, s3]))
+    table = _entry_table(source, [(s1, _bits(np.array([1, 2]), 3), np.array([s2, s3]))], 3)
     other = _automaton("[ab]c|[ab]d+")
     o1 = other.step(other.initial_state, ord("b"))
     other.expand(o1)  # its targets are states now, with expressions
     states = other.num_states
-    _, _, nxt = snapshot.unpack_entry(arrays, other, o1, vocabulary, np.zeros(1, np.uint8))
+    _, _, nxt = table.unpack(0, other, o1, vocabulary)
     assert other.num_states == states
     assert nxt.tolist() == [other.step(o1, ord("c")), other.step(o1, ord("d"))]
     # Known by key from a snapshot but with no way in (no row leads there): the entry gives one.
@@ -641,7 +684,7 @@ def test_entries_whose_targets_are_known_add_no_state_and_unrooted_ones_get_a_wa
     r1 = restored.step(restored.initial_state, ord("a"))
     assert restored.rooted_states([restored.key(r1)]) == [r1]
     assert restored.rooted_states([source.key(s3)]) is None  # known, but not reachable yet
-    _, _, nxt = snapshot.unpack_entry(arrays, restored, r1, vocabulary, np.zeros(1, np.uint8))
+    _, _, nxt = table.unpack(0, restored, r1, vocabulary)
     assert [restored.key(s) for s in nxt] == [source.key(s2), source.key(s3)]
     assert restored.is_accepting(restored.walk(int(nxt[1]), b"dd"))
 
@@ -764,3 +807,41 @@ def test_schema_constraints_reuse_the_disk_cache_translation(schema2re, tmp_path
     assert again.pattern.name == first.pattern.name and again.parse('{"n": 7}') == {"n": 7}
     assert not again.pattern.built
     assert store_mod.get_store(tmp_path).info()["hits"] == {"schema_language": 1}
+
+
+TWO_PATTERNS = {"type": "string", "pattern": "a", "allOf": [{"pattern": "b"}]}
+
+
+def test_refusals_and_ignored_keywords_are_replayed_without_translating(schema2re, tmp_path,
+                                                                       fresh, monkeypatch):
+    store = persist.store_for(tmp_path)
+    with pytest.raises(schema2re.UnsupportedSchemaError) as refused:
+        persist.cached_schema_language(TWO_PATTERNS, store)
+    with pytest.warns(schema2re.IgnoredKeywordsWarning) as ignored:
+        lenient = persist.cached_schema_language(TWO_PATTERNS, store, lenient=True)
+    fresh()
+    monkeypatch.setattr(schema2re, "to_expression", None)  # a hit must not translate
+    store = persist.store_for(tmp_path)
+    with pytest.raises(schema2re.UnsupportedSchemaError) as again:
+        persist.cached_schema_language(TWO_PATTERNS, store)
+    assert type(again.value) is type(refused.value) and str(again.value) == str(refused.value)
+    assert (again.value.keyword, again.value.pointer, again.value.ignorable) == \
+        (refused.value.keyword, refused.value.pointer, refused.value.ignorable) == \
+        ("pattern", "", True)
+    with pytest.warns(schema2re.IgnoredKeywordsWarning) as replayed:
+        language = persist.cached_schema_language(TWO_PATTERNS, store, lenient=True)
+    assert [str(w.message) for w in replayed] == [str(w.message) for w in ignored]
+    assert language.name == lenient.name and not language.built
+    assert store.info()["hits"] == {"schema_language": 2}
+
+
+def test_a_refusal_that_depends_on_the_limits_is_not_recorded(schema2re, tmp_path, fresh,
+                                                             monkeypatch):
+    def too_complex(*args, **kwargs):
+        raise schema2re.SchemaTooComplex("too many nodes")
+
+    store = persist.store_for(tmp_path)
+    monkeypatch.setattr(schema2re, "to_expression", too_complex)
+    with pytest.raises(schema2re.SchemaTooComplex):
+        persist.cached_schema_language(TWO_PATTERNS, store)
+    assert stored(tmp_path, "schema_language") == []
