@@ -16,7 +16,8 @@ in about 0.3 s): the tokens sorted as byte strings, each adds the nodes of the b
 share with the one before it.
 
 `preorder` lays the same nodes out depth first (`Preorder`), the order the compiled walk
-(`decoding.tokens.walk`) reads them in; it is derived from the arrays above, once per trie.
+(`decoding.tokens.walk`) reads them in; the constructor sets it from its own depth-first
+numbering, and a trie loaded without it derives it from the arrays above when first needed.
 
 `to_arrays` / `from_arrays` turn a trie into plain arrays and back (the disk cache stores them);
 `from_arrays` checks the structure (parents one level up, every index in range, one node per usable
@@ -93,7 +94,10 @@ class TokenTrie:
         self.token_node[usable[order]] = spelled
         self.usable_ids = usable
         self.level_bounds = np.cumsum(np.bincount(depth)).tolist()  # [d] = end of depth d
-        self.num_nodes = len(bfs)
+        self.num_nodes = n
+        # The depth-first layout is the numbering above: set it now rather than derive it.
+        self.__dict__["preorder"] = _depth_first(depth, byte, bfs, parent, self.level_bounds,
+                                                 usable[order], bfs[spelled])
 
     @functools.cached_property
     def unusable_bits(self) -> np.ndarray:
@@ -183,6 +187,28 @@ class TokenTrie:
         if pre is not None:  # else computed when first needed
             trie.__dict__["preorder"] = pre
         return trie
+
+
+def _depth_first(depth: np.ndarray, byte: np.ndarray, bfs: np.ndarray, parent: np.ndarray,
+                 bounds: list[int], tokens: np.ndarray, token_dfs: np.ndarray) -> Preorder:
+    """The `Preorder` of a trie built from sorted tokens: `depth` and `byte` by depth-first id,
+    `bfs` the depth-first id of each breadth-first node, `parent` the breadth-first parents,
+    `tokens` the usable ids in byte order (ties by id) and `token_dfs` their nodes' depth-first
+    ids. A node's subtree ends where the next node of its level starts, or where its parent's
+    subtree ends if that comes first; filled level by level from the root down."""
+    n = len(depth)
+    end = np.empty(n, dtype=np.int64)  # by breadth-first node
+    end[0] = n
+    for d in range(1, len(bounds)):
+        lo, hi = bounds[d - 1], bounds[d]
+        following = np.append(bfs[lo + 1:hi], n)  # the next node of this level (depth first)
+        end[lo:hi] = np.minimum(following, end[parent[lo:hi]])
+    by_dfs = np.empty(n, dtype=np.int32)
+    by_dfs[bfs] = end
+    counts = np.bincount(token_dfs, minlength=n)
+    return Preorder(end=by_dfs, depth=depth.astype(np.int32), byte=byte,
+                    token_start=np.concatenate(([0], np.cumsum(counts))).astype(np.int32),
+                    tokens=tokens.astype(np.int32), of_node=bfs.astype(np.int32))
 
 
 def _usable_ids(vocabulary: Vocabulary) -> np.ndarray:

@@ -80,6 +80,10 @@ def test_the_trie_is_every_prefix_in_breadth_first_byte_order(tokens):
     assert trie.level_bounds == [sum(len(b) <= d for b in nodes)
                                  for d in range(max(map(len, nodes)) + 1)]
     assert trie.usable_ids.tolist() == [i for i, t in enumerate(tokens) if t]
+    derived = TokenTrie.preorder.func(trie)  # the layout as a loaded trie derives it
+    for name in ("end", "depth", "byte", "token_start", "tokens", "of_node"):
+        built, expected = getattr(trie.preorder, name), getattr(derived, name)
+        assert built.dtype == expected.dtype and built.tolist() == expected.tolist(), name
 
 
 def _keys(automaton, next_of):
