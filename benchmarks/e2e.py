@@ -52,7 +52,7 @@ e2e.json (every run), e2e.png (tokens/s relative to the baseline). Run from the 
 
 Gemma's column (`benchmarks/results/gemma/e2e.md`):
 
-    python -m benchmarks.e2e --model gemma3-270m --rellm-tokens 0 --no-lmfe \
+    python -m benchmarks.e2e --model gemma3-270m --schemas 6 --rellm-tokens 0 --no-lmfe \
         --out benchmarks/results/gemma
 """
 
