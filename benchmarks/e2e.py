@@ -27,8 +27,8 @@ Engines, per workload:
 - lm-format-enforcer: `build_transformers_prefix_allowed_tokens_fn` (JsonSchemaParser, or
   RegexParser for the regex) as `prefix_allowed_tokens_fn` of `model.generate`; the tokenizer data
   is built once beforehand (reported, not in the per-call times); the parser is built per call.
-  `--no-lmfe` leaves it out, of the runs and of the schema selection's checks (its tokenizer
-  data on a 262k vocabulary is the slow part of a Gemma run).
+  `--no-lmfe` leaves it out, of the runs and of the schema selection's checks (a machine
+  without it, or a run that should not wait for it).
 - RELLM: `rellm.complete_re` itself, greedy, pattern = the regex (schema2re's for a schema). Its
   cost per token is a full-vocabulary regex scan plus a forward pass over prompt + completion, so
   on schema workloads it runs for `--rellm-tokens` tokens only, and its time to a finished object
