@@ -1,5 +1,6 @@
-"""End-to-end generation on the default model (SmolLM2-135M-Instruct): wall time to a finished
-object and tokens/s for unconstrained `model.generate`, typedecode, lm-format-enforcer's
+"""End-to-end generation on an embedded model (default SmolLM2-135M-Instruct; `--model
+gemma3-270m` for Gemma 3 270M's 262,144-token vocabulary): wall time to a finished object and
+tokens/s for unconstrained `model.generate`, typedecode, lm-format-enforcer's
 transformers integration and the RELLM package, in one process, on the same prompts.
 
 Workloads: the RELLM LangChain prompt with its agent-action regex (`decoding.cli`), and
@@ -10,7 +11,9 @@ test instance has at most `MAX_INSTANCE_CHARS` characters (modest prompts and ou
 schema2re translates it, typedecode builds its automaton, the `regex` module compiles the
 translation (RELLM's pattern) and lm-format-enforcer builds a `JsonSchemaParser`; then `--schemas`
 of them at evenly spaced positions of that list. A schema prompt is the model's chat template
-around one user message asking for a JSON object valid against the schema (schema JSON included).
+around one user message asking for a JSON object valid against the schema (schema JSON included);
+for a model without a chat template (Gemma 3 270M, a base model) it is that message followed by a
+blank line.
 Every engine gets the same prompt text, greedy decoding and the same `--max-new-tokens` cap.
 
 Engines, per workload:
@@ -24,6 +27,8 @@ Engines, per workload:
 - lm-format-enforcer: `build_transformers_prefix_allowed_tokens_fn` (JsonSchemaParser, or
   RegexParser for the regex) as `prefix_allowed_tokens_fn` of `model.generate`; the tokenizer data
   is built once beforehand (reported, not in the per-call times); the parser is built per call.
+  `--no-lmfe` leaves it out, of the runs and of the schema selection's checks (a machine
+  without it, or a run that should not wait for it).
 - RELLM: `rellm.complete_re` itself, greedy, pattern = the regex (schema2re's for a schema). Its
   cost per token is a full-vocabulary regex scan plus a forward pass over prompt + completion, so
   on schema workloads it runs for `--rellm-tokens` tokens only, and its time to a finished object
@@ -41,8 +46,14 @@ Validity: jsonschema (the validator the schema's `$schema` names) on the parsed 
 Outputs (in `--out`, default benchmarks/results): e2e.md (tables, command, machine, notes),
 e2e.json (every run), e2e.png (tokens/s relative to the baseline). Run from the repository root:
 
-    python -m benchmarks.e2e [--schemas 10] [--seed 0] [--max-new-tokens 256]
-                             [--rellm-tokens 16] [--repeats 2] [--threads 1]
+    python -m benchmarks.e2e [--model SmolLM2-135M-Instruct] [--schemas 10] [--seed 0]
+                             [--max-new-tokens 256] [--rellm-tokens 16] [--repeats 2]
+                             [--threads 1] [--no-lmfe] [--out benchmarks/results]
+
+Gemma's column (`benchmarks/results/gemma/e2e.md`):
+
+    python -m benchmarks.e2e --model gemma3-270m --schemas 6 --rellm-tokens 0 --no-lmfe \
+        --out benchmarks/results/gemma
 """
 
 from __future__ import annotations
@@ -125,13 +136,13 @@ def schema_message(schema: Any) -> str:
 # --- engines ----------------------------------------------------------------------------------
 
 
-def _supported(case: Case) -> bool:
-    """schema2re, typedecode's automaton, `regex` and lm-format-enforcer all accept the schema.
+def _supported(case: Case, lmfe: bool = True) -> bool:
+    """schema2re, typedecode's automaton, `regex` and lm-format-enforcer (unless `lmfe` is false)
+    all accept the schema.
 
     The automaton is built here without `decoding.compile`, whose in-process memo would make the
     timed first call warm."""
     import regex
-    from lmformatenforcer import JsonSchemaParser
 
     import schema2re
     from decoding.automaton.dfa import Automaton
@@ -146,6 +157,10 @@ def _supported(case: Case) -> bool:
         regex.compile(pattern)
     except (SchemaToRegexError, PatternError, regex.error):
         return False
+    if not lmfe:
+        return True
+    from lmformatenforcer import JsonSchemaParser
+
     try:
         JsonSchemaParser(case.source)
     except Exception:  # lm-format-enforcer raises bare Exceptions for what it does not support
@@ -321,18 +336,28 @@ def _scan_seconds(rellm: Any, tokenizer: Any, pattern: str, completion: str) -> 
 # --- the run ----------------------------------------------------------------------------------
 
 
-def build_workloads(tokenizer: Any, count: int, seed: int,
-                    data_dir: Path = DEFAULT_DATA_DIR) -> list[Workload]:
-    """The RELLM workload, then the selected schemas with their chat prompts."""
+def schema_prompt(tokenizer: Any, schema: Any) -> str:
+    """The prompt of a schema workload: the chat template around `schema_message`, or the message
+    and a blank line for a tokenizer without a chat template."""
+    message = schema_message(schema)
+    if not getattr(tokenizer, "chat_template", None):
+        return message + "\n\n"
+    return tokenizer.apply_chat_template([{"role": "user", "content": message}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+def build_workloads(tokenizer: Any, count: int, seed: int, data_dir: Path = DEFAULT_DATA_DIR,
+                    lmfe: bool = True) -> list[Workload]:
+    """The RELLM workload, then the selected schemas with their prompts (`schema_prompt`);
+    without `lmfe`, lm-format-enforcer's acceptance is left out of the selection."""
     import schema2re
     from decoding.examples import RELLM_PROMPT, RELLM_REGEX
 
     workloads = [Workload(RELLM_WORKLOAD, RELLM_PROMPT, RELLM_REGEX)]
-    for case in select_schemas(sample_schemas(data_dir, POOL_SIZE, seed), count, _supported):
-        prompt = tokenizer.apply_chat_template(
-            [{"role": "user", "content": schema_message(case.source)}], tokenize=False,
-            add_generation_prompt=True)
-        workloads.append(Workload(case.id, prompt, schema2re.to_regex(case.source), case.source))
+    for case in select_schemas(sample_schemas(data_dir, POOL_SIZE, seed), count,
+                               lambda case: _supported(case, lmfe)):
+        workloads.append(Workload(case.id, schema_prompt(tokenizer, case.source),
+                                  schema2re.to_regex(case.source), case.source))
     return workloads
 
 
@@ -356,9 +381,10 @@ def measure(workload: Workload, gen: Any, lmfe_data: Any, args: argparse.Namespa
     runs = [cold, _median_run(warm), _median_run(base)]
     log(f"  typedecode warm {runs[1].seconds or 0:.1f} s, model.generate "
         f"{runs[2].seconds:.1f} s for {n} tokens")
-    runs.append(time_lmfe(model, tokenizer, lmfe_data, workload, args.max_new_tokens))
-    log(f"  lm-format-enforcer: {runs[-1].tokens} tokens, {runs[-1].seconds or 0:.1f} s "
-        f"{runs[-1].note}")
+    if lmfe_data is not None:
+        runs.append(time_lmfe(model, tokenizer, lmfe_data, workload, args.max_new_tokens))
+        log(f"  lm-format-enforcer: {runs[-1].tokens} tokens, {runs[-1].seconds or 0:.1f} s "
+            f"{runs[-1].note}")
     if args.rellm_tokens > 0:
         steps = args.max_new_tokens if workload.schema is None else args.rellm_tokens
         runs.append(time_rellm(model, tokenizer, workload, steps, args.max_new_tokens,
@@ -403,8 +429,10 @@ def selection_text(workloads: list[Workload], args: argparse.Namespace) -> str:
              f"`benchmarks.cases.sample_schemas(seed={args.seed})` draws (stratified by file), "
              f"those that are object schemas of at most {MAX_SCHEMA_CHARS} characters (compact "
              f"JSON) with a valid test instance of at most {MAX_INSTANCE_CHARS} characters, and "
-             f"that schema2re, typedecode's automaton, `regex.compile` (RELLM) and "
-             f"lm-format-enforcer's JsonSchemaParser all accept; {args.schemas} of them at "
+             f"that schema2re, typedecode's automaton, `regex.compile` (RELLM)"
+             + (" and lm-format-enforcer's JsonSchemaParser all accept" if args.lmfe
+                else " all accept (lm-format-enforcer left out: `--no-lmfe`)")
+             + f"; {args.schemas} of them at "
              f"evenly spaced positions. Prompt: the chat template around the message "
              f"{SCHEMA_REQUEST!r} + the schema's JSON.", ""]
     lines += [f"- `{w.id}`: " + ("regex" if w.schema is None else
@@ -448,7 +476,11 @@ def write_results(out: Path, meta: dict, workloads: list[Workload], runs: list[R
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from decoding.hf.embedded import DEFAULT, EMBEDDED
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT.name, choices=sorted(EMBEDDED),
+                        help=f"an embedded model (default {DEFAULT.name})")
     parser.add_argument("--schemas", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-new-tokens", type=int, default=256)
@@ -456,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="RELLM tokens per schema workload (0: skip RELLM)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--lmfe", action=argparse.BooleanOptionalAction, default=True,
+                        help="run lm-format-enforcer (--no-lmfe: leave it out)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.max_new_tokens < 1 or args.schemas < 0:
@@ -472,13 +506,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     def log(line: str) -> None:
         print(f"[{time.perf_counter() - began:6.0f} s] {line}", flush=True)
 
-    default = Generator()
+    default = Generator(args.model)
     log(f"model {default.name} loaded; torch threads {torch.get_num_threads()}")
-    workloads = build_workloads(default.tokenizer, args.schemas, args.seed)
+    workloads = build_workloads(default.tokenizer, args.schemas, args.seed, lmfe=args.lmfe)
     log(f"{len(workloads)} workloads: " + ", ".join(w.id for w in workloads))
     start = time.perf_counter()
-    lmfe_data = integration().build_token_enforcer_tokenizer_data(default.tokenizer)
-    lmfe_setup = time.perf_counter() - start
+    lmfe_data = integration().build_token_enforcer_tokenizer_data(default.tokenizer) \
+        if args.lmfe else None
+    lmfe_setup = time.perf_counter() - start if args.lmfe else None
     rellm_table = _rellm_table_seconds(default.tokenizer)
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="typedecode-e2e-") as cache_dir:

@@ -238,6 +238,14 @@ def _target_line(summaries: list[Summary]) -> str:
             f"{rellm.count} workloads).")
 
 
+def _lmfe_line(setup_s: float | None) -> str:
+    if setup_s is None:
+        return "- lm-format-enforcer was left out of this run (`--no-lmfe`)."
+    return (f"- lm-format-enforcer's tokenizer data is built once before the runs "
+            f"({setup_s:.1f} s, not in the times); its parser is built in each call, as its "
+            f"transformers integration is used.")
+
+
 def markdown(meta: dict, runs: list[Run], summaries: list[Summary]) -> str:
     """The whole report: headline, how to read it, workloads, every run, compatibility notes."""
     settings, versions = meta["settings"], meta["versions"]
@@ -287,9 +295,7 @@ def markdown(meta: dict, runs: list[Run], summaries: list[Summary]) -> str:
         f"Its note also gives the time of one vocabulary scan after its last token.",
         "- lm-format-enforcer failures during generation (an exception, or an error it logs "
         "before allowing only EOS) are recorded in its note; such a run counts as not valid.",
-        f"- lm-format-enforcer's tokenizer data is built once before the runs "
-        f"({meta['lmfe_tokenizer_data_s']:.1f} s, not in the times); its parser is built in "
-        f"each call, as its transformers integration is used.",
+        _lmfe_line(meta.get("lmfe_tokenizer_data_s")),
         "",
         "## Workloads",
         "",

@@ -34,7 +34,8 @@ Conventions:
 How a table is built (`from_tokenizer`): for a fast tokenizer whose decoder is made of the
 `tokenizers` steps ByteLevel, Metaspace, Replace (plain string), ByteFallback, Fuse and Strip
 (after Fuse only), the table is derived from the token strings and the decoder description
-without calling decode per token; a slow tokenizer with a GPT-2 `byte_decoder` is treated as
+without calling decode per token (each decoder step is one pass over the list of every token's
+string, with no Python call per token where the step allows); a slow tokenizer with a GPT-2 `byte_decoder` is treated as
 ByteLevel. Any other tokenizer is decoded per token between two anchor tokens. Either way the
 result is then checked against `tokenizer.decode` on a probe text and on the whole vocabulary at
 once; a table derived from the decoder description that fails the check is rebuilt per token, and
@@ -45,9 +46,9 @@ context, so no byte table can describe it).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import operator
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -81,7 +82,9 @@ class Vocabulary:
         Raises `VocabularyError` for an empty table, an entry that is not bytes, an id out of
         range, or a special id whose entry is not empty.
         """
-        table = tuple(_as_bytes(i, b) for i, b in enumerate(token_bytes))
+        table = tuple(token_bytes)
+        if not set(map(type, table)) <= {bytes}:
+            table = tuple(_as_bytes(i, b) for i, b in enumerate(table))
         lengths = np.fromiter(map(len, table), dtype=np.int32, count=len(table))
         flat = np.frombuffer(b"".join(table), dtype=np.uint8)
         self._freeze(flat, lengths, special_ids, eos_token_ids, table)
@@ -206,8 +209,8 @@ class Vocabulary:
                     f"described by a byte table: {problem}"
                 )
 
-        unmapped = [i for i, b in enumerate(table)
-                    if not b and i not in special and source.tokens[i] is not None]
+        unmapped = [i for i in itertools.compress(range(len(table)), map(operator.not_, table))
+                    if i not in special and source.tokens[i] is not None]
         if unmapped:
             shown = ", ".join(f"{i}={source.tokens[i]!r}" for i in unmapped[:5])
             warn(f"{len(unmapped)} token(s) of {source.size} could not be mapped to bytes and "
@@ -302,12 +305,8 @@ class _TokenizerView:
                     f"(it has no {attribute!r})"
                 )
         self.tokenizer = tokenizer
-        vocab = tokenizer.get_vocab()
-        self.size = max(len(tokenizer), 1 + max(vocab.values(), default=-1))
-        tokens: list[str | None] = [None] * self.size
-        for token, i in vocab.items():
-            tokens[i] = token
-        self.tokens = tokens
+        self.tokens = _token_strings(tokenizer)
+        self.size = len(self.tokens)
         self.added = {i: (t.content, bool(getattr(t, "special", False)))
                       for i, t in tokenizer.added_tokens_decoder.items()}
         self.special_ids = {i for i, (_, special) in self.added.items() if special}
@@ -335,7 +334,8 @@ class _TokenizerView:
         )
 
     def text(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=False,
+        # As an array: transformers checks a list's items one by one (0.2 s on 262k ids).
+        return self.tokenizer.decode(np.asarray(ids, dtype=np.int64), skip_special_tokens=False,
                                      clean_up_tokenization_spaces=False)
 
     def texts(self, batch: list[list[int]]) -> list[str]:
@@ -358,9 +358,9 @@ class _TokenizerView:
         skip = special | set(self.added)
         probe = [i for i in self.tokenizer.encode(_PROBE, add_special_tokens=False)
                  if i not in skip]
-        whole = [i for i, b in enumerate(table) if b and i not in skip and _is_utf8(b)]
+        whole = _utf8_ids(table, skip)
         for name, ids in (("probe text", probe), ("whole vocabulary", whole)):
-            mine = b"".join(table[i] for i in ids).decode("utf-8", errors="replace")
+            mine = b"".join(map(table.__getitem__, ids)).decode("utf-8", errors="replace")
             theirs = self.unframe(self.text([self.anchor, *ids, self.anchor]))
             if theirs is None:
                 return f"on the {name}, the anchor tokens around it did not decode unchanged"
@@ -371,6 +371,51 @@ class _TokenizerView:
                         f"{mine[max(0, at - 20):at + 20]!r}, tokenizer.decode gives "
                         f"{theirs[max(0, at - 20):at + 20]!r}")
         return None
+
+
+def _token_strings(tokenizer: Any) -> list[str | None]:
+    """Token id -> token string (None for an id without one), over `len(tokenizer)` ids or more.
+
+    A fast tokenizer is asked id by id (cheaper than its `get_vocab` dict on big vocabularies)
+    when that finds as many tokens as it holds; otherwise, and for a slow tokenizer, the table
+    comes from `get_vocab`."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        try:
+            tokens = list(map(backend.id_to_token, range(len(tokenizer))))
+            if len(tokens) - tokens.count(None) == backend.get_vocab_size(with_added_tokens=True):
+                return tokens
+        except Exception:  # an unusual backend: read its vocabulary below
+            pass
+    vocab = tokenizer.get_vocab()
+    tokens = [None] * max(len(tokenizer), 1 + max(vocab.values(), default=-1))
+    for token, i in vocab.items():
+        tokens[i] = token
+    return tokens
+
+
+_UTF8_CHUNK = 256  # tokens checked by one decode call (a chunk that fails is checked one by one)
+
+
+def _utf8_ids(table: Sequence[bytes], skip: set[int]) -> list[int]:
+    """The ids, ascending, of the non-empty entries of `table` that are valid UTF-8, `skip` left
+    out."""
+    keep = list(map(bytes.isascii, table))  # ASCII is UTF-8
+    others = list(itertools.compress(range(len(table)), map(operator.not_, keep)))
+    for start in range(0, len(others), _UTF8_CHUNK):
+        ids = others[start:start + _UTF8_CHUNK]
+        # Joined by an ASCII byte, a token can neither end inside a character nor begin with a
+        # continuation byte unnoticed: the chunk decodes exactly when each of its tokens does.
+        if _is_utf8(b"\n".join(map(table.__getitem__, ids))):
+            for i in ids:
+                keep[i] = True
+        else:
+            for i in ids:
+                keep[i] = _is_utf8(table[i])
+    for i in skip:
+        if 0 <= i < len(keep):
+            keep[i] = False
+    return list(itertools.compress(range(len(table)), map(operator.and_, keep, map(bool, table))))
 
 
 def _utf8(text: str) -> bytes | None:
@@ -391,16 +436,18 @@ def _is_utf8(data: bytes) -> bool:
 
 # --- tables -----------------------------------------------------------------------------------
 
-def _table_from_step(source: _TokenizerView, special: set[int],
-                     step: Callable[[str], bytes | None]) -> list[bytes]:
-    table = []
-    for i, token in enumerate(source.tokens):
-        if i in special or token is None:
-            table.append(b"")
-        elif i in source.added:
-            table.append(source.added[i][0].encode("utf-8"))
-        else:
-            table.append(step(token) or b"")
+def _table_from_step(source: _TokenizerView, special: set[int], steps: _Steps) -> list[bytes]:
+    """The table from the decoder's steps run over every token string at once; special ids and
+    ids without a token are empty, added tokens are their content."""
+    tokens = source.tokens
+    table = steps(tokens if None not in tokens else [t or "" for t in tokens])
+    if None in table:
+        table = [b or b"" for b in table]
+    for i in special:
+        table[i] = b""
+    for i, (content, is_special) in source.added.items():
+        if not is_special and i not in special:
+            table[i] = content.encode("utf-8")
     return table
 
 
@@ -421,9 +468,14 @@ def _table_from_decode(source: _TokenizerView, special: set[int]) -> list[bytes]
     return table
 
 
-# --- decoder descriptions -> one function from token string to bytes ---------------------------
+# --- decoder descriptions -> one function from token strings to bytes --------------------------
 
+# Each step maps the list of every token's piece to the next list, one whole-list pass (a
+# Python call per token per step cost Gemma's 262,144 tokens over a second); None marks a token
+# that cannot be mapped and stays None.
 _Piece = str | bytes  # a token on its way through the decoder steps
+_Pieces = list[_Piece | None]
+_Steps = Callable[[list[str]], list[bytes | None]]
 
 
 def _gpt2_byte_chars() -> list[str]:
@@ -441,49 +493,84 @@ def _gpt2_byte_chars() -> list[str]:
     return chars
 
 
-def _byte_level(char_to_byte: dict[str, int]) -> Callable[[_Piece], _Piece | None]:
+def _byte_level(char_to_byte: dict[str, int]) -> Callable[[_Pieces], _Pieces]:
     """The ByteLevel step for a char -> byte map; a token with any other character fails."""
     # Translate each mapped char to the Latin-1 char of its byte and every other code point
     # below 256 to one that Latin-1 cannot encode, so that encoding fails on unmapped chars.
     table = {cp: "\U0010ffff" for cp in range(256)}
     table.update({ord(c): chr(b) for c, b in char_to_byte.items()})
 
-    def to_bytes(piece: _Piece) -> _Piece | None:
-        if isinstance(piece, bytes):
+    def one(piece: _Piece | None) -> _Piece | None:
+        if not isinstance(piece, str):
             return piece
         try:
             return piece.translate(table).encode("latin-1")
         except UnicodeEncodeError:
             return None
 
+    def to_bytes(pieces: _Pieces) -> _Pieces:
+        if not _all_text(pieces):
+            return [one(p) for p in pieces]
+        # Every char becomes one char, then one byte: all pieces translated and encoded as one
+        # text, cut at the pieces' lengths; a piece with an unmapped char fails the whole text,
+        # then each piece is mapped alone.
+        try:
+            data = "".join(pieces).translate(table).encode("latin-1")
+        except UnicodeEncodeError:
+            return [one(p) for p in pieces]
+        ends = list(itertools.accumulate(map(len, pieces)))
+        return [data[a:b] for a, b in zip([0, *ends], ends)]
+
     return to_bytes
 
 
+def _all_text(pieces: _Pieces) -> bool:
+    """Whether every piece is a `str` (then a step maps one C function over the list)."""
+    return set(map(type, pieces)) <= {str}
+
+
 _GPT2_BYTE_LEVEL = _byte_level({c: b for b, c in enumerate(_gpt2_byte_chars())})
-_BYTE_TOKEN = re.compile(r"<0x([0-9A-Fa-f]{2})>")
+# Every spelling `<0xNN>` that the ByteFallback step reads as the byte NN (either case).
+_BYTE_TOKENS = {f"<0x{hi}{lo}>": bytes([int(hi + lo, 16)])
+                for hi in "0123456789ABCDEFabcdef" for lo in "0123456789ABCDEFabcdef"}
 
 
-def _byte_fallback(piece: _Piece) -> _Piece:
-    if isinstance(piece, str):
-        match = _BYTE_TOKEN.fullmatch(piece)
-        if match:
-            return bytes([int(match.group(1), 16)])
-    return piece
+def _byte_fallback(pieces: _Pieces) -> _Pieces:
+    return list(map(_BYTE_TOKENS.get, pieces, pieces))  # a piece that is no key stays
 
 
-def _replacer(old: str, new: str) -> Callable[[_Piece], _Piece]:
+def _replacer(old: str, new: str) -> Callable[[_Pieces], _Pieces]:
     old_b, new_b = old.encode("utf-8"), new.encode("utf-8")
 
-    def replace(piece: _Piece) -> _Piece:
-        if isinstance(piece, bytes):
-            return piece.replace(old_b, new_b)
-        return piece.replace(old, new)
+    def replace(pieces: _Pieces) -> _Pieces:
+        if _all_text(pieces):
+            return list(map(str.replace, pieces, itertools.repeat(old), itertools.repeat(new)))
+        return [p.replace(old, new) if type(p) is str
+                else None if p is None else p.replace(old_b, new_b) for p in pieces]
 
     return replace
 
 
-def _decoder_step(tokenizer: Any) -> Callable[[str], bytes | None] | None:
-    """Token string -> bytes for a decoder we can mirror per token, or None."""
+def _as_utf8(pieces: _Pieces) -> list[bytes | None]:
+    """The last step: text pieces as UTF-8 (None for one with lone surrogates); the others (bytes
+    or None, few) are blanked for one `str.encode` over the list and put back after it."""
+    others = list(itertools.compress(range(len(pieces)), map(operator.is_not, map(type, pieces),
+                                                             itertools.repeat(str))))
+    texts = pieces.copy() if others else pieces
+    for i in others:
+        texts[i] = ""
+    try:
+        out = list(map(str.encode, texts))
+    except UnicodeEncodeError:
+        out = [_utf8(t) for t in texts]
+    for i in others:
+        out[i] = pieces[i]
+    return out
+
+
+def _decoder_step(tokenizer: Any) -> _Steps | None:
+    """Token strings -> bytes (None where unmappable) for a decoder we can mirror per token, or
+    None."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
         # The decoder's pickled state is its JSON description (much cheaper than the whole
@@ -503,23 +590,21 @@ def _decoder_step(tokenizer: Any) -> Callable[[str], bytes | None] | None:
     if steps is None:
         return None
 
-    def run(token: str) -> bytes | None:
-        piece: _Piece | None = token
+    def run(tokens: list[str]) -> list[bytes | None]:
+        pieces: _Pieces = list(tokens)
         for step in steps:
-            piece = step(piece)
-            if piece is None:
-                return None
-        return _utf8(piece) if isinstance(piece, str) else piece
+            pieces = step(pieces)
+        return _as_utf8(pieces)
 
     return run
 
 
-def _steps_from_spec(spec: Any) -> list[Callable[[_Piece], _Piece | None]] | None:
+def _steps_from_spec(spec: Any) -> list[Callable[[_Pieces], _Pieces]] | None:
     """The per-token steps of a `tokenizers` decoder description, or None if unsupported."""
     if not isinstance(spec, dict):
         return None
     flat = spec.get("decoders", []) if spec.get("type") == "Sequence" else [spec]
-    steps: list[Callable[[_Piece], _Piece | None]] = []
+    steps: list[Callable[[_Pieces], _Pieces]] = []
     fused = False
     for part in flat:
         kind = part.get("type") if isinstance(part, dict) else None

@@ -80,6 +80,32 @@ def test_schema_message_carries_the_schema_json():
     assert json.loads(message[len(e2e.SCHEMA_REQUEST):]) == schema
 
 
+
+def test_schema_prompt_uses_the_chat_template_only_where_there_is_one():
+    class Chat:
+        chat_template = "{{ messages }}"
+
+        def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+            assert tokenize is False and add_generation_prompt is True
+            return f"<user>{messages[0]['content']}</user><assistant>"
+
+    class Base:  # Gemma 3 270M's GGUF tokenizer: no chat template
+        chat_template = None
+
+    schema = {"type": "object"}
+    message = e2e.schema_message(schema)
+    assert e2e.schema_prompt(Chat(), schema) == f"<user>{message}</user><assistant>"
+    assert e2e.schema_prompt(Base(), schema) == message + "\n\n"
+
+
+
+def test_support_without_lm_format_enforcer_needs_only_typedecode_and_regex():
+    small = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    assert e2e._supported(_case("ok", small), lmfe=False)
+    assert not e2e._supported(_case("bad", {"type": "object", "properties": {"a": {
+        "type": "string", "pattern": "(?<=a)b"}}}), lmfe=False)  # lookbehind: no regular language
+
+
 def test_validator_checks_schema_and_regex_outputs():
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     check = e2e._validator(e2e.Workload("s", "p", "unused", schema))
@@ -170,6 +196,9 @@ def test_markdown_and_chart(tmp_path):
             "versions": {"torch": "x"}, "total_s": 90.0, "lmfe_tokenizer_data_s": 1.0,
             "rellm_token_table_s": None, "selection": "rule", "notes": ["note one"]}
     text = report.markdown(meta, runs, summaries)
+    assert "tokenizer data is built once before the runs (1.0 s" in text
+    assert "left out of this run" in report.markdown({**meta, "lmfe_tokenizer_data_s": None},
+                                                     runs, summaries)
     assert "| w1 | typedecode (warm) | 20 | yes | yes | 1.00 | 20.0 | 2.00x | 0.50x |" in text
     assert "| w2 | RELLM | - | - | - | - | - | - | - | not installed |" in text
     assert "typedecode (warm) 2/2" in text and "lm-format-enforcer 1/2" in text

@@ -131,10 +131,31 @@ def test_a_wrong_table_is_caught_by_the_decode_check(bpe_tokenizer, monkeypatch)
         raise Fallback
 
     # Reading byte-level token strings as UTF-8 is wrong for every byte >= 0x80 or < 0x21.
-    monkeypatch.setattr(vocabulary_module, "_decoder_step", lambda tokenizer: str.encode)
+    monkeypatch.setattr(vocabulary_module, "_decoder_step",
+                        lambda tokenizer: lambda tokens: [t.encode() for t in tokens])
     monkeypatch.setattr(vocabulary_module, "_table_from_decode", fallback)
     with pytest.raises(Fallback):
         Vocabulary.from_tokenizer(bpe_tokenizer)
+
+
+
+@settings(max_examples=100, deadline=None)
+@given(table=st.lists(st.sampled_from([b"", b"a", b"\xc3\xa9", b"\xc3", b"\xa9", b"\xe2\x82",
+                                       b"\xff", b"\xf0\x9f\x98\x80", b"x\xe2\x82\xac"]),
+                      max_size=700),
+       skip=st.sets(st.integers(0, 800), max_size=20))
+def test_the_utf8_check_finds_the_tokens_that_decode_alone(table, skip):
+    """Chunks are decoded joined (700 tokens span chunks); partial characters at either end of a
+    token, which would join into a valid one with a neighbour, still count as invalid."""
+    expected = []
+    for i, data in enumerate(table):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if data and i not in skip:
+            expected.append(i)
+    assert vocabulary_module._utf8_ids(table, skip) == expected
 
 
 def test_byte_fallback_tokens_are_their_single_byte(sp_tokenizer, vocabularies):

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from decoding.automaton.dfa import DEAD, Automaton
@@ -17,6 +17,7 @@ from decoding.guides.guide import vocabulary_of
 from decoding.tokens.compiled import compiled_module
 from decoding.tokens import walk as walk_module
 from decoding.tokens.trie import TokenTrie
+from decoding.tokens.vocabulary import Vocabulary
 from decoding.tokens.walk import TrieWalk
 from tests.strategies import patterns
 
@@ -55,6 +56,34 @@ def test_preorder_spells_every_token_in_byte_order(tries, name):
             found[t] = spelled[i]
     usable = {t: b for t, b in enumerate(vocab.token_bytes) if b and t not in vocab.special_ids}
     assert found == usable
+
+
+
+@settings(max_examples=200, deadline=None)
+@given(tokens=st.lists(st.lists(st.sampled_from([0, 1, 255]), max_size=5).map(bytes)
+                       | st.binary(max_size=8), min_size=1, max_size=40))
+@example(tokens=[b"a\x00", b"a", b"", b"a\x00", b"\x00"])
+def test_the_trie_is_every_prefix_in_breadth_first_byte_order(tokens):
+    """The built arrays against their definition: the nodes are the distinct non-empty prefixes of
+    the usable tokens, ordered by length then bytes (small alphabets with zero bytes: tokens that
+    differ only in trailing zeros, repeats, prefixes of each other)."""
+    vocab = Vocabulary.from_token_bytes(tokens, [], [])  # the empty ones are special
+    trie = TokenTrie(vocab)
+    usable = [t for t in tokens if t]
+    nodes = sorted({t[:d] for t in usable for d in range(1, len(t) + 1)}, key=lambda b: (len(b), b))
+    nodes.insert(0, b"")
+    number = {b: i for i, b in enumerate(nodes)}
+    assert trie.num_nodes == len(nodes)
+    assert trie.parent.tolist() == [0] + [number[b[:-1]] for b in nodes[1:]]
+    assert trie.node_byte.tolist() == [0] + [b[-1] for b in nodes[1:]]
+    assert trie.token_node.tolist() == [number[t] if t else 0 for t in tokens]
+    assert trie.level_bounds == [sum(len(b) <= d for b in nodes)
+                                 for d in range(max(map(len, nodes)) + 1)]
+    assert trie.usable_ids.tolist() == [i for i, t in enumerate(tokens) if t]
+    derived = TokenTrie.preorder.func(trie)  # the layout as a loaded trie derives it
+    for name in ("end", "depth", "byte", "token_start", "tokens", "of_node"):
+        built, expected = getattr(trie.preorder, name), getattr(derived, name)
+        assert built.dtype == expected.dtype and built.tolist() == expected.tolist(), name
 
 
 def _keys(automaton, next_of):
