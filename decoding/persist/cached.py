@@ -240,14 +240,14 @@ def stamped_key(store: Store, stamp: str, tokenizer: Any) -> str | None:
     data = flat.tobytes()
     starts = np.concatenate(([0], ends[:-1]))
     recorded = [data[starts[i]:ends[i]] for i in ids]
-    if recorded != [_token_text(t) for t in tokenizer.convert_ids_to_tokens(ids)]:
+    if recorded != _stamp_texts(tokenizer, ids):
         return None
     return str(key[0])
 
 
 def _record_stamp(store: Store, stamp: str, key: str, tokenizer: Any) -> None:
     """Record that `stamp` stands for `key`, with every token string for `stamped_key`."""
-    texts = [_token_text(t) for t in tokenizer.convert_ids_to_tokens(range(len(tokenizer)))]
+    texts = _stamp_texts(tokenizer, range(len(tokenizer)))
     store.put_arrays("vocabulary_stamp", stamp, {
         "key": np.asarray([key]),
         "tokens": np.frombuffer(b"".join(texts), dtype=np.uint8),
@@ -255,8 +255,12 @@ def _record_stamp(store: Store, stamp: str, key: str, tokenizer: Any) -> None:
     })
 
 
-def _token_text(token: Any) -> bytes:
-    return b"\0" if token is None else str(token).encode("utf-8", "surrogatepass")
+def _stamp_texts(tokenizer: Any, ids: Iterable[int]) -> list[bytes]:
+    """The strings of token `ids` as the stamp records them (b"\\0" for an id without one), read
+    from the fast tokenizer's backend (a stamped tokenizer has one) id by id: on a 262k-token
+    vocabulary 0.2 s, against 0.4 s through `convert_ids_to_tokens`."""
+    return [b"\0" if token is None else token.encode("utf-8", "surrogatepass")
+            for token in map(tokenizer.backend_tokenizer.id_to_token, ids)]
 
 
 def cached_vocabulary(tokenizer: Any, store: Store) -> Vocabulary:
