@@ -417,7 +417,8 @@ _KIND_LABELS = {
     "trie": "token tries",
     "automaton": "automata (DFA states of a pattern)",
     "entries": "token masks (one record per pattern and vocabulary)",
-    "schema2re": "schema -> regex translations",
+    "schema_language": "schema translations (outcome and warnings)",
+    "schema2re": "schema -> regex text translations (engine=\"partial\")",
 }
 """What each cache kind holds, in the order `cache info` lists them (others follow, sorted)."""
 

@@ -269,6 +269,16 @@ def test_cache_clear_removes_everything_and_says_what_is_left(capsys, tmp_path):
     assert _table(out)["total"][0] == "0" and _table(out)["total"][3:5] == ["0", "0"]
 
 
+def test_every_cache_kind_written_has_a_label_in_cache_info():
+    from decoding.hf.models import MODEL_KIND
+
+    root = Path(cli.__file__).resolve().parent
+    source = "\n".join(p.read_text() for p in (root / "persist").glob("*.py"))
+    written = set(regex.findall(r'\.(?:put_json|put_arrays|merge_arrays)\("(\w+)"', source))
+    assert {"automaton", "entries", "schema_language", "vocabulary"} <= written
+    assert written | {MODEL_KIND} <= set(cli._KIND_LABELS)
+
+
 def test_cache_info_with_the_cache_off_says_what_it_costs(capsys, monkeypatch):
     monkeypatch.setenv("TYPEDECODE_CACHE_DIR", "off")
     code, out, _ = run(capsys, "cache", "info")
