@@ -329,6 +329,15 @@ VALID = {
     "uri": ["http://example.com", "https://user:pw@host:8080/a/b?c=d&e#frag", "urn:isbn:123",
             "mailto:x@y.z", "file:///etc/hosts", "http://[::1]:80/", "a:"],
     "uri-reference": ["/a/b", "../x?y", "#frag", "", "//host/p", "http://e.com/%20"],
+    "iri": ["http://example.com/a?b#c", "urn:x"],
+    "iri-reference": ["/a/b", "#f", ""],
+    "idn-email": ["user@example.com"],
+    "idn-hostname": ["example.com", "localhost"],
+    "json-pointer": ["", "/", "/a/b", "/a~0b/c~1d", "/ /%/[]", "/0/-"],
+    "relative-json-pointer": ["0", "1#", "12/a/b", "0/"],
+    "uri-template": ["", "http://example.com/{id}", "{+path}/x{?q,lang}", "{var:30}{list*}",
+                     "/{a.b}{%41}", "a%20b"],
+    "regex": ["", "^a+$", "[a-z]{2,}", "(?:ab|c)*d?", "x|y|^z$", "[^0-9_]", "(a)(b.)?"],
 }
 INVALID = {
     "date": ["2023-02-29", "1900-02-29", "2024-13-01", "2024-04-31", "0000-01-01", "2024-1-01",
@@ -346,6 +355,14 @@ INVALID = {
     "uuid": ["123e4567e89b12d3a456426614174000", "123e4567-e89b-12d3-a456-42661417400"],
     "uri": ["//no-scheme", "http://a b", "1http://x", "", "http://x/%zz"],
     "uri-reference": ["http://a b", "a:b c", "%zz"],
+    "iri": ["//no-scheme", "http://a b"],
+    "iri-reference": ["http://a b", "%zz"],
+    "idn-email": ["no-at-sign"],
+    "idn-hostname": ["xn--X", "-a.com", "a" * 64],
+    "json-pointer": ["a", "/~", "/~2", "#/a", "a/b"],
+    "relative-json-pointer": ["", "/a", "01", "-1", "0##", "1#/a", "#"],
+    "uri-template": ["{", "}", "{}", "{a", "{a b}", "{a:0}", "{=a}", "a b", "%zz", "{a,}"],
+    "regex": ["(", ")", "[", "a**", "*a", "+", "[z-a]", "a{2,1}", "\\a", "(?<n>x)", "[]", "{"],
 }
 
 
@@ -364,11 +381,15 @@ def test_format_samples_pass_the_installed_format_checker(name):
     value_language = ecma_to_hir_regex(f"^(?:{format_regex(name)})$")
     printable = set(range(0x20, 0x7F)) - {ord('"'), ord("\\")}
     rng = random.Random(name)
+    samples = []
     for _ in range(400):
         value = _sample(value_language, rng, rng.choice([1, 3, 8]))
         assert {ord(c) for c in value} <= printable
         if name in checker.checkers:
             assert checker.conforms(value, name), (name, value)
+        samples.append(value)
+    if name == "regex" and NODE is not None:  # valid ECMA-262 too (u-mode, as JSON Schema reads it)
+        assert None not in _ecma_search([(value, [""]) for value in samples])
 
 
 def test_format_under_max_length_is_the_exact_intersection():
