@@ -16,6 +16,12 @@ the subschemas at the draft's schema positions (`$defs`, `properties`, `items`, 
 first resolved. So a malformed keyword value (`required: {"a": 1}`, `type: 5`) is a `SchemaError`
 naming the keyword and its pointer wherever it sits, never a failure inside the translator.
 
+The meta-schema check reads `format: "regex"` (a `pattern`, a `patternProperties` name) as
+ECMA-262, as JSON Schema does: a pattern is valid when Python's `re` compiles it or
+`schema2re.ecma` parses it (`\\p{Letter}`, `\\cC`, `(?<name>..)` are ECMA only); instance
+validation keeps `jsonschema`'s own format checker, and a pattern that `re` cannot compile makes
+`is_valid` answer False (the safe answer).
+
 Resolution and validation use `jsonschema` itself (with a registry that never fetches remote
 documents), so `is_valid` answers exactly what the user's validator answers. A reference the
 resolver cannot follow, whatever the reason, is a typed error.
@@ -23,6 +29,9 @@ resolver cannot follow, whatever the reason, is a typed error.
 
 from __future__ import annotations
 
+import copy
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +42,7 @@ import referencing.jsonschema
 from jsonschema.validators import validator_for
 
 from decoding.util import quiet_warnings
+from schema2re import ecma
 from schema2re.errors import SchemaError, UnsupportedSchemaError
 from schema2re.inputs import escape_token
 
@@ -210,7 +220,7 @@ class Document:
                     if not validator.is_valid(instance):
                         return False
             except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError,
-                    RecursionError, ValueError, TypeError, AttributeError, LookupError):
+                    RecursionError, ValueError, TypeError, AttributeError, LookupError, re.error):
                 return False
             except BaseException as exc:
                 # A RecursionError inside `referencing`'s Rust maps (rpds) comes out as pyo3's
@@ -242,13 +252,40 @@ def _check(cls: Any, schema: Any, pointer: str, context: str = "", via: str | No
     error names the innermost keyword at fault, or `via` (the keyword that led there)."""
     try:
         with quiet_warnings():
-            cls.check_schema(schema)
+            cls.check_schema(schema, format_checker=_meta_checker(cls))
     except jsonschema.exceptions.SchemaError as exc:
         keyword = next((str(t) for t in reversed(exc.path) if isinstance(t, str)), via)
         raise SchemaError(f"invalid schema{context}: {exc.message}", keyword,
                           pointer_join(pointer, *exc.path)) from None
     except RecursionError:
         raise SchemaError(f"the schema is nested too deeply to check{context}", pointer=pointer) from None
+
+
+@functools.cache
+def _meta_checker(cls: Any) -> jsonschema.FormatChecker:
+    """`cls`'s format checker with "regex" read as ECMA-262 (see module doc)."""
+    checker = copy.copy(cls.FORMAT_CHECKER)
+    checker.checkers = {**checker.checkers, "regex": (_is_ecma_pattern, (re.error,))}
+    return checker
+
+
+def _is_ecma_pattern(instance: object) -> bool:
+    """Whether `instance` (if a string) is a pattern Python's `re` or `schema2re.ecma` reads."""
+    if not isinstance(instance, str):
+        return True
+    try:
+        with quiet_warnings():
+            re.compile(instance)
+        return True
+    except re.error:
+        pass
+    try:
+        ecma.ecma_to_hir_regex(instance)
+    except SchemaError:
+        return False
+    except UnsupportedSchemaError:  # valid ECMA that the translator refuses later, naming it
+        pass
+    return True
 
 
 def _index(value: Any, pointer: str, out: dict[int, str]) -> None:

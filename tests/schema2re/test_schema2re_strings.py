@@ -27,6 +27,7 @@ from jsonschema import Draft202012Validator
 from decoding.automaton import syntax
 from decoding.automaton.hir import Alternation, CharSet, Concat, Repeat
 from schema2re.ecma import ecma_to_hir_regex
+from schema2re import to_expression
 from schema2re.errors import SchemaError, SchemaToRegexError, UnsupportedSchemaError
 from schema2re.formats import FORMATS, format_regex
 from schema2re.numbers import EmptyRangeError
@@ -193,6 +194,46 @@ def test_curated_patterns_are_sound_and_spelled():
     assert _check_sampled(CURATED, 60) > 1000
 
 
+# Unicode property escapes (General_Category) and control escapes: ECMA alone judges them.
+PROPERTY_PATTERNS = [r"^\p{L}+$", r"\p{Lu}\p{Nd}", r"^[\P{L}_]{2}$", r"^\p{digit}+$",
+                     r"^\p{gc=Sc}$", r"^\p{General_Category=Letter}\P{N}$", r"^[^\p{L}\d]$",
+                     r"\p{Letter}cole", r"^\cC\cz$"]
+
+
+def test_property_escapes_are_sound_under_ecma():
+    assert _check_sampled(PROPERTY_PATTERNS, 40) > 200
+
+
+@pytest.mark.parametrize("pattern,value,expected", [
+    (r"^\p{Letter}+$", "éA", True), (r"^\p{Letter}+$", "1", False),
+    (r"^\p{digit}+$", "4\u09ea", True), (r"^\p{digit}+$", "a", False),
+    (r"^\P{L}$", "1", True), (r"^\P{L}$", "é", False), (r"^\cC$", "\x03", True),
+])
+def test_property_escape_examples(pattern, value, expected):
+    assert _matches(string_regex(pattern=pattern), _dumps(value)) is expected
+    assert to_expression({"pattern": pattern}).matches(_dumps(value)) is expected
+
+
+@pytest.mark.parametrize("pattern,error", [
+    (r"\p{Script=Greek}", UnsupportedSchemaError), (r"\p{Foo}", UnsupportedSchemaError),
+    (r"\p{gc=Foo}", SchemaError), (r"\p{L", SchemaError), (r"\p", SchemaError),
+])
+def test_property_escape_errors(pattern, error):
+    with pytest.raises(error) as info:
+        ecma_to_hir_regex(pattern)
+    assert info.value.keyword == "pattern"
+
+
+def test_the_meta_schema_check_reads_patterns_as_ecma():
+    """`\\p{..}`, `\\cX`, `(?<name>..)` are valid ECMA that Python's `re` rejects; a malformed
+    pattern is still a SchemaError."""
+    assert to_expression({"patternProperties": {"^\\p{Lu}$": {"type": "integer"}},
+                          "additionalProperties": False}).matches('{"É":1}')
+    assert to_expression({"pattern": "^(?<n>a)\\cJ$"}).matches('"a\\n"')
+    with pytest.raises(SchemaError, match="is not a 'regex'"):
+        to_expression({"pattern": "(a"})
+
+
 @pytest.mark.parametrize("pattern,value,expected", [
     (r"^\d$", "٣", False),  # a digit for Python, not for ECMA
     (r"^\D$", "٣", False),  # a non-digit for ECMA, not for Python
@@ -224,7 +265,7 @@ def test_pattern_semantics_are_what_both_engines_agree_on(pattern, value, expect
 
 @pytest.mark.parametrize("pattern", [
     "a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b", r"(a)\1", r"(?<n>a)\k<n>", r"\bword\b", r"a\B",
-    r"\p{L}", r"\P{Lu}", r"\uD83D\uDE00", r"\uDC00", "a{,3}", "[]", "[^]", "(?i)abc",
+    r"\p{Script=Greek}", r"\P{Any}", r"\uD83D\uDE00", r"\uDC00", "a{,3}", "[]", "[^]", "(?i)abc",
     "(?P<n>a)", r"\a", r"\z", r"\01", "(^a)*", r"[\d-z]", "x{1001}",
 ])
 def test_unsupported_constructs_raise_with_keyword_and_pointer(pattern):
