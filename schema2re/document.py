@@ -131,6 +131,8 @@ class Document:
         # Targets seen on a reference cycle so far (see `resolve`), and whether any node's
         # `scope` can matter (only unevaluated* keywords read it).
         self.cyclic: set[int] = set()
+        # Whether a reference resolved so far could depend on the dynamic scope (see `resolve`).
+        self.scope_sensitive = False
         self.uses_scope = _has_key(root, ("unevaluatedProperties", "unevaluatedItems"))
 
     def active(self, node: Node, keyword: str) -> bool:
@@ -158,6 +160,11 @@ class Document:
     def resolve(self, node: Node, keyword: str = "$ref") -> Node:
         """The target of `node`'s `$ref`; its `refs` record the target (for recursion bounds).
 
+        The lookup is the validator's own (`referencing`): a `$dynamicRef` (or a reference to a
+        `$dynamicAnchor`) resolves in the dynamic scope the node's resolver carries, i.e. the
+        resources entered on the path from the root to the node, exactly as validation walks
+        it. Such a lookup sets `scope_sensitive`, so that translations are memoized per scope.
+
         Raises SchemaError for a missing local (`#...`) target and UnsupportedSchemaError for a
         reference to a document that is not embedded here (remote references are not fetched).
         """
@@ -179,6 +186,8 @@ class Document:
             raise SchemaError(f"reference {ref!r} does not resolve: {type(exc).__name__}: {exc}",
                               keyword, where) from None
         target = resolved.contents
+        if keyword == "$dynamicRef" or (isinstance(target, dict) and "$dynamicAnchor" in target):
+            self.scope_sensitive = True
         pointer = self._pointers.get(id(target), f"{where}->{ref}")
         if id(target) not in self._checked:
             _check(self._cls, target, pointer, f" (the target of {keyword} {ref!r} at {where!r})",
@@ -191,7 +200,7 @@ class Document:
                     node.scope + (node.pointer,))
 
     def dynamic_is_static(self, node: Node, keyword: str, target: Node) -> bool:
-        """Whether `node`'s $dynamicRef/$recursiveRef, resolved statically to `target`, is exact.
+        """Whether `node`'s $recursiveRef (or $dynamicRef), resolved statically to `target`, is exact.
 
         True when the target (inside this document) carries no matching dynamic anchor, or is
         the only schema of the document carrying one: the dynamic scope then changes nothing.
