@@ -60,4 +60,8 @@ def test_json_schema_test_suite_with_extra_properties():
 
 def test_jsonschemabench_dev_sample():
     report = coverage.evaluate(coverage.dev_cases(DATA), every=DEV_EVERY, max_match_chars=MAX_MATCH_CHARS)
-    _check(report, f"JSONSchemaBench dev set (every {DEV_EVERY}th schema)", min_compiled=0.965, min_matched=0.955)
+    valid_all = sum(valid for i, case in enumerate(coverage.dev_cases(DATA)) if i % DEV_EVERY == 0
+                    for _, valid in case.tests)
+    # Of all 2266 valid instances of the sample (94.4%); among compiled schemas 95.5% (2140 of 2241).
+    _check(report, f"JSONSchemaBench dev set (every {DEV_EVERY}th schema)", min_compiled=0.971,
+           min_matched_of_all=0.944, valid_all=valid_all)
