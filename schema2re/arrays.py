@@ -8,9 +8,10 @@ Contract of `array_rx` (the array part of one term):
 - `uniqueItems: true` is exact when at most one item is possible, or when the items form a finite
   set (`enum`, `const`, booleans...): the items then appear as an ordered subsequence of that
   set (each value at most once, in schema order). Otherwise a typed error.
-- `contains` (with `minContains`): arrays holding the required number of matching items, in a
-  canonical layout (see `_with_contains`); `maxContains`, or `contains` with `prefixItems` or
-  `uniqueItems`, is a typed error.
+- `contains` (with `minContains` and `maxContains`): arrays holding the required number of
+  matching items, in a canonical layout (see `_with_contains`); with `maxContains` the other
+  items fail `contains` (its complement, `schema2re.negate`). `contains` with `prefixItems` or
+  `uniqueItems` is a typed error.
 - Elements are separated by `,` and the whitespace policy; size is linear in the prefix length.
 """
 
@@ -148,44 +149,62 @@ def _unique(ctx: Context, lay: Layout, node: Node, lo: int, hi: int | None, tr: 
     return tr.ws.container("[", body, "]", allow_empty=empty_ok)
 
 
-def _contains(ctx: Context, term: terms.Term) -> tuple[Node, int, Node] | None:
-    """The term's one effective `contains`: (its schema node, minContains, holder), or None.
-
-    `maxContains`, or several `contains`, are refused (typed error).
+def _contains(ctx: Context, term: terms.Term) -> tuple[Node, int, int | None, Node] | None:
+    """The term's one effective `contains`: (its schema node, minContains, maxContains or None,
+    holder), or None. Several `contains` are refused (typed error).
     """
     found = []
     for value, node in terms.values(ctx, term, "contains"):
         newer = ctx.doc.draft in ("2019-09", "2020-12")
         least = node.schema.get("minContains", 1) if newer else 1
-        if newer and "maxContains" in node.schema:
-            ctx.unsupported("maxContains", pointer_join(node.pointer, "maxContains"), "maxContains is not supported")
-        if least > 0:
-            found.append((ctx.doc.child(node, value, "contains"), least, node))
+        most = node.schema.get("maxContains") if newer else None
+        if least > 0 or most is not None:
+            found.append((ctx.doc.child(node, value, "contains"), int(least),
+                          None if most is None else int(most), node))
     if len(found) > 1:
-        ctx.unsupported("contains", pointer_join(found[1][2].pointer, "contains"), "several contains on one array")
+        ctx.unsupported("contains", pointer_join(found[1][3].pointer, "contains"), "several contains on one array")
     return found[0] if found else None
 
 
-def _with_contains(ctx: Context, term: terms.Term, lay: Layout, contains: tuple[Node, int, Node],
-                   lo: int, hi: int | None, tr: "Translator") -> Rx | None:
-    """Arrays with at least k items valid under `contains` (a subset of them, see below).
+def _with_contains(ctx: Context, term: terms.Term, lay: Layout,
+                   contains: tuple[Node, int, int | None, Node], lo: int, hi: int | None,
+                   tr: "Translator") -> Rx | None:
+    """Arrays with k..m items valid under `contains` (a subset of them, see below).
 
-    Unbounded: `[I, ..., C, (I, ...,) C, ..., I]` (any items, then k matching ones with any items
-    between, then at least lo-k more). With maxItems: the k matching items first.
+    Unbounded: `[O, ..., C, (O, ...,) C, ..., O]` (other items, then c matching ones with other
+    items between, then at least lo-k more), k <= c <= m, where the other items are any items
+    without maxContains and items failing `contains` with it (`{"not": contains}`, a subset of
+    them where the complement is not expressible exactly); with k = 0 also arrays of other items
+    only. With maxItems: the k matching items first (or none when k = 0), then other items.
     """
-    node, k, holder = contains
+    node, k, most, holder = contains
     if lay.prefix or any(v is True for v, _ in terms.values(ctx, term, "uniqueItems")):
         ctx.unsupported("contains", pointer_join(holder.pointer, "contains"),
                         "contains together with prefixItems or uniqueItems is not supported")
-    item = tr.translate(lay.rest)
-    matching = tr.translate(lay.rest + (node,))
-    if matching is None or (hi is not None and hi < max(k, lo)):
+    if most is not None and most < k:
+        return None
+    other = tr.translate(lay.rest if most is None else lay.rest + (_failing(node),))
+    matching = tr.translate(lay.rest + (node,)) if most is None or most > 0 else None
+    first = max(k, 1)  # matching items in the canonical layout (when any)
+    if hi is not None and hi < max(k, lo):
         return None
     sep = tr.ws.comma()
-    if hi is None:
-        between = rep(cat(sep, item), 0, None)
-        body = cat(rep(cat(item, sep), 0, None), matching,
-                   rep(cat(between, sep, matching), k - 1, k - 1), rep(cat(sep, item), max(0, lo - k), None))
-    else:
-        body = cat(matching, rep(cat(sep, matching), k - 1, k - 1), rep(cat(sep, item), max(0, lo - k), hi - k))
-    return tr.ws.container("[", body, "]", allow_empty=False)
+    bodies = []
+    if matching is not None and (most is None or most >= first) and (hi is None or hi >= first):
+        if hi is None:
+            between = rep(cat(sep, other), 0, None)
+            extra = None if most is None else most - 1
+            bodies.append(cat(rep(cat(other, sep), 0, None), matching,
+                              rep(cat(between, sep, matching), first - 1, extra),
+                              rep(cat(sep, other), max(0, lo - first), None)))
+        else:
+            bodies.append(cat(matching, rep(cat(sep, matching), first - 1, first - 1),
+                              rep(cat(sep, other), max(0, lo - first), hi - first)))
+    if k == 0 and hi != 0:
+        bodies.append(cat(other, rep(cat(sep, other), max(0, lo - 1), None if hi is None else hi - 1)))
+    return tr.ws.container("[", alt(bodies), "]", allow_empty=k == 0 and lo == 0)
+
+
+def _failing(node: Node) -> Node:
+    """A schema node for the values `node` (a `contains` subschema) rejects."""
+    return Node({"not": node.schema}, node.resolver, f"{node.pointer} (failing)", node.refs)

@@ -18,7 +18,11 @@ naming the keyword and its pointer wherever it sits, never a failure inside the 
 
 The meta-schema check accepts most schemas through `schema2re.metacheck` (the meta-schema
 compiled once per dialect, never more lenient than `jsonschema`); any other schema is checked by
-`jsonschema`, whose first error the `SchemaError` reports.
+`jsonschema`, whose first error the `SchemaError` reports. That check reads `format: "regex"` (a `pattern`, a `patternProperties` name) as
+ECMA-262, as JSON Schema does: a pattern is valid when Python's `re` compiles it or
+`schema2re.ecma` parses it (`\\p{Letter}`, `\\cC`, `(?<name>..)` are ECMA only); instance
+validation keeps `jsonschema`'s own format checker, and a pattern that `re` cannot compile makes
+`is_valid` answer False (the safe answer).
 
 Resolution and validation use `jsonschema` itself (with a registry that never fetches remote
 documents), so `is_valid` answers exactly what the user's validator answers. A reference the
@@ -27,6 +31,9 @@ resolver cannot follow, whatever the reason, is a typed error.
 
 from __future__ import annotations
 
+import copy
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +44,7 @@ import referencing.jsonschema
 from jsonschema.validators import validator_for
 
 from decoding.util import quiet_warnings
+from schema2re import ecma
 from schema2re.errors import SchemaError, UnsupportedSchemaError
 from schema2re.inputs import escape_token
 from schema2re.metacheck import conforms
@@ -126,6 +134,8 @@ class Document:
         # Targets seen on a reference cycle so far (see `resolve`), and whether any node's
         # `scope` can matter (only unevaluated* keywords read it).
         self.cyclic: set[int] = set()
+        # Whether a reference resolved so far could depend on the dynamic scope (see `resolve`).
+        self.scope_sensitive = False
         self.uses_scope = _has_key(root, ("unevaluatedProperties", "unevaluatedItems"))
 
     def active(self, node: Node, keyword: str) -> bool:
@@ -153,6 +163,11 @@ class Document:
     def resolve(self, node: Node, keyword: str = "$ref") -> Node:
         """The target of `node`'s `$ref`; its `refs` record the target (for recursion bounds).
 
+        The lookup is the validator's own (`referencing`): a `$dynamicRef` (or a reference to a
+        `$dynamicAnchor`) resolves in the dynamic scope the node's resolver carries, i.e. the
+        resources entered on the path from the root to the node, exactly as validation walks
+        it. Such a lookup sets `scope_sensitive`, so that translations are memoized per scope.
+
         Raises SchemaError for a missing local (`#...`) target and UnsupportedSchemaError for a
         reference to a document that is not embedded here (remote references are not fetched).
         """
@@ -174,6 +189,8 @@ class Document:
             raise SchemaError(f"reference {ref!r} does not resolve: {type(exc).__name__}: {exc}",
                               keyword, where) from None
         target = resolved.contents
+        if keyword == "$dynamicRef" or (isinstance(target, dict) and "$dynamicAnchor" in target):
+            self.scope_sensitive = True
         pointer = self._pointers.get(id(target), f"{where}->{ref}")
         if id(target) not in self._checked:
             _check(self._cls, target, pointer, f" (the target of {keyword} {ref!r} at {where!r})",
@@ -186,7 +203,7 @@ class Document:
                     node.scope + (node.pointer,))
 
     def dynamic_is_static(self, node: Node, keyword: str, target: Node) -> bool:
-        """Whether `node`'s $dynamicRef/$recursiveRef, resolved statically to `target`, is exact.
+        """Whether `node`'s $recursiveRef (or $dynamicRef), resolved statically to `target`, is exact.
 
         True when the target (inside this document) carries no matching dynamic anchor, or is
         the only schema of the document carrying one: the dynamic scope then changes nothing.
@@ -215,7 +232,7 @@ class Document:
                     if not validator.is_valid(instance):
                         return False
             except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError,
-                    RecursionError, ValueError, TypeError, AttributeError, LookupError):
+                    RecursionError, ValueError, TypeError, AttributeError, LookupError, re.error):
                 return False
             except BaseException as exc:
                 # A RecursionError inside `referencing`'s Rust maps (rpds) comes out as pyo3's
@@ -248,13 +265,40 @@ def _check(cls: Any, schema: Any, pointer: str, context: str = "", via: str | No
     try:
         with quiet_warnings():
             if not conforms(cls, schema):  # the fast path; jsonschema names the error
-                cls.check_schema(schema)
+                cls.check_schema(schema, format_checker=_meta_checker(cls))
     except jsonschema.exceptions.SchemaError as exc:
         keyword = next((str(t) for t in reversed(exc.path) if isinstance(t, str)), via)
         raise SchemaError(f"invalid schema{context}: {exc.message}", keyword,
                           pointer_join(pointer, *exc.path)) from None
     except RecursionError:
         raise SchemaError(f"the schema is nested too deeply to check{context}", pointer=pointer) from None
+
+
+@functools.cache
+def _meta_checker(cls: Any) -> jsonschema.FormatChecker:
+    """`cls`'s format checker with "regex" read as ECMA-262 (see module doc)."""
+    checker = copy.copy(cls.FORMAT_CHECKER)
+    checker.checkers = {**checker.checkers, "regex": (_is_ecma_pattern, (re.error,))}
+    return checker
+
+
+def _is_ecma_pattern(instance: object) -> bool:
+    """Whether `instance` (if a string) is a pattern Python's `re` or `schema2re.ecma` reads."""
+    if not isinstance(instance, str):
+        return True
+    try:
+        with quiet_warnings():
+            re.compile(instance)
+        return True
+    except re.error:
+        pass
+    try:
+        ecma.ecma_to_hir_regex(instance)
+    except SchemaError:
+        return False
+    except UnsupportedSchemaError:  # valid ECMA that the translator refuses later, naming it
+        pass
+    return True
 
 
 def _index(value: Any, pointer: str, out: dict[int, str]) -> None:

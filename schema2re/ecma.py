@@ -16,8 +16,10 @@ its Python set (`\\d` is [0-9], `\\D` excludes every Unicode digit, `\\w` is [A-
 
 Syntax: u-mode ECMA with the lenient Annex B literals `{`, `}`, `]`: literals, `.`, classes
 with ranges and negation, `\\d \\D \\w \\W \\s \\S`, `\\t \\n \\v \\f \\r \\0 \\cX \\xHH \\uHHHH
-\\u{H...}`, identity escapes of non-alphanumerics, groups `( )`, `(?: )`, `(?<name> )`,
-alternation, quantifiers `* + ? {n} {n,} {n,m}` (lazy or not: same language).
+\\u{H...}`, `\\p{..}`/`\\P{..}` of General_Category values (the code points Python's
+`unicodedata` assigns to the category; Python's `re` has no `\\p`, so ECMA alone judges),
+identity escapes of non-alphanumerics, groups `( )`, `(?: )`, `(?<name> )`, alternation,
+quantifiers `* + ? {n} {n,} {n,m}` (lazy or not: same language).
 Lookaheads: `ecma_pattern` also reads lookaheads `(?=X)` / `(?!X)` that stand at the start of a
 pattern anchored by `^` (`^(?!@@)[\\w@]+$`, `^(?=.*\\d)(?=.*[a-z]).{8,}$`), outside any group
 and with no top-level alternation: each is returned apart, as the language of the values whose
@@ -25,15 +27,16 @@ start X matches, for the caller to intersect (or subtract). Inside a negative lo
 readings are united instead (each set is the union of its ECMA and Python sets, and a `$` also
 holds before a final newline, as in Python), so that a value excluded by either engine is
 excluded. `ecma_to_hir_regex` refuses lookaheads.
-Errors: a malformed pattern raises `SchemaError(keyword="pattern")`; other lookaround, backreferences,
-`\\b`, `\\p{..}`, surrogate escapes, repetition counts over `MAX_REPEAT`, groups nested deeper
-than `MAX_NESTING` and other divergent constructs raise `UnsupportedSchemaError(keyword="pattern")`;
-both carry the pointer.
+Errors: a malformed pattern raises `SchemaError(keyword="pattern")`; other lookaround,
+backreferences, `\\b`, `\\p{..}` of properties other than General_Category, surrogate escapes,
+repetition counts over `MAX_REPEAT`, groups nested deeper than `MAX_NESTING` and other divergent
+constructs raise `UnsupportedSchemaError(keyword="pattern")`; both carry the pointer.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -99,6 +102,54 @@ def _class_escape(letter: str) -> _Set:
 
 
 _DOT = _Set(complement(_LINE_TERMINATORS), complement(((0x0A, 0x0A),)))
+
+# General_Category values as ECMA-262 names them (short, long and other aliases), by the
+# two-letter categories each stands for. Python's `re` has no `\p`: there only ECMA judges.
+_CATEGORY_GROUPS = {
+    ("L", "Letter"): "Lu Ll Lt Lm Lo", ("LC", "Cased_Letter"): "Lu Ll Lt",
+    ("Lu", "Uppercase_Letter"): "Lu", ("Ll", "Lowercase_Letter"): "Ll",
+    ("Lt", "Titlecase_Letter"): "Lt", ("Lm", "Modifier_Letter"): "Lm", ("Lo", "Other_Letter"): "Lo",
+    ("M", "Mark", "Combining_Mark"): "Mn Mc Me", ("Mn", "Nonspacing_Mark"): "Mn",
+    ("Mc", "Spacing_Mark"): "Mc", ("Me", "Enclosing_Mark"): "Me", ("N", "Number"): "Nd Nl No",
+    ("Nd", "Decimal_Number", "digit"): "Nd", ("Nl", "Letter_Number"): "Nl",
+    ("No", "Other_Number"): "No", ("P", "Punctuation", "punct"): "Pc Pd Ps Pe Pi Pf Po",
+    ("Pc", "Connector_Punctuation"): "Pc", ("Pd", "Dash_Punctuation"): "Pd",
+    ("Ps", "Open_Punctuation"): "Ps", ("Pe", "Close_Punctuation"): "Pe",
+    ("Pi", "Initial_Punctuation"): "Pi", ("Pf", "Final_Punctuation"): "Pf",
+    ("Po", "Other_Punctuation"): "Po", ("S", "Symbol"): "Sm Sc Sk So", ("Sm", "Math_Symbol"): "Sm",
+    ("Sc", "Currency_Symbol"): "Sc", ("Sk", "Modifier_Symbol"): "Sk", ("So", "Other_Symbol"): "So",
+    ("Z", "Separator"): "Zs Zl Zp", ("Zs", "Space_Separator"): "Zs",
+    ("Zl", "Line_Separator"): "Zl", ("Zp", "Paragraph_Separator"): "Zp",
+    ("Cc", "Control", "cntrl"): "Cc", ("Cf", "Format"): "Cf", ("Co", "Private_Use"): "Co",
+}
+_CATEGORIES = {name: cats for names, cats in _CATEGORY_GROUPS.items() for name in names}
+
+
+@lru_cache(maxsize=None)
+def _category_table() -> dict[str, list[tuple[int, int]]]:
+    """The code point ranges of each two-letter category, as `unicodedata` assigns them (one
+    walk over all code points, about 0.3 s, the first time a `\\p` is read)."""
+    table: dict[str, list[tuple[int, int]]] = {}
+    for code in range(MAX_CODE_POINT + 1):
+        out = table.setdefault(unicodedata.category(chr(code)), [])
+        if out and out[-1][1] == code - 1:
+            out[-1] = (out[-1][0], code)
+        else:
+            out.append((code, code))
+    return table
+
+
+@lru_cache(maxsize=None)
+def _category_ranges(categories: str) -> Ranges:
+    """The code points `unicodedata` assigns to one of the (space-separated) categories."""
+    table = _category_table()
+    return normalize([r for category in categories.split() for r in table.get(category, ())])
+
+
+@lru_cache(maxsize=None)
+def _assigned() -> Ranges:
+    """Every code point of an assigned, non-surrogate category (what `\\P{..}` ranges over)."""
+    return _category_ranges(" ".join(sorted(set(" ".join(_CATEGORY_GROUPS.values()).split()))))
 
 
 # --- anchors (resolved after parsing) ------------------------------------------------------
@@ -359,6 +410,8 @@ class _Parser:
         ch = self.take()
         if ch in "dDwWsS":
             return self.charset(_class_escape(ch))
+        if ch in "pP":
+            return self.charset(self.property_escape(ch, start))
         if ch in "bB":
             self.unsupported("a word boundary", start)
         if ch.isdigit() and ch != "0" or ch == "k":
@@ -396,14 +449,33 @@ class _Parser:
             if SURROGATES[0] <= value <= SURROGATES[1]:
                 self.unsupported("a surrogate escape (ECMA pairs it, Python does not)", start)
             return value
-        if ch in "pP":
-            self.unsupported("a Unicode property escape", start)
         if ch.isascii() and ch.isalnum():
             self.unsupported(f"the escape '\\{ch}' (it means different things in ECMA and Python)",
                              start)
         if SURROGATES[0] <= ord(ch) <= SURROGATES[1]:
             self.unsupported("a lone surrogate", start)
         return ord(ch)  # identity escape
+
+    def property_escape(self, letter: str, start: int) -> _Set:
+        """`\\p{Name}` / `\\P{Name}` (just read: `letter`) of a General_Category value, also
+        written `General_Category=Name` or `gc=Name`; the assigned code points of the category
+        (for `\\P`: of every other category). Other properties (Script=, binary) are refused."""
+        close = self.text.find("}", self.i) if self.peek() == "{" else -1
+        if close < 0:
+            self.syntax(f"'\\{letter}' without '{{name}}'", start)
+        name = self.text[self.i + 1:close]
+        self.i = close + 1
+        key, _, value = name.rpartition("=")
+        if key not in ("", "General_Category", "gc"):
+            self.unsupported(f"the Unicode property {name!r} (only General_Category values)", start)
+        if value not in _CATEGORIES:
+            if key or not re.fullmatch(r"[A-Za-z_]+", value):
+                self.syntax(f"unknown Unicode property {name!r}", start)
+            self.unsupported(f"the Unicode property {name!r} (only General_Category values)", start)
+        ranges = _category_ranges(_CATEGORIES[value])
+        if letter == "P":
+            ranges = intersect(_assigned(), complement(ranges))
+        return _Set(ranges, ranges)
 
     def hex_digits(self, count: int, start: int) -> int:
         digits = self.text[self.i:self.i + count]
@@ -458,6 +530,8 @@ class _Parser:
         esc = self.take()
         if esc in "dDwWsS":
             return _class_escape(esc)
+        if esc in "pP":
+            return self.property_escape(esc, at)
         if esc == "b":
             return 0x08
         if esc == "-":

@@ -13,7 +13,12 @@ string content. What is left out on purpose (sound subsets):
   most 167 characters (4 labels of up to 40, or 8 of up to 20): 254 characters in all;
 - hostname: names of more than 253 characters are never produced: at most 4 labels of up to
   62 characters, or at most 16 labels of up to 14 characters (RFC 1123 labels, no final dot);
-- ipv6: zone ids; uri/uri-reference: IPvFuture literals; everything non-ASCII.
+- ipv6: zone ids; uri/uri-reference: IPvFuture literals; everything non-ASCII;
+- iri/iri-reference, idn-email, idn-hostname: their ASCII subsets (uri, uri-reference, email,
+  hostname); relative-json-pointer: index manipulation (`0+1`) and prefixes with a digit after
+  a "0" (`100`); uri-template: the reserved operators `= , ! @ |`; regex: a regular subset
+  that ECMA-262 (u-mode) and Python's `re` both compile: no backslash, groups nested at most
+  once, counts `{n}`/`{n,}` of one digit only, classes of single characters and `a-z A-Z 0-9`.
 Unknown formats raise `UnsupportedSchemaError(keyword="format")`.
 """
 
@@ -110,10 +115,34 @@ _RELATIVE_REF = (f"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}"
                  f"|{_SEGMENT_NZ_NC}(?:/{_SEGMENT})*)?{_QUERY_FRAGMENT}")
 URI_REFERENCE = f"{URI}|{_RELATIVE_REF}"
 
+# --- JSON pointers (RFC 6901; relative: draft-bhutton-relative-json-pointer-00) --------------
+JSON_POINTER = "(?:/(?:[ !#-.0-\\[\\]-}]|~[01])*)*"
+# The prefix never has a digit after a "0" ("100" is left out): jsonschema's checker refuses those.
+RELATIVE_JSON_POINTER = f"(?:0|[1-9]+0?)(?:#|{JSON_POINTER})"
+
+# --- URI templates (RFC 6570, level 4) -------------------------------------------------------
+_VARCHAR = f"(?:[A-Za-z0-9_]|{_PCT})"
+_VARSPEC = f"{_VARCHAR}(?:\\.?{_VARCHAR})*(?::[1-9]{_D}{{0,3}}|\\*)?"
+URI_TEMPLATE = (f"(?:[!#$&(-;=?-\\[\\]_a-z~]|{_PCT}"
+                f"|\\{{[+#./;?&]?{_VARSPEC}(?:,{_VARSPEC})*\\}})*")
+
+# --- regular expressions: ECMA-262 and Python `re` both compile them -------------------------
+_RX_CLASS = "\\[\\^?(?:a-z|A-Z|0-9|[A-Za-z0-9_ ])+\\]"
+_RX_ATOM = f"(?:[A-Za-z0-9 _,:;!#%&'<>=@~-]|\\.|{_RX_CLASS})"
+_RX_QUANT = f"(?:[*+?]|\\{{{_D},?\\}})"
+_RX_FLAT = f"(?:{_RX_ATOM}{_RX_QUANT}?)*"
+_RX_GROUP = f"\\((?:\\?:)?{_RX_FLAT}(?:\\|{_RX_FLAT})*\\)"
+_RX_BRANCH = f"\\^?(?:(?:{_RX_ATOM}|{_RX_GROUP}){_RX_QUANT}?)*\\$?"
+REGEX = f"{_RX_BRANCH}(?:\\|{_RX_BRANCH})*"
+
 FORMATS = {
     "date": DATE, "time": TIME, "date-time": DATE_TIME, "duration": DURATION, "email": EMAIL,
     "hostname": HOSTNAME, "ipv4": IPV4, "ipv6": IPV6, "uuid": UUID, "uri": URI,
     "uri-reference": URI_REFERENCE,
+    # The internationalized formats: their ASCII subsets (every URI is an IRI, ...).
+    "iri": URI, "iri-reference": URI_REFERENCE, "idn-email": EMAIL, "idn-hostname": HOSTNAME,
+    "json-pointer": JSON_POINTER, "relative-json-pointer": RELATIVE_JSON_POINTER,
+    "uri-template": URI_TEMPLATE, "regex": REGEX,
 }
 
 

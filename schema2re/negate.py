@@ -13,8 +13,12 @@ each keyword contributes the alternatives that violate it:
   later where the member is generated, e.g. exactly when S is an enum and the member finite);
 - `type` excluding `kind` -> the whole kind; `allOf` -> union; `anyOf` -> product; `not` ->
   the operand itself; `$ref` -> its target.
-Keywords with no such complement (`pattern`, `format`, `multipleOf`, `enum` within its own
-type, `items`, member keywords without a context, ...) make the result None.
+- `enum`/`const` within its own type: for numbers the open intervals between the values, for
+  booleans the other one (exact); for strings those of the lengths no value has, for arrays
+  and objects nothing (subsets); numbers that are not integers: nothing (a subset).
+Keywords with no such complement (`pattern`, `format`, `multipleOf`, `items`, member keywords
+without a context, ...) make the result None. Every caller uses the terms to generate values
+that `node` rejects, so a subset of the complement keeps generation sound.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> lis
         return None if ctx.is_cut(target.refs) else negate(ctx, target, kind, context)
     types = terms.term_types(ctx, (node,))
     if kind == "number" and "integer" in types and "number" not in types:
-        return None  # "numbers that are not integers" is not expressible
+        return []  # "numbers that are not integers" has no keywords: the empty subset
     if kind not in types:
         return [()]  # the node rejects every value of this kind
     out: list[terms.Term] = []
@@ -71,7 +75,7 @@ def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
     if keyword in ("enum", "const"):
         values = finite.variants(value if keyword == "enum" else [value])  # 1.0 is also 1
         probe = (Node({"type": kind}, None, "", ()),)
-        return [()] if not any(doc.is_valid(v, probe) for v in values) else None
+        return _outside(ctx, node, [v for v in values if doc.is_valid(v, probe)], kind)
     if kind in ("integer", "number"):
         return _numeric(ctx, node, keyword, value)
     if kind == "string" and keyword in ("minLength", "maxLength"):
@@ -159,6 +163,29 @@ def _bound_schema(ctx: Context, value: Any, exclusive: bool, is_lower: bool) -> 
     if not exclusive:
         return {plain: value}
     return {plain: value, strict: True} if ctx.doc.boolean_exclusive_bounds else {strict: value}
+
+
+def _outside(ctx: Context, node: Node, values: list[Any], kind: str) -> list[terms.Term]:
+    """Values of `kind` other than `values` (all of that kind): exact for numbers (the open
+    intervals between them) and booleans; for strings those of the lengths no value has (a
+    subset); for arrays and objects none (the empty subset)."""
+    if not values:
+        return [()]
+    if kind in ("integer", "number"):
+        points = sorted({v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        gaps = [(None, points[0])] + list(zip(points, points[1:])) + [(points[-1], None)]
+        return [(_synthetic(node, {**({} if a is None else _bound_schema(ctx, a, True, True)),
+                                   **({} if b is None else _bound_schema(ctx, b, True, False))},
+                            "another value"),) for a, b in gaps]
+    if kind == "string":
+        lengths = sorted({len(v) for v in values})
+        gaps = [(-1, lengths[0])] + list(zip(lengths, lengths[1:]))
+        out = [(_synthetic(node, {"minLength": a + 1, "maxLength": b - 1}, "another length"),)
+               for a, b in gaps if b - a > 1]
+        return out + [(_synthetic(node, {"minLength": lengths[-1] + 1}, "another length"),)]
+    if kind == "boolean":
+        return [(_synthetic(node, {"const": b}, "the other boolean"),) for b in (True, False) if b not in values]
+    return []
 
 
 def _count(node: Node, keyword: str, value: int, lower: str, upper: str) -> list[terms.Term]:

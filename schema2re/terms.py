@@ -106,11 +106,13 @@ def conjoin(ctx: Context, term: Term, nodes: Iterable[Node]) -> list[Term]:
 def _resolve(ctx: Context, node: Node, keyword: str, mode: str) -> Node | None:
     """The reference's target; None when it is ignored (OVER, or GEN under lenient).
 
-    A dynamic reference is followed only where it provably resolves like a plain one.
+    `$dynamicRef` resolves in the node's dynamic scope, which its resolver carries (the path
+    from the root, as the validator walks it: see `Document.resolve`); `$recursiveRef` is
+    followed only where it provably resolves like a plain reference.
     """
     try:
         target = ctx.doc.resolve(node, keyword)
-        if keyword != "$ref" and not ctx.doc.dynamic_is_static(node, keyword, target):
+        if keyword == "$recursiveRef" and not ctx.doc.dynamic_is_static(node, keyword, target):
             raise UnsupportedSchemaError(f"{keyword} depends on the dynamic scope", keyword,
                                          node.pointer + "/" + keyword)
         return target

@@ -57,6 +57,13 @@ STANDARD_FORMATS = frozenset({
     "json-pointer", "relative-json-pointer", "regex",
     "color", "host-name", "ip-address", "utc-millisec", "phone", "style",  # draft 3
 })
+def _dynamic_scope(node: Node) -> tuple[str, ...]:
+    """The base URIs of the resources entered on the way to `node` (its resolver's dynamic scope)."""
+    if node.resolver is None:
+        return ()
+    return tuple(uri for uri, _ in node.resolver.dynamic_scope())
+
+
 _TYPE_ORDER = ("null", "boolean", "number", "integer", "string", "array", "object")
 _LEAF_PARAMS = {"format": "format", "pattern": "pattern", "multipleOf": "multiple_of",
                 "maxLength": "max_length", "minLength": "min_length"}
@@ -95,10 +102,12 @@ class Translator:
         """What a translation depends on: each node's schema and pointer; of its reference path,
         only how often it holds each target found on a cycle (a target below that is not on
         one cannot repeat, so recursion bounds never read it: a `$ref` DAG is translated once
-        per definition, not once per path); its scope only where unevaluated* can read it."""
+        per definition, not once per path); its scope only where unevaluated* can read it; its
+        dynamic scope only where a reference may depend on it (`Document.scope_sensitive`)."""
         cyclic, doc = self.ctx.doc.cyclic, self.ctx.doc
         return tuple((id(n.schema), n.pointer, tuple(sorted(r for r in n.refs if r in cyclic)),
-                      n.scope if doc.uses_scope else ()) for n in nodes)
+                      n.scope if doc.uses_scope else (),
+                      _dynamic_scope(n) if doc.scope_sensitive else ()) for n in nodes)
 
     def term(self, term: terms.Term) -> Rx | None:
         """The regex of one term (see module doc)."""

@@ -28,6 +28,7 @@ from decoding.automaton import syntax
 from decoding.automaton.hir import Alternation, CharSet, Concat, Repeat
 from schema2re import to_expression
 from schema2re.ecma import ecma_to_hir_regex
+from schema2re import to_expression
 from schema2re.errors import SchemaError, SchemaToRegexError, UnsupportedSchemaError
 from schema2re.formats import FORMATS, format_regex
 from schema2re.numbers import EmptyRangeError
@@ -194,6 +195,46 @@ def test_curated_patterns_are_sound_and_spelled():
     assert _check_sampled(CURATED, 60) > 1000
 
 
+# Unicode property escapes (General_Category) and control escapes: ECMA alone judges them.
+PROPERTY_PATTERNS = [r"^\p{L}+$", r"\p{Lu}\p{Nd}", r"^[\P{L}_]{2}$", r"^\p{digit}+$",
+                     r"^\p{gc=Sc}$", r"^\p{General_Category=Letter}\P{N}$", r"^[^\p{L}\d]$",
+                     r"\p{Letter}cole", r"^\cC\cz$"]
+
+
+def test_property_escapes_are_sound_under_ecma():
+    assert _check_sampled(PROPERTY_PATTERNS, 40) > 200
+
+
+@pytest.mark.parametrize("pattern,value,expected", [
+    (r"^\p{Letter}+$", "éA", True), (r"^\p{Letter}+$", "1", False),
+    (r"^\p{digit}+$", "4\u09ea", True), (r"^\p{digit}+$", "a", False),
+    (r"^\P{L}$", "1", True), (r"^\P{L}$", "é", False), (r"^\cC$", "\x03", True),
+])
+def test_property_escape_examples(pattern, value, expected):
+    assert _matches(string_regex(pattern=pattern), _dumps(value)) is expected
+    assert to_expression({"pattern": pattern}).matches(_dumps(value)) is expected
+
+
+@pytest.mark.parametrize("pattern,error", [
+    (r"\p{Script=Greek}", UnsupportedSchemaError), (r"\p{Foo}", UnsupportedSchemaError),
+    (r"\p{gc=Foo}", SchemaError), (r"\p{L", SchemaError), (r"\p", SchemaError),
+])
+def test_property_escape_errors(pattern, error):
+    with pytest.raises(error) as info:
+        ecma_to_hir_regex(pattern)
+    assert info.value.keyword == "pattern"
+
+
+def test_the_meta_schema_check_reads_patterns_as_ecma():
+    """`\\p{..}`, `\\cX`, `(?<name>..)` are valid ECMA that Python's `re` rejects; a malformed
+    pattern is still a SchemaError."""
+    assert to_expression({"patternProperties": {"^\\p{Lu}$": {"type": "integer"}},
+                          "additionalProperties": False}).matches('{"É":1}')
+    assert to_expression({"pattern": "^(?<n>a)\\cJ$"}).matches('"a\\n"')
+    with pytest.raises(SchemaError, match="is not a 'regex'"):
+        to_expression({"pattern": "(a"})
+
+
 @pytest.mark.parametrize("pattern,value,expected", [
     (r"^\d$", "٣", False),  # a digit for Python, not for ECMA
     (r"^\D$", "٣", False),  # a non-digit for ECMA, not for Python
@@ -225,7 +266,7 @@ def test_pattern_semantics_are_what_both_engines_agree_on(pattern, value, expect
 
 @pytest.mark.parametrize("pattern", [
     "a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b", r"(a)\1", r"(?<n>a)\k<n>", r"\bword\b", r"a\B",
-    r"\p{L}", r"\P{Lu}", r"\uD83D\uDE00", r"\uDC00", "a{,3}", "[]", "[^]", "(?i)abc",
+    r"\p{Script=Greek}", r"\P{Any}", r"\uD83D\uDE00", r"\uDC00", "a{,3}", "[]", "[^]", "(?i)abc",
     "(?P<n>a)", r"\a", r"\z", r"\01", "(^a)*", r"[\d-z]", "x{1001}",
 ])
 def test_unsupported_constructs_raise_with_keyword_and_pointer(pattern):
@@ -330,6 +371,15 @@ VALID = {
     "uri": ["http://example.com", "https://user:pw@host:8080/a/b?c=d&e#frag", "urn:isbn:123",
             "mailto:x@y.z", "file:///etc/hosts", "http://[::1]:80/", "a:"],
     "uri-reference": ["/a/b", "../x?y", "#frag", "", "//host/p", "http://e.com/%20"],
+    "iri": ["http://example.com/a?b#c", "urn:x"],
+    "iri-reference": ["/a/b", "#f", ""],
+    "idn-email": ["user@example.com"],
+    "idn-hostname": ["example.com", "localhost"],
+    "json-pointer": ["", "/", "/a/b", "/a~0b/c~1d", "/ /%/[]", "/0/-"],
+    "relative-json-pointer": ["0", "1#", "12/a/b", "0/"],
+    "uri-template": ["", "http://example.com/{id}", "{+path}/x{?q,lang}", "{var:30}{list*}",
+                     "/{a.b}{%41}", "a%20b"],
+    "regex": ["", "^a+$", "[a-z]{2,}", "(?:ab|c)*d?", "x|y|^z$", "[^0-9_]", "(a)(b.)?"],
 }
 INVALID = {
     "date": ["2023-02-29", "1900-02-29", "2024-13-01", "2024-04-31", "0000-01-01", "2024-1-01",
@@ -347,6 +397,14 @@ INVALID = {
     "uuid": ["123e4567e89b12d3a456426614174000", "123e4567-e89b-12d3-a456-42661417400"],
     "uri": ["//no-scheme", "http://a b", "1http://x", "", "http://x/%zz"],
     "uri-reference": ["http://a b", "a:b c", "%zz"],
+    "iri": ["//no-scheme", "http://a b"],
+    "iri-reference": ["http://a b", "%zz"],
+    "idn-email": ["no-at-sign"],
+    "idn-hostname": ["xn--X", "-a.com", "a" * 64],
+    "json-pointer": ["a", "/~", "/~2", "#/a", "a/b"],
+    "relative-json-pointer": ["", "/a", "01", "-1", "0##", "1#/a", "#"],
+    "uri-template": ["{", "}", "{}", "{a", "{a b}", "{a:0}", "{=a}", "a b", "%zz", "{a,}"],
+    "regex": ["(", ")", "[", "a**", "*a", "+", "[z-a]", "a{2,1}", "\\a", "(?<n>x)", "[]", "{"],
 }
 
 
@@ -365,11 +423,15 @@ def test_format_samples_pass_the_installed_format_checker(name):
     value_language = ecma_to_hir_regex(f"^(?:{format_regex(name)})$")
     printable = set(range(0x20, 0x7F)) - {ord('"'), ord("\\")}
     rng = random.Random(name)
+    samples = []
     for _ in range(400):
         value = _sample(value_language, rng, rng.choice([1, 3, 8]))
         assert {ord(c) for c in value} <= printable
         if name in checker.checkers:
             assert checker.conforms(value, name), (name, value)
+        samples.append(value)
+    if name == "regex" and NODE is not None:  # valid ECMA-262 too (u-mode, as JSON Schema reads it)
+        assert None not in _ecma_search([(value, [""]) for value in samples])
 
 
 def test_format_under_max_length_is_the_exact_intersection():

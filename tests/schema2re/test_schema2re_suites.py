@@ -24,24 +24,44 @@ MAX_MATCH_CHARS = 60_000
 pytestmark = pytest.mark.skipif(not os.path.isdir(DATA), reason="shared test data not present")
 
 
-def _check(report, title: str, min_compiled: float, min_matched: float) -> None:
+def _check(report, title: str, min_compiled: float, min_matched: float | None = None,
+           min_matched_of_all: float | None = None, valid_all: int = 0) -> None:
+    """`min_matched`: share of the valid instances of compiled schemas that match;
+    `min_matched_of_all`: share of all `valid_all` valid instances (compiled schema or not)."""
     print("\n" + report.summary(title))
     assert not report.crashes, report.crashes[:5]
     assert not report.false_accepts, report.false_accepts[:10]
     assert report.compiled / report.total >= min_compiled
-    assert report.valid_matched / max(report.valid_total, 1) >= min_matched
+    if min_matched is not None:
+        assert report.valid_matched / max(report.valid_total, 1) >= min_matched
+    if min_matched_of_all is not None:
+        assert report.valid_matched / valid_all >= min_matched_of_all
 
 
+def _suite_valid_instances() -> int:
+    return sum(valid for case in coverage.suite_cases(DATA) for _, valid in case.tests)
+
+
+# The suite's instance ratchet counts all its valid instances (1228), compiled schema or not:
+# the share among compiled schemas alone falls whenever a schema whose instances are mostly
+# out of reach starts to compile (89.0% of 900 -> 85.7% of 1160 when the formats' ASCII subsets
+# and $dynamicRef came in, while the instances matched rose from 801 to 994).
 def test_json_schema_test_suite():
     report = coverage.evaluate(coverage.suite_cases(DATA))
-    _check(report, "JSON-Schema-Test-Suite draft2020-12", min_compiled=0.78, min_matched=0.885)
+    _check(report, "JSON-Schema-Test-Suite draft2020-12", min_compiled=0.90,
+           min_matched_of_all=0.809, valid_all=_suite_valid_instances())
 
 
 def test_json_schema_test_suite_with_extra_properties():
     report = coverage.evaluate(coverage.suite_cases(DATA), extra_properties=True, max_match_chars=MAX_MATCH_CHARS)
-    _check(report, "JSON-Schema-Test-Suite draft2020-12, extra_properties=True", min_compiled=0.77, min_matched=0.89)
+    _check(report, "JSON-Schema-Test-Suite draft2020-12, extra_properties=True", min_compiled=0.90,
+           min_matched_of_all=0.815, valid_all=_suite_valid_instances())
 
 
 def test_jsonschemabench_dev_sample():
     report = coverage.evaluate(coverage.dev_cases(DATA), every=DEV_EVERY, max_match_chars=MAX_MATCH_CHARS)
-    _check(report, f"JSONSchemaBench dev set (every {DEV_EVERY}th schema)", min_compiled=0.965, min_matched=0.955)
+    valid_all = sum(valid for i, case in enumerate(coverage.dev_cases(DATA)) if i % DEV_EVERY == 0
+                    for _, valid in case.tests)
+    # Of all 2266 valid instances of the sample (94.4%); among compiled schemas 95.5% (2140 of 2241).
+    _check(report, f"JSONSchemaBench dev set (every {DEV_EVERY}th schema)", min_compiled=0.971,
+           min_matched_of_all=0.944, valid_all=valid_all)
