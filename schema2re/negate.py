@@ -14,7 +14,9 @@ each keyword contributes the alternatives that violate it:
 - `type` excluding `kind` -> the whole kind; `allOf` -> union; `anyOf` -> product; `not` ->
   the operand itself; `$ref` -> its target.
 Keywords with no such complement (`pattern`, `format`, `multipleOf`, `enum` within its own
-type, `items`, member keywords without a context, ...) make the result None.
+type, `items`, member keywords without a context, ...) make the result None, except for strings
+whose set `stringsets` knows exactly: then the one term `{"not": node}` marked `SUBTRACTED`,
+which the string builder settles as a difference of expressions.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schema2re import finite, objects, terms
+from schema2re import finite, objects, stringsets, terms
 from schema2re.context import Context
 from schema2re.document import Node
 
 MAX_NEGATION_TERMS = 64
+SUBTRACTED = "x-typedecode-subtracted"
+"""Marks a synthetic `{"not": S}` whose strings the string builder subtracts (`stringsets`)."""
 
 
 def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> list[terms.Term] | None:
@@ -56,7 +60,7 @@ def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> lis
             continue
         found = _keyword(ctx, node, keyword, value, kind, context)
         if found is None:
-            return None
+            return _subtracted_strings(ctx, node, kind)
         out.extend(found)
         if len(out) > MAX_NEGATION_TERMS:
             return None
@@ -165,6 +169,14 @@ def _count(node: Node, keyword: str, value: int, lower: str, upper: str) -> list
     if keyword == lower:
         return [] if value <= 0 else [(_synthetic(node, {upper: value - 1}, f"{keyword} fails"),)]
     return [(_synthetic(node, {lower: value + 1}, f"{keyword} fails"),)]
+
+
+def _subtracted_strings(ctx: Context, node: Node, kind: str) -> list[terms.Term] | None:
+    """For strings, the one term "not `node`" marked `SUBTRACTED`, when `stringsets` knows the
+    strings of `node` exactly (the string is then built as a difference); else None."""
+    if kind != "string" or stringsets.string_set(ctx, node) is None:
+        return None
+    return [(_synthetic(node, {"not": node.schema, SUBTRACTED: True}, "strings it rejects"),)]
 
 
 def negate_any(ctx: Context, node: Node, kinds: list[str], context: terms.Term = ()) -> list[terms.Term] | None:

@@ -36,6 +36,7 @@ from schema2re import (
     numbers,
     objects,
     strings,
+    stringsets,
     terms,
 )
 from schema2re.context import Context
@@ -45,7 +46,7 @@ from schema2re.errors import (
     SchemaToRegexError,
     UnsupportedSchemaError,
 )
-from schema2re.rx import Rx, alt, cat, lit, raw
+from schema2re.rx import Rx, alt, both, cat, lit, raw
 from schema2re.sequence import separated
 from schema2re.whitespace import Whitespace
 
@@ -141,6 +142,8 @@ class Translator:
         pointers = {n.pointer for n in term}
         for keyword in ("not", "if"):
             for value, node in terms.values(ctx, term, keyword):
+                if kind == "string" and node.get(negate.SUBTRACTED):
+                    continue  # settled by `_string`
                 marker = f"{pointer_join(node.pointer, keyword)} (settled for {kind})"
                 if marker in pointers:
                     continue
@@ -258,24 +261,42 @@ class Translator:
         hi = min((v for v, _ in terms.values(ctx, term, "maxLength")), default=None)
         if hi is not None and lo > hi:
             return None
-        chosen: dict[str, Any] = {}
+        chosen: dict[str, list[Any]] = {}
         for keyword in ("pattern", "format"):
-            found = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, keyword)
-                                       if keyword == "pattern" or v in STANDARD_FORMATS))
-            if len(found) > 1:
-                ctx.unsupported(keyword, pointer, f"several different {keyword}s on one string")
-            chosen[keyword] = found[0] if found else None
+            chosen[keyword] = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, keyword)
+                                                 if keyword == "pattern" or v in STANDARD_FORMATS))
         excluded: set[str] = set()
+        subtracted: list[Node] = []
         for value, node in terms.values(ctx, term, "not"):
-            excluded |= _excluded_strings(ctx, ctx.doc.child(node, value, "not")) or set()
-        if excluded:
-            if lo or hi is not None or chosen["pattern"] or chosen["format"]:
-                ctx.unsupported("not", pointer, "a string excluded by 'not' that also has a length, "
-                                "pattern or format cannot be expressed")
-            return keys.free_key(excluded)
-        return self.leaf(strings.string_rx, {
-            "min_length": lo, "max_length": hi,
-            "pattern": chosen["pattern"], "format": chosen["format"]}, pointer)
+            operand = ctx.doc.child(node, value, "not")
+            found = _excluded_strings(ctx, operand)
+            if found is not None:
+                excluded |= found
+            elif node.get(negate.SUBTRACTED):
+                subtracted.append(operand)
+        plain = not (lo or hi is not None or chosen["pattern"] or chosen["format"])
+        if excluded and plain and not subtracted:
+            return keys.free_key(excluded)  # keeps a regex text
+        positive = self._string_leaf(lo, hi, chosen["pattern"], chosen["format"], pointer)
+        if excluded or subtracted:
+            return stringsets.subtract(ctx, positive, subtracted, excluded)
+        return positive
+
+    def _string_leaf(self, lo: int, hi: int | None, patterns: list[str], formats: list[str],
+                     pointer: str) -> Rx | None:
+        """The strings of the lengths matching every pattern and format: one `string_rx` per
+        pattern or format beyond the first, intersected (each spells a character one way, so
+        intersecting spellings intersects the values; a format is a sound subset of itself)."""
+        first = self.leaf(strings.string_rx, {
+            "min_length": lo, "max_length": hi, "pattern": patterns[0] if patterns else None,
+            "format": formats[0] if formats else None}, pointer)
+        rest = [self.leaf(strings.string_rx, {"pattern": p}, pointer) for p in patterns[1:]]
+        rest += [self.leaf(strings.string_rx, {"format": f}, pointer) for f in formats[1:]]
+        if not rest:
+            return first
+        if first is None or None in rest:
+            return None
+        return both([first, *rest])
 
     def pattern_key(self, pattern: str, pointer: str) -> Rx | None:
         """An object key (quoted string) matching the ECMA `pattern` (unanchored)."""

@@ -19,7 +19,7 @@ from benchmarks import schema_coverage as coverage
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "..", "shared", "data")
 DEV_EVERY = 4
-MAX_MATCH_CHARS = 60_000
+MAX_MATCH_CHARS = coverage.MAX_MATCH_CHARS
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(DATA), reason="shared test data not present")
 
