@@ -15,8 +15,8 @@ each keyword contributes the alternatives that violate it:
   the operand itself; `$ref` -> its target.
 Keywords with no such complement (`pattern`, `format`, `multipleOf`, `enum` within its own
 type, `items`, member keywords without a context, ...) make the result None, except for strings
-whose set `stringsets` knows exactly: then the one term `{"not": node}` marked `SUBTRACTED`,
-which the string builder settles as a difference of expressions.
+and numbers whose set `leafsets` knows exactly: then the one term `{"not": node}` marked
+`SUBTRACTED`, which the string or number builder settles as a difference of expressions.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schema2re import finite, objects, stringsets, terms
+from schema2re import finite, leafsets, objects, terms
 from schema2re.context import Context
 from schema2re.document import Node
 
 MAX_NEGATION_TERMS = 64
 SUBTRACTED = "x-typedecode-subtracted"
-"""Marks a synthetic `{"not": S}` whose strings the string builder subtracts (`stringsets`)."""
+"""Marks a synthetic `{"not": S}` whose values of the kind it names the builder subtracts (`leafsets`)."""
 
 
 def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> list[terms.Term] | None:
@@ -51,7 +51,7 @@ def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> lis
         return None if ctx.is_cut(target.refs) else negate(ctx, target, kind, context)
     types = terms.term_types(ctx, (node,))
     if kind == "number" and "integer" in types and "number" not in types:
-        return None  # "numbers that are not integers" is not expressible
+        return _subtracted(ctx, node, kind)  # "numbers that are not integers": `leafsets`
     if kind not in types:
         return [()]  # the node rejects every value of this kind
     out: list[terms.Term] = []
@@ -60,7 +60,7 @@ def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> lis
             continue
         found = _keyword(ctx, node, keyword, value, kind, context)
         if found is None:
-            return _subtracted_strings(ctx, node, kind)
+            return _subtracted(ctx, node, kind)
         out.extend(found)
         if len(out) > MAX_NEGATION_TERMS:
             return None
@@ -171,12 +171,13 @@ def _count(node: Node, keyword: str, value: int, lower: str, upper: str) -> list
     return [(_synthetic(node, {lower: value + 1}, f"{keyword} fails"),)]
 
 
-def _subtracted_strings(ctx: Context, node: Node, kind: str) -> list[terms.Term] | None:
-    """For strings, the one term "not `node`" marked `SUBTRACTED`, when `stringsets` knows the
-    strings of `node` exactly (the string is then built as a difference); else None."""
-    if kind != "string" or stringsets.string_set(ctx, node) is None:
+def _subtracted(ctx: Context, node: Node, kind: str) -> list[terms.Term] | None:
+    """The one term "not `node`" marked `SUBTRACTED` with `kind`, when `leafsets` knows the
+    values of `kind` that `node` accepts exactly (the value is then built as a difference);
+    else None."""
+    if leafsets.leaf_set(ctx, node, kind) is None:
         return None
-    return [(_synthetic(node, {"not": node.schema, SUBTRACTED: True}, "strings it rejects"),)]
+    return [(_synthetic(node, {"not": node.schema, SUBTRACTED: kind}, f"{kind}s it rejects"),)]
 
 
 def negate_any(ctx: Context, node: Node, kinds: list[str], context: terms.Term = ()) -> list[terms.Term] | None:

@@ -32,11 +32,11 @@ from schema2re import (
     disjoint,
     finite,
     keys,
+    leafsets,
     negate,
     numbers,
     objects,
     strings,
-    stringsets,
     terms,
 )
 from schema2re.context import Context
@@ -142,8 +142,8 @@ class Translator:
         pointers = {n.pointer for n in term}
         for keyword in ("not", "if"):
             for value, node in terms.values(ctx, term, keyword):
-                if kind == "string" and node.get(negate.SUBTRACTED):
-                    continue  # settled by `_string`
+                if node.get(negate.SUBTRACTED) == kind:
+                    continue  # settled by `_string` or `_number`
                 marker = f"{pointer_join(node.pointer, keyword)} (settled for {kind})"
                 if marker in pointers:
                     continue
@@ -240,9 +240,12 @@ class Translator:
         multiple = _merge_multiples(ctx, multiples, pointer)
         fn = numbers.number_regex if kind == "number" else numbers.integer_regex
         try:
-            return self._number_leaf(fn, lower, upper, multiple, pointer)
+            positive = self._number_leaf(fn, lower, upper, multiple, pointer)
         except numbers.EmptyRangeError:
             return None  # no number satisfies the bounds: this type contributes nothing
+        subtracted = [ctx.doc.child(node, value, "not") for value, node in terms.values(ctx, term, "not")
+                      if node.get(negate.SUBTRACTED) == kind]
+        return leafsets.subtract(ctx, positive, subtracted, kind) if subtracted else positive
 
     def _number_leaf(self, fn: Callable[..., str], lower: tuple[Any, bool] | None,
                      upper: tuple[Any, bool] | None, multiple: Any, pointer: str) -> Rx | None:
@@ -272,14 +275,14 @@ class Translator:
             found = _excluded_strings(ctx, operand)
             if found is not None:
                 excluded |= found
-            elif node.get(negate.SUBTRACTED):
+            elif node.get(negate.SUBTRACTED) == "string":
                 subtracted.append(operand)
         plain = not (lo or hi is not None or chosen["pattern"] or chosen["format"])
         if excluded and plain and not subtracted:
             return keys.free_key(excluded)  # keeps a regex text
         positive = self._string_leaf(lo, hi, chosen["pattern"], chosen["format"], pointer)
         if excluded or subtracted:
-            return stringsets.subtract(ctx, positive, subtracted, excluded)
+            return leafsets.subtract(ctx, positive, subtracted, "string", excluded)
         return positive
 
     def _string_leaf(self, lo: int, hi: int | None, patterns: list[str], formats: list[str],

@@ -1,5 +1,6 @@
-"""Strings subtracted as expressions (`schema2re.stringsets`): `not` and overlapping `oneOf`
-branches over pattern/length/enum string schemas, and several patterns on one string.
+"""Strings and numbers subtracted as expressions (`schema2re.leafsets`): `not` and overlapping
+`oneOf` branches over pattern/length/enum string schemas and multipleOf/bounds/integer number
+schemas, and several patterns on one string.
 
 Each case is checked against `jsonschema` on every listed value: a match of an invalid value
 is a false accept (a failure); the valid values listed are ones the expression must keep.
@@ -29,8 +30,15 @@ CASES = [
     ({"type": "string", "not": {"pattern": "^a.c$"}}, ["abc", "a\rc", "abc\n", "abd"]),
     ({"type": "string", "pattern": "^[a-z]+$", "allOf": [{"pattern": "b"}, {"pattern": "c$"}]},
      ["abc", "bc", "ab", "ac", "cb"]),
+    ({"type": "integer", "not": {"multipleOf": 5}}, [0, 5, -10, 3, 11, -7, 123456789012345678901]),
+    ({"type": "number", "not": {"type": "integer"}}, [1, 0, 2.5, -0.125, 1e-7, 1.0000000000000002]),
+    ({"type": "number", "not": {"multipleOf": 3, "minimum": 0}}, [3, 9, 4, -3, 2.5, -6]),
+    ({"type": "integer", "not": {"anyOf": [{"multipleOf": 2}, {"multipleOf": 3}]}}, [2, 3, 6, 5, 7, 25]),
+    ({"oneOf": [{"type": "integer", "multipleOf": 2}, {"type": "integer", "minimum": 10}]},
+     [12, 4, 11, 3, 14]),
 ]
-KEPT = {"bcd", "", "\u00e9a", "abc", "zz", "xabc", "1234", "ab", "x-id-", "abd", "bc"}
+KEPT = {"bcd", "", "\u00e9a", "abc", "zz", "xabc", "1234", "ab", "x-id-", "abd", "bc",
+        3, 11, -7, 2.5, -0.125, 4, 5, 7, 25, 11}
 
 
 @pytest.mark.parametrize("schema,values", CASES, ids=[json.dumps(c[0])[:50] for c in CASES])
@@ -52,7 +60,10 @@ def test_other_spellings_of_a_subtracted_value_are_not_accepted():
     assert expression.matches('"ba"')
 
 
-def test_format_is_not_subtracted():
-    """A format's translation is a subset of the format, so its complement would over-accept."""
+@pytest.mark.parametrize("schema", [{"type": "string", "not": {"format": "email"}},
+                                    {"type": "number", "not": {"multipleOf": 0.5}}])
+def test_subsets_are_not_subtracted(schema):
+    """A format's translation is a subset of the format, and a float multipleOf is read by
+    float division: their complements would over-accept, so they stay refused."""
     with pytest.raises(SchemaToRegexError):
-        to_expression({"type": "string", "not": {"format": "email"}})
+        to_expression(schema)
