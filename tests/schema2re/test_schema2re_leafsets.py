@@ -34,6 +34,7 @@ CASES = [
     ({"type": "number", "not": {"type": "integer"}}, [1, 0, 2.5, -0.125, 1e-7, 1.0000000000000002]),
     ({"type": "number", "not": {"multipleOf": 3, "minimum": 0}}, [3, 9, 4, -3, 2.5, -6]),
     ({"type": "integer", "not": {"anyOf": [{"multipleOf": 2}, {"multipleOf": 3}]}}, [2, 3, 6, 5, 7, 25]),
+    ({"type": "integer", "not": {"type": "number", "minimum": 5, "multipleOf": 2}}, [10, 3, 4, 7]),
     ({"oneOf": [{"type": "integer", "multipleOf": 2}, {"type": "integer", "minimum": 10}]},
      [12, 4, 11, 3, 14]),
 ]
