@@ -35,6 +35,10 @@ from schema2re import SchemaToRegexError, to_expression  # noqa: E402
 
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 MATCH_TIMEOUT_S = 0.5
+MAX_MATCH_CHARS = 60_000
+"""Longest regex text also checked with `regex.fullmatch`: the `regex` module's compile of
+megabyte texts costs seconds and hundreds of MB (Github_easy---o24467: 68 s, +530 MB), which
+made the full dev run grow past the machine's memory; `matches` checks every instance anyway."""
 
 
 @dataclass
@@ -188,9 +192,11 @@ def main() -> None:
                         help="to_expression(extra_properties=True): undeclared members where additionalProperties is absent")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--every", type=int, default=1, help="only every N-th schema")
+    parser.add_argument("--max-match-chars", type=int, default=MAX_MATCH_CHARS,
+                        help="longest regex text also checked with regex.fullmatch")
     args = parser.parse_args()
     options = {"lenient": args.lenient, "extra_properties": args.extra_properties, "limit": args.limit,
-               "every": args.every}
+               "every": args.every, "max_match_chars": args.max_match_chars}
     if args.only in (None, "suite"):
         print(evaluate(suite_cases(args.data), **options).summary("JSON-Schema-Test-Suite draft2020-12"))
     if args.only in (None, "dev"):

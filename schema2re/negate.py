@@ -15,10 +15,13 @@ each keyword contributes the alternatives that violate it:
   the operand itself; `$ref` -> its target.
 - `enum`/`const` within its own type: for numbers the open intervals between the values, for
   booleans the other one (exact); for strings those of the lengths no value has, for arrays
-  and objects nothing (subsets); numbers that are not integers: nothing (a subset).
+  and objects nothing (subsets).
 Keywords with no such complement (`pattern`, `format`, `multipleOf`, `items`, member keywords
-without a context, ...) make the result None. Every caller uses the terms to generate values
-that `node` rejects, so a subset of the complement keeps generation sound.
+without a context, ...) make the result None, except for strings and numbers whose set
+`leafsets` knows exactly: then the one term `{"not": node}` marked `SUBTRACTED`, which the
+string or number builder settles as a difference of expressions (so too "numbers that are not
+integers", else nothing: a subset). Every caller uses the terms to generate values that `node`
+rejects, so a subset of the complement keeps generation sound.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schema2re import finite, objects, terms
+from schema2re import finite, leafsets, objects, terms
 from schema2re.context import Context
 from schema2re.document import Node
 
 MAX_NEGATION_TERMS = 64
+SUBTRACTED = "x-typedecode-subtracted"
+"""Marks a synthetic `{"not": S}` whose values of the kind it names the builder subtracts (`leafsets`)."""
 
 
 def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> list[terms.Term] | None:
@@ -51,7 +56,8 @@ def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> lis
         return None if ctx.is_cut(target.refs) else negate(ctx, target, kind, context)
     types = terms.term_types(ctx, (node,))
     if kind == "number" and "integer" in types and "number" not in types:
-        return []  # "numbers that are not integers" has no keywords: the empty subset
+        # "numbers that are not integers": by `leafsets` where it knows them, else the empty subset
+        return _subtracted(ctx, node, kind) or []
     if kind not in types:
         return [()]  # the node rejects every value of this kind
     out: list[terms.Term] = []
@@ -60,7 +66,7 @@ def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> lis
             continue
         found = _keyword(ctx, node, keyword, value, kind, context)
         if found is None:
-            return None
+            return _subtracted(ctx, node, kind)
         out.extend(found)
         if len(out) > MAX_NEGATION_TERMS:
             return None
@@ -192,6 +198,15 @@ def _count(node: Node, keyword: str, value: int, lower: str, upper: str) -> list
     if keyword == lower:
         return [] if value <= 0 else [(_synthetic(node, {upper: value - 1}, f"{keyword} fails"),)]
     return [(_synthetic(node, {lower: value + 1}, f"{keyword} fails"),)]
+
+
+def _subtracted(ctx: Context, node: Node, kind: str) -> list[terms.Term] | None:
+    """The one term "not `node`" marked `SUBTRACTED` with `kind`, when `leafsets` knows the
+    values of `kind` that `node` accepts exactly (the value is then built as a difference);
+    else None."""
+    if leafsets.leaf_set(ctx, node, kind) is None:
+        return None
+    return [(_synthetic(node, {"not": node.schema, SUBTRACTED: kind}, f"{kind}s it rejects"),)]
 
 
 def negate_any(ctx: Context, node: Node, kinds: list[str], context: terms.Term = ()) -> list[terms.Term] | None:

@@ -32,6 +32,7 @@ from schema2re import (
     disjoint,
     finite,
     keys,
+    leafsets,
     negate,
     numbers,
     objects,
@@ -45,7 +46,7 @@ from schema2re.errors import (
     SchemaToRegexError,
     UnsupportedSchemaError,
 )
-from schema2re.rx import Rx, alt, cat, lit, raw
+from schema2re.rx import Rx, alt, both, cat, lit, raw
 from schema2re.sequence import separated
 from schema2re.whitespace import Whitespace
 
@@ -150,6 +151,8 @@ class Translator:
         pointers = {n.pointer for n in term}
         for keyword in ("not", "if"):
             for value, node in terms.values(ctx, term, keyword):
+                if node.get(negate.SUBTRACTED) == kind:
+                    continue  # settled by `_string` or `_number`
                 marker = f"{pointer_join(node.pointer, keyword)} (settled for {kind})"
                 if marker in pointers:
                     continue
@@ -246,9 +249,12 @@ class Translator:
         multiple = _merge_multiples(ctx, multiples, pointer)
         fn = numbers.number_regex if kind == "number" else numbers.integer_regex
         try:
-            return self._number_leaf(fn, lower, upper, multiple, pointer)
+            positive = self._number_leaf(fn, lower, upper, multiple, pointer)
         except numbers.EmptyRangeError:
             return None  # no number satisfies the bounds: this type contributes nothing
+        subtracted = [ctx.doc.child(node, value, "not") for value, node in terms.values(ctx, term, "not")
+                      if node.get(negate.SUBTRACTED) == kind]
+        return leafsets.subtract(ctx, positive, subtracted, kind) if subtracted else positive
 
     def _number_leaf(self, fn: Callable[..., str], lower: tuple[Any, bool] | None,
                      upper: tuple[Any, bool] | None, multiple: Any, pointer: str) -> Rx | None:
@@ -267,24 +273,42 @@ class Translator:
         hi = min((v for v, _ in terms.values(ctx, term, "maxLength")), default=None)
         if hi is not None and lo > hi:
             return None
-        chosen: dict[str, Any] = {}
+        chosen: dict[str, list[Any]] = {}
         for keyword in ("pattern", "format"):
-            found = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, keyword)
-                                       if keyword == "pattern" or v in STANDARD_FORMATS))
-            if len(found) > 1:
-                ctx.unsupported(keyword, pointer, f"several different {keyword}s on one string")
-            chosen[keyword] = found[0] if found else None
+            chosen[keyword] = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, keyword)
+                                                 if keyword == "pattern" or v in STANDARD_FORMATS))
         excluded: set[str] = set()
+        subtracted: list[Node] = []
         for value, node in terms.values(ctx, term, "not"):
-            excluded |= _excluded_strings(ctx, ctx.doc.child(node, value, "not")) or set()
-        if excluded:
-            if lo or hi is not None or chosen["pattern"] or chosen["format"]:
-                ctx.unsupported("not", pointer, "a string excluded by 'not' that also has a length, "
-                                "pattern or format cannot be expressed")
-            return keys.free_key(excluded)
-        return self.leaf(strings.string_rx, {
-            "min_length": lo, "max_length": hi,
-            "pattern": chosen["pattern"], "format": chosen["format"]}, pointer)
+            operand = ctx.doc.child(node, value, "not")
+            found = _excluded_strings(ctx, operand)
+            if found is not None:
+                excluded |= found
+            elif node.get(negate.SUBTRACTED) == "string":
+                subtracted.append(operand)
+        plain = not (lo or hi is not None or chosen["pattern"] or chosen["format"])
+        if excluded and plain and not subtracted:
+            return keys.free_key(excluded)  # keeps a regex text
+        positive = self._string_leaf(lo, hi, chosen["pattern"], chosen["format"], pointer)
+        if excluded or subtracted:
+            return leafsets.subtract(ctx, positive, subtracted, "string", excluded)
+        return positive
+
+    def _string_leaf(self, lo: int, hi: int | None, patterns: list[str], formats: list[str],
+                     pointer: str) -> Rx | None:
+        """The strings of the lengths matching every pattern and format: one `string_rx` per
+        pattern or format beyond the first, intersected (each spells a character one way, so
+        intersecting spellings intersects the values; a format is a sound subset of itself)."""
+        first = self.leaf(strings.string_rx, {
+            "min_length": lo, "max_length": hi, "pattern": patterns[0] if patterns else None,
+            "format": formats[0] if formats else None}, pointer)
+        rest = [self.leaf(strings.string_rx, {"pattern": p}, pointer) for p in patterns[1:]]
+        rest += [self.leaf(strings.string_rx, {"format": f}, pointer) for f in formats[1:]]
+        if not rest:
+            return first
+        if first is None or None in rest:
+            return None
+        return both([first, *rest])
 
     def pattern_key(self, pattern: str, pointer: str) -> Rx | None:
         """An object key (quoted string) matching the ECMA `pattern` (unanchored)."""

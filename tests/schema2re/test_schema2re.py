@@ -175,10 +175,10 @@ def test_bad_options():
 @pytest.mark.parametrize("schema, keyword, pointer", [
     ({"type": "array", "prefixItems": [{"type": "integer"}], "contains": {"type": "string"}}, "contains", "/contains"),
     ({"type": "array", "items": {"type": "object"}, "uniqueItems": True}, "uniqueItems", "/uniqueItems"),
-    ({"properties": {"a": {"type": "string", "not": {"pattern": "x"}}}}, "not", "/properties/a/not"),
+    ({"properties": {"a": {"type": "string", "not": {"format": "email"}}}}, "not", "/properties/a/not"),
     ({"$ref": "https://example.com/other.json"}, "$ref", "/$ref"),
     ({"type": "string", "format": "color"}, "format", ""),
-    ({"oneOf": [{"type": "string", "pattern": "a"}, {"type": "string", "pattern": "b"}]}, "oneOf", "/oneOf"),
+    ({"oneOf": [{"type": "string", "format": "email"}, {"type": "string", "pattern": "b"}]}, "oneOf", "/oneOf"),
     ({"$schema": "http://json-schema.org/draft-03/schema#"}, "$schema", ""),
 ])
 def test_unsupported_names_keyword_and_pointer(schema, keyword, pointer):

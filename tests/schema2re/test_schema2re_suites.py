@@ -19,7 +19,7 @@ from benchmarks import schema_coverage as coverage
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "..", "shared", "data")
 DEV_EVERY = 4
-MAX_MATCH_CHARS = 60_000
+MAX_MATCH_CHARS = coverage.MAX_MATCH_CHARS
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(DATA), reason="shared test data not present")
 
@@ -63,5 +63,5 @@ def test_jsonschemabench_dev_sample():
     valid_all = sum(valid for i, case in enumerate(coverage.dev_cases(DATA)) if i % DEV_EVERY == 0
                     for _, valid in case.tests)
     # Of all 2266 valid instances of the sample (94.4%); among compiled schemas 95.5% (2140 of 2241).
-    _check(report, f"JSONSchemaBench dev set (every {DEV_EVERY}th schema)", min_compiled=0.971,
+    _check(report, f"JSONSchemaBench dev set (every {DEV_EVERY}th schema)", min_compiled=0.973,
            min_matched_of_all=0.944, valid_all=valid_all)
