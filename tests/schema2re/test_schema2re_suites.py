@@ -62,6 +62,7 @@ def test_jsonschemabench_dev_sample():
     report = coverage.evaluate(coverage.dev_cases(DATA), every=DEV_EVERY, max_match_chars=MAX_MATCH_CHARS)
     valid_all = sum(valid for i, case in enumerate(coverage.dev_cases(DATA)) if i % DEV_EVERY == 0
                     for _, valid in case.tests)
-    # Of all 2266 valid instances of the sample (94.4%); among compiled schemas 95.5% (2140 of 2241).
-    _check(report, f"JSONSchemaBench dev set (every {DEV_EVERY}th schema)", min_compiled=0.973,
-           min_matched_of_all=0.944, valid_all=valid_all)
+    # 1908 of 1955 compiled (97.6%); 2146 of all 2266 valid instances of the sample matched
+    # (94.7%; among compiled schemas 95.4%, 2146 of 2249), 0 of 3243 invalid ones.
+    _check(report, f"JSONSchemaBench dev set (every {DEV_EVERY}th schema)", min_compiled=0.975,
+           min_matched_of_all=0.946, valid_all=valid_all)
