@@ -28,7 +28,6 @@ from decoding.automaton import syntax
 from decoding.automaton.hir import Alternation, CharSet, Concat, Repeat
 from schema2re import to_expression
 from schema2re.ecma import ecma_to_hir_regex
-from schema2re import to_expression
 from schema2re.errors import SchemaError, SchemaToRegexError, UnsupportedSchemaError
 from schema2re.formats import FORMATS, format_regex
 from schema2re.numbers import EmptyRangeError
