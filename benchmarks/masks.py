@@ -9,8 +9,9 @@ Options (see --help): `--schemas N --seed S --time-limit SEC --budget SEC --engi
 
 Work: an embedded model's tokenizer (default SmolLM2's); a deterministic sample of the
 JSONSchemaBench dev set (`cases`) plus the RELLM action regex, or with `--sample hard` the harder
-sample (`hard_cases`: synthetic stress schemas plus N dev schemas the regex-text design refused); each instance serialized compactly and tokenized once, here, so every engine
-walks the same token ids. Each engine runs in its own worker process (`supervisor`), one at a time,
+sample (`hard_cases`: synthetic stress schemas plus N dev schemas the regex-text design
+refused); each instance serialized compactly and tokenized once, here, so every engine walks the
+same token ids. Each engine runs in its own worker process (`supervisor`), one at a time,
 one thread, with a time limit per case and an equal share of what is left of `--budget`;
 typedecode runs twice, cold (empty cache folder, fresh process) and warm (a second process on the
 same cache folder). Writes `masks.md`, `masks.png` and `masks.json` under `--out` (default
@@ -136,9 +137,10 @@ def _write(runs: list[EngineRun], tasks: list[dict], args: argparse.Namespace, o
         "same cache folder.",
         "- Masks are each engine's own form: a packed int32 bitmask (llguidance, xgrammar, "
         "outlines-core, and typedecode through `fill_bitmasks` unless `--typedecode-mask bool` "
-        f"asks for its `torch.BoolTensor`; this run: {args.typedecode_mask}), a token list (lm-format-enforcer, which "
-        "parses a committed token inside its next mask call). Engine settings are in "
-        "`benchmarks/engines/`: library defaults, xgrammar with `strict_mode=False`.", "",
+        f"asks for its `torch.BoolTensor`; this run: {args.typedecode_mask}), a token list "
+        "(lm-format-enforcer, which parses a committed token inside its next mask call). Engine "
+        "settings are in `benchmarks/engines/`: library defaults, xgrammar with "
+        "`strict_mode=False`.", "",
         "## Failures", "", report.failures(runs), "",
     ])
     (out / "masks.md").write_text(text, encoding="utf-8")

@@ -58,6 +58,8 @@ STANDARD_FORMATS = frozenset({
     "json-pointer", "relative-json-pointer", "regex",
     "color", "host-name", "ip-address", "utc-millisec", "phone", "style",  # draft 3
 })
+
+
 def _dynamic_scope(node: Node) -> tuple[str, ...]:
     """The base URIs of the resources entered on the way to `node` (its resolver's dynamic scope)."""
     if node.resolver is None:

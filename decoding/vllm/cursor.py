@@ -31,6 +31,9 @@ import numpy as np
 
 from decoding.errors import TokenRejected, UsageError
 from decoding.guides.bitmask import fill_bitmasks
+from decoding.tokens import bits as packed
+
+_NO_BITS = np.zeros(0, dtype=np.uint8)
 
 
 class GuideCursor:
@@ -139,8 +142,5 @@ def fill_rows(cursors: Sequence[GuideCursor], out: np.ndarray) -> None:
     ids where it is `lost`)."""
     fill_bitmasks([(c.guide, c.state) for c in cursors], out, [c._ends for c in cursors])
     for i, cursor in enumerate(cursors):
-        if cursor.lost:
-            out[i] = 0
-            flags = np.zeros(out.shape[1] * 32, dtype=bool)
-            flags[cursor._ends] = True
-            out[i] = np.packbits(flags, bitorder="little").view(np.int32)
+        if cursor.lost:  # no token bits, the stop ids set: the row fill of `fill_bitmasks`
+            packed.fill_rows([_NO_BITS], [cursor._ends], out[i:i + 1])

@@ -9,7 +9,8 @@ Bad arguments fail the request at submission (`validate_params`: `VLLMValidation
 
 Per batch step, `apply` advances each constrained row's `GuideCursor` through the tokens its
 request produced since the last step (`OutputFollower`: a token no mask allowed, put there by
-another processor, ends the request with an error logged, instead of masking from a stale state), fills one int32 bitmask for all those rows with a single
+another processor, ends the request with an error logged, instead of masking from a stale
+state), fills one int32 bitmask for all those rows with a single
 `decoding.guides.bitmask.fill_bitmasks` call, unpacks it once, and sets the forbidden logits of
 those rows to -inf (other rows are untouched). EOS (and the request's stop ids) are allowed only
 in accepting states, so an unfinished text never stops on EOS (`max_tokens` may still cut it).
