@@ -11,10 +11,10 @@ Errors, all `PatternError`s carrying the position (never another exception type,
 - `UnsupportedPattern`: valid syntax with no finite automaton, or outside this engine: lookaround,
   backreferences, atomic groups, possessive quantifiers, conditionals, word boundaries, `\\G \\K
   \\X \\R`, fuzzy constraints, named lists, recursion and group calls, branch reset, verbs, the
-  VERSION1 / REVERSE / LOCALE flags, full case folding (`fi`), ASCII mixed with Unicode, and
-  the corners where regex's own reading depends on its optimiser: a case-insensitive
-  case-dependent class in an alternation, and a case-dependent class read case-sensitively in
-  a pattern with an alternation and a case-insensitive group.
+  VERSION1 / REVERSE / LOCALE flags, full case folding (`fi`), ASCII mixed with Unicode, a
+  case-dependent property under flags `a` and `i` together, and the corners where regex's own reading depends on its optimiser: a case-insensitive
+  case-dependent class in an alternation, and a case-dependent class or a negated set read
+  case-sensitively in a pattern with an alternation and a case-insensitive group.
 - `PatternTooComplex`: groups nested deeper than `MAX_NESTING`, a repeat count over
   `MAX_REPEAT`, or text longer than `decoding.limits` `pattern_chars` (checked before parsing).
 
@@ -37,6 +37,11 @@ from decoding.automaton import charclass
 from decoding.automaton.charclass import Ranges
 from decoding.automaton.hir import Alternation, CharSet, Empty, Node, Repeat, concat
 from decoding.errors import PatternSyntaxError, PatternTooComplex, UnsupportedPattern
+
+_PROPERTY = re.compile(r"\\[pP]|\[:")
+"""Items that may hold a Unicode property or a POSIX class (checked under flags a and i)."""
+_FOLD_PROBES = "aAzZ\u00e9\u00c9\u017fKk\u212a"
+"""Characters on which regex's two readings of a case-dependent property differ."""
 
 MAX_NESTING = 200
 """Deepest group nesting accepted (`regex.compile` itself fails a little past 250)."""
@@ -284,15 +289,18 @@ class _Parser:
     def check_case_scopes(self) -> None:
         """Some regex releases (2026.5.9; not 2026.12.2) read a case-dependent class
         (`[^\\p{Lu}]`, `\\P{Lu}`) case-insensitively when a case-insensitive group sits in
-        another branch of an alternation (`[^\\p{Lu}]a|(?i:b)` then rejects "ſa"). Releases
-        disagree, so such patterns are refused on every release, more broadly: a case-dependent
-        class read case-sensitively, any case-insensitive item and any alternation in one
+        another branch of an alternation (`[^\\p{Lu}]a|(?i:b)` then rejects "ſa"); 2026.5.9
+        does the same to negated sets of several members (`[^A-Z0-9]x|(?i:b)` rejects "ax",
+        `[^ak-s]x|(?i:b)` rejects "Kx"). Such readings depend on the release and the optimiser,
+        so these patterns are refused, more broadly: a class or negated set that case folding
+        changes, read case-sensitively, any case-insensitive item and any alternation in one
         pattern."""
         if self.folded_pos is None or not self.alternation:
             return
         for item, ranges, pos in self.case_sensitive_classes:
             if ranges != self.class_set(item, pos, fold=True):
-                raise self.unsupported("a case-dependent class (like \\p{Lu}) with a "
+                raise self.unsupported("a case-dependent class or negated set (like \\p{Lu} "
+                                       "or [^A-Z0-9]) read case-sensitively, with a "
                                        "case-insensitive group and an alternation", pos)
 
     def push(self, node: Node, consuming: bool, anchor: int | None = None) -> None:
@@ -339,9 +347,24 @@ class _Parser:
         self.note_encoding(pos)
         flags = ("i" if fold else "") + ("a" if self.ascii else "")
         try:
-            return charclass.regex_class(item, flags)
+            ranges = charclass.regex_class(item, flags)
         except regex.error as exc:
             raise self.syntax_error(exc.msg, pos) from None
+        if flags == "ia" and _PROPERTY.search(item):
+            self.check_ascii_fold(item, ranges, pos)
+        return ranges
+
+    def check_ascii_fold(self, item: str, ranges: Ranges, pos: int) -> None:
+        """regex (2026.5.9) reads some properties under flags a and i one way when it searches
+        and another when it matches at a position: `(?ai)\\p{Ll}` fullmatches "A" and "é",
+        while a search finds only a-z. The engine cannot say which reading a pattern gets, so
+        a class whose readings differ on a few probe characters is refused."""
+        compiled = regex.compile(f"(?ai)(?:{item})", regex.VERSION0)
+        for ch in _FOLD_PROBES:
+            inside = any(lo <= ord(ch) <= hi for lo, hi in ranges)
+            if inside != (compiled.fullmatch(ch) is not None):
+                raise self.unsupported("a case-dependent property (like \\p{Ll}) under flags "
+                                       "a and i together", pos)
 
     # ----------------------------------------------------------------------- groups and flags
 
@@ -857,8 +880,8 @@ class _Parser:
         ranges, has_classes, merge_sensitive = cached
         if has_classes:
             self.note_encoding(pos)
-            if not mode:
-                self.note_case_sensitive_class(self.text[pos: reader.pos], ranges, pos)
+        if not mode and (has_classes or self.text.startswith("[^", pos)):
+            self.note_case_sensitive_class(self.text[pos: reader.pos], ranges, pos)
         if merge_sensitive:
             self.note_merge_sensitive(pos)
         return ranges

@@ -210,7 +210,8 @@ _settings = settings(max_examples=300, deadline=None,
 
 # What the parser refuses although regex compiles it (the reasons' words), each documented.
 _DOCUMENTED_CORNERS = ("in an alternation", "classes cover every character",
-                       "with a case-insensitive group and an alternation")
+                       "with a case-insensitive group and an alternation",
+                       "under flags a and i together")
 
 
 @_settings
@@ -634,8 +635,35 @@ def test_case_dependent_class_beside_a_case_insensitive_branch_is_refused():
     with pytest.raises(UnsupportedPattern, match="case-insensitive group") as info:
         parse(pattern)
     assert pattern[info.value.pos] == "["
-    # Without an alternation, or without a case-dependent class, nothing changes.
-    for kept, text in [(r"[^\p{Lu}]a(?i:b)", "ſaB"), (r"[^A-Z]x|(?i:b)", "ſx")]:
+    # Without an alternation, or without a case-dependent class or negated set, nothing changes.
+    for kept, text in [(r"[^\p{Lu}]a(?i:b)", "ſaB"), (r"[A-Z]x|(?i:b)", "Sx"),
+                       (r"[^A-Z0-9]x(?i:b)", "axB")]:
         language = to_expr(parse(kept))
         for probe in (text, text.upper(), text.lower(), "B", "Sx"):
             assert language.matches(probe) == (regex.fullmatch(kept, probe) is not None)
+
+
+@pytest.mark.parametrize("pattern", [r"[^A-Z0-9]x|(?i:b)", r"a|(?:[^]k-s]|(?i:a))a",
+                                     r"(?i:b)|[^ab]x"])
+def test_negated_set_beside_a_case_insensitive_branch_is_refused(pattern):
+    # regex 2026.5.9 reads a negated set of several members case-insensitively here: it rejects
+    # "ax" for the first pattern although [^A-Z0-9] alone matches "a".
+    with pytest.raises(UnsupportedPattern, match="case-insensitive group") as info:
+        parse(pattern)
+    assert pattern[info.value.pos] == "["
+
+
+@pytest.mark.parametrize("pattern", [r"(?ai)\p{Ll}", r"(?ai)x[\P{Lu}]", r"(?ai)[[:upper:]]"])
+def test_case_dependent_property_under_ascii_and_ignorecase_is_refused(pattern):
+    # regex 2026.5.9 fullmatches "(?ai)\p{Ll}" against "A" and "é" while a search finds only
+    # a-z: two readings of one pattern, so the engine refuses it.
+    with pytest.raises(UnsupportedPattern, match="flags a and i") as info:
+        parse(pattern)
+    assert pattern[info.value.pos] in "\\["
+
+
+@pytest.mark.parametrize("pattern", [r"(?ai)\p{L}+", r"(?ai)[\p{Ll}\d]", r"(?i)\p{Ll}", r"(?a)\p{Lu}"])
+def test_properties_read_one_way_stay_supported(pattern):
+    language = to_expr(parse(pattern))
+    for text in ("a", "A", "é", "É", "\u212a", "1"):
+        assert language.matches(text) == (regex.fullmatch(pattern, text) is not None), text
