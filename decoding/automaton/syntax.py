@@ -11,9 +11,9 @@ Errors, all `PatternError`s carrying the position (never another exception type,
 - `UnsupportedPattern`: valid syntax with no finite automaton, or outside this engine: lookaround,
   backreferences, atomic groups, possessive quantifiers, conditionals, word boundaries, `\\G \\K
   \\X \\R`, fuzzy constraints, named lists, recursion and group calls, branch reset, verbs, the
-  VERSION1 / REVERSE / LOCALE flags, full case folding (`fi`), ASCII mixed with Unicode, a
-  case-dependent property under flags `a` and `i` together, and the corners where regex's own reading depends on its optimiser: a case-insensitive
-  case-dependent class in an alternation, and a case-dependent class or a negated set read
+  VERSION1 / REVERSE / LOCALE flags, full case folding (`fi`), ASCII mixed with Unicode, and
+  the corners where regex's own reading depends on its optimiser: a case-insensitive
+  case-dependent class standing alone, and a case-dependent class or a negated set read
   case-sensitively in a pattern with an alternation and a case-insensitive group.
 - `PatternTooComplex`: groups nested deeper than `MAX_NESTING`, a repeat count over
   `MAX_REPEAT`, or text longer than `decoding.limits` `pattern_chars` (checked before parsing).
@@ -37,11 +37,6 @@ from decoding.automaton import charclass
 from decoding.automaton.charclass import Ranges
 from decoding.automaton.hir import Alternation, CharSet, Empty, Node, Repeat, concat
 from decoding.errors import PatternSyntaxError, PatternTooComplex, UnsupportedPattern
-
-_PROPERTY = re.compile(r"\\[pP]|\[:")
-"""Items that may hold a Unicode property or a POSIX class (checked under flags a and i)."""
-_FOLD_PROBES = "aAzZ\u00e9\u00c9\u017fKk\u212a"
-"""Characters on which regex's two readings of a case-dependent property differ."""
 
 MAX_NESTING = 200
 """Deepest group nesting accepted (`regex.compile` itself fails a little past 250)."""
@@ -154,7 +149,8 @@ class _Frame:
 
     __slots__ = ("open_pos", "saved_flags", "consumed_before", "group_number", "branches",
                  "items", "last", "last_anchor", "last_consuming", "first_anchor", "consumed",
-                 "any_consumed", "pending_end", "group_pending_end", "merge_sensitive")
+                 "any_consumed", "pending_end", "group_pending_end", "folded_class_set",
+                 "lone_chars")
 
     def __init__(self, open_pos: int, saved_flags: int, consumed_before: bool,
                  group_number: int | None = None) -> None:
@@ -172,7 +168,10 @@ class _Frame:
         self.any_consumed = False  # so had an earlier alternative
         self.pending_end: int | None = None  # end anchor that nothing consuming may follow
         self.group_pending_end: int | None = None  # the same, from earlier alternatives
-        self.merge_sensitive: int | None = None  # see `_Parser.note_merge_sensitive`
+        # the last case-insensitive set with a class member: (its node, ranges, position)
+        self.folded_class_set: tuple[Node, Ranges, int] | None = None
+        # alternatives of one character each: (ranges, position of a set with classes or None)
+        self.lone_chars: list[tuple[Ranges, int | None]] = []
 
 
 class _BadFuzzy(Exception):
@@ -252,8 +251,11 @@ class _Parser:
             elif ch == "(":
                 self.paren(pos)
             elif ch == "[":
-                ranges = self.parse_set(pos)
-                self.push(self.charset(ranges), consuming=True)
+                ranges, folded_classes = self.parse_set(pos)
+                node = self.charset(ranges)
+                self.push(node, consuming=True)
+                if folded_classes:
+                    self.frames[-1].folded_class_set = (node, ranges, pos)
             elif ch == ".":
                 dot_flags = "s" if self.flags & _S else "w" if self.flags & _W else ""
                 self.push(self.charset(charclass.regex_class(".", dot_flags)), consuming=True)
@@ -347,24 +349,9 @@ class _Parser:
         self.note_encoding(pos)
         flags = ("i" if fold else "") + ("a" if self.ascii else "")
         try:
-            ranges = charclass.regex_class(item, flags)
+            return charclass.regex_class(item, flags)
         except regex.error as exc:
             raise self.syntax_error(exc.msg, pos) from None
-        if flags == "ia" and _PROPERTY.search(item):
-            self.check_ascii_fold(item, ranges, pos)
-        return ranges
-
-    def check_ascii_fold(self, item: str, ranges: Ranges, pos: int) -> None:
-        """regex (2026.5.9) reads some properties under flags a and i one way when it searches
-        and another when it matches at a position: `(?ai)\\p{Ll}` fullmatches "A" and "é",
-        while a search finds only a-z. The engine cannot say which reading a pattern gets, so
-        a class whose readings differ on a few probe characters is refused."""
-        compiled = regex.compile(f"(?ai)(?:{item})", regex.VERSION0)
-        for ch in _FOLD_PROBES:
-            inside = any(lo <= ord(ch) <= hi for lo, hi in ranges)
-            if inside != (compiled.fullmatch(ch) is not None):
-                raise self.unsupported("a case-dependent property (like \\p{Ll}) under flags "
-                                       "a and i together", pos)
 
     # ----------------------------------------------------------------------- groups and flags
 
@@ -471,23 +458,33 @@ class _Parser:
         parent = self.frames[-1]
         if pending is not None and parent.pending_end is None:
             parent.pending_end = pending
-        if frame.merge_sensitive is not None and parent.merge_sensitive is None:
-            parent.merge_sensitive = frame.merge_sensitive
+        if frame.group_number is None:  # (?:...) of such sets alone counts as one
+            folded = frame.folded_class_set
+            lone = frame.lone_chars
+            sets = [pos for _, pos in lone if pos is not None]
+            if not frame.branches and folded is not None and frame.items == [folded[0]]:
+                parent.folded_class_set = (node, *folded[1:])
+            elif sets and len(lone) == len(frame.branches):
+                parent.folded_class_set = (node, charclass.union(*(r for r, _ in lone)), sets[0])
 
     def note_merge_sensitive(self, pos: int) -> None:
         """A case-insensitive class standing alone (`(?i)\\p{Lu}`, `(?i)[\\p{Lu}]`) that
-        matches other characters than it does as a member of a larger set. regex's optimiser
-        merges single-character alternatives into one set, so inside an alternation its meaning
-        depends on that optimiser: such a pattern is refused."""
-        frame = self.frames[-1]
-        if frame.merge_sensitive is None:
-            frame.merge_sensitive = pos
+        matches other characters than it does as a member of a larger set. regex reads it one
+        way or the other by its context (alone: "ĸ" matches `(?i)x\\p{Lu}`; after an optional
+        item, as in a set: "ĸ" fails `(?i)x?\\p{Lu}`; in an alternation its optimiser merges
+        single characters into one set), so such a pattern is refused."""
+        raise self.unsupported("a case-insensitive case-dependent class (like (?i)\\p{Lu}), "
+                               "which regex reads by its context", pos)
 
     def end_alternative(self, frame: _Frame) -> None:
         self.alternation = True
-        if frame.merge_sensitive is not None:
-            raise self.unsupported("a case-insensitive case-dependent class (like \\p{Lu}) "
-                                   "in an alternation", frame.merge_sensitive)
+        folded = frame.folded_class_set
+        if len(frame.items) == 1 and isinstance(frame.items[0], CharSet):
+            if folded is not None and frame.items[0] is folded[0]:
+                frame.lone_chars.append(folded[1:])
+            else:
+                frame.lone_chars.append((frame.items[0].ranges, None))
+        frame.folded_class_set = None
         frame.branches.append(concat(frame.items))
         frame.items = []
         frame.any_consumed = frame.any_consumed or frame.consumed
@@ -502,6 +499,9 @@ class _Parser:
         if not frame.branches:
             return concat(frame.items)
         self.end_alternative(frame)
+        sets = [pos for _, pos in frame.lone_chars if pos is not None]
+        if sets and not charclass.complement(charclass.union(*(r for r, _ in frame.lone_chars))):
+            raise self.complementary_classes(sets[0], alternatives=True)
         return _alternation(frame.branches)
 
     def set_flags(self, flags: int) -> None:
@@ -859,8 +859,9 @@ class _Parser:
 
     # ------------------------------------------------------------------------------------ sets
 
-    def parse_set(self, pos: int) -> Ranges:
-        """A set `[...]`, the `[` at `pos`; its characters with case folding applied."""
+    def parse_set(self, pos: int) -> tuple[Ranges, bool]:
+        """A set `[...]`, the `[` at `pos`: its characters with case folding applied, and whether
+        it was read case-insensitively with a class member."""
         mode = self.case_mode(pos)
         reader = self.reader
         verbose, reader.verbose = reader.verbose, False
@@ -884,7 +885,7 @@ class _Parser:
             self.note_case_sensitive_class(self.text[pos: reader.pos], ranges, pos)
         if merge_sensitive:
             self.note_merge_sensitive(pos)
-        return ranges
+        return ranges, bool(mode) and has_classes
 
     def note_encoding(self, pos: int) -> None:
         """Record the encoding flags a class item is read under (see `_parse_text`)."""
@@ -948,14 +949,19 @@ class _Parser:
                 raise self.complementary_classes(pos)
         return ranges, bool(classes), False
 
-    def complementary_classes(self, pos: int) -> UnsupportedPattern:
+    def complementary_classes(self, pos: int, alternatives: bool = False) -> UnsupportedPattern:
         """A negated set of several classes that together cover every character, like
         `[^\\d\\D]`: `regex` releases disagree on its language (2024.11 matches nothing, 2025.7
         fails to compile it, 2025.10 and later match any character, and before 2026.12 the
-        case-insensitive form crashes), so it is refused whatever release is installed."""
+        case-insensitive form crashes), so it is refused whatever release is installed. So are
+        one-character alternatives, one of them a case-insensitive set with a class member,
+        that cover every character together (`(?i)(?:[\\d]|[\\D])`, `(?i)(?:(?:[\\d]|x)|[\\D])`:
+        regex 2026.5.9 merges them into one set and crashes)."""
+        what = ("case-insensitive one-character alternatives whose sets and classes cover every "
+                "character" if alternatives else "a negated set whose classes cover every character")
         return UnsupportedPattern(
-            "a negated set whose classes cover every character (regex releases disagree on what "
-            "it matches; write (?s). for any character or (?!) for none)", self.text, pos)
+            f"{what} (regex releases disagree on what it matches; write (?s). for any character "
+            "or (?!) for none)", self.text, pos)
 
     def set_item(self, set_pos: int) -> tuple[str, object]:
         """One member of a set: ("char", code point) or ("class", its text)."""
