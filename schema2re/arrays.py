@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from schema2re import finite, terms
+from schema2re import finite, negate, terms
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
 from schema2re.rx import EMPTY, Rx, alt, cat, lit, opt, rep
@@ -151,9 +151,14 @@ def _unique(ctx: Context, lay: Layout, node: Node, lo: int, hi: int | None, tr: 
 
 def _contains(ctx: Context, term: terms.Term) -> tuple[Node, int, int | None, Node] | None:
     """The term's one effective `contains`: (its schema node, minContains, maxContains or None,
-    holder), or None. Several `contains` are refused (typed error).
+    holder), or None. A `{"not": {"items": S}}` marked `negate.SUBTRACTED` for arrays counts as
+    `contains: {"not": S}`. Several `contains` are refused (typed error).
     """
     found = []
+    for value, node in terms.values(ctx, term, "not"):
+        if node.get(negate.SUBTRACTED) == "array":  # "some item fails S" (`negate`)
+            items = ctx.doc.child(ctx.doc.child(node, value, "not"), value["items"], "items")
+            found.append((_failing(items), 1, None, node))
     for value, node in terms.values(ctx, term, "contains"):
         newer = ctx.doc.draft in ("2019-09", "2020-12")
         least = node.schema.get("minContains", 1) if newer else 1

@@ -12,12 +12,15 @@ each keyword contributes the alternatives that violate it:
 - `properties: {k: S}` -> "k present and its value fails S" (`{"not": S}` on the member, settled
   later where the member is generated, e.g. exactly when S is an enum and the member finite);
 - `type` excluding `kind` -> the whole kind; `allOf` -> union; `anyOf` -> product; `not` ->
-  the operand itself; `$ref` -> its target.
+  the operand itself; `$ref` -> its target; `oneOf` -> "two branches hold" (each pair, as a
+  conjunction of the two) or "none holds" (as `anyOf`).
 - `enum`/`const` within its own type: for numbers the open intervals between the values, for
   booleans the other one (exact); for strings those of the lengths no value has, for arrays
   and objects nothing (subsets).
-Keywords with no such complement (`pattern`, `format`, `multipleOf`, `items`, member keywords
-without a context, ...) make the result None, except for strings and numbers whose set
+- array item keywords (`_items`): "some item fails `items`" (a `contains` of its complement),
+  "item i fails `prefixItems[i]`", too few or too many items matching `contains` (exact).
+Keywords with no such complement (`pattern`, `format`, `multipleOf`, `uniqueItems`, member
+keywords without a context, ...) make the result None, except for strings and numbers whose set
 `leafsets` knows exactly: then the one term `{"not": node}` marked `SUBTRACTED`, which the
 string or number builder settles as a difference of expressions (so too "numbers that are not
 integers", else nothing: a subset). Every caller uses the terms to generate values that `node`
@@ -76,7 +79,7 @@ def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> lis
 def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
              context: terms.Term) -> list[terms.Term] | None:
     doc = ctx.doc
-    if keyword in ("$ref", "allOf", "anyOf", "not"):
+    if keyword in ("$ref", "allOf", "anyOf", "oneOf", "not"):
         return _applicator(ctx, node, keyword, value, kind, context)
     if keyword in ("enum", "const"):
         values = finite.variants(value if keyword == "enum" else [value])  # 1.0 is also 1
@@ -88,6 +91,8 @@ def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
         return _count(node, keyword, value, "minLength", "maxLength")
     if kind == "array" and keyword in ("minItems", "maxItems"):
         return _count(node, keyword, value, "minItems", "maxItems")
+    if kind == "array" and keyword in ("items", "prefixItems", "additionalItems", "contains"):
+        return _items(ctx, node, keyword, value)
     if kind == "object":
         if keyword in ("minProperties", "maxProperties"):
             return _count(node, keyword, value, "minProperties", "maxProperties")
@@ -112,17 +117,23 @@ def _applicator(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
     if keyword == "not":
         inner = doc.child(node, value, "not")
         return [(inner,)]
-    parts = [negate(ctx, doc.child(node, sub, keyword, i), kind, context) for i, sub in enumerate(value)]
+    branches = [doc.child(node, sub, keyword, i) for i, sub in enumerate(value)]
+    # oneOf fails where two branches hold at once (each pair, as their conjunction) ...
+    out: list[terms.Term] = ([(a, b) for i, a in enumerate(branches) for b in branches[i + 1:]]
+                             if keyword == "oneOf" else [])
+    if len(out) > MAX_NEGATION_TERMS:
+        return None
+    parts = [negate(ctx, b, kind, context) for b in branches]
     if any(p is None for p in parts):
         return None
     if keyword == "allOf":
         return [t for p in parts for t in p]  # type: ignore[union-attr]
-    product: list[terms.Term] = [()]
+    none: list[terms.Term] = [()]  # ... or, as anyOf, where none holds
     for p in parts:
-        product = [a + b for a in product for b in p]  # type: ignore[union-attr]
-        if len(product) > MAX_NEGATION_TERMS:
+        none = [a + b for a in none for b in p]  # type: ignore[union-attr]
+        if len(out) + len(none) > MAX_NEGATION_TERMS:
             return None
-    return product
+    return out + none
 
 
 def _members(ctx: Context, node: Node, keyword: str, value: Any, context: terms.Term) -> list[terms.Term]:
@@ -141,6 +152,52 @@ def _members(ctx: Context, node: Node, keyword: str, value: Any, context: terms.
             applies = [sub for p, sub in value.items() if re.search(p, name)]
         out.extend((_synthetic(node, {"required": [name], "properties": {name: {"not": sub}}},
                                f"{keyword} of {name!r} fails"),) for sub in applies)
+    return out
+
+
+def _items(ctx: Context, node: Node, keyword: str, value: Any) -> list[terms.Term] | None:
+    """Arrays violating one item keyword (exact), or None where that is not a plain schema.
+
+    - `items: S` over every position -> "some item fails S": `{"not": {"items": S}}` marked
+      `SUBTRACTED` for arrays, which `arrays` builds as a `contains` of `{"not": S}`;
+    - positional `prefixItems` (`items: [...]` before 2020-12) -> for each position i, "at least
+      i+1 items and item i fails S_i";
+    - `contains: C` -> fewer matching items than `minContains` (1 by default) or more than
+      `maxContains`: "no item matches C" is `items: {"not": C}`, the others a `contains` with
+      the flipped count;
+    - `additionalItems` is vacuous without positional `items`; `items` after `prefixItems`
+      and `additionalItems` after positions are not single-position or all-position
+      constraints, so they are refused (None).
+    """
+    doc = ctx.doc
+    tuple_form = doc.tuple_items and isinstance(node.schema.get("items"), list)
+    if keyword == "additionalItems":
+        return [] if not tuple_form else None
+    if keyword == "contains":
+        return _contains_fails(ctx, node, value)
+    if keyword == "prefixItems" or tuple_form:
+        slot = "prefixItems" if keyword == "prefixItems" else "items"
+        return [(_synthetic(node, {"minItems": i + 1, slot: [True] * i + [{"not": sub}]},
+                            f"item {i} fails"),) for i, sub in enumerate(value) if sub is not True]
+    if doc.active(node, "prefixItems") and node.schema["prefixItems"]:
+        return None
+    if value is True:
+        return []
+    return [(_synthetic(node, {"not": {"items": value}, SUBTRACTED: "array"}, "an item fails"),)]
+
+
+def _contains_fails(ctx: Context, node: Node, value: Any) -> list[terms.Term]:
+    newer = ctx.doc.draft in ("2019-09", "2020-12")
+    least = node.schema.get("minContains", 1) if newer else 1
+    most = node.schema.get("maxContains") if newer else None
+    out: list[terms.Term] = []
+    if least == 1:
+        out.append((_synthetic(node, {"items": {"not": value}}, "no item matches"),))
+    elif least > 1:
+        out.append((_synthetic(node, {"contains": value, "minContains": 0, "maxContains": least - 1},
+                               "too few items match"),))
+    if most is not None:
+        out.append((_synthetic(node, {"contains": value, "minContains": most + 1}, "too many items match"),))
     return out
 
 
@@ -221,7 +278,7 @@ def negate_any(ctx: Context, node: Node, kinds: list[str], context: terms.Term =
 
 
 def _restricting(kind: str) -> set[str]:
-    return terms.RESTRICTS[kind] | {"oneOf", "if", "$dynamicRef", "$recursiveRef"}
+    return terms.RESTRICTS[kind] | {"if", "$dynamicRef", "$recursiveRef"}
 
 
 def _synthetic(like: Node, schema: dict, why: str) -> Node:

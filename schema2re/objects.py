@@ -14,7 +14,8 @@ Contract of `object_rx` (the object part of one term):
   generated (false schema, recursion cut) is omitted, or the object is impossible if required.
 - Members the schema does not name ("extra" members) come after the named ones, any number
   of them. Their keys never equal a named property or a dependency trigger (`keys.free_key`
-  excludes them exactly, or a pattern key is used only when no named key matches it), but may
+  excludes them exactly; a pattern's keys are intersected with those free keys where the
+  pattern matches a named key), but may
   repeat among themselves: a JSON parser keeps one value per key (the last), and each of them is
   valid, so the parsed object is valid. Generated when the schema allows them:
   `additionalProperties` true or a schema (a key the schema does not name, whose value satisfies
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING
 from schema2re import finite, keys, terms
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
-from schema2re.rx import Rx, alt, cat, lit
+from schema2re.rx import Rx, alt, both, cat, lit, minus
 from schema2re.sequence import subsequence
 
 if TYPE_CHECKING:
@@ -252,9 +253,9 @@ def _extra_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set[s
 
 def _pattern_member(ctx: Context, term: terms.Term, tr: "Translator", owner: Node, pattern: str,
                     avoid: set[str]) -> Rx | None:
-    """A member whose key matches `pattern`; its value satisfies every schema that might apply."""
-    if any(re.search(pattern, name) for name in avoid):
-        return None  # the key language could produce a named property: not generated
+    """A member whose key matches `pattern`; its value satisfies every schema that might apply.
+    Where the pattern matches a name in `avoid`, its keys are those of `keys.free_key(avoid)`
+    that match it (their intersection; the free keys alone when they all match)."""
     doc = ctx.doc
     nodes: list[Node] = []
     for node in term:
@@ -267,4 +268,7 @@ def _pattern_member(ctx: Context, term: terms.Term, tr: "Translator", owner: Nod
     if value is None:
         return None
     key = tr.pattern_key(pattern, pointer_join(owner.pointer, "patternProperties", pattern))
+    if key is not None and any(re.search(pattern, name) for name in avoid):
+        free = keys.free_key(avoid)
+        key = free if minus(free, key) is None else both([free, key])
     return cat(key, tr.ws.colon(), value) if key is not None else None
