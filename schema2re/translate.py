@@ -249,7 +249,10 @@ class Translator:
         pointer = _pointer_of(ctx, term, terms.RESTRICTS["number"])
         multiples = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, "multipleOf")))
         multiple = _merge_multiples(ctx, multiples, pointer)
-        fn = numbers.number_regex if kind == "number" else numbers.integer_regex
+        # A variant that settled a `not`/`if` may allow only integers where the term built as
+        # "number" allowed all numbers (`{"type": "number", "not": {"not": {"type": "integer"}}}`).
+        whole = kind == "number" and "number" in terms.term_types(ctx, term)
+        fn = numbers.number_regex if whole else numbers.integer_regex
         try:
             positive = self._number_leaf(fn, lower, upper, multiple, pointer)
         except numbers.EmptyRangeError:
