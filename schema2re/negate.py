@@ -2,9 +2,11 @@
 
 `negate(ctx, node, kind, context)` returns terms (tuples of synthetic nodes) whose union is the
 values of JSON type `kind` that `node` rejects, or None when that set has no such description.
-The union is exact, except for `additionalProperties`, `patternProperties` and `propertyNames`,
-where only the members that `context` names are considered as violations (a subset of the
-complement: generation stays sound).
+The union is exact, except for `additionalProperties` beside `patternProperties`, where only
+the members that `context` names are considered as violations (a subset of the complement:
+generation stays sound). A member keyword's other violations (a member the schema does not name
+with a key or value failing it) are one term `{"not": {keyword: ...}}` marked `SUBTRACTED` for
+objects, which `objects` builds as one more member (`_unnamed`).
 De Morgan over the node's keywords: a value fails a conjunction when it fails one keyword, so
 each keyword contributes the alternatives that violate it:
 - bounds flip (`minimum: m` -> `exclusiveMaximum: m`; `minLength: n` -> `maxLength: n-1`, ...);
@@ -37,8 +39,7 @@ from schema2re.context import Context
 from schema2re.document import Node
 
 MAX_NEGATION_TERMS = 64
-SUBTRACTED = "x-typedecode-subtracted"
-"""Marks a synthetic `{"not": S}` whose values of the kind it names the builder subtracts (`leafsets`)."""
+SUBTRACTED = terms.SUBTRACTED
 
 
 def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> list[terms.Term] | None:
@@ -101,8 +102,9 @@ def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
         if keyword == "properties":
             return [(_synthetic(node, {"required": [name], "properties": {name: {"not": sub}}},
                                 f"{name!r} fails"),) for name, sub in value.items() if sub is not True]
-        if keyword in ("additionalProperties", "patternProperties", "propertyNames") and context:
-            return _members(ctx, node, keyword, value, context)
+        if keyword in ("additionalProperties", "patternProperties", "propertyNames"):
+            named = _members(ctx, node, keyword, value, context) if context else []
+            return named + _unnamed(node, keyword, value)
     if keyword in _restricting(kind):
         return None
     return []  # a keyword that does not restrict this kind always holds
@@ -153,6 +155,22 @@ def _members(ctx: Context, node: Node, keyword: str, value: Any, context: terms.
         out.extend((_synthetic(node, {"required": [name], "properties": {name: {"not": sub}}},
                                f"{keyword} of {name!r} fails"),) for sub in applies)
     return out
+
+
+def _unnamed(node: Node, keyword: str, value: Any) -> list[terms.Term]:
+    """Violations of a member keyword by a member the schema does not name: `{"not": {keyword:
+    value}}` marked `SUBTRACTED` for objects, which `objects` builds as one more member with
+    such a key and a value failing the keyword. Where patterns decide which members
+    `additionalProperties` covers, none (a subset)."""
+    if keyword == "patternProperties":
+        return [(_synthetic(node, {"not": {keyword: {p: sub}}, SUBTRACTED: "object"}, f"a member fails {p!r}"),)
+                for p, sub in value.items() if sub is not True]
+    if value is True or (keyword == "additionalProperties" and node.schema.get("patternProperties")):
+        return []
+    inner = {keyword: value}
+    if keyword == "additionalProperties":
+        inner["properties"] = {name: True for name in node.schema.get("properties", {})}
+    return [(_synthetic(node, {"not": inner, SUBTRACTED: "object"}, f"an unnamed member fails {keyword}"),)]
 
 
 def _items(ctx: Context, node: Node, keyword: str, value: Any) -> list[terms.Term] | None:

@@ -189,6 +189,14 @@ def _settled_object(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | No
     avoid = set(declared_names(ctx, term)) | {t for t, _, _ in _dependencies(ctx, term)}
     extra = None if any(doc.active(n, "propertyNames") and n.schema["propertyNames"] is not True
                         for n in term) else _extra_member(ctx, term, tr, avoid)
+    wanted = [n for n in term if n.get(terms.SUBTRACTED) == "object"]
+    if wanted:
+        unnamed = _unnamed_member(ctx, term, tr, avoid, wanted)
+        if unnamed is None:
+            ctx.drop("not", wanted[0].pointer, "no member the schema does not name can fail it as required")
+            return None
+        extra = None  # an extra member with the same key would replace it
+        orders = [order + [(unnamed, True)] for order in orders]
     lo = max((v for v, _ in terms.values(ctx, term, "minProperties")), default=0)
     hi = min((v for v, _ in terms.values(ctx, term, "maxProperties")), default=None)
     # Extra members come last and repeat (see module doc) unless maxProperties bounds the count.
@@ -215,6 +223,58 @@ def _orders(ctx: Context, term: terms.Term, names: list[str],
     if first == list(range(len(entries))) or sum(e.size for e, _ in entries) > MAX_REORDERED_SIZE:
         return [entries]
     return [entries, [entries[i] for i in first]]
+
+
+def _unnamed_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set[str],
+                    wanted: list[Node]) -> Rx | None:
+    """One member whose key no schema names (not in `avoid`) and that makes every `wanted`
+    node hold (each `{"not": {keyword: ...}}` marked `terms.SUBTRACTED`, from `negate`): its key
+    fails each `propertyNames`, matches each pattern and lies outside `properties`, its value
+    fails the keyword's schema (a subset: one member for all of them). The value also satisfies
+    every schema that may apply to such a key: every `patternProperties` schema, and every
+    `additionalProperties` and `unevaluatedProperties`, except where the key is taken from one
+    of the node's own patterns (one variant per pattern); and the key satisfies every
+    `propertyNames`."""
+    doc = ctx.doc
+    values: list[Node] = []
+    keys_in: list[Rx | None] = []
+    for node in wanted:
+        inner = doc.child(node, node.schema["not"], "not")
+        avoid = avoid | set(inner.schema.get("properties", {}))  # the names it covers otherwise
+        for keyword, value in inner.schema.items():
+            if keyword == "propertyNames":
+                keys_in.append(tr.translate((_failing(doc.child(inner, value, keyword)), _STRING)))
+            elif keyword == "patternProperties":
+                for pattern, sub in value.items():
+                    keys_in.append(tr.pattern_key(pattern, pointer_join(inner.pointer, keyword, pattern)))
+                    values.append(_failing(doc.child(inner, sub, keyword, pattern)))
+            elif keyword == "additionalProperties":
+                values.append(_failing(doc.child(inner, value, keyword)))
+    keys_in.append(keys.free_key(avoid))
+    names = [doc.child(n, n.schema["propertyNames"], "propertyNames") for n in term if doc.active(n, "propertyNames")]
+    if names:
+        keys_in.append(tr.translate(tuple(names) + (_STRING,)))
+    patterns = [(n, p, doc.child(n, sub, "patternProperties", p)) for n in term if doc.active(n, "patternProperties")
+                for p, sub in n.schema["patternProperties"].items()]
+    variants: list[Rx | None] = []
+    for owner, pattern in [(None, None)] + [(n, p) for n, p, _ in patterns]:
+        covering = [n for n in term if n is owner]
+        applies = [sub for _, _, sub in patterns] + [
+            doc.child(n, n.schema["additionalProperties"], "additionalProperties")
+            for n in term if doc.active(n, "additionalProperties") and n is not owner]
+        value = tr.translate(tuple(values + applies + terms.unevaluated(ctx, term, covering, "unevaluatedProperties")))
+        key = keys_in if owner is None else keys_in + [
+            tr.pattern_key(pattern, pointer_join(owner.pointer, "patternProperties", pattern))]  # type: ignore[arg-type]
+        variants.append(cat(both(key), tr.ws.colon(), value) if value is not None else None)
+    return alt(variants)
+
+
+_STRING = Node({"type": "string"}, None, "(a key)", ())
+
+
+def _failing(node: Node) -> Node:
+    """A schema node for the values `node` rejects."""
+    return Node({"not": node.schema}, node.resolver, f"{node.pointer} (failing)", node.refs)
 
 
 def _listed_names(ctx: Context, term: terms.Term) -> list[str]:

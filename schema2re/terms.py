@@ -43,6 +43,9 @@ RESTRICTS = {
     "boolean": set(),
 }
 RESTRICTS["number"] = RESTRICTS["integer"]
+SUBTRACTED = "x-typedecode-subtracted"
+"""Marks a synthetic `{"not": S}` whose values of the type it names that type's builder makes
+(`schema2re.negate` writes it; `leafsets`, `arrays` and `objects` read it)."""
 RESTRICTS_ALL = {"enum", "const", "not", "if", "$ref", "$dynamicRef", "$recursiveRef",
                  "allOf", "anyOf", "oneOf"}
 

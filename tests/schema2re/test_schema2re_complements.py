@@ -11,7 +11,10 @@ that the expression matches must be valid under `jsonschema` (soundness). Mechan
   number term is built as integers;
 - several `contains` on one array (`arrays._with_several`);
 - `patternProperties` whose pattern also matches a named property: its other keys are
-  generated (the pattern's keys minus the named ones).
+  generated (the pattern's keys minus the named ones);
+- `not` of member keywords with a member the schema does not name (`objects._unnamed_member`):
+  a key failing `propertyNames`, matching a pattern with a value failing its schema, or
+  outside `properties` with a value failing `additionalProperties`.
 About 3 s.
 """
 
@@ -114,6 +117,41 @@ CASES = {
         ['{"x-a":3,"x-b":4}', '{"x-bc":"s"}', "{}"],
         ['{"x-a":1}', '{"x-b":2}', '{"y":3}'],
     ),
+    "some member name": (
+        {"type": "object", "not": {"propertyNames": False}},
+        ['{"a":1}', '{"x":null}'],
+        ["{}"],
+    ),
+    "a member named 0": (
+        {"type": "object", "not": {"propertyNames": {"not": {"const": "0"}}}},
+        ['{"0":1}'],
+        ["{}", '{"a":1}'],
+    ),
+    "two names in one member, with patternProperties and maxProperties": (
+        {"type": "object", "allOf": [{"not": {"propertyNames": {"not": {"pattern": "a1"}}}},
+                                     {"not": {"propertyNames": {"not": {"pattern": "b2"}}}},
+                                     {"propertyNames": {"pattern": "^....$"}}, {"maxProperties": 1},
+                                     {"patternProperties": {"\\d": {"type": "boolean"}}}]},
+        ['{"a1b2":true}', '{"b2a1":false}'],
+        ['{"a1b2":1}', '{"a1xx":true}', "{}"],
+    ),
+    "a member matching a pattern whose value passes": (
+        {"type": "object", "not": {"patternProperties": {"a": {"not": {"type": "string", "pattern": "A"}}}}},
+        ['{"a":"A"}', '{"xa":"xAx"}'],
+        ['{"a":"b"}', '{"b":"A"}', "{}"],
+    ),
+    "an unnamed member failing additionalProperties": (
+        {"type": "object", "properties": {"x": {"type": "integer"}},
+         "not": {"properties": {"y": {}}, "additionalProperties": {"type": "integer"}}},
+        ['{"z":"s"}', '{"x":1,"z":null}'],
+        ['{"y":"s"}', '{"z":1}', '{"x":1}'],
+    ),
+    "a member key from a pattern when additionalProperties is false": (
+        {"type": "object", "patternProperties": {"^[0-9]$": {"type": "array", "minItems": 2}},
+         "additionalProperties": False, "not": {"propertyNames": {"not": {"enum": ["1", "3"]}}}},
+        ['{"1":[1,2]}', '{"3":[0,0,0]}'],
+        ['{"2":[1,2]}', '{"1":[1]}', "{}"],
+    ),
 }
 
 
@@ -134,7 +172,7 @@ def _pool(seed: int, n: int) -> list[str]:
             return rnd.choice([0, "a", None, 3])
         if k in (5, 6):
             return [value(depth - 1) for _ in range(rnd.randrange(4))]
-        keys = ["a", "b", "default", "x-a", "x-b", "y", "c"]
+        keys = ["a", "b", "default", "x-a", "x-b", "y", "z", "0", "1", "2", "a1b2", "xa"]
         return {rnd.choice(keys): value(depth - 1) for _ in range(rnd.randrange(4))}
 
     return [json.dumps(value(2), separators=(",", ":")) for _ in range(n)]
