@@ -234,8 +234,12 @@ def _unnamed_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set
     every schema that may apply to such a key: every `patternProperties` schema, and every
     `additionalProperties` and `unevaluatedProperties`, except where the key is taken from one
     of the node's own patterns (one variant per pattern); and the key satisfies every
-    `propertyNames`."""
+    `propertyNames`. None where the object generates no undeclared member (as `_extra_member`:
+    `additionalProperties` and `patternProperties` absent, properties named)."""
     doc = ctx.doc
+    if (not any(doc.active(n, "additionalProperties") or doc.active(n, "patternProperties") for n in term)
+            and declared_names(ctx, term) and not ctx.extra_properties):
+        return None
     values: list[Node] = []
     keys_in: list[Rx | None] = []
     for node in wanted:
