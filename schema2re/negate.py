@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schema2re import finite, leafsets, objects, terms
+from schema2re import finite, formats, leafsets, objects, terms
 from schema2re.context import Context
 from schema2re.document import Node
 
@@ -88,6 +88,8 @@ def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
         return _outside(ctx, node, [v for v in values if doc.is_valid(v, probe)], kind)
     if kind in ("integer", "number"):
         return _numeric(ctx, node, keyword, value)
+    if keyword == "format" and value not in formats.STANDARD_FORMATS:
+        return []  # an annotation: no validator asserts it
     if kind == "string" and keyword in ("minLength", "maxLength"):
         return _count(node, keyword, value, "minLength", "maxLength")
     if kind == "array" and keyword in ("minItems", "maxItems"):

@@ -14,7 +14,8 @@ that the expression matches must be valid under `jsonschema` (soundness). Mechan
   generated (the pattern's keys minus the named ones);
 - `not` of member keywords with a member the schema does not name (`objects._unnamed_member`):
   a key failing `propertyNames`, matching a pattern with a value failing its schema, or
-  outside `properties` with a value failing `additionalProperties`.
+  outside `properties` with a value failing `additionalProperties`;
+- a `format` no draft defines is an annotation in complements too (`negate`, `leafsets`).
 About 3 s.
 """
 
@@ -150,6 +151,17 @@ CASES = {
          "additionalProperties": False, "not": {"propertyNames": {"not": {"enum": ["1", "3"]}}}},
         ['{"1":[1,2]}', '{"3":[0,0,0]}'],
         ['{"2":[1,2]}', '{"1":[1]}', "{}"],
+    ),
+    "a format no draft defines, complemented": (  # an annotation: it accepts every string
+        {"type": "object", "oneOf": [{"properties": {"a": {"type": "string", "format": "mongoId"}}, "required": ["a"]},
+                                     {"properties": {"b": {"type": "integer"}}, "required": ["b"]}]},
+        ['{"a":"x"}', '{"b":1}'],
+        ['{"a":"x","b":1}', "{}"],
+    ),
+    "not of a string with a format no draft defines": (
+        {"type": "string", "not": {"format": "mongoId", "minLength": 2}},
+        ['"a"', '""'],
+        ['"ab"', '"abc"'],
     ),
 }
 
