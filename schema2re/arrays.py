@@ -167,7 +167,7 @@ def _contains(ctx: Context, term: terms.Term) -> list[tuple[Node, int, int | Non
     for value, node in terms.values(ctx, term, "not"):
         if node.get(negate.SUBTRACTED) == "array":  # "some item fails S" (`negate`)
             items = ctx.doc.child(ctx.doc.child(node, value, "not"), value["items"], "items")
-            found.append((_failing(items), 1, None, node))
+            found.append((terms.failing(items), 1, None, node))
     for value, node in terms.values(ctx, term, "contains"):
         newer = ctx.doc.draft in ("2019-09", "2020-12")
         least = node.schema.get("minContains", 1) if newer else 1
@@ -219,7 +219,7 @@ def _with_contains(ctx: Context, term: terms.Term, lay: Layout,
                         "contains together with prefixItems or uniqueItems is not supported")
     if most is not None and most < k:
         return None
-    other = tr.translate(lay.rest if most is None else lay.rest + (_failing(node),))
+    other = tr.translate(lay.rest if most is None else lay.rest + (terms.failing(node),))
     matching = tr.translate(lay.rest + (node,)) if most is None or most > 0 else None
     first = max(k, 1)  # matching items in the canonical layout (when any)
     if hi is not None and hi < max(k, lo):
@@ -239,8 +239,3 @@ def _with_contains(ctx: Context, term: terms.Term, lay: Layout,
     if k == 0 and hi != 0:
         bodies.append(cat(other, rep(cat(sep, other), max(0, lo - 1), None if hi is None else hi - 1)))
     return tr.ws.container("[", alt(bodies), "]", allow_empty=k == 0 and lo == 0)
-
-
-def _failing(node: Node) -> Node:
-    """A schema node for the values `node` (a `contains` subschema) rejects."""
-    return Node({"not": node.schema}, node.resolver, f"{node.pointer} (failing)", node.refs)

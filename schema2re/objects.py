@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 MAX_SPLITS = 32
 MAX_REORDERED_SIZE = 10_000
+_STRING = Node({"type": "string"}, None, "(a key)", ())
 
 
 def required_names(ctx: Context, term: terms.Term) -> list[str]:
@@ -247,13 +248,13 @@ def _unnamed_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set
         avoid = avoid | set(inner.schema.get("properties", {}))  # the names it covers otherwise
         for keyword, value in inner.schema.items():
             if keyword == "propertyNames":
-                keys_in.append(tr.translate((_failing(doc.child(inner, value, keyword)), _STRING)))
+                keys_in.append(tr.translate((terms.failing(doc.child(inner, value, keyword)), _STRING)))
             elif keyword == "patternProperties":
                 for pattern, sub in value.items():
                     keys_in.append(tr.pattern_key(pattern, pointer_join(inner.pointer, keyword, pattern)))
-                    values.append(_failing(doc.child(inner, sub, keyword, pattern)))
+                    values.append(terms.failing(doc.child(inner, sub, keyword, pattern)))
             elif keyword == "additionalProperties":
-                values.append(_failing(doc.child(inner, value, keyword)))
+                values.append(terms.failing(doc.child(inner, value, keyword)))
     keys_in.append(keys.free_key(avoid))
     names = [doc.child(n, n.schema["propertyNames"], "propertyNames") for n in term if doc.active(n, "propertyNames")]
     if names:
@@ -271,14 +272,6 @@ def _unnamed_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set
             tr.pattern_key(pattern, pointer_join(owner.pointer, "patternProperties", pattern))]  # type: ignore[arg-type]
         variants.append(cat(both(key), tr.ws.colon(), value) if value is not None else None)
     return alt(variants)
-
-
-_STRING = Node({"type": "string"}, None, "(a key)", ())
-
-
-def _failing(node: Node) -> Node:
-    """A schema node for the values `node` rejects."""
-    return Node({"not": node.schema}, node.resolver, f"{node.pointer} (failing)", node.refs)
 
 
 def _listed_names(ctx: Context, term: terms.Term) -> list[str]:

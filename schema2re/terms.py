@@ -153,6 +153,11 @@ def _product(ctx: Context, parts: list[list[Term]], node: Node, mode: str) -> li
     return result
 
 
+def failing(node: Node) -> Node:
+    """A schema node for the values `node` rejects (`{"not": ...}`, resolved like it)."""
+    return Node({"not": node.schema}, node.resolver, f"{node.pointer} (failing)", node.refs)
+
+
 def values(ctx: Context, term: Term, keyword: str) -> list[tuple[Any, Node]]:
     """Each active occurrence of `keyword` in the term: (value, node)."""
     return [(n.schema[keyword], n) for n in term if ctx.doc.active(n, keyword)]
