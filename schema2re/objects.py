@@ -194,7 +194,9 @@ def _settled_object(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | No
     if wanted:
         unnamed = _unnamed_member(ctx, term, tr, avoid, wanted)
         if unnamed is None:
-            ctx.drop("not", wanted[0].pointer, "no member the schema does not name can fail it as required")
+            ctx.drop("not", wanted[0].pointer,
+                     "it needs a member the schema does not name, which cannot be generated here "
+                     "(or only with extra_properties=True)")
             return None
         extra = None  # an extra member with the same key would replace it
         orders = [order + [(unnamed, True)] for order in orders]
