@@ -11,16 +11,19 @@ Contract of `array_rx` (the array part of one term):
 - `contains` (with `minContains` and `maxContains`): arrays holding the required number of
   matching items, in a canonical layout (see `_with_contains`); with `maxContains` the other
   items fail `contains` (its complement, `schema2re.negate`). `contains` with `prefixItems` or
-  `uniqueItems` is a typed error.
+  `uniqueItems` is a typed error. Several `contains` (as from `not: {items: S}`, "some item
+  fails S") each needing one item, without counts or `maxItems`: one item matching all, or one
+  item for each in any order (`_with_several`, a subset); otherwise a typed error.
 - Elements are separated by `,` and the whitespace policy; size is linear in the prefix length.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from schema2re import finite, terms
+from schema2re import finite, negate, terms
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
 from schema2re.rx import EMPTY, Rx, alt, cat, lit, opt, rep
@@ -28,6 +31,8 @@ from schema2re.sequence import subsequence
 
 if TYPE_CHECKING:
     from schema2re.translate import Translator
+
+MAX_SEVERAL = 3
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,14 @@ def array_rx(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | None:
     lay = layout(ctx, term)
     lo = max((v for v, _ in terms.values(ctx, term, "minItems")), default=0)
     hi = min((v for v, _ in terms.values(ctx, term, "maxItems")), default=None)
-    contains = _contains(ctx, term)
-    if contains is not None:
-        return _with_contains(ctx, term, lay, contains, lo, hi, tr)
+    found = _contains(ctx, term)
+    if len(found) > 1 and hi is None and not lay.prefix and all(k == 1 and m is None for _, k, m, _ in found):
+        return _with_several(ctx, term, lay, [n for n, _, _, _ in found], lo, tr)
+    if len(found) > 1:
+        ctx.unsupported("contains", pointer_join(found[1][3].pointer, "contains"),
+                        "several contains on one array, with counts, maxItems or prefixItems")
+    if found:
+        return _with_contains(ctx, term, lay, found[0], lo, hi, tr)
     prefix: list[Rx] = []
     for nodes in lay.prefix:
         if hi is not None and len(prefix) >= hi:
@@ -149,11 +159,15 @@ def _unique(ctx: Context, lay: Layout, node: Node, lo: int, hi: int | None, tr: 
     return tr.ws.container("[", body, "]", allow_empty=empty_ok)
 
 
-def _contains(ctx: Context, term: terms.Term) -> tuple[Node, int, int | None, Node] | None:
-    """The term's one effective `contains`: (its schema node, minContains, maxContains or None,
-    holder), or None. Several `contains` are refused (typed error).
-    """
+def _contains(ctx: Context, term: terms.Term) -> list[tuple[Node, int, int | None, Node]]:
+    """The term's effective `contains`: (its schema node, minContains, maxContains or None,
+    holder) each. A `{"not": {"items": S}}` marked `negate.SUBTRACTED` for arrays counts as
+    `contains: {"not": S}`."""
     found = []
+    for value, node in terms.values(ctx, term, "not"):
+        if node.get(negate.SUBTRACTED) == "array":  # "some item fails S" (`negate`)
+            items = ctx.doc.child(ctx.doc.child(node, value, "not"), value["items"], "items")
+            found.append((terms.failing(items), 1, None, node))
     for value, node in terms.values(ctx, term, "contains"):
         newer = ctx.doc.draft in ("2019-09", "2020-12")
         least = node.schema.get("minContains", 1) if newer else 1
@@ -161,9 +175,31 @@ def _contains(ctx: Context, term: terms.Term) -> tuple[Node, int, int | None, No
         if least > 0 or most is not None:
             found.append((ctx.doc.child(node, value, "contains"), int(least),
                           None if most is None else int(most), node))
-    if len(found) > 1:
-        ctx.unsupported("contains", pointer_join(found[1][3].pointer, "contains"), "several contains on one array")
-    return found[0] if found else None
+    return found
+
+
+def _with_several(ctx: Context, term: terms.Term, lay: Layout, wanted: list[Node], lo: int,
+                  tr: "Translator") -> Rx | None:
+    """Arrays with, for each of several `contains` (each at least once, no maxContains, no
+    maxItems), an item matching it (a subset): one item matching all of them, or one item per
+    `contains` in any order (at most `MAX_SEVERAL` of them), other items anywhere."""
+    if any(v is True for v, _ in terms.values(ctx, term, "uniqueItems")) or len(wanted) > MAX_SEVERAL:
+        ctx.unsupported("contains", wanted[1].pointer,
+                        f"several contains with uniqueItems, or more than {MAX_SEVERAL} of them")
+    other = tr.translate(lay.rest)
+    sep = tr.ws.comma()
+    gap = rep(cat(sep, other), 0, None)
+    orders = [[tuple(wanted)]] + [[(n,) for n in p] for p in itertools.permutations(wanted)]
+    bodies = []
+    for order in orders:
+        matching = [tr.translate(lay.rest + nodes) for nodes in order]
+        if None in matching:
+            continue
+        first = cat(rep(cat(other, sep), 0, None), matching[0])
+        body = cat(first, *[cat(gap, sep, m) for m in matching[1:]],
+                   rep(cat(sep, other), max(0, lo - len(order)), None))
+        bodies.append(body)
+    return tr.ws.container("[", alt(bodies), "]", allow_empty=False)
 
 
 def _with_contains(ctx: Context, term: terms.Term, lay: Layout,
@@ -183,7 +219,7 @@ def _with_contains(ctx: Context, term: terms.Term, lay: Layout,
                         "contains together with prefixItems or uniqueItems is not supported")
     if most is not None and most < k:
         return None
-    other = tr.translate(lay.rest if most is None else lay.rest + (_failing(node),))
+    other = tr.translate(lay.rest if most is None else lay.rest + (terms.failing(node),))
     matching = tr.translate(lay.rest + (node,)) if most is None or most > 0 else None
     first = max(k, 1)  # matching items in the canonical layout (when any)
     if hi is not None and hi < max(k, lo):
@@ -203,8 +239,3 @@ def _with_contains(ctx: Context, term: terms.Term, lay: Layout,
     if k == 0 and hi != 0:
         bodies.append(cat(other, rep(cat(sep, other), max(0, lo - 1), None if hi is None else hi - 1)))
     return tr.ws.container("[", alt(bodies), "]", allow_empty=k == 0 and lo == 0)
-
-
-def _failing(node: Node) -> Node:
-    """A schema node for the values `node` (a `contains` subschema) rejects."""
-    return Node({"not": node.schema}, node.resolver, f"{node.pointer} (failing)", node.refs)

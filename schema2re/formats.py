@@ -26,6 +26,15 @@ from __future__ import annotations
 
 from schema2re.errors import UnsupportedSchemaError
 
+# Formats defined by some JSON Schema draft. Others are annotations that no validator asserts,
+# so they are ignored (exactly); these are asserted, or refused by the string builder.
+STANDARD_FORMATS = frozenset({
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+    "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+    "json-pointer", "relative-json-pointer", "regex",
+    "color", "host-name", "ip-address", "utc-millisec", "phone", "style",  # draft 3
+})
+
 _D = "[0-9]"
 _HEX = "[0-9a-fA-F]"
 

@@ -12,8 +12,9 @@ Contract:
   of such schemas, boolean schemas; for strings `minLength`, `maxLength`, `pattern` (`ecma`
   gives the strings both regex readings match) and `enum`/`const` (checked by the validator);
   for numbers the bounds and an integer `multipleOf` (`numbers.integer_regex` is exact on
-  canonical integers, `number_regex` complete on the decimals of the universe). `format` (a
-  sound subset, `formats`), a float `multipleOf` and everything else give None.
+  canonical integers, `number_regex` complete on the decimals of the universe). A standard `format` (a
+  sound subset, `formats`), a float `multipleOf` and everything else give None; a format no
+  draft defines is an annotation (ignored).
 - Canonical texts: a string's characters are written one way (`strings.json_content_rx`), as
   `json.dumps(..., ensure_ascii=False)` writes them; numbers are canonical integers and, for
   "number", the decimals `NON_INTEGER` (no exponent, at most 9 integer and 6 fraction digits,
@@ -36,7 +37,7 @@ import re
 from decoding.automaton import charclass
 from decoding.automaton import expr as x
 from decoding.automaton.hir import CharSet, Concat, Repeat
-from schema2re import numbers, strings, terms
+from schema2re import formats, numbers, strings, terms
 from schema2re.context import Context
 from schema2re.document import Node
 from schema2re.errors import UnsupportedSchemaError
@@ -66,7 +67,8 @@ def leaf_set(ctx: Context, node: Node, kind: str, patterns: list[str] | None = N
     if not isinstance(schema, dict) or kind not in _OWN:
         return None
     doc = ctx.doc
-    active = {k for k in schema if doc.active(node, k)}
+    active = {k for k in schema if doc.active(node, k)
+              and not (k == "format" and schema[k] not in formats.STANDARD_FORMATS)}  # annotations
     if not active <= _APPLICATORS | _OWN[kind] or (
             doc.ref_overrides_siblings and "$ref" in active and active != {"$ref"}):
         return None

@@ -2,9 +2,11 @@
 
 `negate(ctx, node, kind, context)` returns terms (tuples of synthetic nodes) whose union is the
 values of JSON type `kind` that `node` rejects, or None when that set has no such description.
-The union is exact, except for `additionalProperties`, `patternProperties` and `propertyNames`,
-where only the members that `context` names are considered as violations (a subset of the
-complement: generation stays sound).
+The union is exact, except for `additionalProperties` beside `patternProperties`, where only
+the members that `context` names are considered as violations (a subset of the complement:
+generation stays sound). A member keyword's other violations (a member the schema does not name
+with a key or value failing it) are one term `{"not": {keyword: ...}}` marked `SUBTRACTED` for
+objects, which `objects` builds as one more member (`_unnamed`).
 De Morgan over the node's keywords: a value fails a conjunction when it fails one keyword, so
 each keyword contributes the alternatives that violate it:
 - bounds flip (`minimum: m` -> `exclusiveMaximum: m`; `minLength: n` -> `maxLength: n-1`, ...);
@@ -12,12 +14,15 @@ each keyword contributes the alternatives that violate it:
 - `properties: {k: S}` -> "k present and its value fails S" (`{"not": S}` on the member, settled
   later where the member is generated, e.g. exactly when S is an enum and the member finite);
 - `type` excluding `kind` -> the whole kind; `allOf` -> union; `anyOf` -> product; `not` ->
-  the operand itself; `$ref` -> its target.
+  the operand itself; `$ref` -> its target; `oneOf` -> "two branches hold" (each pair, as a
+  conjunction of the two) or "none holds" (as `anyOf`).
 - `enum`/`const` within its own type: for numbers the open intervals between the values, for
   booleans the other one (exact); for strings those of the lengths no value has, for arrays
   and objects nothing (subsets).
-Keywords with no such complement (`pattern`, `format`, `multipleOf`, `items`, member keywords
-without a context, ...) make the result None, except for strings and numbers whose set
+- array item keywords (`_items`): "some item fails `items`" (a `contains` of its complement),
+  "item i fails `prefixItems[i]`", too few or too many items matching `contains` (exact).
+Keywords with no such complement (`pattern`, `format`, `multipleOf`, `uniqueItems`, member
+keywords without a context, ...) make the result None, except for strings and numbers whose set
 `leafsets` knows exactly: then the one term `{"not": node}` marked `SUBTRACTED`, which the
 string or number builder settles as a difference of expressions (so too "numbers that are not
 integers", else nothing: a subset). Every caller uses the terms to generate values that `node`
@@ -29,13 +34,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schema2re import finite, leafsets, objects, terms
+from schema2re import finite, formats, leafsets, objects, terms
 from schema2re.context import Context
 from schema2re.document import Node
 
 MAX_NEGATION_TERMS = 64
-SUBTRACTED = "x-typedecode-subtracted"
-"""Marks a synthetic `{"not": S}` whose values of the kind it names the builder subtracts (`leafsets`)."""
+SUBTRACTED = terms.SUBTRACTED
 
 
 def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> list[terms.Term] | None:
@@ -76,7 +80,7 @@ def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> lis
 def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
              context: terms.Term) -> list[terms.Term] | None:
     doc = ctx.doc
-    if keyword in ("$ref", "allOf", "anyOf", "not"):
+    if keyword in ("$ref", "allOf", "anyOf", "oneOf", "not"):
         return _applicator(ctx, node, keyword, value, kind, context)
     if keyword in ("enum", "const"):
         values = finite.variants(value if keyword == "enum" else [value])  # 1.0 is also 1
@@ -84,10 +88,14 @@ def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
         return _outside(ctx, node, [v for v in values if doc.is_valid(v, probe)], kind)
     if kind in ("integer", "number"):
         return _numeric(ctx, node, keyword, value)
+    if keyword == "format" and value not in formats.STANDARD_FORMATS:
+        return []  # an annotation: no validator asserts it
     if kind == "string" and keyword in ("minLength", "maxLength"):
         return _count(node, keyword, value, "minLength", "maxLength")
     if kind == "array" and keyword in ("minItems", "maxItems"):
         return _count(node, keyword, value, "minItems", "maxItems")
+    if kind == "array" and keyword in ("items", "prefixItems", "additionalItems", "contains"):
+        return _items(ctx, node, keyword, value)
     if kind == "object":
         if keyword in ("minProperties", "maxProperties"):
             return _count(node, keyword, value, "minProperties", "maxProperties")
@@ -96,8 +104,9 @@ def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
         if keyword == "properties":
             return [(_synthetic(node, {"required": [name], "properties": {name: {"not": sub}}},
                                 f"{name!r} fails"),) for name, sub in value.items() if sub is not True]
-        if keyword in ("additionalProperties", "patternProperties", "propertyNames") and context:
-            return _members(ctx, node, keyword, value, context)
+        if keyword in ("additionalProperties", "patternProperties", "propertyNames"):
+            named = _members(ctx, node, keyword, value, context) if context else []
+            return named + _unnamed(node, keyword, value)
     if keyword in _restricting(kind):
         return None
     return []  # a keyword that does not restrict this kind always holds
@@ -112,17 +121,23 @@ def _applicator(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
     if keyword == "not":
         inner = doc.child(node, value, "not")
         return [(inner,)]
-    parts = [negate(ctx, doc.child(node, sub, keyword, i), kind, context) for i, sub in enumerate(value)]
+    branches = [doc.child(node, sub, keyword, i) for i, sub in enumerate(value)]
+    # oneOf fails where two branches hold at once (each pair, as their conjunction) ...
+    out: list[terms.Term] = ([(a, b) for i, a in enumerate(branches) for b in branches[i + 1:]]
+                             if keyword == "oneOf" else [])
+    if len(out) > MAX_NEGATION_TERMS:
+        return None
+    parts = [negate(ctx, b, kind, context) for b in branches]
     if any(p is None for p in parts):
         return None
     if keyword == "allOf":
         return [t for p in parts for t in p]  # type: ignore[union-attr]
-    product: list[terms.Term] = [()]
+    none: list[terms.Term] = [()]  # ... or, as anyOf, where none holds
     for p in parts:
-        product = [a + b for a in product for b in p]  # type: ignore[union-attr]
-        if len(product) > MAX_NEGATION_TERMS:
+        none = [a + b for a in none for b in p]  # type: ignore[union-attr]
+        if len(out) + len(none) > MAX_NEGATION_TERMS:
             return None
-    return product
+    return out + none
 
 
 def _members(ctx: Context, node: Node, keyword: str, value: Any, context: terms.Term) -> list[terms.Term]:
@@ -141,6 +156,68 @@ def _members(ctx: Context, node: Node, keyword: str, value: Any, context: terms.
             applies = [sub for p, sub in value.items() if re.search(p, name)]
         out.extend((_synthetic(node, {"required": [name], "properties": {name: {"not": sub}}},
                                f"{keyword} of {name!r} fails"),) for sub in applies)
+    return out
+
+
+def _unnamed(node: Node, keyword: str, value: Any) -> list[terms.Term]:
+    """Violations of a member keyword by a member the schema does not name: `{"not": {keyword:
+    value}}` marked `SUBTRACTED` for objects, which `objects` builds as one more member with
+    such a key and a value failing the keyword. Where patterns decide which members
+    `additionalProperties` covers, none (a subset)."""
+    if keyword == "patternProperties":
+        return [(_synthetic(node, {"not": {keyword: {p: sub}}, SUBTRACTED: "object"}, f"a member fails {p!r}"),)
+                for p, sub in value.items() if sub is not True]
+    if value is True or (keyword == "additionalProperties" and node.schema.get("patternProperties")):
+        return []
+    inner = {keyword: value}
+    if keyword == "additionalProperties":
+        inner["properties"] = {name: True for name in node.schema.get("properties", {})}
+    return [(_synthetic(node, {"not": inner, SUBTRACTED: "object"}, f"an unnamed member fails {keyword}"),)]
+
+
+def _items(ctx: Context, node: Node, keyword: str, value: Any) -> list[terms.Term] | None:
+    """Arrays violating one item keyword (exact), or None where that is not a plain schema.
+
+    - `items: S` over every position -> "some item fails S": `{"not": {"items": S}}` marked
+      `SUBTRACTED` for arrays, which `arrays` builds as a `contains` of `{"not": S}`;
+    - positional `prefixItems` (`items: [...]` before 2020-12) -> for each position i, "at least
+      i+1 items and item i fails S_i";
+    - `contains: C` -> fewer matching items than `minContains` (1 by default) or more than
+      `maxContains`: "no item matches C" is `items: {"not": C}`, the others a `contains` with
+      the flipped count;
+    - `additionalItems` is vacuous without positional `items`; `items` after `prefixItems`
+      and `additionalItems` after positions are not single-position or all-position
+      constraints, so they are refused (None).
+    """
+    doc = ctx.doc
+    tuple_form = doc.tuple_items and isinstance(node.schema.get("items"), list)
+    if keyword == "additionalItems":
+        return [] if not tuple_form else None
+    if keyword == "contains":
+        return _contains_fails(ctx, node, value)
+    if keyword == "prefixItems" or tuple_form:
+        slot = "prefixItems" if keyword == "prefixItems" else "items"
+        return [(_synthetic(node, {"minItems": i + 1, slot: [True] * i + [{"not": sub}]},
+                            f"item {i} fails"),) for i, sub in enumerate(value) if sub is not True]
+    if doc.active(node, "prefixItems") and node.schema["prefixItems"]:
+        return None
+    if value is True:
+        return []
+    return [(_synthetic(node, {"not": {"items": value}, SUBTRACTED: "array"}, "an item fails"),)]
+
+
+def _contains_fails(ctx: Context, node: Node, value: Any) -> list[terms.Term]:
+    newer = ctx.doc.draft in ("2019-09", "2020-12")
+    least = node.schema.get("minContains", 1) if newer else 1
+    most = node.schema.get("maxContains") if newer else None
+    out: list[terms.Term] = []
+    if least == 1:
+        out.append((_synthetic(node, {"items": {"not": value}}, "no item matches"),))
+    elif least > 1:
+        out.append((_synthetic(node, {"contains": value, "minContains": 0, "maxContains": least - 1},
+                               "too few items match"),))
+    if most is not None:
+        out.append((_synthetic(node, {"contains": value, "minContains": most + 1}, "too many items match"),))
     return out
 
 
@@ -221,7 +298,7 @@ def negate_any(ctx: Context, node: Node, kinds: list[str], context: terms.Term =
 
 
 def _restricting(kind: str) -> set[str]:
-    return terms.RESTRICTS[kind] | {"oneOf", "if", "$dynamicRef", "$recursiveRef"}
+    return terms.RESTRICTS[kind] | {"if", "$dynamicRef", "$recursiveRef"}
 
 
 def _synthetic(like: Node, schema: dict, why: str) -> Node:

@@ -14,7 +14,8 @@ Contract of `object_rx` (the object part of one term):
   generated (false schema, recursion cut) is omitted, or the object is impossible if required.
 - Members the schema does not name ("extra" members) come after the named ones, any number
   of them. Their keys never equal a named property or a dependency trigger (`keys.free_key`
-  excludes them exactly, or a pattern key is used only when no named key matches it), but may
+  excludes them exactly; a pattern's keys are intersected with those free keys where the
+  pattern matches a named key), but may
   repeat among themselves: a JSON parser keeps one value per key (the last), and each of them is
   valid, so the parsed object is valid. Generated when the schema allows them:
   `additionalProperties` true or a schema (a key the schema does not name, whose value satisfies
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING
 from schema2re import finite, keys, terms
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
-from schema2re.rx import Rx, alt, cat, lit
+from schema2re.rx import Rx, alt, both, cat, lit, minus
 from schema2re.sequence import subsequence
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 MAX_SPLITS = 32
 MAX_REORDERED_SIZE = 10_000
+_STRING = Node({"type": "string"}, None, "(a key)", ())
 
 
 def required_names(ctx: Context, term: terms.Term) -> list[str]:
@@ -188,6 +190,16 @@ def _settled_object(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | No
     avoid = set(declared_names(ctx, term)) | {t for t, _, _ in _dependencies(ctx, term)}
     extra = None if any(doc.active(n, "propertyNames") and n.schema["propertyNames"] is not True
                         for n in term) else _extra_member(ctx, term, tr, avoid)
+    wanted = [n for n in term if n.get(terms.SUBTRACTED) == "object"]
+    if wanted:
+        unnamed = _unnamed_member(ctx, term, tr, avoid, wanted)
+        if unnamed is None:
+            ctx.drop("not", wanted[0].pointer,
+                     "it needs a member the schema does not name, which cannot be generated here "
+                     "(or only with extra_properties=True)")
+            return None
+        extra = None  # an extra member with the same key would replace it
+        orders = [order + [(unnamed, True)] for order in orders]
     lo = max((v for v, _ in terms.values(ctx, term, "minProperties")), default=0)
     hi = min((v for v, _ in terms.values(ctx, term, "maxProperties")), default=None)
     # Extra members come last and repeat (see module doc) unless maxProperties bounds the count.
@@ -214,6 +226,54 @@ def _orders(ctx: Context, term: terms.Term, names: list[str],
     if first == list(range(len(entries))) or sum(e.size for e, _ in entries) > MAX_REORDERED_SIZE:
         return [entries]
     return [entries, [entries[i] for i in first]]
+
+
+def _unnamed_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set[str],
+                    wanted: list[Node]) -> Rx | None:
+    """One member whose key no schema names (not in `avoid`) and that makes every `wanted`
+    node hold (each `{"not": {keyword: ...}}` marked `terms.SUBTRACTED`, from `negate`): its key
+    fails each `propertyNames`, matches each pattern and lies outside `properties`, its value
+    fails the keyword's schema (a subset: one member for all of them). The value also satisfies
+    every schema that may apply to such a key: every `patternProperties` schema, and every
+    `additionalProperties` and `unevaluatedProperties`, except where the key is taken from one
+    of the node's own patterns (one variant per pattern); and the key satisfies every
+    `propertyNames`. None where the object generates no undeclared member (as `_extra_member`:
+    `additionalProperties` and `patternProperties` absent, properties named)."""
+    doc = ctx.doc
+    if (not any(doc.active(n, "additionalProperties") or doc.active(n, "patternProperties") for n in term)
+            and declared_names(ctx, term) and not ctx.extra_properties):
+        return None
+    values: list[Node] = []
+    keys_in: list[Rx | None] = []
+    for node in wanted:
+        inner = doc.child(node, node.schema["not"], "not")
+        avoid = avoid | set(inner.schema.get("properties", {}))  # the names it covers otherwise
+        for keyword, value in inner.schema.items():
+            if keyword == "propertyNames":
+                keys_in.append(tr.translate((terms.failing(doc.child(inner, value, keyword)), _STRING)))
+            elif keyword == "patternProperties":
+                for pattern, sub in value.items():
+                    keys_in.append(tr.pattern_key(pattern, pointer_join(inner.pointer, keyword, pattern)))
+                    values.append(terms.failing(doc.child(inner, sub, keyword, pattern)))
+            elif keyword == "additionalProperties":
+                values.append(terms.failing(doc.child(inner, value, keyword)))
+    keys_in.append(keys.free_key(avoid))
+    names = [doc.child(n, n.schema["propertyNames"], "propertyNames") for n in term if doc.active(n, "propertyNames")]
+    if names:
+        keys_in.append(tr.translate(tuple(names) + (_STRING,)))
+    patterns = [(n, p, doc.child(n, sub, "patternProperties", p)) for n in term if doc.active(n, "patternProperties")
+                for p, sub in n.schema["patternProperties"].items()]
+    variants: list[Rx | None] = []
+    for owner, pattern in [(None, None)] + [(n, p) for n, p, _ in patterns]:
+        covering = [n for n in term if n is owner]
+        applies = [sub for _, _, sub in patterns] + [
+            doc.child(n, n.schema["additionalProperties"], "additionalProperties")
+            for n in term if doc.active(n, "additionalProperties") and n is not owner]
+        value = tr.translate(tuple(values + applies + terms.unevaluated(ctx, term, covering, "unevaluatedProperties")))
+        key = keys_in if owner is None else keys_in + [
+            tr.pattern_key(pattern, pointer_join(owner.pointer, "patternProperties", pattern))]  # type: ignore[arg-type]
+        variants.append(cat(both(key), tr.ws.colon(), value) if value is not None else None)
+    return alt(variants)
 
 
 def _listed_names(ctx: Context, term: terms.Term) -> list[str]:
@@ -252,9 +312,9 @@ def _extra_member(ctx: Context, term: terms.Term, tr: "Translator", avoid: set[s
 
 def _pattern_member(ctx: Context, term: terms.Term, tr: "Translator", owner: Node, pattern: str,
                     avoid: set[str]) -> Rx | None:
-    """A member whose key matches `pattern`; its value satisfies every schema that might apply."""
-    if any(re.search(pattern, name) for name in avoid):
-        return None  # the key language could produce a named property: not generated
+    """A member whose key matches `pattern`; its value satisfies every schema that might apply.
+    Where the pattern matches a name in `avoid`, its keys are those of `keys.free_key(avoid)`
+    that match it (their intersection; the free keys alone when they all match)."""
     doc = ctx.doc
     nodes: list[Node] = []
     for node in term:
@@ -267,4 +327,7 @@ def _pattern_member(ctx: Context, term: terms.Term, tr: "Translator", owner: Nod
     if value is None:
         return None
     key = tr.pattern_key(pattern, pointer_join(owner.pointer, "patternProperties", pattern))
+    if key is not None and any(re.search(pattern, name) for name in avoid):
+        free = keys.free_key(avoid)
+        key = free if minus(free, key) is None else both([free, key])
     return cat(key, tr.ws.colon(), value) if key is not None else None

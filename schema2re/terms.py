@@ -43,6 +43,9 @@ RESTRICTS = {
     "boolean": set(),
 }
 RESTRICTS["number"] = RESTRICTS["integer"]
+SUBTRACTED = "x-typedecode-subtracted"
+"""Marks a synthetic `{"not": S}` whose values of the type it names that type's builder makes
+(`schema2re.negate` writes it; `leafsets`, `arrays` and `objects` read it)."""
 RESTRICTS_ALL = {"enum", "const", "not", "if", "$ref", "$dynamicRef", "$recursiveRef",
                  "allOf", "anyOf", "oneOf"}
 
@@ -148,6 +151,11 @@ def _product(ctx: Context, parts: list[list[Term]], node: Node, mode: str) -> li
             options = options[: max(1, MAX_TERMS // len(result))]  # lenient: keep a subset
         result = [a + b for a in result for b in options]
     return result
+
+
+def failing(node: Node) -> Node:
+    """A schema node for the values `node` rejects (`{"not": ...}`, resolved like it)."""
+    return Node({"not": node.schema}, node.resolver, f"{node.pointer} (failing)", node.refs)
 
 
 def values(ctx: Context, term: Term, keyword: str) -> list[tuple[Any, Node]]:

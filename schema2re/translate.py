@@ -31,6 +31,7 @@ from schema2re import (
     arrays,
     disjoint,
     finite,
+    formats,
     keys,
     leafsets,
     negate,
@@ -50,14 +51,6 @@ from schema2re.rx import Rx, alt, both, cat, lit, raw
 from schema2re.sequence import separated
 from schema2re.whitespace import Whitespace
 
-# Formats defined by some JSON Schema draft. Others are annotations that no validator asserts,
-# so they are ignored (exactly); these are asserted, or refused by the string builder.
-STANDARD_FORMATS = frozenset({
-    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
-    "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
-    "json-pointer", "relative-json-pointer", "regex",
-    "color", "host-name", "ip-address", "utc-millisec", "phone", "style",  # draft 3
-})
 
 
 def _dynamic_scope(node: Node) -> tuple[str, ...]:
@@ -249,7 +242,10 @@ class Translator:
         pointer = _pointer_of(ctx, term, terms.RESTRICTS["number"])
         multiples = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, "multipleOf")))
         multiple = _merge_multiples(ctx, multiples, pointer)
-        fn = numbers.number_regex if kind == "number" else numbers.integer_regex
+        # A variant that settled a `not`/`if` may allow only integers where the term built as
+        # "number" allowed all numbers (`{"type": "number", "not": {"not": {"type": "integer"}}}`).
+        whole = kind == "number" and "number" in terms.term_types(ctx, term)
+        fn = numbers.number_regex if whole else numbers.integer_regex
         try:
             positive = self._number_leaf(fn, lower, upper, multiple, pointer)
         except numbers.EmptyRangeError:
@@ -278,7 +274,7 @@ class Translator:
         chosen: dict[str, list[Any]] = {}
         for keyword in ("pattern", "format"):
             chosen[keyword] = list(dict.fromkeys(v for v, _ in terms.values(ctx, term, keyword)
-                                                 if keyword == "pattern" or v in STANDARD_FORMATS))
+                                                 if keyword == "pattern" or v in formats.STANDARD_FORMATS))
         excluded: set[str] = set()
         subtracted: list[Node] = []
         for value, node in terms.values(ctx, term, "not"):
