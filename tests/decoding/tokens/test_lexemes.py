@@ -60,6 +60,32 @@ def test_split_masks_equal_whole_walks(vocabularies, lo, extra, rest, data):
         assert state
 
 
+@pytest.mark.parametrize("name", ["bpe", "sp"])
+@pytest.mark.parametrize("pattern, start", [
+    # a body that may end the object or go on with one more key: an alternation of two splits
+    (f'\\{{"a":"(?:{JSON_CHAR}{{0,30}}"|{JSON_CHAR}*",\\s*"d":"x")\\}}', b'{"a":"'),
+    # an optional tail whose two alternatives start with a wide and a narrow repetition
+    (r'x(?:[^\n]*\}[ \t]*\}|[ \t]*\})?', b"x"),
+])
+def test_alternations_of_bodies_are_split_with_the_masks_of_whole_walks(
+        vocabularies, name, pattern, start):
+    vocab = vocabularies[name]
+    index = TokenIndex(Automaton(to_expr(parse(pattern))), vocab)
+    a = index.automaton
+    state = a.walk(a.initial_state, start)
+    rng = np.random.default_rng(3)
+    assert split_head(a.expression_of(state)) is not None
+    for _ in range(8):
+        ids = index.token_ids(state)
+        assert np.array_equal(ids, _full_walk_ids(index, state))
+        inside = [t for t in ids.tolist() if b'"' not in vocab.token_bytes[t]
+                  and b"}" not in vocab.token_bytes[t]]
+        if not inside:
+            break
+        state = a.walk(state, vocab.token_bytes[int(rng.choice(inside))])
+    assert index.split >= 2
+
+
 def test_string_bodies_are_split_and_narrow_runs_are_not(vocabularies):
     vocab = vocabularies["bpe"]
     index = TokenIndex(Automaton(to_expr(parse(
