@@ -106,9 +106,10 @@ class Lexemes:
         """`crossing(f)`, computed. Few bytes of the vocabulary in `f` (the usual `"`): the
         tokens holding them are found from their positions (the token whose bytes start last at
         or before each: an empty token starts where the next one does, so it is never chosen),
-        and their nodes and those nodes' ancestors are cleared, a level at a time. Many: one
-        running count over the flat bytes tells each token, and one over the depth-first tokens
-        each node (a node's subtree spells `pre.tokens[token_start[node]:token_start[end[node]]]`)."""
+        and their nodes and those nodes' ancestors are cleared, a level at a time. Many: a
+        token holds a byte of `f` exactly when its node's path does, so one pass down the
+        levels flags the paths, and one running count over the depth-first nodes that spell a
+        token on such a path tells each node whether its subtree (`i .. end[i]`) holds one."""
         v, trie = self.vocabulary, self.trie
         pre = trie.preorder
         values = [b for b in range(256) if f >> b & 1]
@@ -116,15 +117,25 @@ class Lexemes:
             hit = np.zeros(len(v.flat), dtype=bool)
             for b in values:
                 hit |= v.flat == b
-        else:
-            hit = _byte_flags(f)[v.flat]
-        if np.count_nonzero(hit) * _SPARSE > len(v.flat):
-            seen = np.concatenate(([0], np.cumsum(hit, dtype=np.int32)))
-            has = seen[v.offsets + v.lengths] != seen[v.offsets]  # per token id
-            below = np.concatenate(([0], np.cumsum(has[pre.tokens], dtype=np.int32)))
-            starts = pre.token_start
-            return (below[starts[pre.end]] == below[starts[:-1]]).astype(np.uint8)
-        tokens = np.searchsorted(v.offsets, np.flatnonzero(hit), side="right") - 1
+            if np.count_nonzero(hit) * _SPARSE <= len(v.flat):
+                return self._cleared(np.searchsorted(v.offsets, np.flatnonzero(hit),
+                                                     side="right") - 1)
+        on_path = _byte_flags(f)[trie.node_byte]  # by breadth-first node, then down the levels
+        bounds = trie.level_bounds
+        for d in range(2, len(bounds)):
+            lo, hi = bounds[d - 1], bounds[d]
+            on_path[lo:hi] |= on_path[trie.parent[lo:hi]]
+        leaving = np.empty(len(pre.end), dtype=bool)
+        leaving[pre.of_node] = on_path
+        leaving[1:] &= pre.token_start[2:] > pre.token_start[1:-1]  # spells a token
+        leaving[0] = False
+        below = np.concatenate(([0], np.cumsum(leaving, dtype=np.int32)))
+        return (below[pre.end] == below[:-1]).astype(np.uint8)
+
+    def _cleared(self, tokens: np.ndarray) -> np.ndarray:
+        """The flags with the nodes of `tokens` (ids) and their ancestors cleared."""
+        trie = self.trie
+        pre = trie.preorder
         nodes = _distinct(trie.token_node[tokens])
         nodes = nodes[nodes != 0]  # tokens the trie does not hold
         flags = np.ones(len(pre.end), dtype=np.uint8)
