@@ -24,6 +24,15 @@
  * vocabulary): a release lets any thread waiting for the GIL (the cache's writer) take it for up
  * to the switch interval (5 ms), which a short walk would wait for every time.
  *
+ * crossing_flags(byte_flags, byte, depth, end, token_start, out) -> None
+ *
+ * For decoding.tokens.lexemes: `byte_flags` (256 bytes) flags the bytes of a set F; the trie's
+ * preorder arrays as above. Writes out[i] = 1 where no token spelled at or below node i holds a
+ * byte of F, else 0: a token holds one exactly when a node on its path has such a byte, so one
+ * pass flags the nodes that spell a token on such a path, keeping the flag of each depth on a
+ * stack, and a second, from the last node back, clears every node whose subtree (i .. end[i])
+ * holds a flagged one, from a running count. Indices are checked (ValueError).
+ *
  * fill_rows(bits, eos, out) -> None (decoding.tokens.bits.fill_rows)
  *
  * `out` is a writable 2-D int32 buffer whose rows are contiguous (any row stride), at least
@@ -280,6 +289,59 @@ done:
     return result;
 }
 
+static PyObject *crossing_flags(PyObject *self, PyObject *args) {
+    PyObject *o[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5])) return NULL;
+    static const char *names[6] = {"byte_flags", "byte", "depth", "end", "token_start", "out"};
+    static const Py_ssize_t sizes[6] = {1, 1, 4, 4, 4, 1};
+    Arr a[6];
+    int got = 0;
+    PyObject *result = NULL;
+    int32_t *count = NULL;
+    uint8_t *path = NULL;
+    for (; got < 6; got++)
+        if (get_arr(o[got], &a[got], sizes[got], got == 5, names[got]) < 0) goto done;
+    Py_ssize_t n = a[1].len;
+    if (a[0].len != 256 || a[2].len != n || a[3].len != n || a[4].len != n + 1 || a[5].len != n
+        || n < 1) {
+        PyErr_SetString(PyExc_ValueError, "crossing_flags: array lengths do not fit together");
+        goto done;
+    }
+    const uint8_t *flag = a[0].view.buf, *byte = a[1].view.buf;
+    const int32_t *depth = a[2].view.buf, *end = a[3].view.buf, *start = a[4].view.buf;
+    uint8_t *out = a[5].view.buf;
+    count = PyMem_Malloc((n + 1) * sizeof(int32_t));  /* count[i]: flagged nodes before i */
+    path = PyMem_Malloc(n);  /* per depth: whether the path down to it holds a byte of F */
+    if (count == NULL || path == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    count[0] = count[1] = 0;  /* the root spells no token */
+    path[0] = 0;
+    int bad = depth[0] != 0;
+    for (Py_ssize_t i = 1; i < n && !bad; i++) {
+        int32_t d = depth[i];
+        bad = d < 1 || d >= n || start[i] > start[i + 1];
+        if (bad) break;
+        path[d] = path[d - 1] | (flag[byte[i]] != 0);
+        count[i + 1] = count[i] + (path[d] && start[i + 1] > start[i]);
+    }
+    for (Py_ssize_t i = 0; i < n && !bad; i++) {
+        bad = end[i] <= i || end[i] > n;
+        if (!bad) out[i] = count[end[i]] == count[i];
+    }
+    if (bad)
+        PyErr_SetString(PyExc_ValueError, "crossing_flags: an index is out of range (the trie "
+                                          "arrays are malformed)");
+    else
+        result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(count);
+    PyMem_Free(path);
+    for (int k = 0; k < got; k++) PyBuffer_Release(&a[k].view);
+    return result;
+}
+
 /* Releases the first n buffers of each list. */
 static void release_rows(Py_buffer *bits, Py_buffer *eos, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -359,6 +421,8 @@ fail:
 }
 
 static PyMethodDef methods[] = {
+    {"crossing_flags", crossing_flags, METH_VARARGS,
+     "Flag the trie nodes with no token holding a byte of a set (see decoding.tokens.lexemes)."},
     {"fill_rows", fill_rows, METH_VARARGS,
      "Copy packed rows into an int32 bitmask and set EOS bits (see decoding.tokens.bits)."},
     {"read_bytes", read_bytes, METH_VARARGS,

@@ -42,6 +42,7 @@ from decoding.automaton.dfa import Automaton
 from decoding.automaton.expr import CAT, OR, REPEAT, Expr, first_bytes, repeat
 from decoding.errors import PatternTooComplex
 from decoding.tokens import bits as packed
+from decoding.tokens.compiled import compiled_module
 from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import Vocabulary
 from decoding.tokens.walk import TrieWalk
@@ -109,7 +110,8 @@ class Lexemes:
         and their nodes and those nodes' ancestors are cleared, a level at a time. Many: a
         token holds a byte of `f` exactly when its node's path does, so one pass down the
         levels flags the paths, and one running count over the depth-first nodes that spell a
-        token on such a path tells each node whether its subtree (`i .. end[i]`) holds one."""
+        token on such a path tells each node whether its subtree (`i .. end[i]`) holds one
+        (compiled, `_walk.crossing_flags`, where the C module is built)."""
         v, trie = self.vocabulary, self.trie
         pre = trie.preorder
         values = [b for b in range(256) if f >> b & 1]
@@ -120,6 +122,12 @@ class Lexemes:
             if np.count_nonzero(hit) * _SPARSE <= len(v.flat):
                 return self._cleared(np.searchsorted(v.offsets, np.flatnonzero(hit),
                                                      side="right") - 1)
+        kernel = getattr(compiled_module(), "crossing_flags", None)
+        if kernel is not None:
+            flags = np.empty(len(pre.end), dtype=np.uint8)
+            kernel(_byte_flags(f).view(np.uint8), pre.byte, pre.depth, pre.end, pre.token_start,
+                   flags)
+            return flags
         on_path = _byte_flags(f)[trie.node_byte]  # by breadth-first node, then down the levels
         bounds = trie.level_bounds
         for d in range(2, len(bounds)):

@@ -13,6 +13,7 @@ from decoding.automaton.dfa import Automaton
 from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
 from decoding.guides.guide import vocabulary_of
+from decoding.tokens.compiled import compiled_module
 from decoding.tokens.index import TokenIndex
 from decoding.tokens.lexemes import Lexemes, split_head
 from decoding.tokens.trie import trie_of
@@ -154,11 +155,18 @@ def test_crossing_flags_keep_exactly_the_subtrees_with_a_leaving_token(vocabular
         assert flags[i] == (not leaving)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("name", ["bpe", "sp"])
 def test_crossing_flags_match_a_per_token_reference_for_sparse_and_dense_byte_sets(
-        vocabularies, name):
-    """Few bytes of F in the vocabulary (cleared node by node) and many (running counts), with
-    F of up to `_FEW_BYTES` bytes (compared) and more (a table): one answer, the reference's."""
+        vocabularies, name, compiled, monkeypatch, request):
+    """Few bytes of F in the vocabulary (cleared node by node) and many (paths flagged, in C or
+    numpy), with F of up to `_FEW_BYTES` bytes (compared) and more (a table): one answer, the
+    reference's."""
+    if not compiled:
+        monkeypatch.setenv("TYPEDECODE_COMPILED_WALK", "0")
+    compiled_module.cache_clear()  # read the setting again, here and after the test
+    request.addfinalizer(compiled_module.cache_clear)
+    assert (compiled_module() is not None) == compiled
     vocab = vocabularies[name]
     trie = trie_of(vocab)
     pre = trie.preorder

@@ -252,3 +252,29 @@ def test_reading_a_token_agrees_with_the_automaton():
         finally:
             os.environ.pop("TYPEDECODE_COMPILED_WALK", None)
             compiled_module.cache_clear()
+
+
+def test_the_crossing_kernel_refuses_arrays_that_break_the_layout():
+    from decoding.tokens._walk import crossing_flags
+
+    flags = np.zeros(256, np.uint8)
+    flags[ord("a")] = 1
+
+    def call(end=(2, 2), depth=(0, 1), out_len=2, byte_flags=flags):
+        # nodes: the root and one child "a" spelling token 0
+        out = np.full(out_len, 7, np.uint8)
+        crossing_flags(byte_flags, np.array([0, ord("a")], np.uint8),
+                       np.array(depth, np.int32), np.array(end, np.int32),
+                       np.array([0, 0, 1], np.int32), out)
+        return out.tolist()
+
+    assert call() == [0, 0]  # "a" holds the byte: neither subtree is free of it
+    assert call(byte_flags=np.zeros(256, np.uint8)) == [1, 1]
+    with pytest.raises(ValueError, match="do not fit"):
+        call(out_len=1)
+    with pytest.raises(ValueError, match="do not fit"):
+        call(byte_flags=np.zeros(255, np.uint8))
+    with pytest.raises(ValueError, match="out of range"):
+        call(end=(2, 9))  # a subtree past the last node
+    with pytest.raises(ValueError, match="out of range"):
+        call(depth=(0, 5))  # a node below a missing level
