@@ -170,7 +170,7 @@ class Lexemes:
         accepting[boundary] = False
         if accepting.any():
             return None
-        return TrieWalk(self.trie, automaton).starts(boundary)[1]
+        return TrieWalk(self.trie, automaton).starts(boundary)
 
 
 def split_head(e: Expr) -> tuple[Expr, int | None, int] | None:

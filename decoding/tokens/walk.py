@@ -5,7 +5,7 @@ id: the state that reading the token's bytes from `state` leads to, DEAD where s
 the dead state and for tokens the trie does not hold (special or empty ones). Rows the lazy
 automaton has not computed yet are computed on the way (`Automaton.expand_all`). With `prune`
 (one flag per node in depth-first order), the tokens at and below a flagged node read as DEAD.
-`starts(state)` also counts, per token, how often its path leaves `state` (for the automaton of a
+`starts(state)` counts, per token, how often its path leaves `state` (for the automaton of a
 repetition `x*` entered at `x*`: how many items of x the token starts); it needs every row the
 walk can meet computed first. `reach(state, prune, keep)` is the same walk for a mask: the
 allowed tokens as packed bits (`decoding.tokens.bits`) and their count, plus their sorted ids and
@@ -107,20 +107,19 @@ class TrieWalk:
             self._node_class = self.automaton.byte_class[byte].astype(np.int32)
         return self._node_class
 
-    def starts(self, state: int) -> tuple[np.ndarray, np.ndarray]:
-        """(`next_states(state)`, int32 per token: how many times its path leaves `state`; -1
-        where it reaches the dead state). ValueError unless every state has its row."""
+    def starts(self, state: int) -> np.ndarray:
+        """int32 per token: how many times its path leaves `state`; -1 where it reaches the dead
+        state (or the trie does not hold it). ValueError unless every state has its row."""
         a = self.automaton
         if not a.expanded[:a.num_states].all():
             raise ValueError("starts() needs every row of the automaton computed")
-        items = np.zeros(len(self.trie.token_node), dtype=np.int32)
+        items = np.full(len(self.trie.token_node), -1, dtype=np.int32)
         if self._kernel is None:
             next_of = self._by_levels(state, None, items)
-        else:
-            next_of = np.zeros(len(items), dtype=np.int32)
-            self._depth_first(state, _NO_PRUNING, items, next_of=next_of)
-        items[next_of == DEAD] = -1
-        return next_of, items
+            items[next_of == DEAD] = -1
+        else:  # the walk writes the count of every token it reaches, and only theirs
+            self._depth_first(state, _NO_PRUNING, items)
+        return items
 
     def _depth_first(self, state: int, prune: np.ndarray, items: np.ndarray = _NONE, *,
                      next_of: np.ndarray = _NONE, bits: np.ndarray = _NO_BITS,

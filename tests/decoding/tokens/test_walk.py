@@ -232,7 +232,8 @@ def test_counting_walks_agree_and_need_every_row(tries, name):
         todo = [a.initial_state]
         while todo:
             todo += [t for t in set(a.expand(todo.pop()).tolist()) if not a.expanded[t]]
-        next_of, items = walk.starts(a.initial_state)
+        next_of, items = walk.next_states(a.initial_state), walk.starts(a.initial_state)
+        assert ((next_of == DEAD) == (items == -1)).all()
         counts.append((_keys(a, next_of), items.tolist()))
     assert counts[0] == counts[1]
     assert max(counts[0][1]) > 1
