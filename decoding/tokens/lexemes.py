@@ -39,7 +39,7 @@ import threading
 import numpy as np
 
 from decoding.automaton.dfa import Automaton
-from decoding.automaton.expr import CAT, OR, REPEAT, Expr, first_bytes, repeat
+from decoding.automaton.expr import CAT, EMPTY, OR, REPEAT, Expr, first_bytes, repeat
 from decoding.errors import PatternTooComplex
 from decoding.tokens import bits as packed
 from decoding.tokens.compiled import compiled_module
@@ -177,7 +177,8 @@ def split_head(e: Expr) -> tuple[Expr, int | None, int] | None:
     """(x, hi, F) where, in a state of expression `e`, a token with no byte of F is allowed
     exactly when it starts at most hi (None: any number of) items of x: `e` is `cat(x{lo,hi}, r)`
     (F: r's first bytes), a repetition of x alone (F empty), or an alternation of such forms
-    (an optional part `y?` read as `(empty | y)`), possibly followed by more (see the module
+    (an optional part `y?` read as `(empty | y)`, and `x x{lo,hi}` as `x{lo+1,hi+1}`: a JSON
+    key's first character then the rest), possibly followed by more (see the module
     docstring), with x wide (at least `WIDE` bytes
     start one of its strings: a string body, not a run of digits or spaces, whose states allow
     few tokens and are walked quickly whole); None otherwise."""
@@ -198,7 +199,12 @@ def _split(e: Expr, x: Expr | None) -> tuple[Expr, int | None, int, bool] | None
         return None
     if e.kind == CAT:
         head, rest = e.items
-        found = _split(head, x)
+        run = rest.items[0] if rest.kind == CAT else rest
+        if run.kind == REPEAT and run.items[0] is head:  # x x{lo,hi} is x{lo+1,hi+1}
+            found = _split(repeat(head, run.lo + 1, None if run.hi is None else run.hi + 1), x)
+            rest = rest.items[1] if rest.kind == CAT else EMPTY
+        else:
+            found = _split(head, x)
         if found is None:
             return None
         x, hi, f, tail = found

@@ -67,6 +67,8 @@ def test_split_masks_equal_whole_walks(vocabularies, lo, extra, rest, data):
     (f'\\{{"a":"(?:{JSON_CHAR}{{0,30}}"|{JSON_CHAR}*",\\s*"d":"x")\\}}', b'{"a":"'),
     # an optional tail whose two alternatives start with a wide and a narrow repetition
     (r'x(?:[^\n]*\}[ \t]*\}|[ \t]*\})?', b"x"),
+    # a key of one or more characters (`y y*`, as a pattern property's key comes), optional
+    (r'\{"(?:(?:\\"|[^\x00-\x1f"\\]|\\\\)(?:\\"|[^\x00-\x1f"\\]|\\\\)*)?": 1\}', b'{"'),
 ])
 def test_alternations_of_bodies_are_split_with_the_masks_of_whole_walks(
         vocabularies, name, pattern, start):
