@@ -167,9 +167,10 @@ def test_the_kernel_refuses_arrays_that_break_the_layout():
         return np.array(values, dtype=np.int32)
 
     def call(end=(2, 2), tokens=(0,), rows=(0, 1, 0, 1), classes=1, next_of=None,
-             bits=None, hits=1, classes_of=np.zeros(256, np.int32)):
+             bits=None, hits=1, classes_of=None):
         # nodes: root and one child spelling token 0; states: dead and 1, which loops
         hit_tokens, hit_states = np.zeros(hits, np.int32), np.zeros(hits, np.int32)
+        classes_of = np.zeros(256, np.int32) if classes_of is None else classes_of
         held, found = walk_subtrees(
             i32(0), i32(1), np.zeros(2, np.uint8), classes_of, i32(*end), i32(0, 1),
             i32(0, 0, 1), i32(*tokens), i32(*rows), classes, np.ones(2, dtype=bool),
