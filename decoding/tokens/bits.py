@@ -28,6 +28,11 @@ def unpack(bits: np.ndarray, count: int) -> np.ndarray:
     return np.unpackbits(bits, count=count, bitorder="little").view(bool)
 
 
+def count(bits: np.ndarray) -> int:
+    """How many flags are set."""
+    return int(np.bitwise_count(bits).sum(dtype=np.int64))
+
+
 def has(bits: np.ndarray, t: int) -> bool:
     """Whether flag `t` is set."""
     return bool(bits[t >> 3] >> (t & 7) & 1)

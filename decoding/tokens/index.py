@@ -13,11 +13,12 @@ Invariants:
   e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
   first's token ids and mask, and `next_states` None (its transitions are walked per token when
   asked for). `shared` counts such entries.
-- A state `cat(x{lo,hi}, r)` with a wide x (a string body) takes the tokens that stay
+- A state `cat(x{lo,hi}, r)` with a wide x (a string body), or an alternation of such (see
+  `decoding.tokens.lexemes.split_head`), takes the tokens that stay
   inside the repetition from tables shared by every such state (`decoding.tokens.lexemes`) and
   walks only the trie's subtrees with tokens that can leave it; `next_states` None. `split`
   counts such entries.
-- `nbytes` is the memory of the entries made here (`_make_entry`: bits and kept arrays; an entry
+- `nbytes` is the memory of the entries made here (`_counted`: bits and kept arrays; an entry
   that shares another's is not counted again) plus room for the `MASKS_KEPT` mask tensors; an
   entry that would take it past `max_bytes` (`decoding.limits` `guide_bytes`, read at
   construction) raises `PatternTooComplex` instead.
@@ -41,8 +42,8 @@ import numpy as np
 import torch
 
 from decoding import limits
-from decoding.automaton.dfa import DEAD, Automaton
-from decoding.automaton.expr import Expr, first_bytes
+from decoding.automaton.dfa import Automaton
+from decoding.automaton.expr import Expr
 from decoding.errors import PatternTooComplex, UsageError
 from decoding.tokens import bits as packed
 from decoding.tokens.lexemes import WIDE, lexemes_of, split_head
@@ -167,8 +168,11 @@ class TokenIndex:
                 return StateEntry(hit.bits, hit.count, None, None)
         entry = self._split_entry(state)
         if entry is None:
-            next_of = self.walk(state)
-            entry = self._make_entry(next_of != DEAD, next_of)
+            found = self._walker().reach(state, keep=KEEP_NEXT)
+            entry = self._counted(StateEntry(
+                _frozen(found.bits, np.uint8), found.count,
+                None if found.token_ids is None else _frozen(found.token_ids, np.int64),
+                None if found.next_states is None else _frozen(found.next_states, np.int32)))
         if like is not None:
             self._by_class[like] = entry
         return entry
@@ -176,42 +180,34 @@ class TokenIndex:
     def walk(self, state: int, prune: np.ndarray | None = None) -> np.ndarray:
         """int32 [vocabulary.size]: the state each token leads to from `state` (DEAD: not allowed;
         `prune` as in `TrieWalk.next_states`)."""
+        return self._walker().next_states(state, prune)
+
+    def _walker(self) -> TrieWalk:
         if self._walk is None:  # an index whose entries all come from the cache never walks
             self._walk = TrieWalk(self._trie, self.automaton)
-        return self._walk.next_states(state, prune)
+        return self._walk
 
     def _split_entry(self, state: int) -> StateEntry | None:
-        """The entry of a state `cat(x{lo,hi}, r)` from the lexeme tables: the tokens that stay
-        inside the repetition, plus a walk of only the subtrees holding tokens that can leave
-        it (`decoding.tokens.lexemes`); next states are left to `Guide.advance`. None for
-        states of other shapes, and where r starts with `WIDE` bytes or more (nearly every
-        token may leave then: the walk is as long as a whole one, and leaving flags cost more)."""
+        """The entry of a state `cat(x{lo,hi}, r)` (or an alternation of such, `split_head`) from
+        the lexeme tables: the tokens that stay inside the repetition, plus a walk of only the
+        subtrees holding tokens that can leave it (`decoding.tokens.lexemes`); next states are
+        left to `Guide.advance`. None for states of other shapes, and where the leaving bytes F
+        are `WIDE` or more (nearly every token may leave then: the walk is as long as a whole
+        one, and leaving flags cost more)."""
         split = split_head(self.automaton.expression_of(state))
         if split is None:
             return None
-        x, hi, rest = split
-        leaving = first_bytes(rest)
+        x, hi, leaving = split
         if leaving.bit_count() >= WIDE:
             return None
         lexemes = lexemes_of(self.vocabulary)
-        items = lexemes.inside(x)
-        if items is None:
+        inside = lexemes.inside_bits(x, hi)
+        if inside is None:
             return None
-        allowed = items >= 0 if hi is None else (items >= 0) & (items <= hi)
-        allowed |= self.walk(state, lexemes.crossing(leaving)) != DEAD
+        bits = self._walker().reach(state, lexemes.crossing(leaving)).bits
+        bits |= inside
         self.split += 1
-        return self._make_entry(allowed, None)
-
-    def _make_entry(self, allowed: np.ndarray, next_of: np.ndarray | None) -> StateEntry:
-        """The entry of the tokens flagged in `allowed` (bool per token id), with their next
-        states taken from `next_of` (int32 per token id) when given and the entry is small."""
-        count = int(np.count_nonzero(allowed))
-        token_ids = next_states = None
-        if next_of is not None and count <= KEEP_NEXT:
-            token_ids = _frozen(np.flatnonzero(allowed), np.int64)
-            next_states = _frozen(next_of[token_ids], np.int32)
-        return self._counted(StateEntry(_frozen(packed.pack(allowed), np.uint8), count, token_ids,
-                                        next_states))
+        return self._counted(StateEntry(_frozen(bits, np.uint8), packed.count(bits), None, None))
 
     def _counted(self, entry: StateEntry) -> StateEntry:
         """`entry`, its bytes added to `nbytes` (PatternTooComplex past `max_bytes`)."""
@@ -228,12 +224,12 @@ class TokenIndex:
                  next_states: np.ndarray | None) -> StateEntry:
         """The entry of packed `bits`, with the sorted `token_ids` they hold and the states
         those lead to where known (else both None), as the disk cache stores them."""
-        if next_states is not None and len(token_ids) <= KEEP_NEXT:  # as `_make_entry` keeps
+        if next_states is not None and len(token_ids) <= KEEP_NEXT:  # as `_compute` keeps
             token_ids, next_states = _frozen(token_ids, np.int64), _frozen(next_states, np.int32)
         else:
             token_ids = next_states = None
-        count = int(np.bitwise_count(bits).sum(dtype=np.int64))
-        return self._counted(StateEntry(_frozen(bits, np.uint8), count, token_ids, next_states))
+        return self._counted(StateEntry(_frozen(bits, np.uint8), packed.count(bits), token_ids,
+                                        next_states))
 
 
 def shared_mask(allowed: np.ndarray) -> torch.Tensor:

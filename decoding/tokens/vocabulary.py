@@ -257,6 +257,14 @@ def _as_bytes(index: int, value: object) -> bytes:
 def _id_set(ids: Iterable[int], size: int, what: str) -> set[int]:
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
         raise VocabularyError(f"{what} must be a collection of token ids, got {type(ids).__name__}")
+    array = np.asarray(ids) if isinstance(ids, (list, tuple, np.ndarray)) else None
+    if array is not None and array.ndim == 1 and array.dtype.kind in "iu":
+        # plain integers (the cache stores Gemma's 6,000 special ids): checked as one array
+        if len(array) and not 0 <= int(array.min()) <= int(array.max()) < size:
+            bad = int(array[(array < 0) | (array >= size)][0])
+            raise VocabularyError(f"{what} contains id {bad}, outside the vocabulary "
+                                  f"(ids 0..{size - 1})")
+        return set(array.tolist())
     out = set()
     for value in ids:
         try:

@@ -5,9 +5,13 @@ id: the state that reading the token's bytes from `state` leads to, DEAD where s
 the dead state and for tokens the trie does not hold (special or empty ones). Rows the lazy
 automaton has not computed yet are computed on the way (`Automaton.expand_all`). With `prune`
 (one flag per node in depth-first order), the tokens at and below a flagged node read as DEAD.
-`starts(state)` also counts, per token, how often its path leaves `state` (for the automaton of a
+`starts(state)` counts, per token, how often its path leaves `state` (for the automaton of a
 repetition `x*` entered at `x*`: how many items of x the token starts); it needs every row the
-walk can meet computed first.
+walk can meet computed first. `reach(state, prune, keep)` is the same walk for a mask: the
+allowed tokens as packed bits (`decoding.tokens.bits`) and their count, plus their sorted ids and
+next states where at most `keep` are allowed; compiled, it allocates nothing as long as the
+vocabulary but the packed bits (no per-token array), so a state that allows few tokens costs
+about what its walk visits.
 
 Two walks give the same array bit for bit (the tests compare them):
 - compiled (the C module `decoding.tokens._walk`, built by `pip install`): one loop over the
@@ -19,20 +23,37 @@ Two walks give the same array bit for bit (the tests compare them):
   would wait for any other thread's turn, up to 5 ms), and writes only into arrays its caller owns.
 - numpy (the fallback where the C module was not built, or with `TYPEDECODE_COMPILED_WALK=0`):
   the trie level by level in breadth-first order, a few whole-slice operations per depth.
+The compiled walk reads each node's byte and the automaton's 256-entry byte-class table, so a
+new automaton lays out nothing over the trie.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from decoding.automaton.dfa import DEAD, Automaton
+from decoding.tokens import bits as packed
 from decoding.tokens.compiled import compiled_module
 from decoding.tokens.trie import TokenTrie
 
 _NO_PRUNING = np.zeros(0, dtype=np.uint8)
-_NO_COUNTS = np.zeros(0, dtype=np.int32)
+_NONE = np.zeros(0, dtype=np.int32)
+_NO_BITS = np.zeros(0, dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class Reached:
+    """The tokens a walk from one state allows: `bits` packed flags per token id (uint8), `count`
+    how many are set; `token_ids` (int64, ascending) and `next_states` (int32, aligned) where
+    `count` is at most the `keep` asked for, else both None. The arrays are new, the caller's."""
+
+    bits: np.ndarray
+    count: int
+    token_ids: np.ndarray | None
+    next_states: np.ndarray | None
 
 
 class TrieWalk:
@@ -45,7 +66,7 @@ class TrieWalk:
         if compiled and kernel is None:
             raise RuntimeError("the compiled walk is not built (pip install -e . builds it)")
         self._kernel = kernel
-        self._node_class: np.ndarray | None = None  # each node's byte class, made on first walk
+        self._node_class: np.ndarray | None = None  # numpy walk: each node's class, on first use
 
     @property
     def compiled(self) -> bool:
@@ -57,48 +78,74 @@ class TrieWalk:
         self.automaton.expand(state)
         if self._kernel is None:
             return self._by_levels(state, prune)
-        return self._depth_first(state, _NO_PRUNING if prune is None else prune)
+        next_of = np.zeros(len(self.trie.token_node), dtype=np.int32)
+        self._depth_first(state, _NO_PRUNING if prune is None else prune, next_of=next_of)
+        return next_of
+
+    def reach(self, state: int, prune: np.ndarray | None = None, keep: int = 0) -> Reached:
+        """The tokens allowed from `state` (`prune` as in `next_states`), see `Reached`."""
+        self.automaton.expand(state)
+        vocab = len(self.trie.token_node)
+        if self._kernel is None:
+            next_of = self._by_levels(state, prune)
+            allowed = next_of != DEAD
+            count = int(np.count_nonzero(allowed))
+            ids = np.flatnonzero(allowed) if count <= keep else None
+            return Reached(packed.pack(allowed), count, ids,
+                           None if ids is None else next_of[ids])
+        bits = np.zeros((vocab + 7) // 8, dtype=np.uint8)
+        hit_tokens, hit_states = np.empty(keep, dtype=np.int32), np.empty(keep, dtype=np.int32)
+        count = self._depth_first(state, _NO_PRUNING if prune is None else prune, bits=bits,
+                                  hits=(hit_tokens, hit_states))
+        if count > keep:
+            return Reached(bits, count, None, None)
+        order = np.argsort(hit_tokens[:count], kind="stable")
+        return Reached(bits, count, hit_tokens[order].astype(np.int64), hit_states[order])
 
     def _classes(self, byte: np.ndarray) -> np.ndarray:
         if self._node_class is None:
             self._node_class = self.automaton.byte_class[byte].astype(np.int32)
         return self._node_class
 
-    def starts(self, state: int) -> tuple[np.ndarray, np.ndarray]:
-        """(`next_states(state)`, int32 per token: how many times its path leaves `state`; -1
-        where it reaches the dead state). ValueError unless every state has its row."""
+    def starts(self, state: int) -> np.ndarray:
+        """int32 per token: how many times its path leaves `state`; -1 where it reaches the dead
+        state (or the trie does not hold it). ValueError unless every state has its row."""
         a = self.automaton
         if not a.expanded[:a.num_states].all():
             raise ValueError("starts() needs every row of the automaton computed")
-        items = np.zeros(len(self.trie.token_node), dtype=np.int32)
+        items = np.full(len(self.trie.token_node), -1, dtype=np.int32)
         if self._kernel is None:
             next_of = self._by_levels(state, None, items)
-        else:
-            next_of = self._depth_first(state, _NO_PRUNING, items)
-        items[next_of == DEAD] = -1
-        return next_of, items
+            items[next_of == DEAD] = -1
+        else:  # the walk writes the count of every token it reaches, and only theirs
+            self._depth_first(state, _NO_PRUNING, items)
+        return items
 
-    def _depth_first(self, state: int, prune: np.ndarray,
-                     items: np.ndarray = _NO_COUNTS) -> np.ndarray:
+    def _depth_first(self, state: int, prune: np.ndarray, items: np.ndarray = _NONE, *,
+                     next_of: np.ndarray = _NONE, bits: np.ndarray = _NO_BITS,
+                     hits: tuple[np.ndarray, np.ndarray] = (_NONE, _NONE)) -> int:
+        """The compiled walk from `state` into the outputs given (see `_walk.c`), rows computed
+        between rounds; how many tokens it reached."""
         a, pre = self.automaton, self.trie.preorder
-        node_class = self._classes(pre.byte)
-        next_of = np.zeros(len(self.trie.token_node), dtype=np.int32)
+        vocab = len(self.trie.token_node)
         stack = np.zeros((len(self.trie.level_bounds) + 1) * (2 if len(items) else 1),
                          dtype=np.int32)
         held_nodes = np.empty(len(pre.end), dtype=np.int32)
         held_states = np.empty(len(pre.end), dtype=np.int32)
         nodes = np.zeros(1, dtype=np.int32)
         states = np.array([state], dtype=np.int32)
+        found = 0
         while len(nodes):
-            held = self._kernel(nodes, states, node_class, pre.end, pre.depth, pre.token_start,
-                                pre.tokens, a.rows, a.num_classes, a.expanded, prune, state,
-                                items, next_of, stack, held_nodes, held_states)
+            held, found = self._kernel(nodes, states, pre.byte, a.byte_class, pre.end, pre.depth,
+                                       pre.token_start, pre.tokens, a.rows, a.num_classes,
+                                       a.expanded, prune, state, items, next_of, bits, *hits,
+                                       found, vocab, stack, held_nodes, held_states)
             nodes, states = held_nodes[:held].copy(), held_states[:held].copy()
             a.expand_all(states)
-        return next_of
+        return found
 
     def _by_levels(self, state: int, prune: np.ndarray | None,
-                   items: np.ndarray = _NO_COUNTS) -> np.ndarray:
+                   items: np.ndarray = _NONE) -> np.ndarray:
         a, trie = self.automaton, self.trie
         node_class = self._classes(trie.node_byte)
         cut = None if prune is None else prune[trie.preorder.of_node].astype(bool)

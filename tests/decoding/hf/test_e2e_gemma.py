@@ -144,3 +144,34 @@ def test_lexeme_and_pruned_masks_equal_whole_trie_walks(gemma_gen):
             break
         state = guide.advance(state, int(ids[rng.randrange(len(ids))]))
     assert guide.index.split > 0 and checked > 10
+
+
+@pytest.mark.parametrize("source, start", [
+    # a body that may end the object or go on with one more key: an alternation of two bodies
+    (r'\{"a": "(?:[^"\\]{0,30}"|[^"\\]*", "d": "x")\}', '{"a": "x'),
+    # RELLM's `\{.*\}` after a brace inside it: `[^\n]*` then braces, or blanks then a brace
+    (r'\{"action_input": (\{.*\}|"[^"]*")\s*\}', '{"action_input": {"a}'),
+])
+def test_split_alternations_equal_whole_trie_walks(gemma_gen, source, start):
+    """States whose expression is an alternation of string bodies (`lexemes.split_head`) get
+    the masks of a walk of the whole 262k-token trie, bit for bit."""
+    from decoding.automaton.expr import CAT, OR, REPEAT
+    from decoding.tokens.lexemes import split_head
+    from decoding.tokens.walk import TrieWalk
+
+    guide = decoding.compile(source, gemma_gen.tokenizer, cache_dir=False)
+    whole = TrieWalk(guide.index._trie, guide.automaton)
+    state = guide.automaton.walk(guide.initial_state, start.encode())
+    e = guide.automaton.expression_of(state)
+    assert (e.items[0] if e.kind == CAT else e).kind in (OR, REPEAT)  # an alternation first
+    assert split_head(e) is not None
+    guide.allowed_token_ids(state)
+    assert guide.index.split == 1  # the alternation itself took the lexeme tables
+    rng = random.Random(7)
+    for _ in range(12):
+        ids = guide.allowed_token_ids(state)
+        assert ids.tolist() == np.flatnonzero(whole.next_states(state)).tolist()
+        if not len(ids):
+            break
+        state = guide.advance(state, int(ids[rng.randrange(len(ids))]))
+    assert guide.index.split > 0

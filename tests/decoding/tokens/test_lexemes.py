@@ -13,6 +13,7 @@ from decoding.automaton.dfa import Automaton
 from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
 from decoding.guides.guide import vocabulary_of
+from decoding.tokens.compiled import compiled_module
 from decoding.tokens.index import TokenIndex
 from decoding.tokens.lexemes import Lexemes, split_head
 from decoding.tokens.trie import trie_of
@@ -58,6 +59,34 @@ def test_split_masks_equal_whole_walks(vocabularies, lo, extra, rest, data):
         token = int(data.draw(st.sampled_from(ids.tolist())))
         state = a.walk(state, vocab.token_bytes[token])
         assert state
+
+
+@pytest.mark.parametrize("name", ["bpe", "sp"])
+@pytest.mark.parametrize("pattern, start", [
+    # a body that may end the object or go on with one more key: an alternation of two splits
+    (f'\\{{"a":"(?:{JSON_CHAR}{{0,30}}"|{JSON_CHAR}*",\\s*"d":"x")\\}}', b'{"a":"'),
+    # an optional tail whose two alternatives start with a wide and a narrow repetition
+    (r'x(?:[^\n]*\}[ \t]*\}|[ \t]*\})?', b"x"),
+    # a key of one or more characters (`y y*`, as a pattern property's key comes), optional
+    (r'\{"(?:(?:\\"|[^\x00-\x1f"\\]|\\\\)(?:\\"|[^\x00-\x1f"\\]|\\\\)*)?": 1\}', b'{"'),
+])
+def test_alternations_of_bodies_are_split_with_the_masks_of_whole_walks(
+        vocabularies, name, pattern, start):
+    vocab = vocabularies[name]
+    index = TokenIndex(Automaton(to_expr(parse(pattern))), vocab)
+    a = index.automaton
+    state = a.walk(a.initial_state, start)
+    rng = np.random.default_rng(3)
+    assert split_head(a.expression_of(state)) is not None
+    for _ in range(8):
+        ids = index.token_ids(state)
+        assert np.array_equal(ids, _full_walk_ids(index, state))
+        inside = [t for t in ids.tolist() if b'"' not in vocab.token_bytes[t]
+                  and b"}" not in vocab.token_bytes[t]]
+        if not inside:
+            break
+        state = a.walk(state, vocab.token_bytes[int(rng.choice(inside))])
+    assert index.split >= 2
 
 
 def test_string_bodies_are_split_and_narrow_runs_are_not(vocabularies):
@@ -128,11 +157,18 @@ def test_crossing_flags_keep_exactly_the_subtrees_with_a_leaving_token(vocabular
         assert flags[i] == (not leaving)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("name", ["bpe", "sp"])
 def test_crossing_flags_match_a_per_token_reference_for_sparse_and_dense_byte_sets(
-        vocabularies, name):
-    """Few bytes of F in the vocabulary (cleared node by node) and many (running counts), with
-    F of up to `_FEW_BYTES` bytes (compared) and more (a table): one answer, the reference's."""
+        vocabularies, name, compiled, monkeypatch, request):
+    """Few bytes of F in the vocabulary (cleared node by node) and many (paths flagged, in C or
+    numpy), with F of up to `_FEW_BYTES` bytes (compared) and more (a table): one answer, the
+    reference's."""
+    if not compiled:
+        monkeypatch.setenv("TYPEDECODE_COMPILED_WALK", "0")
+    compiled_module.cache_clear()  # read the setting again, here and after the test
+    request.addfinalizer(compiled_module.cache_clear)
+    assert (compiled_module() is not None) == compiled
     vocab = vocabularies[name]
     trie = trie_of(vocab)
     pre = trie.preorder

@@ -405,6 +405,10 @@ def test_from_token_bytes_normalizes_empty_and_eos_ids():
     (([b"a", b""], ["1"], []), "special_ids contains '1', which is not a token id"),
     (([b"a", b""], "1", []), "special_ids must be a collection of token ids, got str"),
     (([b"a", b""], [], 1), "eos_token_ids must be a collection of token ids, got int"),
+    # id arrays (what the cache stores) are checked as arrays, with the same messages
+    (([b"a", b""], np.array([1, 5]), []), r"special_ids contains id 5, outside the vocabulary"),
+    (([b"a", b""], np.array([-3, 1], np.int32), []), "special_ids contains id -3"),
+    (([b"a", b""], [1], np.array([2], np.uint64)), "eos_token_ids contains id 2"),
 ])
 def test_from_token_bytes_rejects_bad_tables(args, message):
     with pytest.raises(VocabularyError, match=message) as info:
@@ -437,6 +441,12 @@ def test_from_arrays_equals_from_token_bytes(vocabularies):
     loaded = Vocabulary.from_arrays(vocab.flat, vocab.lengths, sorted(vocab.special_ids),
                                     sorted(vocab.eos_token_ids))
     assert loaded.fingerprint == vocab.fingerprint and loaded.special_ids == vocab.special_ids
+    as_arrays = Vocabulary.from_arrays(vocab.flat, vocab.lengths,
+                                       np.array(sorted(vocab.special_ids), np.int64),
+                                       np.array(sorted(vocab.eos_token_ids), np.int64))
+    assert as_arrays.fingerprint == vocab.fingerprint
+    assert as_arrays.special_ids == vocab.special_ids
+    assert as_arrays.eos_token_ids == vocab.eos_token_ids
     assert loaded.token_bytes == vocab.token_bytes  # built from flat on first read
     assert (loaded.offsets == vocab.offsets).all()
 

@@ -14,6 +14,7 @@ from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
 from decoding.guides.guide import vocabulary_of
+from decoding.tokens import bits as packed
 from decoding.tokens.compiled import compiled_module
 from decoding.tokens import walk as walk_module
 from decoding.tokens.trie import TokenTrie
@@ -106,12 +107,30 @@ def test_compiled_and_numpy_walks_agree(tries, pattern, data):
     for _ in range(4):
         a, b = compiled.next_states(state_fast, prune), numpy_walk.next_states(state_slow, prune)
         assert _keys(fast, a) == _keys(slow, b)
+        keep = data.draw(st.sampled_from([0, 3, 10**6]))
+        for walk, automaton, state, dense in ((compiled, fast, state_fast, a),
+                                              (numpy_walk, slow, state_slow, b)):
+            _assert_reach_is(walk.reach(state, prune, keep), automaton, dense, keep)
         live = np.flatnonzero(a)
         if not len(live):
             break
         t = int(data.draw(st.sampled_from(live.tolist())))
         state_fast, state_slow = int(a[t]), int(b[t])
         assert fast.key(state_fast) == slow.key(state_slow)
+
+
+def _assert_reach_is(found, automaton, dense, keep):
+    """`reach` gives the packed flags, count, and (within `keep`) the ids and states of the
+    dense walk `dense`."""
+    live = np.flatnonzero(dense)
+    assert found.bits.tolist() == packed.pack(dense != DEAD).tolist()
+    assert found.count == len(live)
+    if len(live) > keep:
+        assert found.token_ids is None and found.next_states is None
+    else:
+        assert found.token_ids.dtype == np.int64 and found.token_ids.tolist() == live.tolist()
+        assert [automaton.key(s) for s in found.next_states.tolist()] == _keys(automaton,
+                                                                               dense[live])
 
 
 def test_walk_matches_reading_each_token(tries):
@@ -147,16 +166,32 @@ def test_the_kernel_refuses_arrays_that_break_the_layout():
     def i32(*values: int) -> np.ndarray:
         return np.array(values, dtype=np.int32)
 
-    def call(end=(2, 2), tokens=(0,), rows=(0, 1, 0, 1), classes=1, next_of=None):
+    def call(end=(2, 2), tokens=(0,), rows=(0, 1, 0, 1), classes=1, next_of=None,
+             bits=None, hits=1, classes_of=None):
         # nodes: root and one child spelling token 0; states: dead and 1, which loops
-        return walk_subtrees(i32(0), i32(1), i32(0, 0), i32(*end), i32(0, 1), i32(0, 0, 1),
-                             i32(*tokens), i32(*rows), classes, np.ones(2, dtype=bool),
-                             np.zeros(0, np.uint8), 0, np.zeros(0, np.int32),
-                             np.zeros(1, np.int32) if next_of is None else next_of,
-                             np.zeros(4, np.int32), np.zeros(2, np.int32), np.zeros(2, np.int32))
+        hit_tokens, hit_states = np.zeros(hits, np.int32), np.zeros(hits, np.int32)
+        classes_of = np.zeros(256, np.int32) if classes_of is None else classes_of
+        held, found = walk_subtrees(
+            i32(0), i32(1), np.zeros(2, np.uint8), classes_of, i32(*end), i32(0, 1),
+            i32(0, 0, 1), i32(*tokens), i32(*rows), classes, np.ones(2, dtype=bool),
+            np.zeros(0, np.uint8), 0, np.zeros(0, np.int32),
+            np.zeros(1, np.int32) if next_of is None else next_of,
+            np.zeros(1, np.uint8) if bits is None else bits, hit_tokens,
+            hit_states, 0, 1, np.zeros(4, np.int32), np.zeros(2, np.int32),
+            np.zeros(2, np.int32))
+        assert found == 1 and hit_tokens[:hits].tolist() == [0][:hits]
+        assert hit_states[:hits].tolist() == [1][:hits]
+        return held
 
-    out = np.zeros(1, np.int32)
-    assert call(next_of=out) == 0 and out.tolist() == [1]
+    out, bits = np.zeros(1, np.int32), np.zeros(1, np.uint8)
+    assert call(next_of=out, bits=bits) == 0 and out.tolist() == [1] and bits.tolist() == [1]
+    assert call(hits=0) == 0  # found counts the tokens past the recorded ones
+    with pytest.raises(ValueError, match="do not fit"):
+        call(next_of=np.zeros(2, np.int32))  # next_of not one entry per token
+    with pytest.raises(ValueError, match="do not fit"):
+        call(classes_of=np.zeros(255, np.int32))  # not one class per byte
+    with pytest.raises(ValueError, match="out of range"):
+        call(classes_of=np.full(256, 3, np.int32))  # a class past the rows' width
     with pytest.raises(ValueError, match="out of range"):
         call(end=(5, 5))  # a subtree past the last node
     with pytest.raises(ValueError, match="out of range"):
@@ -198,7 +233,8 @@ def test_counting_walks_agree_and_need_every_row(tries, name):
         todo = [a.initial_state]
         while todo:
             todo += [t for t in set(a.expand(todo.pop()).tolist()) if not a.expanded[t]]
-        next_of, items = walk.starts(a.initial_state)
+        next_of, items = walk.next_states(a.initial_state), walk.starts(a.initial_state)
+        assert ((next_of == DEAD) == (items == -1)).all()
         counts.append((_keys(a, next_of), items.tolist()))
     assert counts[0] == counts[1]
     assert max(counts[0][1]) > 1
@@ -218,3 +254,29 @@ def test_reading_a_token_agrees_with_the_automaton():
         finally:
             os.environ.pop("TYPEDECODE_COMPILED_WALK", None)
             compiled_module.cache_clear()
+
+
+def test_the_crossing_kernel_refuses_arrays_that_break_the_layout():
+    from decoding.tokens._walk import crossing_flags
+
+    flags = np.zeros(256, np.uint8)
+    flags[ord("a")] = 1
+
+    def call(end=(2, 2), depth=(0, 1), out_len=2, byte_flags=flags):
+        # nodes: the root and one child "a" spelling token 0
+        out = np.full(out_len, 7, np.uint8)
+        crossing_flags(byte_flags, np.array([0, ord("a")], np.uint8),
+                       np.array(depth, np.int32), np.array(end, np.int32),
+                       np.array([0, 0, 1], np.int32), out)
+        return out.tolist()
+
+    assert call() == [0, 0]  # "a" holds the byte: neither subtree is free of it
+    assert call(byte_flags=np.zeros(256, np.uint8)) == [1, 1]
+    with pytest.raises(ValueError, match="do not fit"):
+        call(out_len=1)
+    with pytest.raises(ValueError, match="do not fit"):
+        call(byte_flags=np.zeros(255, np.uint8))
+    with pytest.raises(ValueError, match="out of range"):
+        call(end=(2, 9))  # a subtree past the last node
+    with pytest.raises(ValueError, match="out of range"):
+        call(depth=(0, 5))  # a node below a missing level
