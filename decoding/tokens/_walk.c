@@ -1,10 +1,14 @@
 /* The compiled trie walk of decoding.tokens.walk (see that module for the contract).
  *
- * walk_subtrees(nodes, states, node_class, end, depth, token_start, tokens, rows, num_classes,
- *               expanded, prune, boundary, items, next_of, stack, held_nodes, held_states) -> int
+ * walk_subtrees(nodes, states, node_byte, byte_class, end, depth, token_start, tokens, rows,
+ *               num_classes, expanded, prune, boundary, items, next_of, stack, held_nodes,
+ *               held_states) -> int
  *
- * Arrays are C-contiguous buffers: int32 except `expanded` (one byte per state) and `prune` (one
- * byte per node, or empty: prune nothing). For each j, walks the subtree below preorder node
+ * Arrays are C-contiguous buffers: int32 except `node_byte` (each node's byte), `expanded` (one
+ * byte per state) and `prune` (one byte per node, or empty: prune nothing). A node's byte class
+ * is byte_class[node_byte[node]] (`byte_class` has 256 entries), read as the walk goes: a
+ * per-node class array would cost a gather over the whole trie per automaton, more than most
+ * walks. For each j, walks the subtree below preorder node
  * nodes[j] entered in state states[j]: writes the state every token reaches into next_of[token],
  * skips the subtree below a dead node (state 0) or a node whose prune byte is set, and sets aside (in
  * held_nodes / held_states) each node with children whose state has no row yet, skipping its
@@ -30,7 +34,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NBUF 15
+#define NBUF 16
 #define RELEASE_NODES (1 << 18)  /* a walk spanning fewer nodes keeps the GIL */
 #define RELEASE_BYTES (1 << 20)  /* so does a fill writing fewer bytes */
 
@@ -52,7 +56,8 @@ static int get_arr(PyObject *obj, Arr *a, Py_ssize_t itemsize, int writable, con
 }
 
 static Py_ssize_t walk(const int32_t *nodes, const int32_t *states, Py_ssize_t njobs,
-                       const int32_t *node_class, const int32_t *end, const int32_t *depth,
+                       const uint8_t *node_byte, const int32_t *byte_class,
+                       const int32_t *end, const int32_t *depth,
                        Py_ssize_t n, const int32_t *token_start, const int32_t *tokens,
                        Py_ssize_t ntokens, const int32_t *rows, Py_ssize_t nstates, int32_t nclasses,
                        const uint8_t *expanded, const uint8_t *prune, int32_t boundary,
@@ -81,7 +86,7 @@ static Py_ssize_t walk(const int32_t *nodes, const int32_t *states, Py_ssize_t n
                 i = end[i];
                 continue;
             }
-            int32_t d = depth[i], c = node_class[i];
+            int32_t d = depth[i], c = byte_class[node_byte[i]];
             if (d < 1 || d >= nstack || c < 0 || c >= nclasses) return -1;
             int32_t parent = stack[d - 1];
             int32_t s = rows[(Py_ssize_t)parent * nclasses + c];
@@ -123,43 +128,46 @@ static Py_ssize_t walk(const int32_t *nodes, const int32_t *states, Py_ssize_t n
 }
 
 static PyObject *walk_subtrees(PyObject *self, PyObject *args) {
-    PyObject *o[NBUF + 1];
+    PyObject *o[NBUF];
     int num_classes;
     int boundary;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOiOOiOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
-                          &o[6], &o[7], &num_classes, &o[8], &o[9], &boundary, &o[10], &o[11],
-                          &o[12], &o[13], &o[14]))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOiOOiOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &o[8], &num_classes, &o[9], &o[10], &boundary, &o[11],
+                          &o[12], &o[13], &o[14], &o[15]))
         return NULL;
-    static const char *names[NBUF] = {"nodes", "states", "node_class", "end", "depth",
-                                      "token_start", "tokens", "rows", "expanded", "prune",
-                                      "items", "next_of", "stack", "held_nodes", "held_states"};
-    static const Py_ssize_t sizes[NBUF] = {4, 4, 4, 4, 4, 4, 4, 4, 1, 1, 4, 4, 4, 4, 4};
-    static const int writable[NBUF] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1};
+    static const char *names[NBUF] = {"nodes", "states", "node_byte", "byte_class", "end",
+                                      "depth", "token_start", "tokens", "rows", "expanded",
+                                      "prune", "items", "next_of", "stack", "held_nodes",
+                                      "held_states"};
+    static const Py_ssize_t sizes[NBUF] = {4, 4, 1, 4, 4, 4, 4, 4, 4, 1, 1, 4, 4, 4, 4, 4};
+    static const int writable[NBUF] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1};
     Arr a[NBUF];
     int got = 0;
     PyObject *result = NULL;
     for (; got < NBUF; got++)
         if (get_arr(o[got], &a[got], sizes[got], writable[got], names[got]) < 0) goto done;
     Py_ssize_t n = a[2].len;
-    if (num_classes < 1 || a[1].len != a[0].len || a[3].len != n || a[4].len != n
-        || a[5].len != n + 1 || a[7].len % num_classes != 0 || (a[9].len && a[9].len != n)
-        || (a[10].len && a[10].len != a[11].len) || a[13].len < n || a[14].len < n) {
+    if (num_classes < 1 || a[1].len != a[0].len || a[3].len != 256 || a[4].len != n
+        || a[5].len != n || a[6].len != n + 1 || a[8].len % num_classes != 0
+        || (a[10].len && a[10].len != n) || (a[11].len && a[11].len != a[12].len)
+        || a[14].len < n || a[15].len < n) {
         PyErr_SetString(PyExc_ValueError, "walk_subtrees: array lengths do not fit together");
         goto done;
     }
-    Py_ssize_t nstates = a[7].len / num_classes;
-    if (a[8].len < nstates) nstates = a[8].len;
-    const int32_t *roots = a[0].view.buf, *ends = a[3].view.buf;
+    Py_ssize_t nstates = a[8].len / num_classes;
+    if (a[9].len < nstates) nstates = a[9].len;
+    const int32_t *roots = a[0].view.buf, *ends = a[4].view.buf;
     Py_ssize_t span = 0;  /* nodes below the roots: what the walk may visit at most */
     for (Py_ssize_t j = 0; j < a[0].len && span < RELEASE_NODES; j++)
         if (roots[j] >= 0 && roots[j] < n && ends[roots[j]] > roots[j]) span += ends[roots[j]] - roots[j];
     Py_ssize_t held;
     PyThreadState *released = span >= RELEASE_NODES ? PyEval_SaveThread() : NULL;
     held = walk(a[0].view.buf, a[1].view.buf, a[0].len, a[2].view.buf, a[3].view.buf,
-                a[4].view.buf, n, a[5].view.buf, a[6].view.buf, a[6].len, a[7].view.buf, nstates,
-                num_classes, a[8].view.buf, a[9].len ? a[9].view.buf : NULL, boundary,
-                a[10].len ? a[10].view.buf : NULL, a[11].view.buf, a[11].len, a[12].view.buf,
-                a[12].len, a[13].view.buf, a[14].view.buf);
+                a[4].view.buf, a[5].view.buf, n, a[6].view.buf, a[7].view.buf, a[7].len,
+                a[8].view.buf, nstates, num_classes, a[9].view.buf,
+                a[10].len ? a[10].view.buf : NULL, boundary, a[11].len ? a[11].view.buf : NULL,
+                a[12].view.buf, a[12].len, a[13].view.buf, a[13].len, a[14].view.buf,
+                a[15].view.buf);
     if (released != NULL) PyEval_RestoreThread(released);
     if (held < 0)
         PyErr_SetString(PyExc_ValueError, "walk_subtrees: an index is out of range (the trie "

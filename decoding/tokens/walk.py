@@ -51,7 +51,7 @@ class TrieWalk:
         if compiled and kernel is None:
             raise RuntimeError("the compiled walk is not built (pip install -e . builds it)")
         self._kernel = kernel
-        self._node_class: np.ndarray | None = None  # each node's byte class, made on first walk
+        self._node_class: np.ndarray | None = None  # per node (numpy walk), made on first walk
 
     @property
     def compiled(self) -> bool:
@@ -66,6 +66,7 @@ class TrieWalk:
         return self._depth_first(state, _NO_PRUNING if prune is None else prune)
 
     def _classes(self, byte: np.ndarray) -> np.ndarray:
+        """Each node's byte class, for the numpy walk (the compiled one reads them as it goes)."""
         if self._node_class is None:
             self._node_class = self.automaton.byte_class[byte].astype(np.int32)
         return self._node_class
@@ -87,7 +88,6 @@ class TrieWalk:
     def _depth_first(self, state: int, prune: np.ndarray,
                      items: np.ndarray = _NO_COUNTS) -> np.ndarray:
         a, pre = self.automaton, self.trie.preorder
-        node_class = self._classes(pre.byte)
         next_of = np.zeros(len(self.trie.token_node), dtype=np.int32)
         stack = np.zeros((len(self.trie.level_bounds) + 1) * (2 if len(items) else 1),
                          dtype=np.int32)
@@ -95,7 +95,7 @@ class TrieWalk:
         states = np.array([state], dtype=np.int32)
         with _scratch(self.trie) as (held_nodes, held_states):
             while len(nodes):
-                held = self._kernel(nodes, states, node_class, pre.end, pre.depth,
+                held = self._kernel(nodes, states, pre.byte, a.byte_class, pre.end, pre.depth,
                                     pre.token_start, pre.tokens, a.rows, a.num_classes,
                                     a.expanded, prune, state, items, next_of, stack, held_nodes,
                                     held_states)

@@ -147,9 +147,12 @@ def test_the_kernel_refuses_arrays_that_break_the_layout():
     def i32(*values: int) -> np.ndarray:
         return np.array(values, dtype=np.int32)
 
-    def call(end=(2, 2), tokens=(0,), rows=(0, 1, 0, 1), classes=1, next_of=None):
-        # nodes: root and one child spelling token 0; states: dead and 1, which loops
-        return walk_subtrees(i32(0), i32(1), i32(0, 0), i32(*end), i32(0, 1), i32(0, 0, 1),
+    def call(end=(2, 2), tokens=(0,), rows=(0, 1, 0, 1), classes=1, next_of=None,
+             byte_class=np.zeros(256, np.int32)):
+        # nodes: root and one child spelling token 0 (byte 0, class 0); states: dead and 1,
+        # which loops
+        return walk_subtrees(i32(0), i32(1), np.zeros(2, np.uint8), byte_class, i32(*end),
+                             i32(0, 1), i32(0, 0, 1),
                              i32(*tokens), i32(*rows), classes, np.ones(2, dtype=bool),
                              np.zeros(0, np.uint8), 0, np.zeros(0, np.int32),
                              np.zeros(1, np.int32) if next_of is None else next_of,
@@ -165,6 +168,10 @@ def test_the_kernel_refuses_arrays_that_break_the_layout():
         call(rows=(0, 9, 0, 9))  # a row pointing at a state that does not exist
     with pytest.raises(ValueError, match="do not fit"):
         call(rows=(0, 1, 0), classes=2)
+    with pytest.raises(ValueError, match="do not fit"):
+        call(byte_class=np.zeros(255, np.int32))  # byte classes are one per byte
+    with pytest.raises(ValueError, match="out of range"):
+        call(byte_class=np.full(256, 1, np.int32))  # a class past the row's width
     with pytest.raises(TypeError, match="items of 4 bytes"):
         call(next_of=np.zeros(1, np.int64))
     read_only = np.zeros(1, np.int32)
