@@ -13,7 +13,8 @@ Invariants:
   e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
   first's token ids and mask, and `next_states` None (its transitions are walked per token when
   asked for). `shared` counts such entries.
-- A state `cat(x{lo,hi}, r)` with a wide x (a string body) takes the tokens that stay
+- A state `cat(x{lo,hi}, r)` with a wide x (a string body), or a union of such states with one
+  x (two member orders of one object inside the same string), takes the tokens that stay
   inside the repetition from tables shared by every such state (`decoding.tokens.lexemes`) and
   walks only the trie's subtrees with tokens that can leave it; `next_states` None. `split`
   counts such entries.
@@ -42,7 +43,7 @@ import torch
 
 from decoding import limits
 from decoding.automaton.dfa import DEAD, Automaton
-from decoding.automaton.expr import Expr, first_bytes
+from decoding.automaton.expr import Expr
 from decoding.errors import PatternTooComplex, UsageError
 from decoding.tokens import bits as packed
 from decoding.tokens.lexemes import WIDE, lexemes_of, split_head
@@ -181,16 +182,16 @@ class TokenIndex:
         return self._walk.next_states(state, prune)
 
     def _split_entry(self, state: int) -> StateEntry | None:
-        """The entry of a state `cat(x{lo,hi}, r)` from the lexeme tables: the tokens that stay
-        inside the repetition, plus a walk of only the subtrees holding tokens that can leave
-        it (`decoding.tokens.lexemes`); next states are left to `Guide.advance`. None for
-        states of other shapes, and where r starts with `WIDE` bytes or more (nearly every
+        """The entry of a state `cat(x{lo,hi}, r)` (or a union of such with one x:
+        `lexemes.split_head`) from the lexeme tables: the tokens that stay inside the
+        repetition, plus a walk of only the subtrees holding tokens that can leave it
+        (`decoding.tokens.lexemes`); next states are left to `Guide.advance`. None for states of
+        other shapes, and where what follows x starts with `WIDE` bytes or more (nearly every
         token may leave then: the walk is as long as a whole one, and leaving flags cost more)."""
         split = split_head(self.automaton.expression_of(state))
         if split is None:
             return None
-        x, hi, rest = split
-        leaving = first_bytes(rest)
+        x, hi, leaving = split
         if leaving.bit_count() >= WIDE:
             return None
         lexemes = lexemes_of(self.vocabulary)

@@ -30,7 +30,7 @@ import threading
 import numpy as np
 
 from decoding.automaton.dfa import Automaton
-from decoding.automaton.expr import CAT, REPEAT, Expr, first_bytes, repeat
+from decoding.automaton.expr import CAT, EMPTY, OR, REPEAT, Expr, first_bytes, repeat
 from decoding.errors import PatternTooComplex
 from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import Vocabulary
@@ -127,16 +127,44 @@ class Lexemes:
         return TrieWalk(self.trie, automaton).starts(boundary)[1]
 
 
-def split_head(e: Expr) -> tuple[Expr, int | None, Expr] | None:
-    """(x, hi, r) where `e` is `cat(x{lo,hi}, r)` and x is wide (at least `WIDE` bytes start
+def split_head(e: Expr) -> tuple[Expr, int | None, int] | None:
+    """(x, hi, f) where `e` is `cat(x{lo,hi}, r)` and x is wide (at least `WIDE` bytes start
     one of its strings: a string body, not a run of digits or spaces, whose states allow few
-    tokens and are walked quickly whole); None otherwise."""
-    if e.kind != CAT:
+    tokens and are walked quickly whole), f being `first_bytes(r)`; None otherwise.
+
+    Also for a union of such branches with one x (`e` without `&` or `~`): `e` an alternation of
+    branches `cat(x{lo_i,hi_i}, r_i)` (or `x{lo_i,hi_i}` alone, r_i empty), or `cat(u, t)` with
+    u such an alternation (r_i then reads `cat(r_i, t)`), as a string body that two member
+    orders of one object share. The argument of the module docstring holds per branch: a token
+    without a byte of f, the union of the `first_bytes(r_i)`, stays in x in every branch, and is
+    allowed iff some branch allows it, i.e. iff it starts at most max(hi_i) items (None: no
+    bound); since no expression without `&` and `~` but NOTHING is empty, every r_i has strings."""
+    tail = None
+    if e.kind == OR:
+        branches = e.items
+    elif e.kind == CAT and e.items[0].kind == OR:
+        branches, tail = e.items[0].items, e.items[1]
+    elif e.kind == CAT:
+        branches = (e,)
+    else:
         return None
-    head, rest = e.items
-    if head.kind != REPEAT or first_bytes(head.items[0]).bit_count() < WIDE:
+    if len(branches) > 1 and e.boolean:
         return None
-    return head.items[0], head.hi, rest
+    x: Expr | None = None
+    bounds: list[int | None] = []
+    leaving = 0
+    for branch in branches:
+        head, rest = branch.items if branch.kind == CAT else (branch, EMPTY)
+        if head.kind != REPEAT or (x is not None and head.items[0] is not x):
+            return None
+        x = head.items[0]
+        bounds.append(head.hi)
+        leaving |= first_bytes(rest)
+        if tail is not None and rest.nullable:
+            leaving |= first_bytes(tail)
+    if x is None or first_bytes(x).bit_count() < WIDE:
+        return None
+    return x, None if None in bounds else max(bounds), leaving  # type: ignore[type-var]
 
 
 def _byte_flags(mask: int) -> np.ndarray:

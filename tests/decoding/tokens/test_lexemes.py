@@ -60,6 +60,44 @@ def test_split_masks_equal_whole_walks(vocabularies, lo, extra, rest, data):
         assert state
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bounds=st.lists(st.tuples(st.integers(0, 4), st.one_of(st.none(), st.integers(0, 30))),
+                       min_size=2, max_size=3),
+       rests=st.lists(st.sampled_from(RESTS), min_size=3, max_size=3), data=st.data())
+def test_unions_of_one_body_are_split_and_equal_whole_walks(vocabularies, bounds, rests, data):
+    """A string body shared by alternatives (two member orders of one object), each with its own
+    bounds and continuation, inside an object: the state is a union of branches starting with
+    one repetition, split with the largest bound and every branch's leaving bytes."""
+    vocab = vocabularies[data.draw(st.sampled_from(["bpe", "sp"]))]
+    branches = "|".join(f'{JSON_CHAR}{{{lo},{"" if extra is None else lo + extra}}}{rest}'
+                        for (lo, extra), rest in zip(bounds, rests))
+    index = TokenIndex(Automaton(to_expr(parse(f'\\{{"a":\\s*"(?:{branches})\\}}'))), vocab)
+    a = index.automaton
+    state = a.walk(a.initial_state, b'{"a": "')
+    assert state
+    for _ in range(5):
+        ids = index.token_ids(state)
+        assert np.array_equal(ids, _full_walk_ids(index, state))
+        if not len(ids):
+            break
+        token = int(data.draw(st.sampled_from(ids.tolist())))
+        state = a.walk(state, vocab.token_bytes[token])
+        assert state
+
+
+def test_a_union_of_one_body_is_split(vocabularies):
+    index = TokenIndex(Automaton(to_expr(parse(
+        f'\\{{"a":"(?:{JSON_CHAR}{{0,40}}","b":1|{JSON_CHAR}{{2,9}}")\\}}'))), vocabularies["bpe"])
+    a = index.automaton
+    inside = a.walk(a.initial_state, b'{"a":"xy')
+    split = split_head(a.expression_of(inside))
+    assert split is not None and split[1] == 38 and split[2] == 1 << ord('"')  # 40 - 2 read
+    assert np.array_equal(index.token_ids(inside), _full_walk_ids(index, inside))
+    assert index.split == 1
+    other = a.walk(a.initial_state, b'{"a":"xy","b":')  # past the body: not a union of bodies
+    assert split_head(a.expression_of(other)) is None
+
+
 def test_string_bodies_are_split_and_narrow_runs_are_not(vocabularies):
     vocab = vocabularies["bpe"]
     index = TokenIndex(Automaton(to_expr(parse(

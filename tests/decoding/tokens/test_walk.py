@@ -148,9 +148,11 @@ def test_the_kernel_refuses_arrays_that_break_the_layout():
         return np.array(values, dtype=np.int32)
 
     def call(end=(2, 2), tokens=(0,), rows=(0, 1, 0, 1), classes=1, next_of=None,
-             byte_class=np.zeros(256, np.int32)):
+             byte_class=None):
         # nodes: root and one child spelling token 0 (byte 0, class 0); states: dead and 1,
         # which loops
+        if byte_class is None:
+            byte_class = np.zeros(256, np.int32)
         return walk_subtrees(i32(0), i32(1), np.zeros(2, np.uint8), byte_class, i32(*end),
                              i32(0, 1), i32(0, 0, 1),
                              i32(*tokens), i32(*rows), classes, np.ones(2, dtype=bool),
