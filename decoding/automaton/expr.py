@@ -163,12 +163,22 @@ def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None =
             if e is not None:
                 return e
         e = _new_node(kind, items, lo, hi, mask, ranges)
-        if items:
+        if items:  # one loop over the items (this runs for every new node of these kinds)
+            digests: list[int] = [kind, lo, -1 if hi is None else hi]
+            boolean = kind == AND or kind == NOT
+            size = 1
+            count = lo if hi is None or lo > hi else hi
+            for i in items:
+                digests += i.digest
+                boolean = boolean or i.boolean
+                size += i.size
+                if i.count > count:
+                    count = i.count
             e.nullable = _nullable(kind, items, lo)
-            e.boolean = kind == AND or kind == NOT or any(i.boolean for i in items)
-            parts = (kind, lo, -1 if hi is None else hi, *(d for i in items for d in i.digest))
-            e.size = min(_SIZE_CAP, 1 + sum(i.size for i in items))
-            e.count = max(lo, hi or 0, *(i.count for i in items))
+            e.boolean = boolean
+            parts = tuple(digests)
+            e.size = size if size < _SIZE_CAP else _SIZE_CAP
+            e.count = count
         else:
             e.nullable = kind == EMPTY_KIND
             e.boolean = False
@@ -542,6 +552,11 @@ def derivative(e: Expr, b: int) -> Expr:
     if k == BYTES:
         r = EMPTY if e.mask >> b & 1 else NOTHING
     elif k == CAT:
+        head, tail = e.items
+        if not head.nullable:  # the common case: only the head reads the byte
+            r = _cat2(derivative(head, b), tail)
+            memo[b] = r
+            return r
         parts = []
         x = e
         while x.kind == CAT:
