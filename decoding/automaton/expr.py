@@ -22,7 +22,9 @@ Invariants:
   one byte, so bounds beyond n cannot be told apart within n-1 bytes.
 - An expression with `boolean` False other than `NOTHING` denotes a non-empty language; for the
   others `is_empty` decides it by exploring derivatives (bounded: `MAX_EMPTINESS_STATES`).
-- `derivative(e, b)` is the expression for {w : b.w in e}; results are memoized on `e`.
+- `derivative(e, b)` is the expression for {w : b.w in e}; results are memoized on `e`. The
+  branches of an alternation that `first_bytes` says cannot start with b are left out unread
+  (their derivatives have no string: NOTHING, or an empty `&`/`~` term dropped).
 - Inside `node_budget(n)` the calling thread creates at most `n` new nodes (hash-consed hits are
   free); one more raises `PatternTooComplex`, so no build or derivative can grow without bound.
 - `first_bytes(e)` is a 256-bit mask holding every byte that starts a non-empty string of `e`
@@ -568,8 +570,9 @@ def derivative(e: Expr, b: int) -> Expr:
         else:
             parts.append(derivative(x, b))
         r = parts[0] if len(parts) == 1 else alt_of(parts)
-    elif k == OR:
-        r = alt_of([derivative(i, b) for i in e.items])
+    elif k == OR:  # a branch that no string starting with b can take is skipped, not derived
+        bit = 1 << b
+        r = alt_of([derivative(i, b) for i in e.items if first_bytes(i) & bit])
     elif k == REPEAT:
         x = e.items[0]
         r = _cat2(derivative(x, b), repeat(x, max(e.lo - 1, 0), None if e.hi is None else e.hi - 1))
