@@ -46,17 +46,22 @@ def test_split_masks_equal_whole_walks(vocabularies, lo, extra, rest, data):
     vocab = vocabularies[data.draw(st.sampled_from(["bpe", "sp"]))]
     hi = "" if extra is None else str(lo + extra)
     pattern = f'\\{{"a":\\s*"{JSON_CHAR}{{{lo},{hi}}}{rest}'
-    index = TokenIndex(Automaton(to_expr(parse(pattern))), vocab)
+    _walk_comparing(TokenIndex(Automaton(to_expr(parse(pattern))), vocab), b'{"a": "', 6, data)
+
+
+def _walk_comparing(index: TokenIndex, start: bytes, steps: int, data: st.DataObject) -> None:
+    """From the state after `start`, `steps` random allowed tokens: each state's mask must equal
+    a whole walk's."""
     a = index.automaton
-    state = a.walk(a.initial_state, b'{"a": "')
+    state = a.walk(a.initial_state, start)
     assert state
-    for _ in range(6):
+    for _ in range(steps):
         ids = index.token_ids(state)
         assert np.array_equal(ids, _full_walk_ids(index, state))
         if not len(ids):
             break
         token = int(data.draw(st.sampled_from(ids.tolist())))
-        state = a.walk(state, vocab.token_bytes[token])
+        state = a.walk(state, index.vocabulary.token_bytes[token])
         assert state
 
 
@@ -72,17 +77,7 @@ def test_unions_of_one_body_are_split_and_equal_whole_walks(vocabularies, bounds
     branches = "|".join(f'{JSON_CHAR}{{{lo},{"" if extra is None else lo + extra}}}{rest}'
                         for (lo, extra), rest in zip(bounds, rests))
     index = TokenIndex(Automaton(to_expr(parse(f'\\{{"a":\\s*"(?:{branches})\\}}'))), vocab)
-    a = index.automaton
-    state = a.walk(a.initial_state, b'{"a": "')
-    assert state
-    for _ in range(5):
-        ids = index.token_ids(state)
-        assert np.array_equal(ids, _full_walk_ids(index, state))
-        if not len(ids):
-            break
-        token = int(data.draw(st.sampled_from(ids.tolist())))
-        state = a.walk(state, vocab.token_bytes[token])
-        assert state
+    _walk_comparing(index, b'{"a": "', 5, data)
 
 
 def test_a_union_of_one_body_is_split(vocabularies):
