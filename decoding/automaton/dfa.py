@@ -108,6 +108,7 @@ class Automaton:
         self.num_classes = int(byte_class[-1]) + 1
         starts = np.flatnonzero(np.diff(byte_class, prepend=-1))
         self._class_start = starts.tolist()
+        self._spans_of: dict[int, list[tuple[int, int, int]]] = {}  # boundaries -> runs
         self._keys: list[tuple[int, ...]] = [()]
         self._exprs: list[Expr | None] = [NOTHING]
         self._ids: dict[Expr, int] = {NOTHING: DEAD}
@@ -387,10 +388,14 @@ class Automaton:
             e = self.expression_of(state)
             n = self.num_classes
             live = []
-            runs = self._runs(boundaries(e))
+            bounds = boundaries(e)
+            spans = self._spans_of.get(bounds)
+            if spans is None:  # the states of one automaton share few distinct boundaries
+                runs = self._runs(bounds)
+                spans = self._spans_of[bounds] = [
+                    (c, end, self._class_start[c]) for c, end in zip(runs, runs[1:] + [n])]
             first = first_bytes(e)  # a byte outside it leads to no string: DEAD, underived
-            for c, end in zip(runs, runs[1:] + [n]):
-                b = self._class_start[c]
+            for c, end, b in spans:
                 if not first >> b & 1:
                     continue
                 d = derivative(e, b)

@@ -22,7 +22,9 @@ Invariants:
   one byte, so bounds beyond n cannot be told apart within n-1 bytes.
 - An expression with `boolean` False other than `NOTHING` denotes a non-empty language; for the
   others `is_empty` decides it by exploring derivatives (bounded: `MAX_EMPTINESS_STATES`).
-- `derivative(e, b)` is the expression for {w : b.w in e}; results are memoized on `e`.
+- `derivative(e, b)` is the expression for {w : b.w in e}; results are memoized on `e`. The
+  branches of an alternation that `first_bytes` says cannot start with b are left out unread
+  (their derivatives have no string: NOTHING, or an empty `&`/`~` term dropped).
 - Inside `node_budget(n)` the calling thread creates at most `n` new nodes (hash-consed hits are
   free); one more raises `PatternTooComplex`, so no build or derivative can grow without bound.
 - `first_bytes(e)` is a 256-bit mask holding every byte that starts a non-empty string of `e`
@@ -46,7 +48,7 @@ from __future__ import annotations
 import threading
 import weakref
 from _weakref import _remove_dead_weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from decoding.automaton.utf8 import utf8_sequences
 from decoding.errors import PatternTooComplex
@@ -98,13 +100,20 @@ class Expr:
         raise TypeError("expressions are not pickled; keep the schema or pattern instead")
 
 
+class _Ref(weakref.ref):
+    """A weak reference that carries its table key (`weakref.KeyedRef` without its Python-level
+    `__new__` and `__init__`: made once per node, so its cost counts)."""
+
+    __slots__ = ("key",)
+
+
 # The intern table: structure key -> weak reference to the expression (a WeakValueDictionary
 # without its Python-level methods on the hot path; a dead entry is removed by its reference's
 # callback, atomically and only while it still holds that dead reference).
-_TABLE: dict[tuple, weakref.KeyedRef] = {}
+_TABLE: dict[tuple, _Ref] = {}
 
 
-def _forget(ref: weakref.KeyedRef, table: dict = _TABLE,
+def _forget(ref: _Ref, table: dict = _TABLE,
             remove: Callable[[dict, object], None] = _remove_dead_weakref) -> None:
     remove(table, ref.key)  # bound at definition: module globals may be gone at exit
 
@@ -141,6 +150,8 @@ class node_budget:
 
 def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None = 0,
           mask: int = 0, ranges: tuple[tuple[int, int], ...] = ()) -> Expr:
+    if kind == CAT:
+        return _cat_node(items[0], items[1])
     key = (kind, items, lo, hi, mask, ranges)
     ref = _TABLE.get(key)
     if ref is not None:
@@ -153,43 +164,113 @@ def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None =
             e = ref()
             if e is not None:
                 return e
-        left = getattr(_BUDGET, "left", None)
-        if left is not None:
-            if left <= 0:
-                what, limit, setting = _BUDGET.what
-                raise PatternTooComplex(f"{what} needs more than {limit:,} expression nodes "
-                                        f"(TYPEDECODE_MAX_{setting})")
-            _BUDGET.left = left - 1
-        e = Expr.__new__(Expr)
-        e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = kind, items, lo, hi, mask, ranges
-        if kind == CAT:  # the most common by far: two items, no bounds
-            a, b = items
-            e.nullable = a.nullable and b.nullable
-            e.boolean = a.boolean or b.boolean
-            parts = (CAT, *a.digest, *b.digest)
-            e.size = min(_SIZE_CAP, 1 + a.size + b.size)
-            e.count = a.count if a.count > b.count else b.count
-        elif items:
+        e = _new_node(kind, items, lo, hi, mask, ranges)
+        if items:  # one loop over the items (this runs for every new node of these kinds)
+            digests: list[int] = [kind, lo, -1 if hi is None else hi]
+            boolean = kind == AND or kind == NOT
+            size = 1
+            count = lo if hi is None or lo > hi else hi
+            for i in items:
+                digests += i.digest
+                boolean = boolean or i.boolean
+                size += i.size
+                if i.count > count:
+                    count = i.count
             e.nullable = _nullable(kind, items, lo)
-            e.boolean = kind == AND or kind == NOT or any(i.boolean for i in items)
-            parts = (kind, lo, -1 if hi is None else hi, *(d for i in items for d in i.digest))
-            e.size = min(_SIZE_CAP, 1 + sum(i.size for i in items))
-            e.count = max(lo, hi or 0, *(i.count for i in items))
+            e.boolean = boolean
+            parts = tuple(digests)
+            e.size = size if size < _SIZE_CAP else _SIZE_CAP
+            e.count = count
         else:
             e.nullable = kind == EMPTY_KIND
             e.boolean = False
             parts = (kind, mask, *(b for r in ranges for b in r))
             e.size, e.count = 1, 0
         e.digest = (hash(parts), hash(parts[::-1]))
-        e._derivs = {}
-        e._bounds = None
-        e._lowered = None
-        e._empty = None
-        e._capped = None
-        e._first = None
-        e._cuts = None
-        _TABLE[key] = weakref.KeyedRef(e, _forget, key)
-        return e
+        return _publish(e, key)
+
+
+def _cat_node(a: Expr, b: Expr) -> Expr:
+    """The concatenation node (a, b): `_chain((a,), b)`."""
+    key = (a, b)
+    ref = _TABLE.get(key)
+    if ref is not None:
+        e = ref()
+        if e is not None:
+            return e
+    return _chain((a,), b)
+
+
+def _chain(heads: Sequence[Expr], tail: Expr) -> Expr:
+    """cat(heads[0], cat(heads[1], ... cat(heads[-1], tail))) as concatenation nodes, for heads
+    that are not concatenations and parts that are neither EMPTY nor NOTHING (`_cat2` checks).
+
+    The most common node by far, and made in runs (a literal, a branch's remainder rebuilt onto
+    what follows it): one lock for the run, fields set inline. A node's table key is its items
+    pair itself (no other kind's key is a pair); its digest is `_make`'s for kind CAT."""
+    out = tail
+    with _LOCK:
+        left = getattr(_BUDGET, "left", None)
+        try:
+            for a in reversed(heads):
+                b = out
+                key = (a, b)
+                ref = _TABLE.get(key)
+                if ref is not None:
+                    e = ref()
+                    if e is not None:
+                        out = e
+                        continue
+                if left is not None:
+                    if left <= 0:
+                        what, limit, setting = _BUDGET.what
+                        raise PatternTooComplex(f"{what} needs more than {limit:,} expression "
+                                                f"nodes (TYPEDECODE_MAX_{setting})")
+                    left -= 1
+                e = Expr.__new__(Expr)
+                e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = CAT, key, 0, 0, 0, ()
+                e.nullable = a.nullable and b.nullable
+                e.boolean = a.boolean or b.boolean
+                a1, a2 = a.digest
+                b1, b2 = b.digest
+                e.digest = (hash((CAT, a1, a2, b1, b2)), hash((b2, b1, a2, a1, CAT)))
+                size = 1 + a.size + b.size
+                e.size = size if size < _SIZE_CAP else _SIZE_CAP
+                e.count = a.count if a.count > b.count else b.count
+                e._derivs = {}
+                e._bounds = e._lowered = e._empty = e._capped = e._first = e._cuts = None
+                ref = _TABLE[key] = _Ref(e, _forget)
+                ref.key = key
+                out = e
+        finally:
+            if left is not None:
+                _BUDGET.left = left
+    return out
+
+
+def _new_node(kind: int, items: tuple[Expr, ...], lo: int, hi: int | None, mask: int,
+              ranges: tuple[tuple[int, int], ...]) -> Expr:
+    """A node with its structure and empty memos (called under the lock, counted against the
+    thread's budget); the caller sets the derived fields and publishes it."""
+    left = getattr(_BUDGET, "left", None)
+    if left is not None:
+        if left <= 0:
+            what, limit, setting = _BUDGET.what
+            raise PatternTooComplex(f"{what} needs more than {limit:,} expression nodes "
+                                    f"(TYPEDECODE_MAX_{setting})")
+        _BUDGET.left = left - 1
+    e = Expr.__new__(Expr)
+    e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = kind, items, lo, hi, mask, ranges
+    e._derivs = {}
+    e._bounds = e._lowered = e._empty = e._capped = e._first = e._cuts = None
+    return e
+
+
+def _publish(e: Expr, key: tuple) -> Expr:
+    """Enter a finished node in the intern table (under the lock)."""
+    ref = _TABLE[key] = _Ref(e, _forget)
+    ref.key = key
+    return e
 
 
 def _nullable(kind: int, items: tuple[Expr, ...], lo: int) -> bool:
@@ -257,10 +338,10 @@ TEXT = _make(REPEAT, (ANY_CHAR,), 0, None)
 def literal(text: str | bytes) -> Expr:
     """Exactly `text` (str: its UTF-8 encoding)."""
     data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
-    out = EMPTY
-    for b in reversed(data):
-        out = _cat2(_make(BYTES, mask=1 << b), out)
-    return out
+    if not data:
+        return EMPTY
+    heads = [_make(BYTES, mask=1 << b) for b in data]
+    return _chain(heads[:-1], heads[-1])
 
 
 def cat(*parts: Expr) -> Expr:
@@ -285,15 +366,13 @@ def _cat2(a: Expr, b: Expr) -> Expr:
     if b is EMPTY:
         return a
     if a.kind != CAT:
-        return _make(CAT, (a, b))
+        return _cat_node(a, b)
     chain = []
     while a.kind == CAT:
-        chain.append(a.items[0])
-        a = a.items[1]
-    out = _make(CAT, (a, b))
-    for head in reversed(chain):
-        out = _make(CAT, (head, out))
-    return out
+        head, a = a.items
+        chain.append(head)
+    chain.append(a)
+    return _chain(chain, b)
 
 
 def alt(*items: Expr) -> Expr:
@@ -475,6 +554,11 @@ def derivative(e: Expr, b: int) -> Expr:
     if k == BYTES:
         r = EMPTY if e.mask >> b & 1 else NOTHING
     elif k == CAT:
+        head, tail = e.items
+        if not head.nullable:  # the common case: only the head reads the byte
+            r = _cat2(derivative(head, b), tail)
+            memo[b] = r
+            return r
         parts = []
         x = e
         while x.kind == CAT:
@@ -486,8 +570,9 @@ def derivative(e: Expr, b: int) -> Expr:
         else:
             parts.append(derivative(x, b))
         r = parts[0] if len(parts) == 1 else alt_of(parts)
-    elif k == OR:
-        r = alt_of([derivative(i, b) for i in e.items])
+    elif k == OR:  # a branch that no string starting with b can take is skipped, not derived
+        bit = 1 << b
+        r = alt_of([derivative(i, b) for i in e.items if first_bytes(i) & bit])
     elif k == REPEAT:
         x = e.items[0]
         r = _cat2(derivative(x, b), repeat(x, max(e.lo - 1, 0), None if e.hi is None else e.hi - 1))

@@ -4,9 +4,11 @@ on a small schema, skipped when that engine is not installed."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +161,29 @@ def test_measure_separates_refusals_from_engine_bugs():
     bug = measure(_FakeEngine(), _task("bug", [[0]], []))
     assert bug["status"] == "error" and "KeyError" in bug["message"]
     assert "first_mask_s" not in bug and bug["valid_total"] == 1
+
+
+class _SleepyEngine(_FakeEngine):
+    def compile(self, kind, source):
+        time.sleep(0.05)  # waiting, not computing: wall-clock time, no CPU time
+        return super().compile(kind, source)
+
+
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_measure_reads_the_clock_it_is_given(monkeypatch, clock):
+    """`BENCH_CLOCK=cpu` (`benchmarks.masks --clock cpu`) times the measuring thread's CPU, so a
+    wait inside a compile does not count; wall-clock time (the default) counts it."""
+    import benchmarks.measure as measured
+
+    monkeypatch.setenv("BENCH_CLOCK", clock)
+    try:
+        fresh = importlib.reload(measured)
+        result = fresh.measure(_SleepyEngine(), _task(["ab"], [[0, 1]], []))
+    finally:
+        monkeypatch.delenv("BENCH_CLOCK")
+        importlib.reload(measured)
+    assert result["status"] == "ok"
+    assert (result["first_mask_s"] >= 0.05) == (clock == "wall")
 
 
 def test_packed_bitmask_helpers():
