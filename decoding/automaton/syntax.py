@@ -149,8 +149,7 @@ class _Frame:
 
     __slots__ = ("open_pos", "saved_flags", "consumed_before", "group_number", "branches",
                  "items", "last", "last_anchor", "last_consuming", "first_anchor", "consumed",
-                 "any_consumed", "pending_end", "group_pending_end", "folded_class_set",
-                 "lone_chars")
+                 "any_consumed", "pending_end", "group_pending_end", "last_set", "lone_chars")
 
     def __init__(self, open_pos: int, saved_flags: int, consumed_before: bool,
                  group_number: int | None = None) -> None:
@@ -168,9 +167,11 @@ class _Frame:
         self.any_consumed = False  # so had an earlier alternative
         self.pending_end: int | None = None  # end anchor that nothing consuming may follow
         self.group_pending_end: int | None = None  # the same, from earlier alternatives
-        # the last case-insensitive set with a class member: (its node, ranges, position)
-        self.folded_class_set: tuple[Node, Ranges, int] | None = None
-        # alternatives of one character each: (ranges, position of a set with classes or None)
+        # the last set `[...]`: (its node, ranges, position if read case-insensitively with a
+        # class member, else None), or (node, None, None) for a dot or class escape, which regex
+        # does not merge with sets; see `_Parser.complementary_classes`
+        self.last_set: tuple[Node, Ranges | None, int | None] | None = None
+        # alternatives that are one set or one literal character: (ranges, position or None)
         self.lone_chars: list[tuple[Ranges, int | None]] = []
 
 
@@ -254,11 +255,12 @@ class _Parser:
                 ranges, folded_classes = self.parse_set(pos)
                 node = self.charset(ranges)
                 self.push(node, consuming=True)
-                if folded_classes:
-                    self.frames[-1].folded_class_set = (node, ranges, pos)
+                self.frames[-1].last_set = (node, ranges, pos if folded_classes else None)
             elif ch == ".":
                 dot_flags = "s" if self.flags & _S else "w" if self.flags & _W else ""
-                self.push(self.charset(charclass.regex_class(".", dot_flags)), consuming=True)
+                node = self.charset(charclass.regex_class(".", dot_flags))
+                self.push(node, consuming=True)
+                self.frames[-1].last_set = (node, None, None)  # not merged with sets by regex
             elif ch == "^":
                 self.start_anchor(pos)
             elif ch == "$":
@@ -459,13 +461,13 @@ class _Parser:
         if pending is not None and parent.pending_end is None:
             parent.pending_end = pending
         if frame.group_number is None:  # (?:...) of such sets alone counts as one
-            folded = frame.folded_class_set
+            last_set = frame.last_set
             lone = frame.lone_chars
             sets = [pos for _, pos in lone if pos is not None]
-            if not frame.branches and folded is not None and frame.items == [folded[0]]:
-                parent.folded_class_set = (node, *folded[1:])
+            if not frame.branches and last_set is not None and frame.items == [last_set[0]]:
+                parent.last_set = (node, last_set[1], last_set[2])
             elif sets and len(lone) == len(frame.branches):
-                parent.folded_class_set = (node, charclass.union(*(r for r, _ in lone)), sets[0])
+                parent.last_set = (node, charclass.union(*(r for r, _ in lone)), sets[0])
 
     def note_merge_sensitive(self, pos: int) -> None:
         """A case-insensitive class standing alone (`(?i)\\p{Lu}`, `(?i)[\\p{Lu}]`) that
@@ -478,13 +480,13 @@ class _Parser:
 
     def end_alternative(self, frame: _Frame) -> None:
         self.alternation = True
-        folded = frame.folded_class_set
+        last_set = frame.last_set
         if len(frame.items) == 1 and isinstance(frame.items[0], CharSet):
-            if folded is not None and frame.items[0] is folded[0]:
-                frame.lone_chars.append(folded[1:])
-            else:
+            if last_set is None or frame.items[0] is not last_set[0]:  # a literal character
                 frame.lone_chars.append((frame.items[0].ranges, None))
-        frame.folded_class_set = None
+            elif last_set[1] is not None:
+                frame.lone_chars.append((last_set[1], last_set[2]))
+        frame.last_set = None
         frame.branches.append(concat(frame.items))
         frame.items = []
         frame.any_consumed = frame.any_consumed or frame.consumed
@@ -722,7 +724,9 @@ class _Parser:
                 self.note_merge_sensitive(pos)
             if not fold:
                 self.note_case_sensitive_class(value, ranges, pos)
-            self.push(self.charset(ranges), consuming=True)
+            node = self.charset(ranges)
+            self.push(node, consuming=True)
+            self.frames[-1].last_set = (node, None, None)  # not merged with sets by regex
         elif kind == "start":
             self.start_anchor(pos)
         else:
