@@ -103,16 +103,19 @@ def stored(cache_dir, kind: str) -> list[str]:
 def test_warm_start_is_bit_identical_and_computes_nothing(request, tmp_path, fresh, tok_name):
     tokenizer = request.getfixturevalue(tok_name)
     cases = [(OBJECT, OBJECT_TEXTS), (ANSWER, ANSWER_TEXTS)]
-    reference = [walk(decoding_compile(p, tokenizer, False), tokenizer, t) for p, t in cases]
+    # By key: a warm process numbers states in its own order (the stored entries' targets
+    # before the rest of the automaton's saved states, restored when first needed).
+    reference = [walk(decoding_compile(p, tokenizer, False), tokenizer, t, by_key=True)
+                 for p, t in cases]
     fresh()
     cold = [decoding_compile(p, tokenizer, tmp_path) for p, _ in cases]
-    assert [walk(g, tokenizer, t) for g, (_, t) in zip(cold, cases)] == reference
+    assert [walk(g, tokenizer, t, by_key=True) for g, (_, t) in zip(cold, cases)] == reference
     assert all(g.index.walks > 0 and g.index.restored == 0 for g in cold)
     for g in cold:
         g.save()
     fresh()
     warm = [decoding_compile(p, tokenizer, tmp_path) for p, _ in cases]
-    assert [walk(g, tokenizer, t) for g, (_, t) in zip(warm, cases)] == reference
+    assert [walk(g, tokenizer, t, by_key=True) for g, (_, t) in zip(warm, cases)] == reference
     for g, c in zip(warm, cold):
         assert g.index.walks == 0 and g.index.restored == c.index.walks
         assert not g.automaton.expression_built
@@ -141,20 +144,21 @@ def test_saves_as_entries_are_computed_without_explicit_save(bpe_tokenizer, tmp_
 
 def test_warm_process_extends_what_it_loaded_and_merges_back(bpe_tokenizer, tmp_path, fresh):
     text = OBJECT_TEXTS[0]
-    reference = walk(decoding_compile(OBJECT, bpe_tokenizer, False), bpe_tokenizer, [text])
+    reference = walk(decoding_compile(OBJECT, bpe_tokenizer, False), bpe_tokenizer, [text],
+                     by_key=True)
     fresh()
     start = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
     start.allowed_tokens(start.initial_state)  # saved at once (first entry)
     fresh()
     partial = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-    got = walk(partial, bpe_tokenizer, [text])
+    got = walk(partial, bpe_tokenizer, [text], by_key=True)
     assert got == reference
     assert partial.index.restored == 1 and partial.index.walks > 0
     assert partial.automaton.expression_built  # met states whose rows were not saved
     persist.save_all()
     fresh()
     again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-    assert walk(again, bpe_tokenizer, [text]) == reference
+    assert walk(again, bpe_tokenizer, [text], by_key=True) == reference
     assert again.index.walks == 0 and not again.automaton.expression_built
 
 
