@@ -92,7 +92,6 @@ from typing import Any
 import numpy as np
 import regex
 
-from cache.location import resolve_cache_dir
 from cache.store import CacheWarning, Store, get_store
 from cache.writer import BackgroundWriter
 from decoding.automaton import syntax  # noqa: F401  (syntax: loaded before the fingerprint)
@@ -118,9 +117,10 @@ _SCHEMA2RE_LAYERS = ("automaton",)  # what schema2re builds its regex text with,
 def store_for(cache_dir: Any) -> Store | None:
     """The process-wide store for `cache_dir` (see `cache.location`), or None when the disk cache
     is off or the decoding core's source cannot be fingerprinted."""
-    if resolve_cache_dir(cache_dir) is None or core_fingerprint() is None:
+    if core_fingerprint() is None:
         return None
-    return get_store(cache_dir)
+    store = get_store(cache_dir)
+    return None if store.path is None else store  # no path: the cache is off
 
 
 @functools.cache

@@ -115,7 +115,7 @@ class TokenIndex:
                                np.int64)  # the EOS ids, sorted, read-only
         self._entries: dict[int, StateEntry] = {}
         self._masks: LRU[int, torch.Tensor] = LRU(MASKS_KEPT)
-        self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
+        self._horizon = 0  # one past the longest token: set by the first `_compute`
         self._by_class: dict[Expr, StateEntry] = {}
         self.shared = 0
         self._lock = threading.RLock()  # held to compute and store entries
@@ -159,6 +159,8 @@ class TokenIndex:
 
     def _compute(self, state: int) -> StateEntry:
         """The entry of `state` (called under the lock, for a state without one)."""
+        if not self._horizon:  # a scan of every token's length: only an index that computes
+            self._horizon = int(self.vocabulary.lengths.max(initial=0)) + 1
         like = self.automaton.mask_class(state, self._horizon)
         if like is not None:
             hit = self._by_class.get(like)
