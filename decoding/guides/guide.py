@@ -90,7 +90,7 @@ class Guide:
         if entry is not None and not entry.allows(token_id):
             nxt = DEAD
         elif entry is not None and entry.next_states is not None:
-            nxt = int(entry.next_states[np.searchsorted(entry.token_ids, token_id)])
+            nxt = int(entry.next_states[entry.token_ids.searchsorted(token_id)])
         else:
             nxt = read(self.automaton, state, vocab.bytes_of(token_id))
         if nxt == DEAD:
