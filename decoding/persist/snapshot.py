@@ -287,20 +287,24 @@ def _entry_table(arrays: Arrays) -> EntryTable:
     if m and (state.min() < 0 or state.max() >= k or dense.min() < -1
               or dense.max() >= len(bits)):
         raise ValueError("saved entries index outside their tables")
-    sizes = np.diff(ends, prepend=0)
-    is_dense = dense >= 0
+    # (Whole-array operations without numpy's Python-level wrappers such as np.diff and
+    # np.clip: on the tables of a warm start, which are small, those wrappers cost more than
+    # the work.)
+    sizes = ends.copy()
+    sizes[1:] -= ends[:-1]
     if (m and (sizes.min() < 0 or ends[-1] != len(ids))) or (not m and len(ids)) \
-            or sizes[is_dense].any() or linked[is_dense].any():
+            or ((dense >= 0) & ((sizes != 0) | linked)).any():
         raise ValueError("saved entries' token lists are inconsistent")
     # Sorted within each entry iff sorted overall once each id is offset by its entry's number.
     owner = np.repeat(np.arange(m, dtype=np.int64), sizes)
-    if len(ids) and (ids.min() < 0 or (np.diff(ids + (owner << 32)) <= 0).any()):
+    offset = ids + (owner << 32)
+    if len(ids) and (ids.min() < 0 or (offset[1:] <= offset[:-1]).any()):
         raise ValueError("saved entries' token ids are not sorted ids")
-    expected = np.where(linked[owner], np.clip(nxt, 0, max(k - 1, 0)), -1)
-    if (nxt != expected).any():
+    # A linked entry's next states index `keys`; an unlinked one's are all -1.
+    if len(ids) and (nxt.min() < -1 or nxt.max() >= k or ((nxt >= 0) != linked[owner]).any()):
         raise ValueError("saved entries' next states do not index their keys")
     named = list(map(tuple, keys.tolist()))
-    rows = {named[s]: i for i, s in enumerate(state.tolist())}
+    rows = dict(zip(map(named.__getitem__, state.tolist()), range(m)))
     if len(rows) != m or len(set(named)) != k:
         raise ValueError("saved entries repeat a state")
     return EntryTable(keys, accepting, state, ends, ids, nxt, linked, dense, bits, rows)
