@@ -228,18 +228,41 @@ class Automaton:
                 f"restoring {len(new):,} saved states would pass the limit of "
                 f"{self.max_states:,} states", self.pattern, None)
         ids = np.fromiter(map(self._add_key, keys), dtype=np.int32, count=n)
-        if accepting is not None:
-            unknown = np.array([self._exprs[i] is None for i in ids.tolist()], dtype=bool)
-            self.accepting[ids[unknown]] = np.asarray(accepting, dtype=bool)[unknown]
+        self._describe(ids, accepting, origins)
         take = expanded & ~self.expanded[ids]
         self.rows[ids[take]] = ids[rows[take]]
         self.expanded[ids[take]] = True
+        self._connect(ids[take].tolist())
+        return ids
+
+    def reached(self, keys: Sequence[tuple[int, ...]], accepting: Sequence[bool],
+                origins: Sequence[tuple[int, bytes]]) -> list[int]:
+        """The states with these keys (each a tuple of `KEY_WIDTH` non-negative integers, as
+        saved), added without rows where missing: `restore` of states without rows, for a
+        caller whose keys were checked already. State i is reached by the bytes `origins[i][1]`
+        from the state `origins[i][0]` and accepts iff `accepting[i]` (both used while its
+        expression is unknown). Raises `PatternTooComplex`, adding nothing, past `max_states`."""
+        with self.lock:
+            new = {k for k in keys if k not in self._by_key}
+            if self.num_states + len(new) > self.max_states:
+                raise PatternTooComplex(
+                    f"restoring {len(new):,} saved states would pass the limit of "
+                    f"{self.max_states:,} states", self.pattern, None)
+            ids = list(map(self._add_key, keys))
+            self._describe(np.array(ids, dtype=np.int64), accepting, origins)
+            return ids
+
+    def _describe(self, ids: np.ndarray, accepting: Sequence[bool] | np.ndarray | None,
+                  origins: Sequence[tuple[int, bytes] | None] | None) -> None:
+        """Give the states `ids` whose expressions are unknown their saved acceptance, and
+        each its origin where given (None: not given)."""
+        if accepting is not None:
+            unknown = np.array([self._exprs[i] is None for i in ids.tolist()], dtype=bool)
+            self.accepting[ids[unknown]] = np.asarray(accepting, dtype=bool)[unknown]
         if origins is not None:
             for i, origin in zip(ids.tolist(), origins):
                 if origin is not None:
                     self._set_origin(i, origin)
-        self._connect(ids[take].tolist())
-        return ids
 
     def step(self, state: int, byte: int) -> int:
         return int(self.expand(state)[self.byte_class[byte]])

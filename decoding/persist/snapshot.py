@@ -241,19 +241,12 @@ class EntryTable:
         targets, codes = np.unique(self.next[start:self.ends[i]], return_inverse=True)
         keys = list(map(tuple, self.keys[targets].tolist()))
         known = automaton.rooted_states(keys)
-        if known is not None:  # the usual case on a warm start: nothing to add
-            return bits, token_ids, np.array(known, dtype=np.int32)[codes]
-        # Restore the targets as states without rows, after the dead state restore() expects.
-        n = len(targets) + 1
-        first = np.full(n - 1, -1, dtype=np.int64)
-        first[codes[::-1]] = token_ids[::-1]  # each target's first token (lowest id)
-        origins = [None, *((state, vocabulary.bytes_of(t)) for t in first.tolist())]
-        flat = self.keys[targets].reshape(-1)
-        ids = automaton.restore(flat, np.arange(0, len(flat) + 1, KEY_WIDTH, dtype=np.int64),
-                                np.zeros((n, automaton.num_classes), dtype=np.int32),
-                                np.zeros(n, dtype=bool), origins,
-                                np.concatenate([[False], self.accepting[targets]]))
-        return bits, token_ids, ids[1:][codes].astype(np.int32)
+        if known is None:  # add the targets as states without rows, reached by a token each
+            first = np.full(len(targets), -1, dtype=np.int64)
+            first[codes[::-1]] = token_ids[::-1]  # each target's first token (lowest id)
+            known = automaton.reached(keys, self.accepting[targets].tolist(),
+                                      [(state, vocabulary.bytes_of(t)) for t in first.tolist()])
+        return bits, token_ids, np.array(known, dtype=np.int32)[codes]
 
 
 def parse_entries(arrays: Arrays, vocab_size: int, forbidden: np.ndarray) -> EntryTable:

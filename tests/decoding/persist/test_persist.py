@@ -142,6 +142,38 @@ def test_saves_as_entries_are_computed_without_explicit_save(bpe_tokenizer, tmp_
     assert not guide.index.save()  # nothing new since
 
 
+def test_warm_first_mask_restores_no_saved_state_until_a_row_is_needed(bpe_tokenizer,
+                                                                         tmp_path, fresh):
+    cold = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    reference = walk(cold, bpe_tokenizer, OBJECT_TEXTS, by_key=True)
+    cold.save()
+    saved_states = cold.automaton.num_states
+    fresh()
+    warm = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    warm.allowed_tokens(warm.initial_state)
+    # The first mask made the initial state and its entry's targets, nothing else.
+    targets = set(warm.index.entry(warm.initial_state).next_states.tolist())
+    assert warm.automaton.deferred and warm.automaton.num_states == 2 + len(targets)
+    assert not warm.automaton.expanded[warm.initial_state]
+    assert walk(warm, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
+    assert warm.index.walks == 0
+    # A row is needed (jump-forward reads rows): every saved state is restored first.
+    assert warm.forced_bytes(warm.initial_state) == cold.forced_bytes(cold.initial_state)
+    assert not warm.automaton.deferred and warm.automaton.num_states == saved_states
+    assert not warm.automaton.expression_built and not warm.index._take_unsaved()
+
+
+def test_preload_restores_the_deferred_states(bpe_tokenizer, tmp_path, fresh):
+    cold = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    walk(cold, bpe_tokenizer, OBJECT_TEXTS)
+    cold.save()
+    fresh()
+    warm = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
+    assert warm.automaton.deferred
+    assert warm.preload() == cold.index.walks
+    assert not warm.automaton.deferred and warm.automaton.num_states == cold.automaton.num_states
+
+
 def test_warm_process_extends_what_it_loaded_and_merges_back(bpe_tokenizer, tmp_path, fresh):
     text = OBJECT_TEXTS[0]
     reference = walk(decoding_compile(OBJECT, bpe_tokenizer, False), bpe_tokenizer, [text],
