@@ -88,15 +88,15 @@ class Automaton:
         for byte classes that are not 256 non-decreasing steps of 0 or 1 starting at 0, or a
         key that is not a state key.
         """
-        byte_class = np.asarray(byte_class)
-        steps = np.diff(byte_class)
-        if byte_class.shape != (256,) or byte_class[0] != 0 or not ((steps == 0) | (steps == 1)).all():
+        byte_class = np.asarray(byte_class).astype(np.int32)
+        if byte_class.shape != (256,) or byte_class[0] != 0 \
+                or ((byte_class[1:] - byte_class[:-1]) & -2).any():  # each step 0 or 1
             raise ValueError("byte classes must be 256 non-decreasing steps of 0 or 1 from 0")
         key = tuple(np.asarray(initial_key).tolist())
         if len(key) != KEY_WIDTH or min(key) < 0:
             raise ValueError(f"the initial key must be {KEY_WIDTH} non-negative integers")
         self = cls.__new__(cls)
-        self._setup(byte_class.astype(np.int32), max_states, pattern)
+        self._setup(byte_class, max_states, pattern)
         self._expr_factory = build_expr
         self._initial_expr = None
         self.initial_state = self._add_key(key)
@@ -111,8 +111,8 @@ class Automaton:
         self.byte_class = byte_class
         self._byte_class_list: list[int] = byte_class.tolist()
         self.num_classes = int(byte_class[-1]) + 1
-        starts = np.flatnonzero(np.diff(byte_class, prepend=-1))
-        self._class_start = starts.tolist()
+        starts = np.flatnonzero(byte_class[1:] != byte_class[:-1]) + 1  # and class 0 at 0
+        self._class_start = [0, *starts.tolist()]
         self._keys: list[tuple[int, ...]] = [()]
         self._exprs: list[Expr | None] = [NOTHING]
         self._ids: dict[Expr, int] = {NOTHING: DEAD}
