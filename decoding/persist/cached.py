@@ -17,7 +17,8 @@ Stored in a `cache.store.Store` (kind: key -> value):
   cannot see is a tokenizer file rewritten in place with its size, times and inode kept (ctime
   cannot be set back) or a tokenizer model swapped in memory for one of the same size, decoder
   and added tokens; the token-string sample makes such a change unlikely to go unnoticed.
-- "trie": a vocabulary fingerprint -> its `TokenTrie` arrays.
+- "trie": a vocabulary fingerprint -> its `TokenTrie` arrays, read when a process first computes
+  an entry (a warm process whose entries are all stored never reads it).
 - "automaton": (pattern text, flags, max_states) -> a `decoding.persist.snapshot` of every automaton state
   discovered so far (its key, and its row where computed), for any vocabulary.
 - "entries": a hash of (pattern text, flags, vocabulary fingerprint) -> the token-index entries
@@ -100,7 +101,7 @@ from decoding.automaton.expr import Expr
 from decoding.automaton.language import Language
 from decoding.persist import snapshot
 from decoding.tokens.index import StateEntry, TokenIndex
-from decoding.tokens.trie import TokenTrie, trie_of
+from decoding.tokens.trie import TokenTrie, unusable_bits_of
 from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
 from decoding.util import noting_warnings
 
@@ -363,6 +364,9 @@ class PersistentIndex(TokenIndex):
         with _OPEN_LOCK:
             _OPEN.add(self)
 
+    def _make_trie(self, vocabulary: Vocabulary) -> TokenTrie:
+        return cached_trie(vocabulary, self.store)
+
     def entry(self, state: int) -> StateEntry:
         found = super().entry(state)
         if self._save_due:  # set by `_compute`, cleared when the new entries change hands
@@ -401,7 +405,7 @@ class PersistentIndex(TokenIndex):
         their checks are ignored (computed again, and the next save writes over them)."""
         try:
             self._stored = snapshot.parse_entries(arrays, self.vocabulary.size,
-                                                  self._trie.unusable_bits)
+                                                  unusable_bits_of(self.vocabulary))
         except ValueError:
             self._stored, self._replace_entries = None, True
 
@@ -492,7 +496,6 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     fingerprint = core_fingerprint()
     automaton_key = _key("automaton", fingerprint, pattern, flags, max_states)
     entries_key = _key("entries", fingerprint, pattern, flags, vocabulary.fingerprint)
-    trie_of(vocabulary, lambda v: cached_trie(v, store))
     arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
     deferred = automaton is None and arrays is not None
     if deferred:

@@ -7,7 +7,8 @@ Invariants:
 - EOS ids are allowed exactly in accepting states; ids at or above the vocabulary's size (a model
   whose logits are wider than its tokenizer) are never allowed.
 - Entries are computed on first request by one walk of the vocabulary's trie
-  (`decoding.tokens.walk`: compiled, or numpy level by level) and memoized per state. Masks are shared,
+  (`decoding.tokens.walk`: compiled, or numpy level by level) and memoized per state. The trie
+  is made (or, by a subclass, loaded) when the first entry is computed. Masks are shared,
   read-only tensors.
 - States in one mask class (`Automaton.mask_class` with a horizon one past the longest token:
   e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
@@ -46,7 +47,7 @@ from decoding.automaton.expr import Expr, first_bytes
 from decoding.errors import PatternTooComplex, UsageError
 from decoding.tokens import bits as packed
 from decoding.tokens.lexemes import WIDE, lexemes_of, split_head
-from decoding.tokens.trie import trie_of
+from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import Vocabulary
 from decoding.tokens.walk import TrieWalk
 from decoding.util import LRU, gc_paused
@@ -109,7 +110,7 @@ class TokenIndex:
         self.automaton = automaton
         self.vocabulary = vocabulary
         self.width = width
-        self._trie = trie_of(vocabulary)
+        self._trie_made: TokenTrie | None = None  # see `_trie`
         self._walk: TrieWalk | None = None
         self.eos_ids = _frozen(np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64),
                                np.int64)  # the EOS ids, sorted, read-only
@@ -122,6 +123,19 @@ class TokenIndex:
         self.split = 0
         self.nbytes = MASKS_KEPT * width  # the kept mask tensors, at most
         self.max_bytes = limits.current().guide_bytes
+
+    @property
+    def _trie(self) -> TokenTrie:
+        """The vocabulary's trie, made (`_make_trie`) when an entry is first computed: an index
+        whose entries all come from elsewhere (the disk cache) never needs it."""
+        trie = self._trie_made
+        if trie is None:
+            trie = self._trie_made = trie_of(self.vocabulary, self._make_trie)
+        return trie
+
+    def _make_trie(self, vocabulary: Vocabulary) -> TokenTrie:
+        """A new trie of `vocabulary` (`trie_of` keeps one per vocabulary in the process)."""
+        return TokenTrie(vocabulary)
 
     def entry(self, state: int) -> StateEntry:
         """The memoized entry for `state`, computed on first use."""
