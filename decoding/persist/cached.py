@@ -141,9 +141,11 @@ def schema2re_fingerprint() -> str | None:
 
 
 def _layer_files(folders: Iterable[Path]) -> list[Path]:
-    """Every module of the given package folders (Python and C sources), in a fixed order."""
-    return [path for folder in folders
-            for path in sorted([*folder.glob("*.py"), *folder.glob("*.c")])]
+    """Every module of the given package folders (Python and C sources), in a fixed order
+    (one listing of each folder: `Path.glob` costs milliseconds)."""
+    return [folder / name for folder in folders
+            for name in sorted(entry.name for entry in os.scandir(folder)
+                               if entry.name.endswith((".py", ".c")) and entry.is_file())]
 
 
 def _fingerprint(files: Iterable[Path], extra: list[str]) -> str | None:
