@@ -24,7 +24,8 @@ classes and initial key alone, with the expression built by a factory only when 
 computed (its key is checked then: `RestoreMismatch`). `restore` adds states by key, with rows
 computed elsewhere; a restored state's expression is found, when first needed, by deriving along
 the recorded way it was reached (a row from a state whose expression is known, or a token's bytes
-given by `restore`'s `origins`), each step checked against the saved key. `defer(load)` puts
+given by `restore`'s `origins`; the ways through restored rows are worked out when an expression
+is first derived), each step checked against the saved key. `defer(load)` puts
 off a restore: `load` (which calls `restore`) runs, once, the first time the automaton would
 compute a row or derive an expression (a warm start restores a pattern's saved states only when
 decoding needs one it has not restored otherwise); `settle()` runs it now.
@@ -119,6 +120,7 @@ class Automaton:
         self._by_key: dict[tuple[int, ...], int] = {(): DEAD}
         self._origin: dict[int, tuple[int, bytes]] = {}
         self._deferred: Callable[[], None] | None = None  # see `defer`
+        self._unconnected: list[int] = []  # restored states whose rows `_connect` has not read
         self.accepting = np.zeros(16, dtype=bool)
         self.expanded = np.zeros(16, dtype=bool)
         self.expanded[DEAD] = True
@@ -208,7 +210,7 @@ class Automaton:
         if not valid_keys(flat, ends) or n == 0 or ends[0] != 0 \
                 or (np.diff(ends) != KEY_WIDTH).any() \
                 or rows.shape != (n, self.num_classes) or expanded.shape != (n,) \
-                or expanded.dtype != bool or rows.min() < 0 or rows.max() >= n \
+                or expanded.dtype != bool or not indexes_below(rows, n) \
                 or (accepting is not None and np.asarray(accepting).shape != (n,)) \
                 or (origins is not None and len(origins) != n):
             raise ValueError("restore needs keys of the state width starting with the dead "
@@ -221,18 +223,13 @@ class Automaton:
     def _restore(self, keys: list[tuple[int, ...]], rows: np.ndarray, expanded: np.ndarray,
                  origins: Sequence[tuple[int, bytes] | None] | None,
                  accepting: np.ndarray | None) -> np.ndarray:
-        n = len(keys)
-        new = {k for k in keys if k not in self._by_key}
-        if self.num_states + len(new) > self.max_states:
-            raise PatternTooComplex(
-                f"restoring {len(new):,} saved states would pass the limit of "
-                f"{self.max_states:,} states", self.pattern, None)
-        ids = np.fromiter(map(self._add_key, keys), dtype=np.int32, count=n)
+        self._add_keys(keys)
+        ids = np.fromiter(map(self._by_key.__getitem__, keys), dtype=np.int32, count=len(keys))
         self._describe(ids, accepting, origins)
         take = expanded & ~self.expanded[ids]
         self.rows[ids[take]] = ids[rows[take]]
         self.expanded[ids[take]] = True
-        self._connect(ids[take].tolist())
+        self._unconnected.extend(ids[take].tolist())  # origins: when an expression is derived
         return ids
 
     def reached(self, keys: Sequence[tuple[int, ...]], accepting: Sequence[bool],
@@ -243,14 +240,25 @@ class Automaton:
         from the state `origins[i][0]` and accepts iff `accepting[i]` (both used while its
         expression is unknown). Raises `PatternTooComplex`, adding nothing, past `max_states`."""
         with self.lock:
-            new = {k for k in keys if k not in self._by_key}
-            if self.num_states + len(new) > self.max_states:
-                raise PatternTooComplex(
-                    f"restoring {len(new):,} saved states would pass the limit of "
-                    f"{self.max_states:,} states", self.pattern, None)
-            ids = list(map(self._add_key, keys))
+            self._add_keys(keys)
+            ids = list(map(self._by_key.__getitem__, keys))
             self._describe(np.array(ids, dtype=np.int64), accepting, origins)
             return ids
+
+    def _add_keys(self, keys: Sequence[tuple[int, ...]]) -> None:
+        """New states without expressions for the keys not known yet, numbered in the order
+        given; `PatternTooComplex`, adding nothing, past `max_states`."""
+        fresh = [k for k in dict.fromkeys(keys) if k not in self._by_key]
+        start = len(self._keys)
+        if start + len(fresh) > self.max_states:
+            raise PatternTooComplex(
+                f"restoring {len(fresh):,} saved states would pass the limit of "
+                f"{self.max_states:,} states", self.pattern, None)
+        while start + len(fresh) > len(self.accepting):
+            self._grow()
+        self._keys.extend(fresh)
+        self._exprs.extend([None] * len(fresh))
+        self._by_key.update(zip(fresh, range(start, start + len(fresh))))
 
     def _describe(self, ids: np.ndarray, accepting: Sequence[bool] | np.ndarray | None,
                   origins: Sequence[tuple[int, bytes] | None] | None) -> None:
@@ -299,6 +307,9 @@ class Automaton:
             return self._derive_expression(state)
 
     def _derive_expression(self, state: int) -> Expr:
+        if self._unconnected:  # restored rows not yet followed for origins
+            sources, self._unconnected = self._unconnected, []
+            self._connect(sources)
         chain = []
         s = state
         while self._exprs[s] is None:
@@ -480,6 +491,17 @@ def valid_keys(flat: np.ndarray, ends: np.ndarray) -> bool:
     if ends[-1] != len(flat) or ends.min() < 0 or (np.diff(ends) < 0).any():
         return False
     return not len(flat) or bool(flat.min() >= 0)
+
+
+def indexes_below(values: np.ndarray, n: int) -> bool:
+    """Whether the integer array `values` holds only indexes in [0, n): one pass over it (a
+    negative value read as unsigned is larger than any index)."""
+    if values.dtype.kind not in "iu":
+        return False
+    if not values.size:
+        return True
+    unsigned = values.view(f"u{values.itemsize}") if values.dtype.kind == "i" else values
+    return int(unsigned.max()) < n
 
 
 def _byte_classes(e: Expr) -> np.ndarray:

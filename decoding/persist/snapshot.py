@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from decoding.automaton.dfa import KEY_WIDTH, Automaton, valid_keys
+from decoding.automaton.dfa import KEY_WIDTH, Automaton, indexes_below, valid_keys
 from decoding.tokens import bits as packed
 from decoding.tokens.vocabulary import Vocabulary
 
@@ -100,7 +100,7 @@ def parse(arrays: Arrays) -> Snapshot:
     n = len(ends)
     if n < 2 or not 0 < initial < n or ends[0] != 0 or ends[initial] == ends[initial - 1] \
             or rows.shape != (n, int(byte_class[-1]) + 1) or accepting.shape != (n,) \
-            or expanded.shape != (n,) or rows.min() < 0 or rows.max() >= n:
+            or expanded.shape != (n,) or not indexes_below(rows, n):
         raise ValueError("snapshot states are inconsistent")
     return Snapshot(initial, byte_class, flat, ends, rows, expanded, accepting)
 
