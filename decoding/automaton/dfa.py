@@ -25,10 +25,7 @@ computed (its key is checked then: `RestoreMismatch`). `restore` adds states by 
 computed elsewhere; a restored state's expression is found, when first needed, by deriving along
 the recorded way it was reached (a row from a state whose expression is known, or a token's bytes
 given by `restore`'s `origins`; the ways through restored rows are worked out when an expression
-is first derived), each step checked against the saved key. `defer(load)` puts
-off a restore: `load` (which calls `restore`) runs, once, the first time the automaton would
-compute a row or derive an expression (a warm start restores a pattern's saved states only when
-decoding needs one it has not restored otherwise); `settle()` runs it now.
+is first derived), each step checked against the saved key.
 
 Threads: an automaton may be shared (`compile` gives every guide of a pattern the same one).
 Everything that adds states, computes rows or links expressions holds the automaton's `lock`
@@ -79,13 +76,12 @@ class Automaton:
     @classmethod
     def restored(cls, byte_class: np.ndarray, initial_key: Sequence[int],
                  build_expr: Callable[[], Expr], *, max_states: int = DEFAULT_MAX_DFA_STATES,
-                 pattern: str | None = None, initial_accepting: bool = False) -> "Automaton":
+                 pattern: str | None = None) -> "Automaton":
         """The automaton of the expression that `build_expr` returns, made without calling it.
 
         `byte_class` and `initial_key` are what `byte_class` and `key(initial_state)` were for
         that expression. `build_expr` is called the first time an expression is needed; one
-        whose key or byte classes disagree raises `RestoreMismatch` then. `initial_accepting`
-        is whether the initial state accepts, as saved with its key. Raises ValueError
+        whose key or byte classes disagree raises `RestoreMismatch` then. Raises ValueError
         for byte classes that are not 256 non-decreasing steps of 0 or 1 starting at 0, or a
         key that is not a state key.
         """
@@ -101,7 +97,6 @@ class Automaton:
         self._expr_factory = build_expr
         self._initial_expr = None
         self.initial_state = self._add_key(key)
-        self.accepting[self.initial_state] = bool(initial_accepting)
         return self
 
     def _setup(self, byte_class: np.ndarray, max_states: int, pattern: str | None) -> None:
@@ -119,7 +114,6 @@ class Automaton:
         self._ids: dict[Expr, int] = {NOTHING: DEAD}
         self._by_key: dict[tuple[int, ...], int] = {(): DEAD}
         self._origin: dict[int, tuple[int, bytes]] = {}
-        self._deferred: Callable[[], None] | None = None  # see `defer`
         self._unconnected: list[int] = []  # restored states whose rows `_connect` has not read
         self.accepting = np.zeros(16, dtype=bool)
         self.expanded = np.zeros(16, dtype=bool)
@@ -157,27 +151,6 @@ class Automaton:
     def is_accepting(self, state: int) -> bool:
         return bool(self.accepting[state])
 
-    def defer(self, load: Callable[[], None]) -> None:
-        """Run `load` (a restore of saved states) before this automaton first computes a row or
-        derives an expression, or at `settle`; it replaces a load not run yet."""
-        with self.lock:
-            self._deferred = load
-
-    @property
-    def deferred(self) -> bool:
-        """Whether a deferred load has not run yet."""
-        return self._deferred is not None
-
-    def settle(self) -> None:
-        """Run the deferred load now, if one is pending (once: an exception in it propagates,
-        and it is not tried again)."""
-        if self._deferred is None:
-            return
-        with self.lock:
-            load, self._deferred = self._deferred, None
-            if load is not None:
-                load()
-
     def expand(self, state: int) -> np.ndarray:
         """The transition row of `state` (one target per byte class), computed once."""
         if not self.expanded[state]:
@@ -187,7 +160,6 @@ class Automaton:
     def expand_all(self, states: np.ndarray) -> None:
         """Make sure every state in the array has its row."""
         with self.lock:
-            self.settle()  # its rows first: they may make computing these unnecessary
             for s in set(states[~self.expanded[states]].tolist()):
                 self._compute_row(s)
 
@@ -303,7 +275,6 @@ class Automaton:
         if e is not None:
             return e
         with self.lock:
-            self.settle()  # the saved way the state was reached, if `restore` is pending
             return self._derive_expression(state)
 
     def _derive_expression(self, state: int) -> Expr:

@@ -42,10 +42,7 @@ first cache use instead, it would store its old code's values under the new code
 Contracts:
 - A warm start is indistinguishable from a cold one: masks, transitions, accepting states and
   warnings are the same. A restored automaton builds its expression only when it meets a state whose
-  row was not saved. An automaton made from the store starts from its snapshot's header (byte
-  classes, initial key and acceptance); the snapshot's states and rows are checked and restored
-  the first time decoding needs a row (`Automaton.defer`; `Guide.preload` restores them at once),
-  so a first mask whose entry is stored needs neither.
+  row was not saved.
 - `PersistentIndex` saves after its 1st, 2nd, 4th, ... newly computed entry, then every
   `SAVE_EVERY` entries or half as many as it saved before, whichever is more (each save merges
   the whole record of the pattern's entries, so the bytes merged stay within a few times the
@@ -429,9 +426,7 @@ class PersistentIndex(TokenIndex):
             with self.automaton.lock:  # states and rows as of one moment
                 progress = self._progress()
                 arrays, replace = None, self._replace
-                # While the saved states wait to be restored, nothing was computed: what the
-                # automaton holds came from the store.
-                if (progress != self._saved and not self.automaton.deferred) or replace:
+                if progress != self._saved or replace:
                     arrays = snapshot.take(self.automaton)
                     self._saved, self._replace = progress, False
         entries = None if not found else snapshot.pack_entries(
@@ -461,7 +456,6 @@ class PersistentIndex(TokenIndex):
         entry for (nothing is computed); returns how many were taken. A process serving
         patterns from a warmed cache folder calls it at compile time (`Guide.preload`)."""
         loaded = 0
-        self.automaton.settle()  # every saved state, for its entry
         with self._lock:
             for state in range(self.automaton.num_states):
                 if state == DEAD or state in self._entries:
@@ -499,16 +493,14 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     automaton_key = _key("automaton", fingerprint, pattern, flags, max_states)
     entries_key = _key("entries", fingerprint, pattern, flags, vocabulary.fingerprint)
     arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
-    deferred = automaton is None and arrays is not None
-    if deferred:
-        automaton = _quietly(lambda: _restored_automaton(arrays, make_expr, max_states, pattern))
+    saved = None if arrays is None else _quietly(lambda: _parsed(arrays))
+    if automaton is None and saved is not None:
+        automaton = _quietly(lambda: _restored_automaton(saved, make_expr, max_states, pattern))
     if automaton is None:
-        automaton, deferred = Automaton(make_expr(), max_states=max_states, pattern=pattern), False
+        automaton = Automaton(make_expr(), max_states=max_states, pattern=pattern)
     index = PersistentIndex(automaton, vocabulary, width, store, automaton_key, entries_key)
-    if deferred:  # the saved states are checked and restored when decoding first needs a row
-        automaton.defer(lambda: _quietly(lambda: index.restore(_parsed(arrays))))
-    elif arrays is not None:
-        _quietly(lambda: index.restore(_parsed(arrays)))
+    if arrays is not None:
+        _quietly(lambda: index.restore(saved))
     entries = _quietly(lambda: store.get_arrays("entries", entries_key))
     if entries is not None:
         _quietly(lambda: index.restore_entries(entries))
@@ -522,14 +514,12 @@ def _parsed(arrays: snapshot.Arrays) -> snapshot.Snapshot | None:
         return None
 
 
-def _restored_automaton(arrays: snapshot.Arrays, make_expr: Callable[[], Expr],
+def _restored_automaton(saved: snapshot.Snapshot, make_expr: Callable[[], Expr],
                         max_states: int, pattern: str) -> Automaton | None:
-    """An automaton made from a snapshot's header alone (its states come with `restore`), or
-    None when the header fails its checks."""
+    """An automaton made from a snapshot's header alone (its states come with `restore`)."""
     try:
-        byte_class, initial_key, accepting = snapshot.header(arrays)
-        return Automaton.restored(byte_class, initial_key, make_expr, max_states=max_states,
-                                  pattern=pattern, initial_accepting=accepting)
+        return Automaton.restored(saved.byte_class, saved.initial_key(), make_expr,
+                                  max_states=max_states, pattern=pattern)
     except ValueError:
         return None
 

@@ -1,7 +1,6 @@
 """Saved forms of an automaton's states and of token-index entries: plain arrays, checked on load.
 
-Automaton snapshot (`take` -> arrays, `parse` -> `Snapshot`, `header` -> what an automaton is
-restored from before its states, `merge`):
+Automaton snapshot (`take` -> arrays, `parse` -> `Snapshot`, `merge`):
 - `header` int64 [initial]: the initial state's index; `byte_class` uint8 [256].
 - States by index, index 0 being the dead state (empty key): `key_flat` int32 and `key_ends`
   int64 (state i's key is `key_flat[key_ends[i-1]:key_ends[i]]`), `rows` int32 [n, classes]
@@ -103,25 +102,6 @@ def parse(arrays: Arrays) -> Snapshot:
             or expanded.shape != (n,) or not indexes_below(rows, n):
         raise ValueError("snapshot states are inconsistent")
     return Snapshot(initial, byte_class, flat, ends, rows, expanded, accepting)
-
-
-def header(arrays: Arrays) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(byte classes, initial key, whether the initial state accepts) of a snapshot, checked
-    for what they are read from alone (`parse` checks the rest); ValueError otherwise."""
-    dtypes = {k: _STATE_DTYPES[k] for k in ("header", "byte_class", "key_flat", "key_ends",
-                                             "accepting")}
-    _check_dtypes(arrays, dtypes)
-    head, byte_class, flat, ends, accepting = (arrays[k] for k in dtypes)
-    n = len(ends)
-    initial = int(head[0]) if head.shape == (1,) else -1
-    if byte_class.shape != (256,) or ends.ndim != 1 or accepting.shape != (n,) \
-            or not 0 < initial < n:
-        raise ValueError("snapshot header or byte classes have the wrong shape")
-    start, end = int(ends[initial - 1]), int(ends[initial])
-    if flat.ndim != 1 or ends[0] != 0 or ends[-1] != len(flat) \
-            or not 0 <= start < end <= len(flat):
-        raise ValueError("snapshot keys are not state keys")
-    return byte_class, flat[start:end], bool(accepting[initial])
 
 
 def merge(old: Arrays, new: Arrays, max_states: int) -> Arrays:

@@ -103,19 +103,16 @@ def stored(cache_dir, kind: str) -> list[str]:
 def test_warm_start_is_bit_identical_and_computes_nothing(request, tmp_path, fresh, tok_name):
     tokenizer = request.getfixturevalue(tok_name)
     cases = [(OBJECT, OBJECT_TEXTS), (ANSWER, ANSWER_TEXTS)]
-    # By key: a warm process numbers states in its own order (the stored entries' targets
-    # before the rest of the automaton's saved states, restored when first needed).
-    reference = [walk(decoding_compile(p, tokenizer, False), tokenizer, t, by_key=True)
-                 for p, t in cases]
+    reference = [walk(decoding_compile(p, tokenizer, False), tokenizer, t) for p, t in cases]
     fresh()
     cold = [decoding_compile(p, tokenizer, tmp_path) for p, _ in cases]
-    assert [walk(g, tokenizer, t, by_key=True) for g, (_, t) in zip(cold, cases)] == reference
+    assert [walk(g, tokenizer, t) for g, (_, t) in zip(cold, cases)] == reference
     assert all(g.index.walks > 0 and g.index.restored == 0 for g in cold)
     for g in cold:
         g.save()
     fresh()
     warm = [decoding_compile(p, tokenizer, tmp_path) for p, _ in cases]
-    assert [walk(g, tokenizer, t, by_key=True) for g, (_, t) in zip(warm, cases)] == reference
+    assert [walk(g, tokenizer, t) for g, (_, t) in zip(warm, cases)] == reference
     for g, c in zip(warm, cold):
         assert g.index.walks == 0 and g.index.restored == c.index.walks
         assert not g.automaton.expression_built
@@ -143,55 +140,22 @@ def test_saves_as_entries_are_computed_without_explicit_save(bpe_tokenizer, tmp_
     assert not guide.index.save()  # nothing new since
 
 
-def test_warm_first_mask_restores_no_saved_state_until_a_row_is_needed(bpe_tokenizer,
-                                                                         tmp_path, fresh):
-    cold = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-    reference = walk(cold, bpe_tokenizer, OBJECT_TEXTS, by_key=True)
-    cold.save()
-    saved_states = cold.automaton.num_states
-    fresh()
-    warm = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-    warm.allowed_tokens(warm.initial_state)
-    # The first mask made the initial state and its entry's targets, nothing else.
-    targets = set(warm.index.entry(warm.initial_state).next_states.tolist())
-    assert warm.automaton.deferred and warm.automaton.num_states == 2 + len(targets)
-    assert not warm.automaton.expanded[warm.initial_state]
-    assert walk(warm, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
-    assert warm.index.walks == 0
-    # A row is needed (jump-forward reads rows): every saved state is restored first.
-    assert warm.forced_bytes(warm.initial_state) == cold.forced_bytes(cold.initial_state)
-    assert not warm.automaton.deferred and warm.automaton.num_states == saved_states
-    assert not warm.automaton.expression_built and not warm.index._take_unsaved()
-
-
-def test_preload_restores_the_deferred_states(bpe_tokenizer, tmp_path, fresh):
-    cold = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-    walk(cold, bpe_tokenizer, OBJECT_TEXTS)
-    cold.save()
-    fresh()
-    warm = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-    assert warm.automaton.deferred
-    assert warm.preload() == cold.index.walks
-    assert not warm.automaton.deferred and warm.automaton.num_states == cold.automaton.num_states
-
-
 def test_warm_process_extends_what_it_loaded_and_merges_back(bpe_tokenizer, tmp_path, fresh):
     text = OBJECT_TEXTS[0]
-    reference = walk(decoding_compile(OBJECT, bpe_tokenizer, False), bpe_tokenizer, [text],
-                     by_key=True)
+    reference = walk(decoding_compile(OBJECT, bpe_tokenizer, False), bpe_tokenizer, [text])
     fresh()
     start = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
     start.allowed_tokens(start.initial_state)  # saved at once (first entry)
     fresh()
     partial = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-    got = walk(partial, bpe_tokenizer, [text], by_key=True)
+    got = walk(partial, bpe_tokenizer, [text])
     assert got == reference
     assert partial.index.restored == 1 and partial.index.walks > 0
     assert partial.automaton.expression_built  # met states whose rows were not saved
     persist.save_all()
     fresh()
     again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-    assert walk(again, bpe_tokenizer, [text], by_key=True) == reference
+    assert walk(again, bpe_tokenizer, [text]) == reference
     assert again.index.walks == 0 and not again.automaton.expression_built
 
 
