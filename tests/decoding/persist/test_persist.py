@@ -391,6 +391,20 @@ def test_well_framed_but_invalid_entry_is_rebuilt_and_overwritten(bpe_tokenizer,
     assert again.index.walks == 0
 
 
+def test_a_snapshot_row_outside_the_states_is_rejected():
+    from decoding.automaton.dfa import indexes_below
+
+    arrays = snapshot.take(_automaton(OBJECT))
+    n = len(arrays["key_ends"])
+    for bad in (-1, n):
+        rows = arrays["rows"].copy()
+        rows[-1, -1] = bad
+        with pytest.raises(ValueError, match="inconsistent"):
+            snapshot.parse({**arrays, "rows": rows})
+    assert indexes_below(np.array([0, n - 1]), n) and not indexes_below(np.array([0.0]), n)
+    assert indexes_below(np.zeros((0, 3), dtype=np.int32), 1)
+
+
 @pytest.mark.parametrize("how", ["argument", "env"])
 def test_cache_off_writes_nothing(bpe_tokenizer, tmp_path, monkeypatch, how):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
