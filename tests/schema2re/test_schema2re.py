@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from decoding.automaton import syntax
+from decoding.errors import UsageError
 from schema2re import (
     IgnoredKeywordsWarning,
     SchemaError,
@@ -27,7 +28,6 @@ from schema2re import (
     to_expression,
     to_regex,
 )
-from decoding.errors import UsageError
 
 
 class Raw(str):
