@@ -85,7 +85,7 @@ from cache.codec import (
     unframe,
 )
 from cache.errors import CacheWarning, CorruptEntry, UnsafeEntry, ValueFileGone
-from cache.location import readonly_requested, resolve_cache_dir
+from cache.location import ENV_VAR, readonly_requested, resolve_cache_dir
 from cache.memory import MemoryBackend
 from cache.readonly import ReadOnlyBackend
 from cache.safe_disk import SafeDisk
@@ -724,16 +724,39 @@ def _forget_inherited_counts() -> None:
 atexit.register(_save_all_counts)
 os.register_at_fork(after_in_child=_forget_inherited_counts)
 
-_STORES: dict[Path | None, Store] = {}
+_STORES: dict[Path | tuple | None, Store] = {}  # by location, and by `_resolution`
 _STORES_LOCK = threading.Lock()
 
 
 def get_store(cache_dir: str | os.PathLike | bool | None = None) -> Store:
-    """The process-wide Store for the location `cache_dir` resolves to (created on first use)."""
+    """The process-wide Store for the location `cache_dir` resolves to (created on first use).
+
+    Resolving a location (paths made absolute and compared) is remembered per argument and
+    what the resolution reads (`_resolution`), so a repeated call costs a few dict lookups."""
+    seen = _resolution(cache_dir)
+    store = None if seen is None else _STORES.get(seen)
+    if store is not None:
+        return store
     location = resolve_cache_dir(cache_dir)
     key = None if location is None else location.absolute()
     with _STORES_LOCK:
         store = _STORES.get(key)
         if store is None:
             store = _STORES[key] = Store(False if key is None else key)
+        if seen is not None:
+            _STORES[seen] = store
         return store
+
+
+_RESOLUTION_VARIABLES = (ENV_VAR, "XDG_CACHE_HOME", "HOME", "LOCALAPPDATA")
+
+
+def _resolution(cache_dir: object) -> tuple | None:
+    """What `resolve_cache_dir(cache_dir)` and `Path.absolute` read, as a key of `_STORES`
+    (never equal to a location's), or None for an argument that is not hashable."""
+    try:
+        hash(cache_dir)
+        folder = os.getcwd()
+    except (TypeError, OSError):  # unhashable; no working folder (it was removed)
+        return None
+    return (type(cache_dir), cache_dir, *map(os.environ.get, _RESOLUTION_VARIABLES), folder)

@@ -55,13 +55,29 @@ def variable(name: str) -> str:
 
 
 _VARIABLES = tuple((f.name, variable(f.name)) for f in fields(Limits))
+_NAMES = tuple(env for _, env in _VARIABLES)
+
+
+# The variables' raw values at the last call and their `Limits`, replaced as one tuple (so a
+# thread reads a consistent pair): the variables are read on every call, parsed when they change.
+_LAST: tuple[tuple[str | None, ...], Limits | None] = ((), None)
 
 
 def current() -> Limits:
     """The limits in force now (see the module doc)."""
+    global _LAST
+    raw = tuple(map(os.environ.get, _NAMES))
+    seen, limits = _LAST
+    if raw != seen or limits is None:
+        limits = _parsed(raw)
+        _LAST = (raw, limits)
+    return limits
+
+
+def _parsed(raw: tuple[str | None, ...]) -> Limits:
     values = {}
-    for name, env in _VARIABLES:
-        text = os.environ.get(env, "").strip()
+    for (name, env), text in zip(_VARIABLES, raw):
+        text = (text or "").strip()
         if not text:
             continue
         try:

@@ -68,16 +68,23 @@ __all__ = [
 ]
 
 
-def check_options(*, whitespace: str | None = None, max_depth: int = 3) -> Whitespace:
-    """The whitespace policy of valid `to_regex` options; `UsageError` naming a bad one.
+def check_options(*, whitespace: str | None = None, max_depth: int = 3) -> None:
+    """`UsageError` naming a bad `to_regex` option, else nothing. The translator's modules are
+    not imported for the default whitespace (a warm process checks options but does not
+    translate).
 
     `lenient` and `extra_properties` are read as booleans and need no check.
     """
-    from schema2re.whitespace import Whitespace
-
     if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
         raise UsageError(f"max_depth must be a non-negative integer, not {max_depth!r}")
-    return Whitespace.parse(whitespace)
+    if whitespace is not None:
+        _whitespace(whitespace)
+
+
+def _whitespace(option: str | None) -> Whitespace:
+    from schema2re.whitespace import Whitespace
+
+    return Whitespace.parse(option)
 
 
 def to_regex(schema: Any, *, whitespace: str | None = None, lenient: bool = False, max_depth: int = 3,
@@ -121,7 +128,8 @@ def _translate(schema: Any, *, whitespace: str | None, lenient: bool, max_depth:
     from schema2re.exclusive import one_of_terms
     from schema2re.translate import Translator
 
-    ws = check_options(whitespace=whitespace, max_depth=max_depth)
+    check_options(whitespace=whitespace, max_depth=max_depth)
+    ws = _whitespace(whitespace)
     budget = limits.current().expr_nodes
     try:  # a collection in there would walk all of torch's heap: it waits for the end
         with gc_paused():

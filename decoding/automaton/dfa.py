@@ -24,7 +24,8 @@ classes and initial key alone, with the expression built by a factory only when 
 computed (its key is checked then: `RestoreMismatch`). `restore` adds states by key, with rows
 computed elsewhere; a restored state's expression is found, when first needed, by deriving along
 the recorded way it was reached (a row from a state whose expression is known, or a token's bytes
-given by `restore`'s `origins`), each step checked against the saved key.
+given by `restore`'s `origins`; the ways through restored rows are worked out when an expression
+is first derived), each step checked against the saved key.
 
 Threads: an automaton may be shared (`compile` gives every guide of a pattern the same one).
 Everything that adds states, computes rows or links expressions holds the automaton's `lock`
@@ -84,15 +85,15 @@ class Automaton:
         for byte classes that are not 256 non-decreasing steps of 0 or 1 starting at 0, or a
         key that is not a state key.
         """
-        byte_class = np.asarray(byte_class)
-        steps = np.diff(byte_class)
-        if byte_class.shape != (256,) or byte_class[0] != 0 or not ((steps == 0) | (steps == 1)).all():
+        byte_class = np.asarray(byte_class).astype(np.int32)
+        if byte_class.shape != (256,) or byte_class[0] != 0 \
+                or ((byte_class[1:] - byte_class[:-1]) & -2).any():  # each step 0 or 1
             raise ValueError("byte classes must be 256 non-decreasing steps of 0 or 1 from 0")
         key = tuple(np.asarray(initial_key).tolist())
         if len(key) != KEY_WIDTH or min(key) < 0:
             raise ValueError(f"the initial key must be {KEY_WIDTH} non-negative integers")
         self = cls.__new__(cls)
-        self._setup(byte_class.astype(np.int32), max_states, pattern)
+        self._setup(byte_class, max_states, pattern)
         self._expr_factory = build_expr
         self._initial_expr = None
         self.initial_state = self._add_key(key)
@@ -106,14 +107,15 @@ class Automaton:
         self.byte_class = byte_class
         self._byte_class_list: list[int] = byte_class.tolist()
         self.num_classes = int(byte_class[-1]) + 1
-        starts = np.flatnonzero(np.diff(byte_class, prepend=-1))
-        self._class_start = starts.tolist()
+        starts = np.flatnonzero(byte_class[1:] != byte_class[:-1]) + 1  # and class 0 at 0
+        self._class_start = [0, *starts.tolist()]
         self._spans_of: dict[int, list[tuple[int, int, int]]] = {}  # boundaries -> runs
         self._keys: list[tuple[int, ...]] = [()]
         self._exprs: list[Expr | None] = [NOTHING]
         self._ids: dict[Expr, int] = {NOTHING: DEAD}
         self._by_key: dict[tuple[int, ...], int] = {(): DEAD}
         self._origin: dict[int, tuple[int, bytes]] = {}
+        self._unconnected: list[int] = []  # restored states whose rows `_connect` has not read
         self.accepting = np.zeros(16, dtype=bool)
         self.expanded = np.zeros(16, dtype=bool)
         self.expanded[DEAD] = True
@@ -181,7 +183,7 @@ class Automaton:
         if not valid_keys(flat, ends) or n == 0 or ends[0] != 0 \
                 or (np.diff(ends) != KEY_WIDTH).any() \
                 or rows.shape != (n, self.num_classes) or expanded.shape != (n,) \
-                or expanded.dtype != bool or rows.min() < 0 or rows.max() >= n \
+                or expanded.dtype != bool or not indexes_below(rows, n) \
                 or (accepting is not None and np.asarray(accepting).shape != (n,)) \
                 or (origins is not None and len(origins) != n):
             raise ValueError("restore needs keys of the state width starting with the dead "
@@ -194,25 +196,54 @@ class Automaton:
     def _restore(self, keys: list[tuple[int, ...]], rows: np.ndarray, expanded: np.ndarray,
                  origins: Sequence[tuple[int, bytes] | None] | None,
                  accepting: np.ndarray | None) -> np.ndarray:
-        n = len(keys)
-        new = {k for k in keys if k not in self._by_key}
-        if self.num_states + len(new) > self.max_states:
-            raise PatternTooComplex(
-                f"restoring {len(new):,} saved states would pass the limit of "
-                f"{self.max_states:,} states", self.pattern, None)
-        ids = np.fromiter(map(self._add_key, keys), dtype=np.int32, count=n)
-        if accepting is not None:
-            unknown = np.array([self._exprs[i] is None for i in ids.tolist()], dtype=bool)
-            self.accepting[ids[unknown]] = np.asarray(accepting, dtype=bool)[unknown]
+        self._add_keys(keys)
+        ids = np.fromiter(map(self._by_key.__getitem__, keys), dtype=np.int32, count=len(keys))
+        self._describe(ids, accepting, origins)
         take = expanded & ~self.expanded[ids]
         self.rows[ids[take]] = ids[rows[take]]
         self.expanded[ids[take]] = True
+        self._unconnected.extend(ids[take].tolist())  # origins: when an expression is derived
+        return ids
+
+    def reached(self, keys: Sequence[tuple[int, ...]], accepting: Sequence[bool],
+                origins: Sequence[tuple[int, bytes]]) -> list[int]:
+        """The states with these keys (each a tuple of `KEY_WIDTH` non-negative integers, as
+        saved), added without rows where missing: `restore` of states without rows, for a
+        caller whose keys were checked already. State i is reached by the bytes `origins[i][1]`
+        from the state `origins[i][0]` and accepts iff `accepting[i]` (both used while its
+        expression is unknown). Raises `PatternTooComplex`, adding nothing, past `max_states`."""
+        with self.lock:
+            self._add_keys(keys)
+            ids = list(map(self._by_key.__getitem__, keys))
+            self._describe(np.array(ids, dtype=np.int64), accepting, origins)
+            return ids
+
+    def _add_keys(self, keys: Sequence[tuple[int, ...]]) -> None:
+        """New states without expressions for the keys not known yet, numbered in the order
+        given; `PatternTooComplex`, adding nothing, past `max_states`."""
+        fresh = [k for k in dict.fromkeys(keys) if k not in self._by_key]
+        start = len(self._keys)
+        if start + len(fresh) > self.max_states:
+            raise PatternTooComplex(
+                f"restoring {len(fresh):,} saved states would pass the limit of "
+                f"{self.max_states:,} states", self.pattern, None)
+        while start + len(fresh) > len(self.accepting):
+            self._grow()
+        self._keys.extend(fresh)
+        self._exprs.extend([None] * len(fresh))
+        self._by_key.update(zip(fresh, range(start, start + len(fresh))))
+
+    def _describe(self, ids: np.ndarray, accepting: Sequence[bool] | np.ndarray | None,
+                  origins: Sequence[tuple[int, bytes] | None] | None) -> None:
+        """Give the states `ids` whose expressions are unknown their saved acceptance, and
+        each its origin where given (None: not given)."""
+        if accepting is not None:
+            unknown = np.array([self._exprs[i] is None for i in ids.tolist()], dtype=bool)
+            self.accepting[ids[unknown]] = np.asarray(accepting, dtype=bool)[unknown]
         if origins is not None:
             for i, origin in zip(ids.tolist(), origins):
                 if origin is not None:
                     self._set_origin(i, origin)
-        self._connect(ids[take].tolist())
-        return ids
 
     def step(self, state: int, byte: int) -> int:
         return int(self.expand(state)[self.byte_class[byte]])
@@ -248,6 +279,9 @@ class Automaton:
             return self._derive_expression(state)
 
     def _derive_expression(self, state: int) -> Expr:
+        if self._unconnected:  # restored rows not yet followed for origins
+            sources, self._unconnected = self._unconnected, []
+            self._connect(sources)
         chain = []
         s = state
         while self._exprs[s] is None:
@@ -433,6 +467,17 @@ def valid_keys(flat: np.ndarray, ends: np.ndarray) -> bool:
     if ends[-1] != len(flat) or ends.min() < 0 or (np.diff(ends) < 0).any():
         return False
     return not len(flat) or bool(flat.min() >= 0)
+
+
+def indexes_below(values: np.ndarray, n: int) -> bool:
+    """Whether the integer array `values` holds only indexes in [0, n): one pass over it (a
+    negative value read as unsigned is larger than any index)."""
+    if values.dtype.kind not in "iu":
+        return False
+    if not values.size:
+        return True
+    unsigned = values.view(f"u{values.itemsize}") if values.dtype.kind == "i" else values
+    return int(unsigned.max()) < n
 
 
 def _byte_classes(e: Expr) -> np.ndarray:

@@ -57,7 +57,7 @@ class Guide:
         self.vocabulary = index.vocabulary
         self.pattern = pattern
         self.initial_state: int = self.automaton.initial_state
-        self._forced = ForcedText(self.automaton)
+        self._forced: ForcedText | None = None  # made by the first `forced_bytes`
 
     @property
     def vocab_size(self) -> int:
@@ -90,7 +90,7 @@ class Guide:
         if entry is not None and not entry.allows(token_id):
             nxt = DEAD
         elif entry is not None and entry.next_states is not None:
-            nxt = int(entry.next_states[np.searchsorted(entry.token_ids, token_id)])
+            nxt = int(entry.next_states[entry.token_ids.searchsorted(token_id)])
         else:
             nxt = read(self.automaton, state, vocab.bytes_of(token_id))
         if nxt == DEAD:
@@ -108,7 +108,10 @@ class Guide:
     def forced_bytes(self, state: int) -> bytes:
         """The longest byte string (at most 256 bytes) that every match continuing from `state`
         starts with; empty at accepting states and branch points (see `decoding.automaton.forced`)."""
-        return self._forced(self._state(state))
+        forced = self._forced
+        if forced is None:  # guides of one automaton may each make one: they agree
+            forced = self._forced = ForcedText(self.automaton)
+        return forced(self._state(state))
 
     def preload(self) -> int:
         """Load the masks the disk cache holds for this pattern's known states now (e.g. a

@@ -17,7 +17,8 @@ Stored in a `cache.store.Store` (kind: key -> value):
   cannot see is a tokenizer file rewritten in place with its size, times and inode kept (ctime
   cannot be set back) or a tokenizer model swapped in memory for one of the same size, decoder
   and added tokens; the token-string sample makes such a change unlikely to go unnoticed.
-- "trie": a vocabulary fingerprint -> its `TokenTrie` arrays.
+- "trie": a vocabulary fingerprint -> its `TokenTrie` arrays, read when a process first computes
+  an entry (a warm process whose entries are all stored never reads it).
 - "automaton": (pattern text, flags, max_states) -> a `decoding.persist.snapshot` of every automaton state
   discovered so far (its key, and its row where computed), for any vocabulary.
 - "entries": a hash of (pattern text, flags, vocabulary fingerprint) -> the token-index entries
@@ -89,7 +90,6 @@ from typing import Any
 import numpy as np
 import regex
 
-from cache.location import resolve_cache_dir
 from cache.store import CacheWarning, Store, get_store
 from cache.writer import BackgroundWriter
 from decoding.automaton import syntax  # noqa: F401  (syntax: loaded before the fingerprint)
@@ -98,7 +98,7 @@ from decoding.automaton.expr import Expr
 from decoding.automaton.language import Language
 from decoding.persist import snapshot
 from decoding.tokens.index import StateEntry, TokenIndex
-from decoding.tokens.trie import TokenTrie, trie_of
+from decoding.tokens.trie import TokenTrie, unusable_bits_of
 from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
 from decoding.util import noting_warnings
 
@@ -115,9 +115,10 @@ _SCHEMA2RE_LAYERS = ("automaton",)  # what schema2re builds its regex text with,
 def store_for(cache_dir: Any) -> Store | None:
     """The process-wide store for `cache_dir` (see `cache.location`), or None when the disk cache
     is off or the decoding core's source cannot be fingerprinted."""
-    if resolve_cache_dir(cache_dir) is None or core_fingerprint() is None:
+    if core_fingerprint() is None:
         return None
-    return get_store(cache_dir)
+    store = get_store(cache_dir)
+    return None if store.path is None else store  # no path: the cache is off
 
 
 @functools.cache
@@ -137,9 +138,11 @@ def schema2re_fingerprint() -> str | None:
 
 
 def _layer_files(folders: Iterable[Path]) -> list[Path]:
-    """Every module of the given package folders (Python and C sources), in a fixed order."""
-    return [path for folder in folders
-            for path in sorted([*folder.glob("*.py"), *folder.glob("*.c")])]
+    """Every module of the given package folders (Python and C sources), in a fixed order
+    (one listing of each folder: `Path.glob` costs milliseconds)."""
+    return [folder / name for folder in folders
+            for name in sorted(entry.name for entry in os.scandir(folder)
+                               if entry.name.endswith((".py", ".c")) and entry.is_file())]
 
 
 def _fingerprint(files: Iterable[Path], extra: list[str]) -> str | None:
@@ -360,6 +363,9 @@ class PersistentIndex(TokenIndex):
         with _OPEN_LOCK:
             _OPEN.add(self)
 
+    def _make_trie(self, vocabulary: Vocabulary) -> TokenTrie:
+        return cached_trie(vocabulary, self.store)
+
     def entry(self, state: int) -> StateEntry:
         found = super().entry(state)
         if self._save_due:  # set by `_compute`, cleared when the new entries change hands
@@ -398,7 +404,7 @@ class PersistentIndex(TokenIndex):
         their checks are ignored (computed again, and the next save writes over them)."""
         try:
             self._stored = snapshot.parse_entries(arrays, self.vocabulary.size,
-                                                  self._trie.unusable_bits)
+                                                  unusable_bits_of(self.vocabulary))
         except ValueError:
             self._stored, self._replace_entries = None, True
 
@@ -486,7 +492,6 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     fingerprint = core_fingerprint()
     automaton_key = _key("automaton", fingerprint, pattern, flags, max_states)
     entries_key = _key("entries", fingerprint, pattern, flags, vocabulary.fingerprint)
-    trie_of(vocabulary, lambda v: cached_trie(v, store))
     arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
     saved = None if arrays is None else _quietly(lambda: _parsed(arrays))
     if automaton is None and saved is not None:

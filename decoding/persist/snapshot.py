@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from decoding.automaton.dfa import KEY_WIDTH, Automaton, valid_keys
+from decoding.automaton.dfa import KEY_WIDTH, Automaton, indexes_below, valid_keys
 from decoding.tokens import bits as packed
 from decoding.tokens.vocabulary import Vocabulary
 
@@ -99,7 +99,7 @@ def parse(arrays: Arrays) -> Snapshot:
     n = len(ends)
     if n < 2 or not 0 < initial < n or ends[0] != 0 or ends[initial] == ends[initial - 1] \
             or rows.shape != (n, int(byte_class[-1]) + 1) or accepting.shape != (n,) \
-            or expanded.shape != (n,) or rows.min() < 0 or rows.max() >= n:
+            or expanded.shape != (n,) or not indexes_below(rows, n):
         raise ValueError("snapshot states are inconsistent")
     return Snapshot(initial, byte_class, flat, ends, rows, expanded, accepting)
 
@@ -221,19 +221,12 @@ class EntryTable:
         targets, codes = np.unique(self.next[start:self.ends[i]], return_inverse=True)
         keys = list(map(tuple, self.keys[targets].tolist()))
         known = automaton.rooted_states(keys)
-        if known is not None:  # the usual case on a warm start: nothing to add
-            return bits, token_ids, np.array(known, dtype=np.int32)[codes]
-        # Restore the targets as states without rows, after the dead state restore() expects.
-        n = len(targets) + 1
-        first = np.full(n - 1, -1, dtype=np.int64)
-        first[codes[::-1]] = token_ids[::-1]  # each target's first token (lowest id)
-        origins = [None, *((state, vocabulary.bytes_of(t)) for t in first.tolist())]
-        flat = self.keys[targets].reshape(-1)
-        ids = automaton.restore(flat, np.arange(0, len(flat) + 1, KEY_WIDTH, dtype=np.int64),
-                                np.zeros((n, automaton.num_classes), dtype=np.int32),
-                                np.zeros(n, dtype=bool), origins,
-                                np.concatenate([[False], self.accepting[targets]]))
-        return bits, token_ids, ids[1:][codes].astype(np.int32)
+        if known is None:  # add the targets as states without rows, reached by a token each
+            first = np.full(len(targets), -1, dtype=np.int64)
+            first[codes[::-1]] = token_ids[::-1]  # each target's first token (lowest id)
+            known = automaton.reached(keys, self.accepting[targets].tolist(),
+                                      [(state, vocabulary.bytes_of(t)) for t in first.tolist()])
+        return bits, token_ids, np.array(known, dtype=np.int32)[codes]
 
 
 def parse_entries(arrays: Arrays, vocab_size: int, forbidden: np.ndarray) -> EntryTable:
@@ -267,20 +260,24 @@ def _entry_table(arrays: Arrays) -> EntryTable:
     if m and (state.min() < 0 or state.max() >= k or dense.min() < -1
               or dense.max() >= len(bits)):
         raise ValueError("saved entries index outside their tables")
-    sizes = np.diff(ends, prepend=0)
-    is_dense = dense >= 0
+    # (Whole-array operations without numpy's Python-level wrappers such as np.diff and
+    # np.clip: on the tables of a warm start, which are small, those wrappers cost more than
+    # the work.)
+    sizes = ends.copy()
+    sizes[1:] -= ends[:-1]
     if (m and (sizes.min() < 0 or ends[-1] != len(ids))) or (not m and len(ids)) \
-            or sizes[is_dense].any() or linked[is_dense].any():
+            or ((dense >= 0) & ((sizes != 0) | linked)).any():
         raise ValueError("saved entries' token lists are inconsistent")
     # Sorted within each entry iff sorted overall once each id is offset by its entry's number.
     owner = np.repeat(np.arange(m, dtype=np.int64), sizes)
-    if len(ids) and (ids.min() < 0 or (np.diff(ids + (owner << 32)) <= 0).any()):
+    offset = ids + (owner << 32)
+    if len(ids) and (ids.min() < 0 or (offset[1:] <= offset[:-1]).any()):
         raise ValueError("saved entries' token ids are not sorted ids")
-    expected = np.where(linked[owner], np.clip(nxt, 0, max(k - 1, 0)), -1)
-    if (nxt != expected).any():
+    # A linked entry's next states index `keys`; an unlinked one's are all -1.
+    if len(ids) and (nxt.min() < -1 or nxt.max() >= k or ((nxt >= 0) != linked[owner]).any()):
         raise ValueError("saved entries' next states do not index their keys")
     named = list(map(tuple, keys.tolist()))
-    rows = {named[s]: i for i, s in enumerate(state.tolist())}
+    rows = dict(zip(map(named.__getitem__, state.tolist()), range(m)))
     if len(rows) != m or len(set(named)) != k:
         raise ValueError("saved entries repeat a state")
     return EntryTable(keys, accepting, state, ends, ids, nxt, linked, dense, bits, rows)

@@ -56,7 +56,8 @@ def fill_rows(bits: Sequence[np.ndarray], eos: Sequence[np.ndarray], out: np.nda
         raise RuntimeError("int32 bitmasks are filled on little-endian machines only")
     kernel = getattr(compiled_module(), "fill_rows", None)  # None: not built, or built before it
     if kernel is not None:
-        kernel(list(bits), list(eos), out)
+        kernel(bits if type(bits) is list else list(bits),
+               eos if type(eos) is list else list(eos), out)
         return
     width = out.shape[1] * 32 if out.ndim == 2 else 0
     if out.ndim != 2 or len(out) < len(bits) or any(

@@ -7,7 +7,8 @@ Invariants:
 - EOS ids are allowed exactly in accepting states; ids at or above the vocabulary's size (a model
   whose logits are wider than its tokenizer) are never allowed.
 - Entries are computed on first request by one walk of the vocabulary's trie
-  (`decoding.tokens.walk`: compiled, or numpy level by level) and memoized per state. Masks are shared,
+  (`decoding.tokens.walk`: compiled, or numpy level by level) and memoized per state. The trie
+  is made (or, by a subclass, loaded) when the first entry is computed. Masks are shared,
   read-only tensors.
 - States in one mask class (`Automaton.mask_class` with a horizon one past the longest token:
   e.g. positions 20 and 21 of a 32,767-character string) share one walk: the second gets the
@@ -47,7 +48,7 @@ from decoding.automaton.expr import Expr
 from decoding.errors import PatternTooComplex, UsageError
 from decoding.tokens import bits as packed
 from decoding.tokens.lexemes import WIDE, lexemes_of, split_head
-from decoding.tokens.trie import trie_of
+from decoding.tokens.trie import TokenTrie, trie_of
 from decoding.tokens.vocabulary import Vocabulary
 from decoding.tokens.walk import TrieWalk
 from decoding.util import LRU, gc_paused
@@ -110,19 +111,32 @@ class TokenIndex:
         self.automaton = automaton
         self.vocabulary = vocabulary
         self.width = width
-        self._trie = trie_of(vocabulary)
+        self._trie_made: TokenTrie | None = None  # see `_trie`
         self._walk: TrieWalk | None = None
         self.eos_ids = _frozen(np.fromiter(sorted(vocabulary.eos_token_ids), dtype=np.int64),
                                np.int64)  # the EOS ids, sorted, read-only
         self._entries: dict[int, StateEntry] = {}
         self._masks: LRU[int, torch.Tensor] = LRU(MASKS_KEPT)
-        self._horizon = int(vocabulary.lengths.max(initial=0)) + 1
+        self._horizon = 0  # one past the longest token: set by the first `_compute`
         self._by_class: dict[Expr, StateEntry] = {}
         self.shared = 0
         self._lock = threading.RLock()  # held to compute and store entries
         self.split = 0
         self.nbytes = MASKS_KEPT * width  # the kept mask tensors, at most
         self.max_bytes = limits.current().guide_bytes
+
+    @property
+    def _trie(self) -> TokenTrie:
+        """The vocabulary's trie, made (`_make_trie`) when an entry is first computed: an index
+        whose entries all come from elsewhere (the disk cache) never needs it."""
+        trie = self._trie_made
+        if trie is None:
+            trie = self._trie_made = trie_of(self.vocabulary, self._make_trie)
+        return trie
+
+    def _make_trie(self, vocabulary: Vocabulary) -> TokenTrie:
+        """A new trie of `vocabulary` (`trie_of` keeps one per vocabulary in the process)."""
+        return TokenTrie(vocabulary)
 
     def entry(self, state: int) -> StateEntry:
         """The memoized entry for `state`, computed on first use."""
@@ -160,6 +174,8 @@ class TokenIndex:
 
     def _compute(self, state: int) -> StateEntry:
         """The entry of `state` (called under the lock, for a state without one)."""
+        if not self._horizon:  # a scan of every token's length: only an index that computes
+            self._horizon = int(self.vocabulary.lengths.max(initial=0)) + 1
         like = self.automaton.mask_class(state, self._horizon)
         if like is not None:
             hit = self._by_class.get(like)

@@ -103,9 +103,7 @@ class TokenTrie:
     def unusable_bits(self) -> np.ndarray:
         """The vocabulary-wide flags of the tokens that are not usable, packed
         (`decoding.tokens.bits`)."""
-        never = np.ones(len(self.token_node), dtype=bool)
-        never[self.usable_ids] = False
-        return packed.pack(never)
+        return _unusable(len(self.token_node), self.usable_ids)
 
     @functools.cached_property
     def preorder(self) -> Preorder:
@@ -209,6 +207,26 @@ def _depth_first(depth: np.ndarray, byte: np.ndarray, bfs: np.ndarray, parent: n
     return Preorder(end=by_dfs, depth=depth.astype(np.int32), byte=byte,
                     token_start=np.concatenate(([0], np.cumsum(counts))).astype(np.int32),
                     tokens=tokens.astype(np.int32), of_node=bfs.astype(np.int32))
+
+
+def unusable_bits_of(vocabulary: Vocabulary) -> np.ndarray:
+    """`TokenTrie.unusable_bits` of the vocabulary's trie (the tokens that are special or have
+    no bytes), without the trie; kept per fingerprint, read-only."""
+    bits = _UNUSABLE.get(vocabulary.fingerprint)
+    if bits is None:
+        bits = _unusable(vocabulary.size, _usable_ids(vocabulary))
+        bits.flags.writeable = False
+        _UNUSABLE[vocabulary.fingerprint] = bits
+    return bits
+
+
+def _unusable(size: int, usable_ids: np.ndarray) -> np.ndarray:
+    never = np.ones(size, dtype=bool)
+    never[usable_ids] = False
+    return packed.pack(never)
+
+
+_UNUSABLE: dict[str, np.ndarray] = {}
 
 
 def _usable_ids(vocabulary: Vocabulary) -> np.ndarray:

@@ -199,6 +199,22 @@ def test_get_store_is_one_instance_per_location(tmp_path, monkeypatch):
     assert not get_store().enabled
 
 
+def test_get_store_follows_the_environment_and_the_working_folder(tmp_path, monkeypatch):
+    # A location is remembered per argument, but not past a change of what resolves it.
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "a"))
+    a = get_store()
+    assert get_store() is a and a.path == tmp_path / "a"
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "b"))
+    assert get_store().path == tmp_path / "b"
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    monkeypatch.chdir(tmp_path / "one")
+    relative = get_store("rel")
+    assert get_store("rel") is relative and relative.path == tmp_path / "one" / "rel"
+    monkeypatch.chdir(tmp_path / "two")
+    assert get_store("rel").path == tmp_path / "two" / "rel"
+
+
 def test_folder_is_stable_per_key_inside_cache(tmp_path):
     s = Store(tmp_path)
     f = s.folder("model", "smollm2")

@@ -18,11 +18,13 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from decoding.automaton import syntax
+from decoding.errors import UsageError
 from schema2re import (
     IgnoredKeywordsWarning,
     SchemaError,
     SchemaToRegexError,
     UnsupportedSchemaError,
+    check_options,
     to_expression,
     to_regex,
 )
@@ -496,6 +498,27 @@ def test_draft4_boolean_exclusive_bounds_and_draft7_ref_siblings():
 
 
 # ---------------------------------------------------------------- whitespace and syntax
+
+
+def test_checking_default_options_imports_no_translator_module():
+    # A warm process checks options (`ConstraintOptions`) but never translates.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import json, sys, schema2re\n"
+            "schema2re.check_options(max_depth=2)\n"
+            "print(json.dumps([m for m in sys.modules if m.startswith('schema2re.')]))")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                         check=True, env={**os.environ, "PYTHONPATH": str(root)})
+    loaded = set(json.loads(out.stdout))
+    assert not loaded & {"schema2re.whitespace", "schema2re.rx", "schema2re.translate"}, loaded
+    with pytest.raises(UsageError, match="whitespace regex"):
+        check_options(whitespace="(")
+    with pytest.raises(UsageError, match="max_depth"):
+        check_options(max_depth=-1)
 
 
 def test_whitespace_policies():

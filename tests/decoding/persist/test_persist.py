@@ -118,7 +118,8 @@ def test_warm_start_is_bit_identical_and_computes_nothing(request, tmp_path, fre
         assert not g.automaton.expression_built
         assert g.vocabulary._token_bytes is None  # no table of every token's bytes was made
     hits = store_mod.get_store(tmp_path).info()["hits"]
-    expected = {"vocabulary": 1, "trie": 1, "automaton": 2, "entries": 2}  # one read a pattern
+    # One read a pattern; no trie: nothing is computed, so no trie is needed.
+    expected = {"vocabulary": 1, "automaton": 2, "entries": 2}
     if persist.tokenizer_stamp(tokenizer) is not None:  # loaded from a folder: found by stamp
         expected["vocabulary_stamp"] = 1
     assert hits == expected
@@ -273,10 +274,14 @@ def test_second_process_reuses_vocabulary_trie_and_entries(bpe_tokenizer, tmp_pa
     (warm,) = _children(tmp_path, bpe_tokenizer, [(OBJECT, OBJECT_TEXTS)])
     assert cold["walks"] > 0 and cold["restored"] == 0 and cold["hits"] == {}
     assert warm["walks"] == 0 and warm["restored"] == cold["walks"] and not warm["expression_built"]
-    # The child loads the tokenizer from a folder, so its table is found through the stamp.
-    assert warm["hits"] == {"vocabulary_stamp": 1, "vocabulary": 1, "trie": 1, "automaton": 1,
+    # The child loads the tokenizer from a folder, so its table is found through the stamp;
+    # it computes no entry, so it needs no trie.
+    assert warm["hits"] == {"vocabulary_stamp": 1, "vocabulary": 1, "automaton": 1,
                             "entries": 1}
     assert warm["digest"] == cold["digest"]
+    # A process that computes entries (a new pattern) reads the trie instead of building it.
+    (other,) = _children(tmp_path, bpe_tokenizer, [(ANSWER, ANSWER_TEXTS)])
+    assert other["walks"] > 0 and other["hits"]["trie"] == 1
 
 
 def test_concurrent_processes_with_same_and_different_patterns_merge(bpe_tokenizer, tmp_path,
@@ -309,19 +314,22 @@ def _flip_last_byte(cache_dir, kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["vocabulary", "trie", "automaton", "entries"])
 def test_corrupt_entry_is_rebuilt(bpe_tokenizer, tmp_path, fresh, kind):
-    reference = walk(decoding_compile(OBJECT, bpe_tokenizer, tmp_path), bpe_tokenizer,
-                     OBJECT_TEXTS, by_key=True)
+    # The trie is read by a process that computes entries: one meeting a pattern not seen yet.
+    pattern, texts = (ANSWER, ANSWER_TEXTS) if kind == "trie" else (OBJECT, OBJECT_TEXTS)
+    walk(decoding_compile(OBJECT, bpe_tokenizer, tmp_path), bpe_tokenizer, OBJECT_TEXTS)
+    reference = walk(decoding_compile(pattern, bpe_tokenizer, False), bpe_tokenizer, texts,
+                     by_key=True)
     persist.save_all()
     _flip_last_byte(tmp_path, kind)
     fresh()
     with pytest.warns(CacheWarning, match=f"corrupt '{kind}' entry"):
-        guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-        assert walk(guide, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
-    assert (guide.index.walks > 0) == (kind == "entries")
+        guide = decoding_compile(pattern, bpe_tokenizer, tmp_path)
+        assert walk(guide, bpe_tokenizer, texts, by_key=True) == reference
+    assert (guide.index.walks > 0) == (kind in ("entries", "trie"))
     persist.save_all()
     fresh()
-    again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)  # the rebuilt entry is used
-    assert walk(again, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
+    again = decoding_compile(pattern, bpe_tokenizer, tmp_path)  # the rebuilt entry is used
+    assert walk(again, bpe_tokenizer, texts, by_key=True) == reference
     assert again.index.walks == 0
 
 
@@ -381,6 +389,20 @@ def test_well_framed_but_invalid_entry_is_rebuilt_and_overwritten(bpe_tokenizer,
     again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
     assert walk(again, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
     assert again.index.walks == 0
+
+
+def test_a_snapshot_row_outside_the_states_is_rejected():
+    from decoding.automaton.dfa import indexes_below
+
+    arrays = snapshot.take(_automaton(OBJECT))
+    n = len(arrays["key_ends"])
+    for bad in (-1, n):
+        rows = arrays["rows"].copy()
+        rows[-1, -1] = bad
+        with pytest.raises(ValueError, match="inconsistent"):
+            snapshot.parse({**arrays, "rows": rows})
+    assert indexes_below(np.array([0, n - 1]), n) and not indexes_below(np.array([0.0]), n)
+    assert indexes_below(np.zeros((0, 3), dtype=np.int32), 1)
 
 
 @pytest.mark.parametrize("how", ["argument", "env"])
