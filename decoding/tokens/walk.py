@@ -21,6 +21,9 @@ Two walks give the same array bit for bit (the tests compare them):
   resumes there, so the loop never calls back into Python. It checks every index it uses,
   releases the GIL for walks spanning 2**18 trie nodes or more (a short walk that released it
   would wait for any other thread's turn, up to 5 ms), and writes only into arrays its caller owns.
+  Its set-aside buffers (one slot per trie node) are kept per trie and lent to one walk at a
+  time (a walk that finds them taken allocates its own): allocating them cost a short walk more
+  than the walk itself.
 - numpy (the fallback where the C module was not built, or with `TYPEDECODE_COMPILED_WALK=0`):
   the trie level by level in breadth-first order, a few whole-slice operations per depth.
 The compiled walk reads each node's byte and the automaton's 256-entry byte-class table, so a
@@ -29,7 +32,10 @@ new automaton lays out nothing over the trie.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,18 +136,18 @@ class TrieWalk:
         vocab = len(self.trie.token_node)
         stack = np.zeros((len(self.trie.level_bounds) + 1) * (2 if len(items) else 1),
                          dtype=np.int32)
-        held_nodes = np.empty(len(pre.end), dtype=np.int32)
-        held_states = np.empty(len(pre.end), dtype=np.int32)
         nodes = np.zeros(1, dtype=np.int32)
         states = np.array([state], dtype=np.int32)
         found = 0
-        while len(nodes):
-            held, found = self._kernel(nodes, states, pre.byte, a.byte_class, pre.end, pre.depth,
-                                       pre.token_start, pre.tokens, a.rows, a.num_classes,
-                                       a.expanded, prune, state, items, next_of, bits, *hits,
-                                       found, vocab, stack, held_nodes, held_states)
-            nodes, states = held_nodes[:held].copy(), held_states[:held].copy()
-            a.expand_all(states)
+        with _scratch(self.trie) as (held_nodes, held_states):
+            while len(nodes):
+                held, found = self._kernel(nodes, states, pre.byte, a.byte_class, pre.end,
+                                           pre.depth, pre.token_start, pre.tokens, a.rows,
+                                           a.num_classes, a.expanded, prune, state, items,
+                                           next_of, bits, *hits, found, vocab, stack,
+                                           held_nodes, held_states)
+                nodes, states = held_nodes[:held].copy(), held_states[:held].copy()
+                a.expand_all(states)
         return found
 
     def _by_levels(self, state: int, prune: np.ndarray | None,
@@ -173,6 +179,38 @@ class TrieWalk:
         if node_count is not None:
             items[:] = node_count[trie.token_node]
         return node_state[trie.token_node]
+
+
+class _Scratch:
+    """The compiled walk's set-aside buffers for one trie (one slot per node each), lent to one
+    walk at a time: allocating them costs more than a short walk (their pages are touched
+    anew), so they are kept for the next walk of any automaton over the trie."""
+
+    __slots__ = ("buffers", "lock")
+
+    def __init__(self, n: int):
+        self.buffers = (np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32))
+        self.lock = threading.Lock()
+
+
+_SCRATCH: weakref.WeakKeyDictionary[TokenTrie, _Scratch] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def _scratch(trie: TokenTrie) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Set-aside buffers for one compiled walk over `trie`: the trie's shared pair when no other
+    walk holds it, else a fresh pair."""
+    n = len(trie.preorder.end)
+    scratch = _SCRATCH.get(trie)
+    if scratch is None:
+        scratch = _SCRATCH.setdefault(trie, _Scratch(n))
+    if not scratch.lock.acquire(blocking=False):
+        yield _Scratch(n).buffers
+        return
+    try:
+        yield scratch.buffers
+    finally:
+        scratch.lock.release()
 
 
 def read(automaton: Automaton, state: int, data: bytes) -> int:
