@@ -501,8 +501,9 @@ class _Parser:
         if not frame.branches:
             return concat(frame.items)
         self.end_alternative(frame)
-        sets = [pos for _, pos in frame.lone_chars if pos is not None]
-        if sets and not charclass.complement(charclass.union(*(r for r, _ in frame.lone_chars))):
+        lone = frame.lone_chars
+        sets = [pos for _, pos in lone if pos is not None]
+        if len(sets) > 1 and not charclass.complement(charclass.union(*(r for r, _ in lone))):
             raise self.complementary_classes(sets[0], alternatives=True)
         return _alternation(frame.branches)
 
@@ -958,8 +959,8 @@ class _Parser:
         `[^\\d\\D]`: `regex` releases disagree on its language (2024.11 matches nothing, 2025.7
         fails to compile it, 2025.10 and later match any character, and before 2026.12 the
         case-insensitive form crashes), so it is refused whatever release is installed. So are
-        one-character alternatives, one of them a case-insensitive set with a class member,
-        that cover every character together (`(?i)(?:[\\d]|[\\D])`, `(?i)(?:(?:[\\d]|x)|[\\D])`:
+        one-character alternatives, two or more of them case-insensitive sets with a class
+        member, that cover every character together (`(?i)(?:[\\d]|[\\D])`, `(?i)(?:(?:[\\d]|x)|[\\D])`:
         regex 2026.5.9 merges them into one set and crashes)."""
         what = ("case-insensitive one-character alternatives whose sets and classes cover every "
                 "character" if alternatives else "a negated set whose classes cover every character")
