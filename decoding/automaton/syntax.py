@@ -462,17 +462,17 @@ class _Parser:
             parent.pending_end = pending
         if frame.group_number is None:  # (?:...) of such sets alone counts as one
             last_set = frame.last_set
-            lone = frame.lone_chars
-            sets = [pos for _, pos in lone if pos is not None]
             if not frame.branches and last_set is not None and frame.items == [last_set[0]]:
                 parent.last_set = (node, last_set[1], last_set[2])
-            elif sets and len(lone) == len(frame.branches):
-                parent.last_set = (node, charclass.union(*(r for r, _ in lone)), sets[0])
+            elif frame.branches and len(frame.lone_chars) == len(frame.branches):
+                ranges, sets = _merged(frame.lone_chars)
+                if sets:
+                    parent.last_set = (node, ranges, sets[0])
 
     def note_merge_sensitive(self, pos: int) -> None:
         """A case-insensitive class standing alone (`(?i)\\p{Lu}`, `(?i)[\\p{Lu}]`) that
         matches other characters than it does as a member of a larger set. regex reads it one
-        way or the other by its context (alone: "ĸ" matches `(?i)x\\p{Lu}`; after an optional
+        way or the other by its context (alone: "ĸ" matches `(?i)\\p{Lu}`; after an optional
         item, as in a set: "ĸ" fails `(?i)x?\\p{Lu}`; in an alternation its optimiser merges
         single characters into one set), so such a pattern is refused."""
         raise self.unsupported("a case-insensitive case-dependent class (like (?i)\\p{Lu}), "
@@ -501,9 +501,8 @@ class _Parser:
         if not frame.branches:
             return concat(frame.items)
         self.end_alternative(frame)
-        lone = frame.lone_chars
-        sets = [pos for _, pos in lone if pos is not None]
-        if len(sets) > 1 and not charclass.complement(charclass.union(*(r for r, _ in lone))):
+        ranges, sets = _merged(frame.lone_chars)
+        if len(sets) > 1 and not charclass.complement(ranges):
             raise self.complementary_classes(sets[0], alternatives=True)
         return _alternation(frame.branches)
 
@@ -960,10 +959,11 @@ class _Parser:
         fails to compile it, 2025.10 and later match any character, and before 2026.12 the
         case-insensitive form crashes), so it is refused whatever release is installed. So are
         one-character alternatives, two or more of them case-insensitive sets with a class
-        member, that cover every character together (`(?i)(?:[\\d]|[\\D])`, `(?i)(?:(?:[\\d]|x)|[\\D])`:
-        regex 2026.5.9 merges them into one set and crashes)."""
-        what = ("case-insensitive one-character alternatives whose sets and classes cover every "
-                "character" if alternatives else "a negated set whose classes cover every character")
+        member, that cover every character together (`(?i)(?:[\\d]|[\\D])`,
+        `(?i)(?:(?:[\\d]|x)|[\\D])`: regex 2026.5.9 merges them into one set and crashes)."""
+        what = ("case-insensitive one-character alternatives whose sets and classes cover "
+                "every character" if alternatives
+                else "a negated set whose classes cover every character")
         return UnsupportedPattern(
             f"{what} (regex releases disagree on what it matches; write (?s). for any character "
             "or (?!) for none)", self.text, pos)
@@ -1021,6 +1021,13 @@ def _skip_property(reader) -> None:
     if reader.get() in (":", "=") and reader.take_while(_PROPERTY_VALUE_PART).strip():
         after_name = reader.pos
     reader.pos = after_name
+
+
+def _merged(lone: list[tuple[Ranges, int | None]]) -> tuple[Ranges, list[int]]:
+    """One-character alternatives (`_Frame.lone_chars`) as regex merges them: their characters
+    together, and the positions of those that are case-insensitive sets with a class member."""
+    return (charclass.union(*(ranges for ranges, _ in lone)),
+            [pos for _, pos in lone if pos is not None])
 
 
 def _char_node(code_point: int, case_mode: int) -> CharSet:

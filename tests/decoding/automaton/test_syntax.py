@@ -449,7 +449,7 @@ _HINT = "engine="
     ("\\Zx", UnsupportedPattern, "anchor '\\\\Z'", 0),
     (r"(?i)\p{Lu}|x", UnsupportedPattern, "reads by its context", 4),
     (r"(?i)(?:a|[\p{Ll}])", UnsupportedPattern, "reads by its context", 9),
-    # "\u0138" matches (?i)x\p{Lu} but not (?i)x?\p{Lu} (regex 2026.5.9): refused everywhere.
+    # "\u0138" matches (?i)\p{Lu} but not (?i)x?\p{Lu} (regex 2026.5.9): refused everywhere.
     (r"(?i)x?\p{Lu}", UnsupportedPattern, "reads by its context", 6),
     (r"(?i)\p{Lu}[\p{Lu}]", UnsupportedPattern, "reads by its context", 4),
     # regex releases give these three different languages (or crash): refused on every release.
