@@ -150,8 +150,7 @@ class node_budget:
 
 def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None = 0,
           mask: int = 0, ranges: tuple[tuple[int, int], ...] = ()) -> Expr:
-    if kind == CAT:
-        return _cat_node(items[0], items[1])
+    """The node of any kind but CAT (`_cat_node`, `_chain`), hash-consed."""
     key = (kind, items, lo, hi, mask, ranges)
     ref = _TABLE.get(key)
     if ref is not None:
@@ -223,9 +222,7 @@ def _chain(heads: Sequence[Expr], tail: Expr) -> Expr:
                         continue
                 if left is not None:
                     if left <= 0:
-                        what, limit, setting = _BUDGET.what
-                        raise PatternTooComplex(f"{what} needs more than {limit:,} expression "
-                                                f"nodes (TYPEDECODE_MAX_{setting})")
+                        raise _over_budget()
                     left -= 1
                 e = Expr.__new__(Expr)
                 e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = CAT, key, 0, 0, 0, ()
@@ -255,15 +252,20 @@ def _new_node(kind: int, items: tuple[Expr, ...], lo: int, hi: int | None, mask:
     left = getattr(_BUDGET, "left", None)
     if left is not None:
         if left <= 0:
-            what, limit, setting = _BUDGET.what
-            raise PatternTooComplex(f"{what} needs more than {limit:,} expression nodes "
-                                    f"(TYPEDECODE_MAX_{setting})")
+            raise _over_budget()
         _BUDGET.left = left - 1
     e = Expr.__new__(Expr)
     e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = kind, items, lo, hi, mask, ranges
     e._derivs = {}
     e._bounds = e._lowered = e._empty = e._capped = e._first = e._cuts = None
     return e
+
+
+def _over_budget() -> PatternTooComplex:
+    """The error of a thread past its `node_budget`."""
+    what, limit, setting = _BUDGET.what
+    return PatternTooComplex(f"{what} needs more than {limit:,} expression nodes "
+                             f"(TYPEDECODE_MAX_{setting})")
 
 
 def _publish(e: Expr, key: tuple) -> Expr:
