@@ -100,12 +100,6 @@ class TokenTrie:
                                                  usable[order], bfs[spelled])
 
     @functools.cached_property
-    def unusable_bits(self) -> np.ndarray:
-        """The vocabulary-wide flags of the tokens that are not usable, packed
-        (`decoding.tokens.bits`)."""
-        return _unusable(len(self.token_node), self.usable_ids)
-
-    @functools.cached_property
     def preorder(self) -> Preorder:
         """The nodes in depth-first order (see `Preorder`), computed from the breadth-first arrays
         level by level: a child's position is its parent's, plus one, plus the sizes of the
@@ -210,20 +204,16 @@ def _depth_first(depth: np.ndarray, byte: np.ndarray, bfs: np.ndarray, parent: n
 
 
 def unusable_bits_of(vocabulary: Vocabulary) -> np.ndarray:
-    """`TokenTrie.unusable_bits` of the vocabulary's trie (the tokens that are special or have
-    no bytes), without the trie; kept per fingerprint, read-only."""
+    """The vocabulary-wide flags of the tokens no trie holds (special, or without bytes), packed
+    (`decoding.tokens.bits`), without making the trie; kept per fingerprint, read-only."""
     bits = _UNUSABLE.get(vocabulary.fingerprint)
     if bits is None:
-        bits = _unusable(vocabulary.size, _usable_ids(vocabulary))
+        never = np.ones(vocabulary.size, dtype=bool)
+        never[_usable_ids(vocabulary)] = False
+        bits = packed.pack(never)
         bits.flags.writeable = False
         _UNUSABLE[vocabulary.fingerprint] = bits
     return bits
-
-
-def _unusable(size: int, usable_ids: np.ndarray) -> np.ndarray:
-    never = np.ones(size, dtype=bool)
-    never[usable_ids] = False
-    return packed.pack(never)
 
 
 _UNUSABLE: dict[str, np.ndarray] = {}
