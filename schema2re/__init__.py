@@ -75,10 +75,14 @@ def check_options(*, whitespace: str | None = None, max_depth: int = 3) -> None:
 
     `lenient` and `extra_properties` are read as booleans and need no check.
     """
-    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
-        raise UsageError(f"max_depth must be a non-negative integer, not {max_depth!r}")
+    _check_depth(max_depth)
     if whitespace is not None:
         _whitespace(whitespace)
+
+
+def _check_depth(max_depth: object) -> None:
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0:
+        raise UsageError(f"max_depth must be a non-negative integer, not {max_depth!r}")
 
 
 def _whitespace(option: str | None) -> Whitespace:
@@ -128,8 +132,8 @@ def _translate(schema: Any, *, whitespace: str | None, lenient: bool, max_depth:
     from schema2re.exclusive import one_of_terms
     from schema2re.translate import Translator
 
-    check_options(whitespace=whitespace, max_depth=max_depth)
-    ws = _whitespace(whitespace)
+    _check_depth(max_depth)
+    ws = _whitespace(whitespace)  # parsed once: this checks it too
     budget = limits.current().expr_nodes
     try:  # a collection in there would walk all of torch's heap: it waits for the end
         with gc_paused():

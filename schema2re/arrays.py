@@ -23,7 +23,7 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from schema2re import finite, negate, terms
+from schema2re import finite, terms
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
 from schema2re.rx import EMPTY, Rx, alt, cat, lit, opt, rep
@@ -161,11 +161,11 @@ def _unique(ctx: Context, lay: Layout, node: Node, lo: int, hi: int | None, tr: 
 
 def _contains(ctx: Context, term: terms.Term) -> list[tuple[Node, int, int | None, Node]]:
     """The term's effective `contains`: (its schema node, minContains, maxContains or None,
-    holder) each. A `{"not": {"items": S}}` marked `negate.SUBTRACTED` for arrays counts as
+    holder) each. A `{"not": {"items": S}}` marked `terms.SUBTRACTED` for arrays counts as
     `contains: {"not": S}`."""
     found = []
     for value, node in terms.values(ctx, term, "not"):
-        if node.get(negate.SUBTRACTED) == "array":  # "some item fails S" (`negate`)
+        if node.get(terms.SUBTRACTED) == "array":  # "some item fails S" (`negate`)
             items = ctx.doc.child(ctx.doc.child(node, value, "not"), value["items"], "items")
             found.append((terms.failing(items), 1, None, node))
     for value, node in terms.values(ctx, term, "contains"):

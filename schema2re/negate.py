@@ -39,7 +39,6 @@ from schema2re.context import Context
 from schema2re.document import Node
 
 MAX_NEGATION_TERMS = 64
-SUBTRACTED = terms.SUBTRACTED
 
 
 def negate(ctx: Context, node: Node, kind: str, context: terms.Term = ()) -> list[terms.Term] | None:
@@ -165,14 +164,14 @@ def _unnamed(node: Node, keyword: str, value: Any) -> list[terms.Term]:
     such a key and a value failing the keyword. Where patterns decide which members
     `additionalProperties` covers, none (a subset)."""
     if keyword == "patternProperties":
-        return [(_synthetic(node, {"not": {keyword: {p: sub}}, SUBTRACTED: "object"}, f"a member fails {p!r}"),)
+        return [(_synthetic(node, {"not": {keyword: {p: sub}}, terms.SUBTRACTED: "object"}, f"a member fails {p!r}"),)
                 for p, sub in value.items() if sub is not True]
     if value is True or (keyword == "additionalProperties" and node.schema.get("patternProperties")):
         return []
     inner = {keyword: value}
     if keyword == "additionalProperties":
         inner["properties"] = {name: True for name in node.schema.get("properties", {})}
-    return [(_synthetic(node, {"not": inner, SUBTRACTED: "object"}, f"an unnamed member fails {keyword}"),)]
+    return [(_synthetic(node, {"not": inner, terms.SUBTRACTED: "object"}, f"an unnamed member fails {keyword}"),)]
 
 
 def _items(ctx: Context, node: Node, keyword: str, value: Any) -> list[terms.Term] | None:
@@ -203,7 +202,7 @@ def _items(ctx: Context, node: Node, keyword: str, value: Any) -> list[terms.Ter
         return None
     if value is True:
         return []
-    return [(_synthetic(node, {"not": {"items": value}, SUBTRACTED: "array"}, "an item fails"),)]
+    return [(_synthetic(node, {"not": {"items": value}, terms.SUBTRACTED: "array"}, "an item fails"),)]
 
 
 def _contains_fails(ctx: Context, node: Node, value: Any) -> list[terms.Term]:
@@ -283,7 +282,7 @@ def _subtracted(ctx: Context, node: Node, kind: str) -> list[terms.Term] | None:
     else None."""
     if leafsets.leaf_set(ctx, node, kind) is None:
         return None
-    return [(_synthetic(node, {"not": node.schema, SUBTRACTED: kind}, f"{kind}s it rejects"),)]
+    return [(_synthetic(node, {"not": node.schema, terms.SUBTRACTED: kind}, f"{kind}s it rejects"),)]
 
 
 def negate_any(ctx: Context, node: Node, kinds: list[str], context: terms.Term = ()) -> list[terms.Term] | None:

@@ -52,7 +52,6 @@ from schema2re.sequence import separated
 from schema2re.whitespace import Whitespace
 
 
-
 def _dynamic_scope(node: Node) -> tuple[str, ...]:
     """The base URIs of the resources entered on the way to `node` (its resolver's dynamic scope)."""
     if node.resolver is None:
@@ -146,7 +145,7 @@ class Translator:
         pointers = {n.pointer for n in term}
         for keyword in ("not", "if"):
             for value, node in terms.values(ctx, term, keyword):
-                if node.get(negate.SUBTRACTED) == kind:
+                if node.get(terms.SUBTRACTED) == kind:
                     continue  # settled by `_string` or `_number`
                 marker = f"{pointer_join(node.pointer, keyword)} (settled for {kind})"
                 if marker in pointers:
@@ -251,7 +250,7 @@ class Translator:
         except numbers.EmptyRangeError:
             return None  # no number satisfies the bounds: this type contributes nothing
         subtracted = [ctx.doc.child(node, value, "not") for value, node in terms.values(ctx, term, "not")
-                      if node.get(negate.SUBTRACTED) == kind]
+                      if node.get(terms.SUBTRACTED) == kind]
         return leafsets.subtract(ctx, positive, subtracted, kind) if subtracted else positive
 
     def _number_leaf(self, fn: Callable[..., str], lower: tuple[Any, bool] | None,
@@ -282,7 +281,7 @@ class Translator:
             found = _excluded_strings(ctx, operand)
             if found is not None:
                 excluded |= found
-            elif node.get(negate.SUBTRACTED) == "string":
+            elif node.get(terms.SUBTRACTED) == "string":
                 subtracted.append(operand)
         plain = not (lo or hi is not None or chosen["pattern"] or chosen["format"])
         if excluded and plain and not subtracted:
