@@ -12,9 +12,9 @@ Contract:
   of such schemas, boolean schemas; for strings `minLength`, `maxLength`, `pattern` (`ecma`
   gives the strings both regex readings match) and `enum`/`const` (checked by the validator);
   for numbers the bounds and an integer `multipleOf` (`numbers.integer_regex` is exact on
-  canonical integers, `number_regex` complete on the decimals of the universe). A standard `format` (a
-  sound subset, `formats`), a float `multipleOf` and everything else give None; a format no
-  draft defines is an annotation (ignored).
+  canonical integers, `number_regex` complete on the decimals of the universe). A standard
+  `format` (a sound subset, `formats`), a float `multipleOf` and everything else give None; a
+  format no draft defines is an annotation (ignored).
 - Canonical texts: a string's characters are written one way (`strings.json_content_rx`), as
   `json.dumps(..., ensure_ascii=False)` writes them; numbers are canonical integers and, for
   "number", the decimals `NON_INTEGER` (no exponent, at most 9 integer and 6 fraction digits,

@@ -11,8 +11,9 @@
  * node nodes[j] entered in state states[j]. Each token reached in a live state s (its id below
  * `vocab`) is written to whichever outputs are non-empty: next_of[token] = s, and its bit in
  * `bits`, with then, while fewer than len(hit_tokens) were recorded, the pair (token, s) at
- * position `found` of hit_tokens / hit_states; `found` (passed in, returned) counts every token reached, recorded or
- * not, so a caller resuming a walk passes back what the previous call returned. The walk skips the
+ * position `found` of hit_tokens / hit_states; `found` (passed in, returned) counts every token
+ * reached, recorded or not, so a caller resuming a walk passes back what the previous call
+ * returned. The walk skips the
  * subtree below a dead node (state 0) or a node whose prune byte is set, and sets aside (in
  * held_nodes / held_states) each node with children whose state has no row yet, skipping its
  * subtree; `held` is how many were set aside. With a non-empty `items` (one per token), also
