@@ -502,7 +502,8 @@ class _Parser:
             return concat(frame.items)
         self.end_alternative(frame)
         ranges, sets = _merged(frame.lone_chars)
-        if len(sets) > 1 and not charclass.complement(ranges):
+        if len(sets) > 1 and not charclass.complement(ranges) \
+                and all(charclass.complement(r) for r, _ in frame.lone_chars):
             raise self.complementary_classes(sets[0], alternatives=True)
         return _alternation(frame.branches)
 
@@ -959,8 +960,9 @@ class _Parser:
         fails to compile it, 2025.10 and later match any character, and before 2026.12 the
         case-insensitive form crashes), so it is refused whatever release is installed. So are
         one-character alternatives, two or more of them case-insensitive sets with a class
-        member, that cover every character together (`(?i)(?:[\\d]|[\\D])`,
-        `(?i)(?:(?:[\\d]|x)|[\\D])`: regex 2026.5.9 merges them into one set and crashes)."""
+        member, that cover every character together though none does alone
+        (`(?i)(?:[\\d]|[\\D])`, `(?i)(?:(?:[\\d]|x)|[\\D])`: regex 2026.5.9 merges them into one
+        set and crashes; `(?i)[\\s\\S]|[\\d]` compiles)."""
         what = ("case-insensitive one-character alternatives whose sets and classes cover "
                 "every character" if alternatives
                 else "a negated set whose classes cover every character")

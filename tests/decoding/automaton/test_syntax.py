@@ -461,6 +461,7 @@ _HINT = "engine="
     (r"(?i)(?:(?:[\d]|x)|[\D])", UnsupportedPattern, "cover every character", 10),
     (r"(?i)(?:[\d]+|[\D])", None, None, None),
     (r"(?i)(?:[\D]|[0-9])", None, None, None),
+    (r"(?i)[\s\S]|[\d_]|.", None, None, None),
     ("a{100001}", PatternTooComplex, "repeat count", 1),
     ("a{2,200000}", PatternTooComplex, "repeat count", 1),
 ])
