@@ -14,12 +14,14 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
 import numpy as np
 
@@ -155,10 +157,12 @@ def random_regex_case(rng: random.Random, seeds: list[str] | tuple[str, ...] = R
     return RegexCase(random_pattern(rng, seeds), flags, engine)
 
 
-def run_regex(case: RegexCase | str, vocabulary: Any) -> None:
+def run_regex(case: RegexCase | str, vocabulary: Any,
+              outside: Callable[[], ContextManager[object]] = contextlib.nullcontext) -> None:
     """Parse, build the expression, compile a guide and take its first mask (the partial engine:
     compile and mask). A case whose flags `regex.compile` itself refuses is skipped: no
-    `regex.Pattern` can carry them."""
+    `regex.Pattern` can carry them. `regex.compile` of a flagged case runs inside `outside()`,
+    so that a caller can tell the `regex` module's own time (and hangs) from typedecode's."""
     import regex
 
     from decoding.automaton.hir import to_expr
@@ -169,7 +173,8 @@ def run_regex(case: RegexCase | str, vocabulary: Any) -> None:
     pattern: Any = case.text
     if case.flags is not None:
         try:
-            pattern = regex.compile(case.text, sum(int(getattr(regex, f)) for f in case.flags))
+            with outside():
+                pattern = regex.compile(case.text, sum(int(getattr(regex, f)) for f in case.flags))
         except Exception:  # noqa: BLE001 - regex.compile's own failures are not under test
             return
     if case.engine == "automaton":

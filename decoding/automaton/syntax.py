@@ -1107,6 +1107,51 @@ def _check_length(text: str) -> None:
                                 f"(TYPEDECODE_MAX_PATTERN_CHARS)", text[:60] + "...", None)
 
 
+MAX_UNROLLED = 100_000
+"""Largest `unrolled_size` of text handed to `regex.compile` (the partial engine). The module
+expands counted repeats of some bodies (those with an alternation) and its compiler crashes
+the process (segmentation fault) on long expansions (measured with regex 2026.5.9, in items as
+`unrolled_size` counts them: `(?:(?:ab|b){400}){400}`, 320,000, compiles;
+`(?:ab|b){60000}` three times in a row, 360,000, crashes)."""
+
+# One item of the text for `unrolled_size`: an escape (with its braced argument), a whole set,
+# a counted repeat, another quantifier, a group bracket or bar, or a plain character.
+_UNROLL_ITEM = re.compile(
+    r"\\[pPNxuU]\{[^}]*\}|\\.|\[\^?\]?(?:\[:\^?[^\]]*:\]|\\.|[^\]\\])*\]"
+    r"|\{([0-9]*)(?:,([0-9]*))?\}|\((?:\?[:>=!]|\?<[=!]|\?P?<[^>]*>)?|[)|?*+]|(.)", re.DOTALL)
+
+
+def unrolled_size(text: str) -> tuple[int, int | None]:
+    """The items of `text` with every counted repeat written out, and the position of the
+    counted repeat that contributed most (None without one). An item is an escape, a set or a
+    run of plain characters (as `regex` keeps a literal run as one node); alternatives add up;
+    `{n,m}` counts m copies of the item or group before it (n when unbounded). An upper bound
+    for the partial engine's guard, not a parser: text it misreads still reaches `regex`."""
+    frames = [[0, 0]]  # per open group: [items so far, items of the last item]
+    biggest, where = 0, None
+    in_run = False
+    for m in _UNROLL_ITEM.finditer(text):
+        piece, top = m.group(), frames[-1]
+        plain = m.group(3) is not None
+        if piece[0] == "(":
+            frames.append([0, 0])
+        elif piece == ")" and len(frames) > 1:
+            inner = frames.pop()[0]
+            frames[-1][0] += inner
+            frames[-1][1] = inner
+        elif piece[0] == "{" and (m.group(1) or m.group(2)):
+            copies = int(m.group(2) or m.group(1))
+            top[0] += top[1] * (copies - 1)
+            top[1] *= copies
+            if top[1] > biggest:
+                biggest, where = top[1], m.start()
+        elif piece not in ("|", "?", "*", "+", ")"):
+            top[0] += not (plain and in_run)
+            top[1] = 1
+        in_run = plain
+    return sum(f[0] for f in frames), where
+
+
 def parse(pattern: str | regex.Pattern) -> Node:
     """The HIR of the language `regex.fullmatch(pattern, s)` accepts (see module docstring).
 

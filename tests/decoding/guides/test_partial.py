@@ -341,6 +341,21 @@ def test_what_the_regex_module_fails_on_is_a_typed_error(bpe_tokenizer, monkeypa
             slow.allowed_tokens(slow.initial_state)
 
 
+def test_counted_repeats_that_would_crash_the_regex_module_are_refused(bpe_tokenizer):
+    """Found by fuzzing: `regex.compile` writes out counted repeats of an alternation and crashes
+    the process (segmentation fault) on `(?:(?:sound|[^a]){1000}){1000}`; the partial engine
+    refuses such text before compiling it, naming the repeat, and still takes long bounded
+    strings whose expansion stays under the bound."""
+    for pattern, repeat_at in [("(?:(?:sound|[^a]){1000}){1000}", 24),
+                               ("x(?:ab|b){60000}(?:ab|b){60000}", 9)]:
+        with pytest.raises(PatternTooComplex, match="write out to about") as caught:
+            decoding.compile(pattern, bpe_tokenizer, engine="partial")
+        assert caught.value.pos == repeat_at
+    string = r'"(?:[^"\\]|\\.){0,32767}"'
+    guide = decoding.compile(string, bpe_tokenizer, engine="partial")
+    assert guide.allowed_tokens(guide.initial_state).any()
+
+
 def test_masks_are_model_wide_and_errors_are_typed(bpe_tokenizer):
     vocab = decoding.vocabulary_of(bpe_tokenizer)
     guide = decoding.compile(r"(?=a)ab", bpe_tokenizer, engine="partial", vocab_size=vocab.size + 7)
