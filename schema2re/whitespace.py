@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import regex
 
+from decoding.automaton.syntax import MAX_UNROLLED, unrolled_size
 from decoding.errors import UsageError
 from schema2re.rx import EMPTY, Rx, alt, cat, lit, opt, raw
 
@@ -40,6 +41,10 @@ class Whitespace:
         if option == "flexible":
             ws = raw(f"[\\t\\n\\r ]{{0,{FLEXIBLE_MAX}}}")
             return Whitespace(after=ws, inner=ws)
+        size, _ = unrolled_size(option)
+        if size > MAX_UNROLLED:
+            raise UsageError(f"whitespace regex {option[:60]!r} writes out to about {size:,} "
+                             f"items, over the {MAX_UNROLLED:,} the regex module compiles safely")
         try:
             regex.compile(option)
         except regex.error as exc:

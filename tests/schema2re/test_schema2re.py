@@ -517,6 +517,8 @@ def test_checking_default_options_imports_no_translator_module():
     assert not loaded & {"schema2re.whitespace", "schema2re.rx", "schema2re.translate"}, loaded
     with pytest.raises(UsageError, match="whitespace regex"):
         check_options(whitespace="(")
+    with pytest.raises(UsageError, match="regex module compiles safely"):  # would segfault regex
+        check_options(whitespace="(?:(?:ab|b){700}){700}")
     with pytest.raises(UsageError, match="max_depth"):
         check_options(max_depth=-1)
 
