@@ -222,7 +222,8 @@ class Document:
         """Whether `instance` is valid under every node (with `stripped`, under their non-applicator parts).
 
         Anything that keeps the validator from answering (an unresolvable reference, runaway
-        recursion) counts as invalid, which is the safe answer for a generator.
+        recursion, a `type` that is no type name where a `$ref` lands on a non-schema) counts as
+        invalid, which is the safe answer for a generator.
         """
         for node in nodes:
             schema = self.stripped(node.schema) if stripped else node.schema
@@ -232,7 +233,7 @@ class Document:
                     if not validator.is_valid(instance):
                         return False
             except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError,
-                    RecursionError, ValueError, TypeError, AttributeError, LookupError, re.error):
+                    jsonschema.exceptions.UnknownType, RecursionError, ValueError, TypeError, AttributeError, LookupError, re.error):
                 return False
             except BaseException as exc:
                 # A RecursionError inside `referencing`'s Rust maps (rpds) comes out as pyo3's

@@ -146,6 +146,13 @@ def test_a_validator_failure_on_enum_candidates_counts_as_invalid():
     # A self-referential `not` recursed inside the validator's Rust maps: pyo3's PanicException.
     with pytest.raises(UnsupportedSchemaError, match="accepts no value"):
         to_expression({"allOf": [{"enum": [{"foo": "x"}]}, {"not": {"$ref": "#/allOf/1"}}]})
+    # A `$ref` to a `properties` map: its `type` member is a schema, read as a type name
+    # jsonschema raised UnknownType; the target is then refused as no schema.
+    to_properties = {"$schema": "http://json-schema.org/draft-04/schema#", "oneOf": [
+        {"required": ["t"], "properties": {"t": {"enum": ["a"]}}},
+        {"properties": {"type": {"enum": ["b"], "$ref": "#/oneOf/1/properties"}}}]}
+    with pytest.raises(SchemaError, match="target of \\$ref '#/oneOf/1/properties'"):
+        to_expression(to_properties)
 
 
 def test_a_valid_ref_target_outside_the_schema_keywords_translates():
