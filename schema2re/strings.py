@@ -154,7 +154,7 @@ def json_content_rx(node: Node, pointer: str = "") -> Rx:
 
 def _spell(node: Node) -> Rx | None:
     if isinstance(node, CharSet):
-        return _spell_set(node.ranges)
+        return _spell_set(tuple(node.ranges))
     if isinstance(node, Concat):
         return cat(*(_spell(x) for x in node.items))
     if isinstance(node, Alternation):
@@ -165,8 +165,10 @@ def _spell(node: Node) -> Rx | None:
     return EMPTY
 
 
-def _spell_set(ranges) -> Rx | None:
-    """One character of the set, in its canonical JSON spelling."""
+@functools.lru_cache(maxsize=1024)
+def _spell_set(ranges: tuple[tuple[int, int], ...]) -> Rx | None:
+    """One character of the set, in its canonical JSON spelling (memoized: patterns share
+    their classes)."""
     plain = charclass.intersect(ranges, charclass.complement(_SPELLED))
     spelled = charclass.intersect(ranges, _SPELLED)
     escapes = [_escape_of(code) for lo, hi in spelled for code in range(lo, hi + 1)]
