@@ -125,18 +125,17 @@ class Document:
         self._validator = cls(root, format_checker=cls.FORMAT_CHECKER, registry=referencing.Registry())
         self._specification = referencing.jsonschema.specification_with(
             cls.ID_OF(cls.META_SCHEMA) or "", default=referencing.jsonschema.DRAFT202012)
-        self._pointers: dict[int, str] = {}
-        _index(root, "", self._pointers)
+        # One walk of the document: where each object and array is (spelled on demand, see
+        # `pointer_of`), the dynamic anchors, and whether unevaluated* keywords occur.
+        self._places, self._dynamic_anchors, self.uses_scope = _survey(root)
+        self._pointers: dict[int, str] = {}  # `pointer_of`'s spellings so far
         self._checked: set[int] = set()  # ids of the subschemas the meta-schema has checked
         self._add_checked(root)
-        self._dynamic_anchors: dict[str, int] = {}
-        _count_anchors(root, self._dynamic_anchors)
         # Targets seen on a reference cycle so far (see `resolve`), and whether any node's
         # `scope` can matter (only unevaluated* keywords read it).
         self.cyclic: set[int] = set()
         # Whether a reference resolved so far could depend on the dynamic scope (see `resolve`).
         self.scope_sensitive = False
-        self.uses_scope = _has_key(root, ("unevaluatedProperties", "unevaluatedItems"))
 
     def active(self, node: Node, keyword: str) -> bool:
         """Whether `keyword` is present in `node` and is an assertion/applicator of this draft."""
@@ -191,7 +190,7 @@ class Document:
         target = resolved.contents
         if keyword == "$dynamicRef" or (isinstance(target, dict) and "$dynamicAnchor" in target):
             self.scope_sensitive = True
-        pointer = self._pointers.get(id(target), f"{where}->{ref}")
+        pointer = self.pointer_of(target, f"{where}->{ref}")
         if id(target) not in self._checked:
             _check(self._cls, target, pointer, f" (the target of {keyword} {ref!r} at {where!r})",
                    keyword)
@@ -202,13 +201,29 @@ class Document:
         return Node(target, resolved.resolver, pointer, node.refs + (id(target),),
                     node.scope + (node.pointer,))
 
+    def pointer_of(self, value: Any, default: str) -> str:
+        """The JSON pointer of an object or array of the document (where it was last met in
+        document order), or `default` for a value from elsewhere."""
+        key = id(value)
+        spelled = self._pointers.get(key)
+        if spelled is None:
+            if key not in self._places:
+                return default
+            tokens = []
+            while key is not None:
+                key, token = self._places[key]  # type: ignore[misc]
+                if key is not None:
+                    tokens.append(token)
+            spelled = self._pointers[id(value)] = pointer_join("", *reversed(tokens))
+        return spelled
+
     def dynamic_is_static(self, node: Node, keyword: str, target: Node) -> bool:
         """Whether `node`'s $recursiveRef (or $dynamicRef), resolved statically to `target`, is exact.
 
         True when the target (inside this document) carries no matching dynamic anchor, or is
         the only schema of the document carrying one: the dynamic scope then changes nothing.
         """
-        if id(target.schema) not in self._pointers or not isinstance(target.schema, dict):
+        if id(target.schema) not in self._places or not isinstance(target.schema, dict):
             return False
         if keyword == "$recursiveRef":
             name, anchored = _RECURSIVE, target.schema.get("$recursiveAnchor") is True
@@ -302,45 +317,36 @@ def _is_ecma_pattern(instance: object) -> bool:
     return True
 
 
-def _index(value: Any, pointer: str, out: dict[int, str]) -> None:
-    """Record the JSON pointer of every object and array in the document."""
-    if isinstance(value, dict):
-        out[id(value)] = pointer
-        for key, item in value.items():
-            _index(item, pointer_join(pointer, key), out)
-    elif isinstance(value, list):
-        out[id(value)] = pointer
-        for index, item in enumerate(value):
-            _index(item, pointer_join(pointer, index), out)
-
-
-def _has_key(value: Any, keys: tuple[str, ...]) -> bool:
-    """Whether any object in the document has one of `keys` (walked without recursion)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if any(k in item for k in keys):
-                return True
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 _RECURSIVE = "#recursive"  # key of `$recursiveAnchor: true` in the anchor counts (never a name)
 
 
-def _count_anchors(value: Any, out: dict[str, int]) -> None:
-    """Count the `$dynamicAnchor` names and `$recursiveAnchor: true` of the document."""
-    if isinstance(value, dict):
-        name = value.get("$dynamicAnchor")
-        if isinstance(name, str):
-            out[name] = out.get(name, 0) + 1
-        if value.get("$recursiveAnchor") is True:
-            out[_RECURSIVE] = out.get(_RECURSIVE, 0) + 1
-        for item in value.values():
-            _count_anchors(item, out)
-    elif isinstance(value, list):
-        for item in value:
-            _count_anchors(item, out)
+_SCOPE_KEYWORDS = ("unevaluatedProperties", "unevaluatedItems")
+
+
+def _survey(root: Any) -> tuple[dict[int, tuple[int | None, Any]], dict[str, int], bool]:
+    """One walk of the document (in document order, without recursion): the place of every
+    object and array (id -> (id of its parent or None, its token); a value met twice keeps its
+    last place), the count of each `$dynamicAnchor` name and of `$recursiveAnchor: true`, and
+    whether any object has an unevaluated* keyword."""
+    places: dict[int, tuple[int | None, Any]] = {}
+    anchors: dict[str, int] = {}
+    uses_scope = False
+    stack: list[tuple[Any, int | None, Any]] = [(root, None, None)]
+    while stack:
+        value, parent, token = stack.pop()
+        if isinstance(value, dict):
+            places[id(value)] = (parent, token)
+            name = value.get("$dynamicAnchor")
+            if isinstance(name, str):
+                anchors[name] = anchors.get(name, 0) + 1
+            if value.get("$recursiveAnchor") is True:
+                anchors[_RECURSIVE] = anchors.get(_RECURSIVE, 0) + 1
+            if not uses_scope and any(k in value for k in _SCOPE_KEYWORDS):
+                uses_scope = True
+            here = id(value)
+            stack.extend((item, here, key) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            places[id(value)] = (parent, token)
+            here = id(value)
+            stack.extend((item, here, i) for i, item in reversed(list(enumerate(value))))
+    return places, anchors, uses_scope

@@ -10,6 +10,8 @@ size linear in their total length.
 
 from __future__ import annotations
 
+import functools
+
 from schema2re.rx import (
     EMPTY,
     Rx,
@@ -40,8 +42,14 @@ def _any_char(excluding: set[str]) -> Rx | None:
 
 
 def free_key(excluded: set[str]) -> Rx:
-    """The quoted key strings (in the canonical spelling) whose value is not in `excluded`."""
-    names = [n for n in excluded if not any(ord(c) < 0x20 for c in n)]
+    """The quoted key strings (in the canonical spelling) whose value is not in `excluded`
+    (memoized per process: objects and their complements ask for one set many times)."""
+    return _free_key(frozenset(excluded))
+
+
+@functools.lru_cache(maxsize=256)
+def _free_key(excluded: frozenset[str]) -> Rx:
+    names = [n for n in sorted(excluded) if not any(ord(c) < 0x20 for c in n)]
     body = _complement(string_trie(names))
     return cat(lit('"'), body, lit('"'))  # type: ignore[return-value]
 

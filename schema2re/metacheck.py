@@ -185,13 +185,19 @@ class _Compiler:
         return lambda x: isinstance(x, str) and x in values
 
     def _properties(self, v: Any, node: dict, base: str) -> Check:
-        parts = [(name, self._schema(s, base)) for name, s in v.items()]
+        parts = {name: self._schema(s, base) for name, s in v.items()}
 
-        def check(x: Any) -> bool:
+        def check(x: Any) -> bool:  # walks the shorter of the schema's keys and the names
             if isinstance(x, dict):
-                for name, c in parts:
-                    if name in x and not c(x[name]):
-                        return False
+                if len(x) < len(parts):
+                    for name, item in x.items():
+                        c = parts.get(name)
+                        if c is not None and not c(item):
+                            return False
+                else:
+                    for name, c in parts.items():
+                        if name in x and not c(x[name]):
+                            return False
             return True
 
         return check

@@ -67,8 +67,10 @@ def escape_in_class(char: str) -> str:
     return escape_char(ord(char), in_class=True)
 
 
+@functools.lru_cache(maxsize=4096)
 def lit(text: str) -> Rx:
-    """The fragment matching exactly `text`."""
+    """The fragment matching exactly `text` (memoized: keys, quotes and separators recur in
+    every schema, and a kept fragment keeps its nodes in the intern table for the next)."""
     return Rx(x.literal(text))
 
 

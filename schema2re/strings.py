@@ -27,12 +27,13 @@ Contract of `string_rx(min_length, max_length, pattern, format)` (and `string_re
 
 from __future__ import annotations
 
+import functools
 import math
 
 from decoding.automaton import charclass
 from decoding.automaton.hir import Alternation, CharSet, Concat, Empty, Node, Repeat
 from schema2re import ecma, formats
-from schema2re.errors import SchemaError
+from schema2re.errors import SchemaError, SchemaToRegexError
 from schema2re.numbers import EmptyRangeError, literal_trie
 from schema2re.rx import EMPTY, Rx, alt, both, cat, escape_in_class, lit, minus, raw, rep
 
@@ -59,7 +60,32 @@ def string_regex(min_length: int = 0, max_length: int | None = None, pattern: st
 
 def string_rx(min_length: int = 0, max_length: int | None = None, pattern: str | None = None,
               format: str | None = None, *, pointer: str = "") -> Rx:
-    """The quoted JSON strings satisfying the keywords (see module doc)."""
+    """The quoted JSON strings satisfying the keywords (see module doc).
+
+    Memoized per process on the keywords (the result is a function of them alone; `pointer`
+    only names the place in errors): a schema repeats its string shapes (a `format`, a key
+    `pattern`, a plain string) and so do the schemas of one process. Arguments that are not
+    plain ints, strings or None are not memoized (`1.0`, `True`: their checks and errors stay
+    their own); an error is raised again by a translation that names `pointer`.
+    """
+    key = (min_length, max_length, pattern, format)
+    if not all(type(k) in _MEMO_TYPES for k in key):
+        return _string_rx(*key, pointer)
+    try:
+        return _memo_string_rx(*key)
+    except SchemaToRegexError:
+        return _string_rx(*key, pointer)  # raises the same error, at `pointer`
+
+
+_MEMO_TYPES = (int, str, type(None))
+
+
+@functools.lru_cache(maxsize=1024)
+def _memo_string_rx(lo: int, hi: int | None, pattern: str | None, format: str | None) -> Rx:
+    return _string_rx(lo, hi, pattern, format, "")
+
+
+def _string_rx(min_length, max_length, pattern, format, pointer: str) -> Rx:
     lo, hi = _check_lengths(min_length, max_length, pointer)
     if pattern is None and format is None:
         body = rep(raw(STRING_CHAR), lo, hi)
@@ -128,7 +154,7 @@ def json_content_rx(node: Node, pointer: str = "") -> Rx:
 
 def _spell(node: Node) -> Rx | None:
     if isinstance(node, CharSet):
-        return _spell_set(node.ranges)
+        return _spell_set(tuple(node.ranges))
     if isinstance(node, Concat):
         return cat(*(_spell(x) for x in node.items))
     if isinstance(node, Alternation):
@@ -139,8 +165,10 @@ def _spell(node: Node) -> Rx | None:
     return EMPTY
 
 
-def _spell_set(ranges) -> Rx | None:
-    """One character of the set, in its canonical JSON spelling."""
+@functools.lru_cache(maxsize=1024)
+def _spell_set(ranges: tuple[tuple[int, int], ...]) -> Rx | None:
+    """One character of the set, in its canonical JSON spelling (memoized: patterns share
+    their classes)."""
     plain = charclass.intersect(ranges, charclass.complement(_SPELLED))
     spelled = charclass.intersect(ranges, _SPELLED)
     escapes = [_escape_of(code) for lo, hi in spelled for code in range(lo, hi + 1)]

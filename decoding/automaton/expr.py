@@ -696,7 +696,12 @@ def byte_cuts(e: Expr) -> int:
 def is_empty(e: Expr) -> bool:
     """Whether `e` denotes no string at all (exact; explores derivatives for `&` and `~`).
 
-    Raises `PatternTooComplex` after `MAX_EMPTINESS_STATES` distinct derivatives.
+    A concatenation is empty iff one of its parts is, an alternation iff all its branches
+    are, a repetition (not nullable) iff its item is: these are decided by their parts, each
+    part's answer memoized on it (so the parts a translation has checked answer at once), and
+    only an intersection or complement explores derivatives. Raises `PatternTooComplex` after
+    `MAX_EMPTINESS_STATES` distinct derivatives in one exploration, unless another part
+    decides the answer without it.
     """
     if e is NOTHING:
         return True
@@ -704,6 +709,50 @@ def is_empty(e: Expr) -> bool:
         return False
     if e._empty is not None:
         return e._empty
+    k = e.kind
+    if k == CAT:
+        parts = []
+        x = e
+        while x.kind == CAT:
+            head, x = x.items
+            parts.append(head)
+        parts.append(x)
+        empty = _decided(parts, True)
+    elif k == OR:
+        empty = not _decided(e.items, False)
+    elif k == REPEAT:
+        empty = is_empty(e.items[0])
+    else:
+        empty = _explored(e)
+    e._empty = empty
+    return empty
+
+
+def _decided(parts: Iterable[Expr], wanted: bool) -> bool:
+    """Whether `is_empty(p) == wanted` for some part p (False: for none of them). Parts whose
+    answer is known cheaply go first; a part that runs out of derivatives raises only when
+    no other part gives the answer."""
+    pending = []
+    for p in parts:
+        known = p is NOTHING or (False if not p.boolean or p.nullable else p._empty)
+        if known is None:
+            pending.append(p)
+        elif known == wanted:
+            return True
+    error = None
+    for p in pending:
+        try:
+            if is_empty(p) == wanted:
+                return True
+        except PatternTooComplex as exc:
+            error = exc
+    if error is not None:
+        raise error
+    return False
+
+
+def _explored(e: Expr) -> bool:
+    """`is_empty` of an intersection or complement, by exploring its derivatives."""
     parent: dict[Expr, Expr | None] = {e: None}
     frontier = [e]
     while frontier:

@@ -92,6 +92,7 @@ import regex
 
 from cache.store import CacheWarning, Store, get_store
 from cache.writer import BackgroundWriter
+from decoding import limits
 from decoding.automaton import syntax  # noqa: F401  (syntax: loaded before the fingerprint)
 from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.expr import Expr
@@ -608,8 +609,11 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
     A process sharing `store` that finds the record does not translate: it emits the recorded
     warnings again, or raises the recorded refusal again (the same class and message), and the
     guide comes from the disk cache, the expression built only if decoding meets a state the
-    cache lacks. A translation that emits another warning or fails otherwise (`SchemaTooComplex`
-    depends on the process's limits) is not recorded: it happens every time, so that its
+    cache lacks. A `SchemaTooComplex` refusal (a budget spent: slow to reach, seconds for some
+    schemas) is recorded with the expression-node limit it was reached under and replayed only
+    under that limit (the other budgets are constants of the code the key's fingerprint
+    covers); under another limit the schema is translated again. A translation that emits
+    another warning or fails otherwise is not recorded: it happens every time, so that its
     errors and warnings come from it.
     """
     import schema2re
@@ -663,10 +667,19 @@ def _replayed(record: object) -> bool:
 
 
 def _refusals() -> dict[str, type]:
-    """The translation errors whose record is a function of the schema and options alone."""
-    from schema2re.errors import EmptyRangeError, UnsupportedSchemaError
+    """The translation errors whose record is a function of the schema and options (and, for
+    `SchemaTooComplex`, of the limit in `_budget`) alone."""
+    from schema2re.errors import EmptyRangeError, SchemaTooComplex, UnsupportedSchemaError
 
-    return {cls.__name__: cls for cls in (UnsupportedSchemaError, EmptyRangeError)}
+    return {cls.__name__: cls for cls in (UnsupportedSchemaError, EmptyRangeError,
+                                          SchemaTooComplex)}
+
+
+def _budget(cls: type) -> int | None:
+    """The limit a refusal of class `cls` was reached under (None: it depends on none)."""
+    from schema2re.errors import SchemaTooComplex
+
+    return limits.current().expr_nodes if cls is SchemaTooComplex else None
 
 
 def _refusal_record(exc: Exception) -> dict | None:
@@ -674,7 +687,7 @@ def _refusal_record(exc: Exception) -> dict | None:
     if type(exc) not in _refusals().values():
         return None
     record = {"class": type(exc).__name__, "reason": exc.reason, "keyword": exc.keyword,
-              "pointer": exc.pointer, "ignorable": exc.ignorable}
+              "pointer": exc.pointer, "ignorable": exc.ignorable, "budget": _budget(type(exc))}
     again = _refusal_error(record)
     return record if again is not None and str(again) == str(exc) else None
 
@@ -687,7 +700,8 @@ def _refusal_error(record: object) -> Exception | None:
     reason, keyword, pointer = record.get("reason"), record.get("keyword"), record.get("pointer")
     ignorable = record.get("ignorable")
     if cls is None or not isinstance(reason, str) or not isinstance(pointer, str) \
-            or not isinstance(keyword, (str, type(None))) or not isinstance(ignorable, bool):
+            or not isinstance(keyword, (str, type(None))) or not isinstance(ignorable, bool) \
+            or record.get("budget") != _budget(cls):
         return None
     return cls(reason, keyword, pointer, ignorable=ignorable)
 

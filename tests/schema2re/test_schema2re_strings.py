@@ -617,3 +617,17 @@ def test_leading_lookaheads_match_pythons_search(ahead, rest, end, values):
             assert found or not matched, (pattern, value)
         else:
             assert matched == found, (pattern, value)
+
+
+def test_string_rx_is_memoized_on_its_keywords_but_errors_keep_their_pointer() -> None:
+    from schema2re.numbers import EmptyRangeError
+    from schema2re.strings import string_rx
+
+    assert string_rx(1, 8, "^[a-z]+$") is string_rx(1, 8, "^[a-z]+$", pointer="/elsewhere")
+    for pointer in ("/properties/a", "/properties/b"):  # the second call hits no stale error
+        with pytest.raises(EmptyRangeError) as caught:
+            string_rx(5, 2, pointer=pointer)
+        assert caught.value.pointer == pointer
+    assert string_rx(1).expr.matches('"x"')
+    with pytest.raises(SchemaError):  # True is not the memoized 1
+        string_rx(True, pointer="/c")

@@ -39,7 +39,7 @@ from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.expr import Expr
 from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
-from decoding.errors import EmptyLanguage
+from decoding.errors import EmptyLanguage, PatternTooComplex
 from tests.strategies import patterns, strings_for
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -255,6 +255,24 @@ def test_is_empty_on_known_cases(e: Expr, empty: bool) -> None:
     assert x.is_empty(e) == empty
     if not empty:
         assert e.matches(witness(e))
+
+
+def test_is_empty_decides_concatenations_and_alternations_by_their_parts(monkeypatch) -> None:
+    # Exploring this intersection needs 8 derivatives, over the budget set here; a branch or
+    # part that decides the answer alone keeps it from being explored (or from raising).
+    monkeypatch.setattr(x, "MAX_EMPTINESS_STATES", 3)
+    hard = x.both(expr_of("[a-h]{8}"), expr_of("(?:a|[^a])bcdefgh"))
+    with pytest.raises(PatternTooComplex):
+        x.is_empty(hard)
+    assert not x.is_empty(x.alt(hard, x.both(expr_of("ab"), expr_of("a[b-c]"))))
+    empty = x.both(expr_of("ab"), expr_of("ac"))  # one derivative shows it empty
+    assert x.is_empty(x.cat(hard, expr_of("z"), empty))
+    with pytest.raises(PatternTooComplex):  # nothing else decides: the budget still holds
+        x.is_empty(x.cat(hard, expr_of("z")))
+    checked = x.both(expr_of("[a-z]+"), expr_of("x[0-9a-z]*"))
+    assert not x.is_empty(checked)  # memoized on it: the schema's whole expression is then
+    assert not x.is_empty(x.cat(expr_of('"'), x.repeat(checked, 1, 3), expr_of('"')))  # known
+    assert checked._empty is False
 
 
 def test_character_set_of_surrogates_only_is_empty() -> None:

@@ -26,6 +26,7 @@ import decoding.guides.guide as guide_mod
 import decoding.tokens.trie as trie_mod
 from cache import CacheWarning
 from cache.location import ENV_VAR
+from decoding import limits
 from decoding.automaton.dfa import Automaton, RestoreMismatch
 from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
@@ -857,13 +858,25 @@ def test_refusals_and_ignored_keywords_are_replayed_without_translating(schema2r
     assert store.info()["hits"] == {"schema_language": 2}
 
 
-def test_a_refusal_that_depends_on_the_limits_is_not_recorded(schema2re, tmp_path, fresh,
-                                                             monkeypatch):
+def test_a_refusal_by_a_budget_is_replayed_under_the_same_limit_only(schema2re, tmp_path, fresh,
+                                                                    monkeypatch):
+    calls = []
+
     def too_complex(*args, **kwargs):
-        raise schema2re.SchemaTooComplex("too many nodes")
+        calls.append(1)
+        raise schema2re.SchemaTooComplex("too many nodes", "type", "/properties/a")
 
     store = persist.store_for(tmp_path)
     monkeypatch.setattr(schema2re, "to_expression", too_complex)
+    with pytest.raises(schema2re.SchemaTooComplex) as refused:
+        persist.cached_schema_language(REFUSED, store)
+    fresh()
+    store = persist.store_for(tmp_path)
+    with pytest.raises(schema2re.SchemaTooComplex) as again:  # replayed: not translated
+        persist.cached_schema_language(REFUSED, store)
+    assert str(again.value) == str(refused.value) and again.value.keyword == "type"
+    assert len(calls) == 1
+    monkeypatch.setenv(limits.variable("expr_nodes"), "1000")  # another limit: translated
     with pytest.raises(schema2re.SchemaTooComplex):
         persist.cached_schema_language(REFUSED, store)
-    assert stored(tmp_path, "schema_language") == []
+    assert len(calls) == 2
