@@ -149,8 +149,11 @@ def _index_bytes(index: TokenIndex) -> int:
 
 def _trim_memos(budget: int) -> list[TokenIndex]:
     """Evict memoized indexes, then automata, until both together weigh at most `budget`;
-    return the evicted indexes."""
-    evicted = _INDEXES.trim(_index_bytes, budget - _AUTOMATA.total(_automaton_bytes))
+    return the evicted indexes. Both are weighed once when they fit (the usual case)."""
+    automata = _AUTOMATA.total(_automaton_bytes)
+    if automata + _INDEXES.total(_index_bytes) <= budget:
+        return []
+    evicted = _INDEXES.trim(_index_bytes, budget - automata)
     _AUTOMATA.trim(_automaton_bytes, budget - _INDEXES.total(_index_bytes))
     return evicted
 

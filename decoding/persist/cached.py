@@ -19,8 +19,9 @@ Stored in a `cache.store.Store` (kind: key -> value):
   and added tokens; the token-string sample makes such a change unlikely to go unnoticed.
 - "trie": a vocabulary fingerprint -> its `TokenTrie` arrays, read when a process first computes
   an entry (a warm process whose entries are all stored never reads it).
-- "automaton": (pattern text, flags, max_states) -> a `decoding.persist.snapshot` of every automaton state
-  discovered so far (its key, and its row where computed), for any vocabulary.
+- "automaton": (a hash of the pattern text, flags, max_states) -> a `decoding.persist.snapshot`
+  of every automaton state discovered so far (its key, and its row where computed), for any
+  vocabulary.
 - "entries": a hash of (pattern text, flags, vocabulary fingerprint) -> the token-index entries
   of every state computed so far (allowed tokens and the keys of the states they lead to), one
   record per pattern and vocabulary (`decoding.persist.snapshot.pack_entries`). It is read and
@@ -163,6 +164,12 @@ core_fingerprint()  # now, while the files on disk are the ones just imported (m
 
 def _key(*parts: Any) -> str:
     return json.dumps([PERSIST_VERSION, *parts], ensure_ascii=False, separators=(",", ":"))
+
+
+def _pattern_digest(pattern: str) -> str:
+    """A pattern's text (or a schema's language name: its whole JSON) in a key, as a fixed-size
+    hash: a key holding the text would be escaped and hashed again for every record read."""
+    return hashlib.blake2b(pattern.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
 
 
 # --- vocabulary tables and tries -------------------------------------------------------------
@@ -386,11 +393,12 @@ class PersistentIndex(TokenIndex):
         self._save_due = unsaved >= max(1, min(saved, max(SAVE_EVERY, saved // 2)))
         return found
 
-    def restore(self, saved: snapshot.Snapshot | None) -> None:
+    def restore(self, saved: snapshot.Snapshot | None, *, made_from: bool = False) -> None:
         """Add a stored snapshot's states and rows to the automaton. None, or a snapshot that
-        does not fit, means the stored value was rejected: the next save writes over it."""
+        does not fit, means the stored value was rejected: the next save writes over it.
+        `made_from`: the automaton was restored from this snapshot's header (so it fits)."""
         try:
-            if saved is None or not saved.fits(self.automaton):
+            if saved is None or not (made_from or saved.fits(self.automaton)):
                 raise ValueError("the snapshot is of another pattern")
             self.automaton.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded,
                                    accepting=saved.accepting)
@@ -490,17 +498,20 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     now. `pattern` is any text naming the language (pattern text, or a schema's key).
     """
     fingerprint = core_fingerprint()
-    automaton_key = _key("automaton", fingerprint, pattern, flags, max_states)
-    entries_key = _key("entries", fingerprint, pattern, flags, vocabulary.fingerprint)
+    named = _pattern_digest(pattern)  # hashed once for both keys (a schema's name is long)
+    automaton_key = _key("automaton", fingerprint, named, flags, max_states)
+    entries_key = _key("entries", fingerprint, named, flags, vocabulary.fingerprint)
     arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
     saved = None if arrays is None else _quietly(lambda: _parsed(arrays))
-    if automaton is None and saved is not None:
+    restored = automaton is None and saved is not None
+    if restored:
         automaton = _quietly(lambda: _restored_automaton(saved, make_expr, max_states, pattern))
+        restored = automaton is not None
     if automaton is None:
         automaton = Automaton(make_expr(), max_states=max_states, pattern=pattern)
     index = PersistentIndex(automaton, vocabulary, width, store, automaton_key, entries_key)
     if arrays is not None:
-        _quietly(lambda: index.restore(saved))
+        _quietly(lambda: index.restore(saved, made_from=restored))
     entries = _quietly(lambda: store.get_arrays("entries", entries_key))
     if entries is not None:
         _quietly(lambda: index.restore_entries(entries))
