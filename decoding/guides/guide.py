@@ -212,9 +212,7 @@ def _schema_language(schema: Any, cache_dir: Any) -> Language:
     """A JSON Schema (dict or bool), Pydantic model class or other type as a `Language`
     (translated with `schema2re`'s default options; cached as `generate` caches it); a value
     that is none of these raises `schema2re.SchemaError`."""
-    from schema2re.inputs import load_schema
-
-    return persist.cached_schema_language(load_schema(schema), persist.store_for(cache_dir))
+    return persist.cached_schema_language(schema, persist.store_for(cache_dir))
 
 
 def compile_language(name: str, flags: int, make_expr: Callable[[], Expr],

@@ -93,6 +93,7 @@ import regex
 
 from cache.store import CacheWarning, Store, get_store
 from cache.writer import BackgroundWriter
+from decoding import limits
 from decoding.automaton import syntax  # noqa: F401  (syntax: loaded before the fingerprint)
 from decoding.automaton.dfa import DEAD, Automaton
 from decoding.automaton.expr import Expr
@@ -577,11 +578,9 @@ def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
 
     document = load_schema(schema)
     fingerprint = schema2re_fingerprint()
-    try:
-        key = _key("schema2re", fingerprint, _translation_options(options), document)
-    except (TypeError, ValueError):  # options that are not JSON: let to_regex judge them
-        key = None
-    if store is None or fingerprint is None or key is None:
+    text = _document_text(document)
+    key = None if fingerprint is None or text is None else _schema_key(fingerprint, options, text)
+    if store is None or key is None:
         return schema2re.to_regex(document, **options)
     stored = _quietly(lambda: store.get_json("schema2re", key))
     if isinstance(stored, str):
@@ -610,34 +609,46 @@ def _translation_defaults() -> dict[str, Any]:
 
 
 def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> Language:
-    """The `Language` of `schema2re.to_expression(schema, **options)`, named by the schema.
+    """The `Language` of `schema2re.to_expression(document, **options)`, named by the schema;
+    `schema` is anything `schema2re.inputs.load_schema` reads (its document is translated).
 
-    The name is the key `cached_to_regex` uses (schema JSON in its key order, options, the
-    translator's code fingerprint). Under that key ("schema_language") the outcome of the
-    translation is recorded: the `IgnoredKeywordsWarning`s it emitted (none, usually), or its
-    refusal (an `UnsupportedSchemaError` or `EmptyRangeError`: class, reason, keyword, pointer).
-    A process sharing `store` that finds the record does not translate: it emits the recorded
-    warnings again, or raises the recorded refusal again (the same class and message), and the
-    guide comes from the disk cache, the expression built only if decoding meets a state the
-    cache lacks. A translation that emits another warning or fails otherwise (`SchemaTooComplex`
+    The name is the key `cached_to_regex` uses (`_schema_key`: schema JSON in its key order,
+    options, the translator's code fingerprint, the process's schema size and depth limits).
+    Under that key ("schema_language") the outcome of the translation is recorded: the
+    `IgnoredKeywordsWarning`s it emitted (none, usually), or its refusal (an
+    `UnsupportedSchemaError` or `EmptyRangeError`: class, reason, keyword, pointer). A process
+    sharing `store` that finds the record does not translate: it emits the recorded warnings
+    again, or raises the recorded refusal again (the same class and message), and the guide
+    comes from the disk cache, the expression built only if decoding meets a state the cache
+    lacks. A translation that emits another warning or fails otherwise (`SchemaTooComplex`
     depends on the process's limits) is not recorded: it happens every time, so that its
     errors and warnings come from it.
+
+    A document given as a dict or bool is looked up by its JSON text; `load_schema`'s check
+    walk then runs only in the translation (on a miss, or when the text does not read back as
+    the document: a tuple, a non-string key). A record is only written for a document that
+    passed the walk, and what the walk checks (JSON values, size, depth under the limits in the
+    key) is a function of that text.
     """
     import schema2re
+    from schema2re.inputs import load_schema
 
     fingerprint = schema2re_fingerprint()
-    try:
-        key = _key("schema2re", fingerprint, _translation_options(options), schema)
-    except (TypeError, ValueError):  # options that are not JSON: let to_expression judge them
-        key = None
+    document = schema if isinstance(schema, (dict, bool)) else load_schema(schema)
+    text = _document_text(document)
+    key = None if fingerprint is None or text is None else _schema_key(fingerprint, options, text)
+    record = None if store is None or key is None else \
+        _quietly(lambda: store.get_json("schema_language", key))
+    if record is not None and document is schema and json.loads(text) != document:
+        record = None  # not this document's: the translation's check walk refuses it
 
     def translate() -> Expr:
-        return schema2re.to_expression(schema, **options)
+        return schema2re.to_expression(document, **options)
 
-    if store is None or fingerprint is None or key is None:
+    if store is None or key is None:
         expression = translate()
         return Language(f"expression:{expression.fingerprint}", lambda: expression)
-    if _replayed(_quietly(lambda: store.get_json("schema_language", key))):
+    if _replayed(record):
         return Language(key, translate)
     with noting_warnings() as noted:
         try:
@@ -651,6 +662,28 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
         texts = [str(w) for w in noted]
         _quietly(lambda: store.put_json("schema_language", key, {"warnings": texts}))
     return Language(key, lambda: expression)
+
+
+def _document_text(document: Any) -> str | None:
+    """A schema document's compact JSON text, keys in their order (None: it has none, such as
+    NaN or a value of another type; `load_schema` then says what is wrong)."""
+    try:
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _schema_key(fingerprint: str, options: dict[str, Any], text: str) -> str | None:
+    """The key of a translation of the document whose JSON is `text` (see
+    `cached_schema_language`), or None for options that are not JSON (the translator judges
+    them)."""
+    bounds = limits.current()
+    try:
+        head = _key("schema2re", fingerprint, _translation_options(options),
+                    [bounds.schema_bytes, bounds.schema_depth])
+    except (TypeError, ValueError):
+        return None
+    return head + "\n" + text  # the head's JSON holds no newline
 
 
 def _replayed(record: object) -> bool:
