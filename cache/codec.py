@@ -139,6 +139,7 @@ def encode_arrays(arrays: dict[str, np.ndarray]) -> bytes:
 def decode_arrays(payload: bytes | memoryview) -> dict[str, np.ndarray]:
     """Inverse of `encode_arrays` (fresh, writable arrays); CorruptEntry on anything else."""
     view = memoryview(payload)
+    end = len(view)
     try:
         (count,) = _COUNT.unpack_from(view)
         pos = _COUNT.size
@@ -146,29 +147,30 @@ def decode_arrays(payload: bytes | memoryview) -> dict[str, np.ndarray]:
         for _ in range(count):
             (name_len,) = _NAME.unpack_from(view, pos)
             pos += _NAME.size
-            name = bytes(view[pos : pos + name_len]).decode("utf-8")
+            name = str(view[pos : pos + name_len], "utf-8")
             pos += name_len
             (blob_len,) = _LEN.unpack_from(view, pos)
             pos += _LEN.size
-            if name in out or pos + blob_len > len(view) or not name:
+            stop = pos + blob_len
+            if name in out or stop > end or not name:
                 raise CorruptEntry("bad array archive entry")
-            out[name] = _load_npy(view[pos : pos + blob_len])
-            pos += blob_len
+            out[name] = _load_npy(view, pos, stop)
+            pos = stop
     except (struct.error, UnicodeDecodeError) as exc:
         raise CorruptEntry(f"bad array archive: {exc}") from None
-    if pos != len(view):
+    if pos != end:
         raise CorruptEntry("trailing bytes after array archive")
     return out
 
 
-def _load_npy(blob: memoryview) -> np.ndarray:
-    """A fresh array from one `.npy` blob, after checking that its header describes exactly its
-    data."""
+def _load_npy(view: memoryview, start: int, stop: int) -> np.ndarray:
+    """A fresh array from the `.npy` blob `view[start:stop]`, after checking that its header
+    describes exactly its data."""
     try:
-        dtype, order, shape, count, nbytes, start = _npy_layout(blob)
-        if start + nbytes != len(blob):
+        dtype, order, shape, count, nbytes, offset = _npy_layout(view, start, stop)
+        if offset + nbytes != stop:
             raise CorruptEntry(".npy header does not match its data length")
-        flat = np.frombuffer(blob, dtype=dtype, count=count, offset=start)
+        flat = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
         return flat.reshape(shape, order=order).copy(order="K")
     except CorruptEntry:
         raise
@@ -210,27 +212,30 @@ _REMEMBERED_HEADER_BYTES = 246
 _remembered_layout = functools.lru_cache(maxsize=1024)(_plain_layout)
 
 
-def _npy_layout(blob: memoryview) -> tuple[np.dtype, str, tuple[int, ...], int, int, int]:
-    """(dtype, order "C" or "F", shape, item count, data bytes, data offset) of a `.npy` blob
-    whose dtype is allowed (CorruptEntry otherwise). The header `np.save` writes for plain
-    dtypes is matched directly; any other is read by numpy's literal-only parser."""
-    if bytes(blob[:6]) != _NPY_MAGIC or len(blob) < 8 or blob[6] not in _NPY_LEN or blob[7]:
+def _npy_layout(view: memoryview, start: int, stop: int
+                ) -> tuple[np.dtype, str, tuple[int, ...], int, int, int]:
+    """(dtype, order "C" or "F", shape, item count, data bytes, data offset in `view`) of the
+    `.npy` blob `view[start:stop]` whose dtype is allowed (CorruptEntry otherwise). The header
+    `np.save` writes for plain dtypes is matched directly; any other is read by numpy's
+    literal-only parser."""
+    if stop - start < 10 or view[start : start + 6] != _NPY_MAGIC \
+            or view[start + 6] not in _NPY_LEN or view[start + 7]:
         raise CorruptEntry("not a .npy blob (bad magic or version)")
-    size = _NPY_LEN[blob[6]]
-    (header_len,) = size.unpack_from(blob, 8)
-    start = 8 + size.size + header_len
-    if start > len(blob):
+    size = _NPY_LEN[view[start + 6]]
+    (header_len,) = size.unpack_from(view, start + 8)
+    offset = start + 8 + size.size + header_len
+    if offset > stop:
         raise CorruptEntry("truncated .npy header")
-    header = bytes(blob[8 + size.size : start])
-    layout = (_remembered_layout if len(header) <= _REMEMBERED_HEADER_BYTES
+    header = bytes(view[start + 8 + size.size : offset])
+    layout = (_remembered_layout if header_len <= _REMEMBERED_HEADER_BYTES
               else _plain_layout)(header)
     if layout is not None:
-        return (*layout, start)
-    fp = io.BytesIO(blob)
+        return (*layout, offset)
+    fp = io.BytesIO(view[start:stop])
     fmt = np.lib.format
     version = fmt.read_magic(fp)
     if version not in ((1, 0), (2, 0)):
         raise CorruptEntry(f"unsupported .npy version {version}")
     read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
     shape, fortran, dtype = read(fp)
-    return (*_layout(dtype, fortran, shape), fp.tell())
+    return (*_layout(dtype, fortran, shape), start + fp.tell())
