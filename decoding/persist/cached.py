@@ -28,11 +28,12 @@ Stored in a `cache.store.Store` (kind: key -> value):
   checked as a whole when the index is opened, so that no later step of a decoding reads the
   store; each entry is unpacked when its state is first met. Mask width is not part of the key:
   masks are rebuilt from the token ids at any width.
-- "schema2re": schema JSON + options -> the regex `schema2re.to_regex` made of it (the partial
-  engine's input).
-- "schema_language": the same key -> True once `schema2re.to_expression` translated it without
-  warnings; the schema's guide is then stored under that key as its pattern, so a warm process
-  skips the translation (`cached_schema_language`).
+- "schema2re": options, schema size and depth limits + the schema's JSON text -> the regex
+  `schema2re.to_regex` made of it (the partial engine's input).
+- "schema_language": the same key -> the outcome of `schema2re.to_expression` (the warnings it
+  emitted, or its refusal); the schema's guide is then stored under that key as its pattern, so
+  a warm process skips the translation, and the check walk of a dict schema
+  (`cached_schema_language`).
 Every key holds `PERSIST_VERSION` and a fingerprint of the source code that computes the value
 (the decoding core's modules, or the schema2re package, plus the regex module's version and
 Unicode data), so changed code never reads values made by other code. The core's fingerprint is
