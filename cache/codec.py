@@ -139,6 +139,7 @@ def encode_arrays(arrays: dict[str, np.ndarray]) -> bytes:
 def decode_arrays(payload: bytes | memoryview) -> dict[str, np.ndarray]:
     """Inverse of `encode_arrays` (fresh, writable arrays); CorruptEntry on anything else."""
     view = memoryview(payload)
+    end = len(view)
     try:
         (count,) = _COUNT.unpack_from(view)
         pos = _COUNT.size
@@ -146,37 +147,45 @@ def decode_arrays(payload: bytes | memoryview) -> dict[str, np.ndarray]:
         for _ in range(count):
             (name_len,) = _NAME.unpack_from(view, pos)
             pos += _NAME.size
-            name = bytes(view[pos : pos + name_len]).decode("utf-8")
+            name = str(view[pos : pos + name_len], "utf-8")
             pos += name_len
             (blob_len,) = _LEN.unpack_from(view, pos)
             pos += _LEN.size
-            if name in out or pos + blob_len > len(view) or not name:
+            stop = pos + blob_len
+            if name in out or stop > end or not name:
                 raise CorruptEntry("bad array archive entry")
-            out[name] = _load_npy(view[pos : pos + blob_len])
-            pos += blob_len
+            out[name] = _load_npy(view, pos, stop)
+            pos = stop
     except (struct.error, UnicodeDecodeError) as exc:
         raise CorruptEntry(f"bad array archive: {exc}") from None
-    if pos != len(view):
+    if pos != end:
         raise CorruptEntry("trailing bytes after array archive")
     return out
 
 
-def _load_npy(blob: memoryview) -> np.ndarray:
-    """A fresh array from one `.npy` blob, after checking that its header describes exactly its
-    data."""
+def _load_npy(view: memoryview, start: int, stop: int) -> np.ndarray:
+    """A fresh array from the `.npy` blob `view[start:stop]`, after checking that its header
+    describes exactly its data."""
     try:
-        dtype, fortran, shape, start = _npy_header(blob)
-        if dtype.hasobject or dtype.names is not None or dtype.subdtype is not None:
-            raise CorruptEntry(f"disallowed dtype {dtype}")
-        count = math.prod(shape)
-        if start + count * dtype.itemsize != len(blob):
+        dtype, order, shape, count, nbytes, offset = _npy_layout(view, start, stop)
+        if offset + nbytes != stop:
             raise CorruptEntry(".npy header does not match its data length")
-        flat = np.frombuffer(blob, dtype=dtype, count=count, offset=start)
-        return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
+        flat = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
+        return flat.reshape(shape, order=order).copy(order="K")
     except CorruptEntry:
         raise
     except (ValueError, TypeError, OverflowError, EOFError, struct.error) as exc:
         raise CorruptEntry(f"bad .npy blob: {exc}") from None
+
+
+def _layout(dtype: np.dtype, fortran: bool, shape: tuple[int, ...]
+            ) -> tuple[np.dtype, str, tuple[int, ...], int, int]:
+    """(dtype, order, shape, item count, data bytes) of an allowed dtype (plain, not object,
+    structured or sub-array: CorruptEntry otherwise)."""
+    if dtype.hasobject or dtype.names is not None or dtype.subdtype is not None:
+        raise CorruptEntry(f"disallowed dtype {dtype}")
+    count = math.prod(shape)
+    return dtype, "F" if fortran else "C", shape, count, count * dtype.itemsize
 
 
 def _plain_header(header: bytes) -> tuple[np.dtype, bool, tuple[int, ...]] | None:
@@ -189,33 +198,44 @@ def _plain_header(header: bytes) -> tuple[np.dtype, bool, tuple[int, ...]] | Non
     return np.dtype(match[1]), match[2] == "True", shape
 
 
-# `_plain_header` is a pure function of the bytes and a store holds few distinct headers, so
-# short ones (`np.save` writes 118 bytes for up to a few dimensions) are parsed once; a long one,
-# which only a foreign value could hold, is parsed each time and never kept.
+def _plain_layout(header: bytes) -> tuple[np.dtype, str, tuple[int, ...], int, int] | None:
+    """`_layout` of a plain header (`_plain_header`), or None for another header."""
+    plain = _plain_header(header)
+    return None if plain is None else _layout(*plain)
+
+
+# A plain header's layout is a pure function of its bytes and a store holds few distinct
+# headers, so short ones (`np.save` writes 118 bytes for up to a few dimensions) are parsed and
+# checked once; a long one, which only a foreign value could hold, is parsed each time and never
+# kept. (A disallowed dtype raises, which the memo does not keep.)
 _REMEMBERED_HEADER_BYTES = 246
-_remembered_header = functools.lru_cache(maxsize=1024)(_plain_header)
+_remembered_layout = functools.lru_cache(maxsize=1024)(_plain_layout)
 
 
-def _npy_header(blob: memoryview) -> tuple[np.dtype, bool, tuple[int, ...], int]:
-    """(dtype, Fortran order, shape, data offset) of a `.npy` blob. The header `np.save` writes
-    for plain dtypes is matched directly; any other is read by numpy's literal-only parser."""
-    if bytes(blob[:6]) != _NPY_MAGIC or len(blob) < 8 or blob[6] not in _NPY_LEN or blob[7]:
+def _npy_layout(view: memoryview, start: int, stop: int
+                ) -> tuple[np.dtype, str, tuple[int, ...], int, int, int]:
+    """(dtype, order "C" or "F", shape, item count, data bytes, data offset in `view`) of the
+    `.npy` blob `view[start:stop]` whose dtype is allowed (CorruptEntry otherwise). The header
+    `np.save` writes for plain dtypes is matched directly; any other is read by numpy's
+    literal-only parser."""
+    if stop - start < 10 or view[start : start + 6] != _NPY_MAGIC \
+            or view[start + 6] not in _NPY_LEN or view[start + 7]:
         raise CorruptEntry("not a .npy blob (bad magic or version)")
-    size = _NPY_LEN[blob[6]]
-    (header_len,) = size.unpack_from(blob, 8)
-    start = 8 + size.size + header_len
-    if start > len(blob):
+    size = _NPY_LEN[view[start + 6]]
+    (header_len,) = size.unpack_from(view, start + 8)
+    offset = start + 8 + size.size + header_len
+    if offset > stop:
         raise CorruptEntry("truncated .npy header")
-    header = bytes(blob[8 + size.size : start])
-    plain = (_remembered_header if len(header) <= _REMEMBERED_HEADER_BYTES
-             else _plain_header)(header)
-    if plain is not None:
-        return (*plain, start)
-    fp = io.BytesIO(blob)
+    header = bytes(view[start + 8 + size.size : offset])
+    layout = (_remembered_layout if header_len <= _REMEMBERED_HEADER_BYTES
+              else _plain_layout)(header)
+    if layout is not None:
+        return (*layout, offset)
+    fp = io.BytesIO(view[start:stop])
     fmt = np.lib.format
     version = fmt.read_magic(fp)
     if version not in ((1, 0), (2, 0)):
         raise CorruptEntry(f"unsupported .npy version {version}")
     read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
     shape, fortran, dtype = read(fp)
-    return dtype, fortran, shape, fp.tell()
+    return (*_layout(dtype, fortran, shape), start + fp.tell())

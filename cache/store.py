@@ -759,4 +759,4 @@ def _resolution(cache_dir: object) -> tuple | None:
         folder = os.getcwd()
     except (TypeError, OSError):  # unhashable; no working folder (it was removed)
         return None
-    return (type(cache_dir), cache_dir, *map(os.environ.get, _RESOLUTION_VARIABLES), folder)
+    return (type(cache_dir), cache_dir, *limits.environment(_RESOLUTION_VARIABLES), folder)

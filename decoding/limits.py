@@ -60,16 +60,34 @@ _NAMES = tuple(env for _, env in _VARIABLES)
 
 # The variables' raw values at the last call and their `Limits`, replaced as one tuple (so a
 # thread reads a consistent pair): the variables are read on every call, parsed when they change.
-_LAST: tuple[tuple[str | None, ...], Limits | None] = ((), None)
+_LAST: tuple[tuple[object, ...], Limits | None] = ((), None)
+
+
+def environment(names: tuple[str, ...]) -> tuple[object, ...]:
+    """The raw values of the environment variables `names` now, for comparing with those of
+    an earlier call (None where unset): read from `os.environ`'s own table where it has one
+    (CPython's `_data`: one dict lookup a name, where `os.environ.get` encodes each name and
+    decodes each value, about 1 us a name), as that table holds them; else `os.environ.get`'s."""
+    env = os.environ
+    table, encode = getattr(env, "_data", None), getattr(env, "encodekey", None)
+    if type(table) is not dict or encode is None:
+        return tuple(map(env.get, names))
+    encoded = _ENCODED.get(names)
+    if encoded is None:
+        encoded = _ENCODED[names] = tuple(map(encode, names))
+    return tuple(map(table.get, encoded))
+
+
+_ENCODED: dict[tuple[str, ...], tuple[object, ...]] = {}  # names -> as os.environ keys them
 
 
 def current() -> Limits:
     """The limits in force now (see the module doc)."""
     global _LAST
-    raw = tuple(map(os.environ.get, _NAMES))
+    raw = environment(_NAMES)
     seen, limits = _LAST
     if raw != seen or limits is None:
-        limits = _parsed(raw)
+        limits = _parsed(tuple(map(os.environ.get, _NAMES)))
         _LAST = (raw, limits)
     return limits
 

@@ -149,8 +149,11 @@ def _index_bytes(index: TokenIndex) -> int:
 
 def _trim_memos(budget: int) -> list[TokenIndex]:
     """Evict memoized indexes, then automata, until both together weigh at most `budget`;
-    return the evicted indexes."""
-    evicted = _INDEXES.trim(_index_bytes, budget - _AUTOMATA.total(_automaton_bytes))
+    return the evicted indexes. Both are weighed once when they fit (the usual case)."""
+    automata = _AUTOMATA.total(_automaton_bytes)
+    if automata + _INDEXES.total(_index_bytes) <= budget:
+        return []
+    evicted = _INDEXES.trim(_index_bytes, budget - automata)
     _AUTOMATA.trim(_automaton_bytes, budget - _INDEXES.total(_index_bytes))
     return evicted
 
@@ -209,9 +212,7 @@ def _schema_language(schema: Any, cache_dir: Any) -> Language:
     """A JSON Schema (dict or bool), Pydantic model class or other type as a `Language`
     (translated with `schema2re`'s default options; cached as `generate` caches it); a value
     that is none of these raises `schema2re.SchemaError`."""
-    from schema2re.inputs import load_schema
-
-    return persist.cached_schema_language(load_schema(schema), persist.store_for(cache_dir))
+    return persist.cached_schema_language(schema, persist.store_for(cache_dir))
 
 
 def compile_language(name: str, flags: int, make_expr: Callable[[], Expr],

@@ -176,8 +176,8 @@ def _schema_constraint(schema: Any, options: ConstraintOptions, cache_dir: Any) 
         schema = type_adapter(schema)
         parser = _type_parser(schema)
         document = load_schema(schema)
-    else:
-        document = load_schema(schema)
+    else:  # a dict is checked by `cached_schema_language` (not again on a cache hit)
+        document = schema if isinstance(schema, (dict, bool)) else load_schema(schema)
         parser = _json_schema_parser(document)
     store, keywords = persist.store_for(cache_dir), options.translation_keywords()
     if options.engine == "partial":  # regex text for the `regex` module

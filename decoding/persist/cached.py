@@ -19,19 +19,21 @@ Stored in a `cache.store.Store` (kind: key -> value):
   and added tokens; the token-string sample makes such a change unlikely to go unnoticed.
 - "trie": a vocabulary fingerprint -> its `TokenTrie` arrays, read when a process first computes
   an entry (a warm process whose entries are all stored never reads it).
-- "automaton": (pattern text, flags, max_states) -> a `decoding.persist.snapshot` of every automaton state
-  discovered so far (its key, and its row where computed), for any vocabulary.
+- "automaton": (a hash of the pattern text, flags, max_states) -> a `decoding.persist.snapshot`
+  of every automaton state discovered so far (its key, and its row where computed), for any
+  vocabulary.
 - "entries": a hash of (pattern text, flags, vocabulary fingerprint) -> the token-index entries
   of every state computed so far (allowed tokens and the keys of the states they lead to), one
   record per pattern and vocabulary (`decoding.persist.snapshot.pack_entries`). It is read and
   checked as a whole when the index is opened, so that no later step of a decoding reads the
   store; each entry is unpacked when its state is first met. Mask width is not part of the key:
   masks are rebuilt from the token ids at any width.
-- "schema2re": schema JSON + options -> the regex `schema2re.to_regex` made of it (the partial
-  engine's input).
-- "schema_language": the same key -> True once `schema2re.to_expression` translated it without
-  warnings; the schema's guide is then stored under that key as its pattern, so a warm process
-  skips the translation (`cached_schema_language`).
+- "schema2re": options, schema size and depth limits + the schema's JSON text -> the regex
+  `schema2re.to_regex` made of it (the partial engine's input).
+- "schema_language": the same key -> the outcome of `schema2re.to_expression` (the warnings it
+  emitted, or its refusal); the schema's guide is then stored under that key as its pattern, so
+  a warm process skips the translation, and the check walk of a dict schema
+  (`cached_schema_language`).
 Every key holds `PERSIST_VERSION` and a fingerprint of the source code that computes the value
 (the decoding core's modules, or the schema2re package, plus the regex module's version and
 Unicode data), so changed code never reads values made by other code. The core's fingerprint is
@@ -164,6 +166,12 @@ core_fingerprint()  # now, while the files on disk are the ones just imported (m
 
 def _key(*parts: Any) -> str:
     return json.dumps([PERSIST_VERSION, *parts], ensure_ascii=False, separators=(",", ":"))
+
+
+def _pattern_digest(pattern: str) -> str:
+    """A pattern's text (or a schema's language name: its whole JSON) in a key, as a fixed-size
+    hash: a key holding the text would be escaped and hashed again for every record read."""
+    return hashlib.blake2b(pattern.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
 
 
 # --- vocabulary tables and tries -------------------------------------------------------------
@@ -387,11 +395,12 @@ class PersistentIndex(TokenIndex):
         self._save_due = unsaved >= max(1, min(saved, max(SAVE_EVERY, saved // 2)))
         return found
 
-    def restore(self, saved: snapshot.Snapshot | None) -> None:
+    def restore(self, saved: snapshot.Snapshot | None, *, made_from: bool = False) -> None:
         """Add a stored snapshot's states and rows to the automaton. None, or a snapshot that
-        does not fit, means the stored value was rejected: the next save writes over it."""
+        does not fit, means the stored value was rejected: the next save writes over it.
+        `made_from`: the automaton was restored from this snapshot's header (so it fits)."""
         try:
-            if saved is None or not saved.fits(self.automaton):
+            if saved is None or not (made_from or saved.fits(self.automaton)):
                 raise ValueError("the snapshot is of another pattern")
             self.automaton.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded,
                                    accepting=saved.accepting)
@@ -491,17 +500,20 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     now. `pattern` is any text naming the language (pattern text, or a schema's key).
     """
     fingerprint = core_fingerprint()
-    automaton_key = _key("automaton", fingerprint, pattern, flags, max_states)
-    entries_key = _key("entries", fingerprint, pattern, flags, vocabulary.fingerprint)
+    named = _pattern_digest(pattern)  # hashed once for both keys (a schema's name is long)
+    automaton_key = _key("automaton", fingerprint, named, flags, max_states)
+    entries_key = _key("entries", fingerprint, named, flags, vocabulary.fingerprint)
     arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
     saved = None if arrays is None else _quietly(lambda: _parsed(arrays))
-    if automaton is None and saved is not None:
+    restored = automaton is None and saved is not None
+    if restored:
         automaton = _quietly(lambda: _restored_automaton(saved, make_expr, max_states, pattern))
+        restored = automaton is not None
     if automaton is None:
         automaton = Automaton(make_expr(), max_states=max_states, pattern=pattern)
     index = PersistentIndex(automaton, vocabulary, width, store, automaton_key, entries_key)
     if arrays is not None:
-        _quietly(lambda: index.restore(saved))
+        _quietly(lambda: index.restore(saved, made_from=restored))
     entries = _quietly(lambda: store.get_arrays("entries", entries_key))
     if entries is not None:
         _quietly(lambda: index.restore_entries(entries))
@@ -567,11 +579,9 @@ def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
 
     document = load_schema(schema)
     fingerprint = schema2re_fingerprint()
-    try:
-        key = _key("schema2re", fingerprint, _translation_options(options), document)
-    except (TypeError, ValueError):  # options that are not JSON: let to_regex judge them
-        key = None
-    if store is None or fingerprint is None or key is None:
+    text = _document_text(document)
+    key = None if fingerprint is None or text is None else _schema_key(fingerprint, options, text)
+    if store is None or key is None:
         return schema2re.to_regex(document, **options)
     stored = _quietly(lambda: store.get_json("schema2re", key))
     if isinstance(stored, str):
@@ -600,37 +610,49 @@ def _translation_defaults() -> dict[str, Any]:
 
 
 def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> Language:
-    """The `Language` of `schema2re.to_expression(schema, **options)`, named by the schema.
+    """The `Language` of `schema2re.to_expression(document, **options)`, named by the schema;
+    `schema` is anything `schema2re.inputs.load_schema` reads (its document is translated).
 
-    The name is the key `cached_to_regex` uses (schema JSON in its key order, options, the
-    translator's code fingerprint). Under that key ("schema_language") the outcome of the
-    translation is recorded: the `IgnoredKeywordsWarning`s it emitted (none, usually), or its
-    refusal (an `UnsupportedSchemaError` or `EmptyRangeError`: class, reason, keyword, pointer).
-    A process sharing `store` that finds the record does not translate: it emits the recorded
-    warnings again, or raises the recorded refusal again (the same class and message), and the
-    guide comes from the disk cache, the expression built only if decoding meets a state the
-    cache lacks. A `SchemaTooComplex` refusal (a budget spent: slow to reach, seconds for some
+    The name is the key `cached_to_regex` uses (`_schema_key`: schema JSON in its key order,
+    options, the translator's code fingerprint, the process's schema size and depth limits).
+    Under that key ("schema_language") the outcome of the translation is recorded: the
+    `IgnoredKeywordsWarning`s it emitted (none, usually), or its refusal (an
+    `UnsupportedSchemaError` or `EmptyRangeError`: class, reason, keyword, pointer). A process
+    sharing `store` that finds the record does not translate: it emits the recorded warnings
+    again, or raises the recorded refusal again (the same class and message), and the guide
+    comes from the disk cache, the expression built only if decoding meets a state the cache
+    lacks. A `SchemaTooComplex` refusal (a budget spent: slow to reach, seconds for some
     schemas) is recorded with the expression-node limit it was reached under and replayed only
     under that limit (the other budgets are constants of the code the key's fingerprint
     covers); under another limit the schema is translated again. A translation that emits
     another warning or fails otherwise is not recorded: it happens every time, so that its
     errors and warnings come from it.
+
+    A document given as a dict or bool is looked up by its JSON text; `load_schema`'s check
+    walk then runs only in the translation (on a miss, or when the text does not read back as
+    the document: a tuple, a non-string key). A record is only written for a document that
+    passed the walk, and what the walk checks (JSON values, size, depth under the limits in the
+    key) is a function of that text.
     """
     import schema2re
+    from schema2re.inputs import load_schema
 
     fingerprint = schema2re_fingerprint()
-    try:
-        key = _key("schema2re", fingerprint, _translation_options(options), schema)
-    except (TypeError, ValueError):  # options that are not JSON: let to_expression judge them
-        key = None
+    document = schema if isinstance(schema, (dict, bool)) else load_schema(schema)
+    text = _document_text(document)
+    key = None if fingerprint is None or text is None else _schema_key(fingerprint, options, text)
+    record = None if store is None or key is None else \
+        _quietly(lambda: store.get_json("schema_language", key))
+    if record is not None and document is schema and json.loads(text) != document:
+        record = None  # not this document's: the translation's check walk refuses it
 
     def translate() -> Expr:
-        return schema2re.to_expression(schema, **options)
+        return schema2re.to_expression(document, **options)
 
-    if store is None or fingerprint is None or key is None:
+    if store is None or key is None:
         expression = translate()
         return Language(f"expression:{expression.fingerprint}", lambda: expression)
-    if _replayed(_quietly(lambda: store.get_json("schema_language", key))):
+    if _replayed(record):
         return Language(key, translate)
     with noting_warnings() as noted:
         try:
@@ -644,6 +666,28 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
         texts = [str(w) for w in noted]
         _quietly(lambda: store.put_json("schema_language", key, {"warnings": texts}))
     return Language(key, lambda: expression)
+
+
+def _document_text(document: Any) -> str | None:
+    """A schema document's compact JSON text, keys in their order (None: it has none, such as
+    NaN or a value of another type; `load_schema` then says what is wrong)."""
+    try:
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _schema_key(fingerprint: str, options: dict[str, Any], text: str) -> str | None:
+    """The key of a translation of the document whose JSON is `text` (see
+    `cached_schema_language`), or None for options that are not JSON (the translator judges
+    them)."""
+    bounds = limits.current()
+    try:
+        head = _key("schema2re", fingerprint, _translation_options(options),
+                    [bounds.schema_bytes, bounds.schema_depth])
+    except (TypeError, ValueError):
+        return None
+    return head + "\n" + text  # the head's JSON holds no newline
 
 
 def _replayed(record: object) -> bool:

@@ -40,9 +40,15 @@ from decoding.tokens.vocabulary import Vocabulary
 
 Arrays = dict[str, np.ndarray]
 
-_STATE_DTYPES = {"header": np.int64, "byte_class": np.uint8, "key_flat": np.int32,
-                 "key_ends": np.int64, "rows": np.int32, "expanded": np.bool_,
-                 "accepting": np.bool_}
+
+def _dtypes(types: dict[str, type]) -> dict[str, np.dtype]:
+    """`types` as dtype objects (comparing two dtypes is cheaper than a dtype and a type)."""
+    return {name: np.dtype(t) for name, t in types.items()}
+
+
+_STATE_DTYPES = _dtypes({"header": np.int64, "byte_class": np.uint8, "key_flat": np.int32,
+                         "key_ends": np.int64, "rows": np.int32, "expanded": np.bool_,
+                         "accepting": np.bool_})
 
 
 @dataclass(frozen=True)
@@ -241,9 +247,9 @@ def parse_entries(arrays: Arrays, vocab_size: int, forbidden: np.ndarray) -> Ent
     return table
 
 
-_ENTRY_DTYPES = {"keys": np.int32, "accepting": np.bool_, "state": np.int32, "ends": np.int64,
-                 "ids": np.int32, "next": np.int32, "linked": np.bool_, "dense": np.int32,
-                 "bits": np.uint8}
+_ENTRY_DTYPES = _dtypes({"keys": np.int32, "accepting": np.bool_, "state": np.int32,
+                         "ends": np.int64, "ids": np.int32, "next": np.int32,
+                         "linked": np.bool_, "dense": np.int32, "bits": np.uint8})
 
 
 def _entry_table(arrays: Arrays) -> EntryTable:
@@ -320,7 +326,7 @@ def _concat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
-def _check_dtypes(arrays: Arrays, dtypes: dict) -> None:
+def _check_dtypes(arrays: Arrays, dtypes: dict[str, np.dtype]) -> None:
     missing = dtypes.keys() - arrays.keys()
     if missing:
         raise ValueError(f"snapshot lacks {sorted(missing)}")
