@@ -163,7 +163,7 @@ def pack_entries(automaton: Automaton, entries: list[tuple[int, np.ndarray, np.n
             rows.append(bits)
         else:
             dense.append(-1)
-            allowed = np.flatnonzero(packed.unpack(bits, vocab_size)).astype(np.int32)
+            allowed = packed.ids(bits, vocab_size).astype(np.int32)
             ids.append(allowed)
             nexts.append(np.full(len(allowed), -1, dtype=np.int32) if next_states is None
                          else np.fromiter(map(row, next_states.tolist()), dtype=np.int32,
