@@ -147,14 +147,18 @@ def pack_entries(automaton: Automaton, entries: list[tuple[int, np.ndarray, np.n
                  vocab_size: int) -> Arrays:
     """The saved form of entries of `automaton` (see the module docstring): for each, its state,
     its packed bits (`decoding.tokens.bits` order, `vocab_size` flags) and the state each
-    allowed token leads to, in id order (None: not known). The states named (entries' and next
-    states) become rows of `keys` in state order, mapped with whole-array operations."""
+    allowed token leads to, in id order (None: not known)."""
+    index: dict[int, int] = {}  # automaton state -> its row in `keys`
+
+    def row(state: int) -> int:
+        return index.setdefault(state, len(index))
+
     states, ends, ids, nexts, dense, rows, linked = [], [], [], [], [], [], []
     total = 0
     for state, bits, next_states in entries:
-        states.append(state)
+        states.append(row(state))
         linked.append(next_states is not None)
-        if next_states is None and 4 * packed.count(bits) > len(bits):
+        if next_states is None and 4 * int(np.bitwise_count(bits).sum(dtype=np.int64)) > len(bits):
             dense.append(len(rows))  # its ids would take more room than its bits
             rows.append(bits)
         else:
@@ -162,20 +166,16 @@ def pack_entries(automaton: Automaton, entries: list[tuple[int, np.ndarray, np.n
             allowed = packed.ids(bits, vocab_size).astype(np.int32)
             ids.append(allowed)
             nexts.append(np.full(len(allowed), -1, dtype=np.int32) if next_states is None
-                         else np.asarray(next_states, dtype=np.int32))
+                         else np.fromiter(map(row, next_states.tolist()), dtype=np.int32,
+                                          count=len(allowed)))
             total += len(allowed)
         ends.append(total)
-    nxt = _concat(nexts)
-    known = nxt >= 0  # next states are live states (never DEAD); -1: not linked
-    named, row = np.unique(np.concatenate((np.array(states, dtype=np.int32), nxt[known])),
-                           return_inverse=True)
-    nxt[known] = row[len(states):]
-    order = named.tolist()
+    order = list(index)
     return {"keys": np.array([automaton.key(s) for s in order], dtype=np.int32
                              ).reshape(len(order), KEY_WIDTH),
-            "accepting": automaton.accepting[named].astype(bool),
-            "state": row[:len(states)].astype(np.int32), "ends": np.array(ends, dtype=np.int64),
-            "ids": _concat(ids), "next": nxt, "linked": np.array(linked, dtype=bool),
+            "accepting": automaton.accepting[order].astype(bool),
+            "state": np.array(states, dtype=np.int32), "ends": np.array(ends, dtype=np.int64),
+            "ids": _concat(ids), "next": _concat(nexts), "linked": np.array(linked, dtype=bool),
             "dense": np.array(dense, dtype=np.int32),
             "bits": (np.stack(rows) if rows
                      else np.zeros((0, (vocab_size + 7) // 8), dtype=np.uint8))}
