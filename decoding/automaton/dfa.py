@@ -12,8 +12,7 @@ Invariants of an `Automaton`:
 - A state's row is computed the first time it is asked for (`expand`), one derivative per run of
   classes the state's expression distinguishes (none for a state `cat(B, r)` that starts with a
   byte set B, a literal's next byte: every byte of B leads to r, every other to the dead
-  state), and with it the rows of up to `LITERAL_AHEAD` states along such bytes; `rows[s]` is
-  only meaningful where
+  state); `rows[s]` is only meaningful where
   `expanded[s]` (before, it is all DEAD). States are numbered in discovery order and never
   renumbered.
 - At most `max_states` states are ever created; one more raises `PatternTooComplex`, and so does
@@ -56,11 +55,6 @@ from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 DEAD = 0
 DEFAULT_MAX_DFA_STATES = limits.Limits.dfa_states  # the setting's default (`decoding.limits`)
 KEY_WIDTH = 4
-LITERAL_AHEAD = 8
-"""A row computed for a state that starts with a byte set (`cat(B, r)`: a literal's next byte)
-is followed by the rows of up to this many states along the literal, computed at once: a trie
-walk (`decoding.tokens.walk`) that meets a state without a row stops there for it, so a key
-such as `"description":` cost it one round per byte (some 20 us of Python each)."""
 
 
 def expr_key(e: Expr) -> tuple[int, ...]:
@@ -167,16 +161,10 @@ class Automaton:
         return self.rows[state]
 
     def expand_all(self, states: np.ndarray) -> None:
-        """Make sure every state in the array has its row (and read ahead along literals: see
-        `LITERAL_AHEAD`)."""
+        """Make sure every state in the array has its row."""
         with self.lock:
             for s in set(states[~self.expanded[states]].tolist()):
-                ahead = self._compute_row(s)
-                for _ in range(LITERAL_AHEAD):  # read ahead: never into a state limit
-                    if ahead is None or self.expanded[ahead] \
-                            or self.num_states >= self.max_states - 1:
-                        break
-                    ahead = self._compute_row(ahead)
+                self._compute_row(s)
 
     def restore(self, key_flat: np.ndarray, key_ends: np.ndarray, rows: np.ndarray,
                 expanded: np.ndarray, origins: Sequence[tuple[int, bytes] | None] | None = None,
@@ -431,31 +419,21 @@ class Automaton:
         rows[: len(self.rows)] = self.rows
         self.rows = rows
 
-    def _compute_row(self, state: int) -> int | None:
-        """Compute the row of `state`; where `state` starts with a byte set and so does its one
-        target, whose expression is known and has no `&` or `~` (reading ahead derives nothing
-        and decides no emptiness), return that target for `expand_all` to read ahead; else
-        None."""
+    def _compute_row(self, state: int) -> None:
         with node_budget(self.max_nodes, "one automaton state's transitions", "STATE_NODES"):
             e = self.expression_of(state)
             head = e.items[0] if e.kind == CAT else e
-            ahead = None
             if head.kind == BYTES:  # a byte (set) then the rest: one target, no derivative
                 target = self._intern(e.items[1]) if e.kind == CAT else self._intern(EMPTY)
                 live = [] if target == DEAD else [
                     (c, end, target) for c, end, b in self._spans(boundaries(head))
                     if head.mask >> b & 1]
-                known = None if target == DEAD else self._exprs[target]
-                if known is not None and not known.boolean \
-                        and (known.items[0] if known.kind == CAT else known).kind == BYTES:
-                    ahead = target
             else:
                 live = self._live_runs(e)
         row = self.rows[state]  # all DEAD until computed: only the live runs are written
         for c, end, target in live:
             row[c:end] = target
         self.expanded[state] = True
-        return ahead
 
     def _live_runs(self, e: Expr) -> list[tuple[int, int, int]]:
         """(first class, end class, target) for each run of classes with one live derivative of

@@ -195,15 +195,3 @@ def test_rows_of_states_that_start_with_a_byte_set_are_their_derivatives(pattern
                     seen.add(target)
                     todo.append(target)
     assert fast  # the fast path ran
-
-
-def test_a_literal_row_reads_ahead_along_the_literal_but_never_into_the_state_limit():
-    from decoding.automaton.dfa import LITERAL_AHEAD
-    a = automaton_for("x" * 30 + "[ab]*")
-    a.expand(a.initial_state)
-    assert a.num_states == LITERAL_AHEAD + 3  # DEAD, the initial state, its target, ahead
-    assert a.expanded[:a.num_states - 1].all() and not a.expanded[a.num_states - 1]
-    assert accepts(a, "x" * 30 + "abba") and not accepts(a, "x" * 29)
-    tight = automaton_for("x" * 30, max_states=4)
-    tight.expand(tight.initial_state)  # reads ahead only while a state is left under the limit
-    assert tight.num_states == 3
