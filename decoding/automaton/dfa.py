@@ -48,8 +48,20 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from decoding import limits
-from decoding.automaton.expr import (BYTES, CAT, EMPTY, NOTHING, Expr, boundaries, byte_cuts,
-                                     capped, derivative, first_bytes, is_empty, node_budget)
+from decoding.automaton.expr import (
+    BYTES,
+    CAT,
+    EMPTY,
+    NOTHING,
+    Expr,
+    boundaries,
+    byte_cuts,
+    capped,
+    derivative,
+    first_bytes,
+    is_empty,
+    node_budget,
+)
 from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 
 DEAD = 0
