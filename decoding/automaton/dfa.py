@@ -125,6 +125,8 @@ class Automaton:
         self._class_start = [0, *starts.tolist()]
         self._spans_of: dict[int, list[tuple[int, int, int]]] = {}  # boundaries -> runs
         self._keys: list[tuple[int, ...]] = [()]
+        self._flat_keys = np.zeros(0, dtype=np.int32)  # `flat_keys`: states 1 .. _flat_count-1
+        self._flat_count = 1
         self._exprs: list[Expr | None] = [NOTHING]
         self._ids: dict[Expr, int] = {NOTHING: DEAD}
         self._by_key: dict[tuple[int, ...], int] = {(): DEAD}
@@ -153,6 +155,19 @@ class Automaton:
     def key(self, state: int) -> tuple[int, ...]:
         """The state's stable key (empty for the dead state)."""
         return self._keys[state]
+
+    def flat_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """The keys of every state so far, one after another (int32; the dead state's is
+        empty), and where each ends (int64): new arrays, taken under the lock. Each key is
+        turned into numbers once (a cache save takes them all, again and again)."""
+        with self.lock:
+            n = len(self._keys)
+            if self._flat_count < n:
+                fresh = np.array(self._keys[max(self._flat_count, 1):n], dtype=np.int32)
+                self._flat_keys = np.concatenate((self._flat_keys, fresh.reshape(-1)))
+                self._flat_count = n
+            flat = self._flat_keys[:(n - 1) * KEY_WIDTH].copy()
+        return flat, np.arange(n, dtype=np.int64) * KEY_WIDTH
 
     def rooted_states(self, keys: Sequence[tuple[int, ...]]) -> list[int] | None:
         """The states with these keys, or None unless every one exists and has its expression

@@ -79,8 +79,8 @@ def take(automaton: Automaton) -> Arrays:
     """The arrays of every state of `automaton`, with the rows computed so far: copies, which
     the automaton's later growth does not change. A caller sharing the automaton between
     threads holds `automaton.lock`, so that the states and rows are those of one moment."""
-    n = automaton.num_states
-    flat, ends = _flatten([automaton.key(s) for s in range(n)])
+    flat, ends = automaton.flat_keys()
+    n = len(ends)
     return _snapshot_arrays([automaton.initial_state], automaton.byte_class, flat, ends,
                             automaton.rows[:n].copy(), automaton.expanded[:n].copy(),
                             automaton.accepting[:n].copy())

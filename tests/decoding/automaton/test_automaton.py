@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import regex
 from hypothesis import HealthCheck, given, settings
@@ -195,3 +196,13 @@ def test_rows_of_states_that_start_with_a_byte_set_are_their_derivatives(pattern
                     seen.add(target)
                     todo.append(target)
     assert fast  # the fast path ran
+
+
+def test_flat_keys_are_every_key_in_state_order_as_states_are_added():
+    a = automaton_for("[ab]*c[0-9]{2}")
+    for text in (b"", b"a", b"abc1", b"bbbc42"):
+        a.walk(a.initial_state, text)
+        flat, ends = a.flat_keys()
+        keys = [a.key(s) for s in range(a.num_states)]
+        assert ends.tolist() == np.cumsum([len(k) for k in keys]).tolist()
+        assert flat.dtype == np.int32 and flat.tolist() == [v for k in keys for v in k]
