@@ -10,7 +10,9 @@ Invariants of an `Automaton`:
   met in the initial expression or its derivatives separates two bytes of one class; the
   transition row of a state has one entry per class.
 - A state's row is computed the first time it is asked for (`expand`), one derivative per run of
-  classes the state's expression distinguishes; `rows[s]` is only meaningful where
+  classes the state's expression distinguishes (none for a state `cat(B, r)` that starts with a
+  byte set B, a literal's next byte: every byte of B leads to r, every other to the dead
+  state); `rows[s]` is only meaningful where
   `expanded[s]` (before, it is all DEAD). States are numbered in discovery order and never
   renumbered.
 - At most `max_states` states are ever created; one more raises `PatternTooComplex`, and so does
@@ -46,8 +48,20 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from decoding import limits
-from decoding.automaton.expr import (NOTHING, Expr, boundaries, byte_cuts, capped, derivative,
-                                     first_bytes, is_empty, node_budget)
+from decoding.automaton.expr import (
+    BYTES,
+    CAT,
+    EMPTY,
+    NOTHING,
+    Expr,
+    boundaries,
+    byte_cuts,
+    capped,
+    derivative,
+    first_bytes,
+    is_empty,
+    node_budget,
+)
 from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 
 DEAD = 0
@@ -111,6 +125,8 @@ class Automaton:
         self._class_start = [0, *starts.tolist()]
         self._spans_of: dict[int, list[tuple[int, int, int]]] = {}  # boundaries -> runs
         self._keys: list[tuple[int, ...]] = [()]
+        self._flat_keys = np.zeros(0, dtype=np.int32)  # `flat_keys`: states 1 .. _flat_count-1
+        self._flat_count = 1
         self._exprs: list[Expr | None] = [NOTHING]
         self._ids: dict[Expr, int] = {NOTHING: DEAD}
         self._by_key: dict[tuple[int, ...], int] = {(): DEAD}
@@ -139,6 +155,19 @@ class Automaton:
     def key(self, state: int) -> tuple[int, ...]:
         """The state's stable key (empty for the dead state)."""
         return self._keys[state]
+
+    def flat_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """The keys of every state so far, one after another (int32; the dead state's is
+        empty), and where each ends (int64): new arrays, taken under the lock. Each key is
+        turned into numbers once (a cache save takes them all, again and again)."""
+        with self.lock:
+            n = len(self._keys)
+            if self._flat_count < n:
+                fresh = np.array(self._keys[max(self._flat_count, 1):n], dtype=np.int32)
+                self._flat_keys = np.concatenate((self._flat_keys, fresh.reshape(-1)))
+                self._flat_count = n
+            flat = self._flat_keys[:(n - 1) * KEY_WIDTH].copy()
+        return flat, np.arange(n, dtype=np.int64) * KEY_WIDTH
 
     def rooted_states(self, keys: Sequence[tuple[int, ...]]) -> list[int] | None:
         """The states with these keys, or None unless every one exists and has its expression
@@ -420,26 +449,45 @@ class Automaton:
     def _compute_row(self, state: int) -> None:
         with node_budget(self.max_nodes, "one automaton state's transitions", "STATE_NODES"):
             e = self.expression_of(state)
-            n = self.num_classes
-            live = []
-            bounds = boundaries(e)
-            spans = self._spans_of.get(bounds)
-            if spans is None:  # the states of one automaton share few distinct boundaries
-                runs = self._runs(bounds)
-                spans = self._spans_of[bounds] = [
-                    (c, end, self._class_start[c]) for c, end in zip(runs, runs[1:] + [n])]
-            first = first_bytes(e)  # a byte outside it leads to no string: DEAD, underived
-            for c, end, b in spans:
-                if not first >> b & 1:
-                    continue
-                d = derivative(e, b)
-                target = DEAD if d is NOTHING else self._intern(d)
-                if target != DEAD:
-                    live.append((c, end, target))
+            head = e.items[0] if e.kind == CAT else e
+            if head.kind == BYTES:  # a byte (set) then the rest: one target, no derivative
+                target = self._intern(e.items[1]) if e.kind == CAT else self._intern(EMPTY)
+                live = [] if target == DEAD else [
+                    (c, end, target) for c, end, b in self._spans(boundaries(head))
+                    if head.mask >> b & 1]
+            else:
+                live = self._live_runs(e)
         row = self.rows[state]  # all DEAD until computed: only the live runs are written
         for c, end, target in live:
             row[c:end] = target
         self.expanded[state] = True
+
+    def _live_runs(self, e: Expr) -> list[tuple[int, int, int]]:
+        """(first class, end class, target) for each run of classes with one live derivative of
+        `e`: one derivative per run; runs whose first byte starts no string of `e`
+        (`first_bytes`) are DEAD without deriving."""
+        first = first_bytes(e)
+        live = []
+        for c, end, b in self._spans(boundaries(e)):
+            if not first >> b & 1:
+                continue
+            d = derivative(e, b)
+            target = DEAD if d is NOTHING else self._intern(d)
+            if target != DEAD:
+                live.append((c, end, target))
+        return live
+
+    def _spans(self, bounds: int) -> list[tuple[int, int, int]]:
+        """(first class, end class, first byte) of each run of classes with one derivative for
+        an expression of boundaries `bounds` (memoized: the states of one automaton share few
+        distinct boundaries)."""
+        spans = self._spans_of.get(bounds)
+        if spans is None:
+            runs = self._runs(bounds)
+            spans = self._spans_of[bounds] = [
+                (c, end, self._class_start[c])
+                for c, end in zip(runs, runs[1:] + [self.num_classes])]
+        return spans
 
     def _runs(self, bounds: int) -> list[int]:
         """The classes (ascending, 0 first) that start a run of classes with one derivative,

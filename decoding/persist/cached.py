@@ -440,7 +440,8 @@ class PersistentIndex(TokenIndex):
                     arrays = snapshot.take(self.automaton)
                     self._saved, self._replace = progress, False
         entries = None if not found else snapshot.pack_entries(
-            self.automaton, [(state, e.bits, e.next_states) for state, e in found],
+            self.automaton,
+            [(state, e.bits, e.next_states, e.token_ids) for state, e in found],
             self.vocabulary.size)
         if entries is None and arrays is None:
             return None

@@ -126,37 +126,46 @@ static inline __attribute__((always_inline)) Py_ssize_t walk_with(
             }
             if (s < 0 || s >= nstates) return -1;
             int32_t t0 = token_start[i], t1 = token_start[i + 1];
-            if (t0 < 0 || t1 > ntokens) return -1;
+            if (t0 < 0 || t1 > ntokens || t1 < t0) return -1;
             int32_t count = 0;
             if (counts != NULL) {
                 count = counts[d - 1] + (parent == boundary);
                 counts[d] = count;
             }
-            for (int32_t k = t0; k < t1; k++) {
-                int32_t t = tokens[k];
-                if (t < 0 || t >= out->vocab) return -1;
-                if (dense) out->next_of[t] = s;
-                if (packed) {
-                    out->bits[t >> 3] |= (uint8_t)(1u << (t & 7));
-                    if (out->found < out->cap) {
-                        out->hit_tokens[out->found] = t;
-                        out->hit_states[out->found] = s;
+            /* A node spells 0 or 1 tokens, unpredictably: its first token slot is handled
+             * without a branch on whether it spells one (`has` masks the writes; a node that
+             * spells none reads some token's slot and leaves its outputs as they are; the
+             * unwritten hit slot at `found` is overwritten by the next token reached). */
+            if (ntokens > 0) {
+                int32_t has = t1 > t0;
+                int32_t k = t0 < ntokens ? t0 : ntokens - 1;
+                do {
+                    int32_t t = tokens[k];
+                    if (t < 0 || t >= out->vocab) return -1;
+                    if (dense) out->next_of[t] = has ? s : out->next_of[t];
+                    if (packed) {
+                        out->bits[t >> 3] |= (uint8_t)((uint32_t)has << (t & 7));
+                        if (out->found < out->cap) {
+                            out->hit_tokens[out->found] = t;
+                            out->hit_states[out->found] = s;
+                        }
                     }
-                }
-                out->found++;
-                if (items != NULL) items[t] = count;
+                    out->found += has;
+                    if (items != NULL) items[t] = has ? count : items[t];
+                    has = 1;
+                } while (++k < t1);
             }
-            if (next > i + 1) {
-                if (!expanded[s]) {
-                    if (counts != NULL) return -1;  /* counting walks need every row first */
-                    if (held >= n) return -1;
-                    held_nodes[held] = i;
-                    held_states[held] = s;
-                    held++;
-                    i = next;
-                    continue;
-                }
-                stack[d] = s;
+            /* Written for leaves too (only a node's children read stack[d]): one branch,
+             * rarely taken, instead of one on whether the node has children. */
+            stack[d] = s;
+            if ((next > i + 1) & !expanded[s]) {
+                if (counts != NULL) return -1;  /* counting walks need every row first */
+                if (held >= n) return -1;
+                held_nodes[held] = i;
+                held_states[held] = s;
+                held++;
+                i = next;
+                continue;
             }
             i++;
         }

@@ -28,6 +28,21 @@ def unpack(bits: np.ndarray, count: int) -> np.ndarray:
     return np.unpackbits(bits, count=count, bitorder="little").view(bool)
 
 
+_EIGHT = np.arange(8, dtype=np.int64)
+
+
+def ids(bits: np.ndarray, count: int) -> np.ndarray:
+    """int64, ascending: the ids of the set flags among the first `count` of packed `bits`.
+    Where at most a quarter of the bytes are non-zero (a state that allows few tokens), only
+    those bytes are unpacked: 262,144 flags cost a pass over 32 kB instead of 262 kB."""
+    nonzero = np.flatnonzero(bits[:(count + 7) // 8].view(bool))  # bytes: faster as bool
+    if 4 * len(nonzero) > len(bits):
+        return np.flatnonzero(unpack(bits, count))
+    flags = np.unpackbits(bits[nonzero], bitorder="little").view(bool).reshape(-1, 8)
+    found = (nonzero[:, None] * 8 + _EIGHT)[flags]
+    return found[found < count] if len(found) and found[-1] >= count else found
+
+
 def count(bits: np.ndarray) -> int:
     """How many flags are set."""
     return int(np.bitwise_count(bits).sum(dtype=np.int64))

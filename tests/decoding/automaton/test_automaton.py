@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import regex
 from hypothesis import HealthCheck, given, settings
@@ -171,3 +172,37 @@ def test_every_row_entry_is_the_derivative_at_every_byte(data):
                 assert target == DEAD, (pattern, state, b)
             else:
                 assert target != DEAD and a.expression_of(int(target)) is d, (pattern, state, b)
+
+
+@pytest.mark.parametrize("pattern", [r'\{"name":"[^"]*","id":[0-9]{1,3}\}', r"ab|ac|[a-c]d", r"é[xé]?",
+                                     r"(?:[0-9]x|y)+z"])
+def test_rows_of_states_that_start_with_a_byte_set_are_their_derivatives(pattern):
+    """States `cat(B, r)` take their row without deriving (every byte of B leads to r): every
+    state reached, each byte checked against `derivative`."""
+    from decoding.automaton.expr import BYTES, CAT, derivative, is_empty
+    a = automaton_for(pattern)
+    todo, seen, fast = [a.initial_state], {a.initial_state}, 0
+    while todo:
+        state = todo.pop()
+        e = a.expression_of(state)
+        fast += (e.items[0] if e.kind == CAT else e).kind == BYTES
+        row = a.expand(state)
+        for b in range(256):
+            d, target = derivative(e, b), int(row[a.byte_class[b]])
+            assert (target == DEAD) == is_empty(d), (pattern, state, b)
+            if target != DEAD:
+                assert a.expression_of(target) is d
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+    assert fast  # the fast path ran
+
+
+def test_flat_keys_are_every_key_in_state_order_as_states_are_added():
+    a = automaton_for("[ab]*c[0-9]{2}")
+    for text in (b"", b"a", b"abc1", b"bbbc42"):
+        a.walk(a.initial_state, text)
+        flat, ends = a.flat_keys()
+        keys = [a.key(s) for s in range(a.num_states)]
+        assert ends.tolist() == np.cumsum([len(k) for k in keys]).tolist()
+        assert flat.dtype == np.int32 and flat.tolist() == [v for k in keys for v in k]

@@ -661,6 +661,20 @@ def test_entries_round_trip_by_state_key_into_another_numbering():
             _entry_table(source, entries, 20, packed.pack(np.arange(20) == forbidden % 20))
 
 
+def test_entries_packed_with_their_known_ids_are_packed_the_same():
+    source = _automaton("x[0-9]+")
+    digit = source.walk(source.initial_state, b"x")
+    more = source.walk(digit, b"1")
+    ids = np.array([2, 5, 11], dtype=np.int64)
+    leads_to = np.full(3, more, dtype=np.int32)
+    plain = [(digit, _bits(ids, 16), leads_to), (more, _bits([4], 16), None)]
+    known = [(digit, _bits(ids, 16), leads_to, ids), (more, _bits([4], 16), None, None)]
+    a, b = snapshot.pack_entries(source, plain, 16), snapshot.pack_entries(source, known, 16)
+    assert a.keys() == b.keys() and a["ids"].tolist() == [2, 5, 11] and len(a["bits"]) == 1
+    for name in a:
+        assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
+
+
 def test_merged_entries_are_the_union_by_state_key():
     source = _automaton("[ab]c|[ab]d+")
     s1 = source.step(source.initial_state, ord("a"))

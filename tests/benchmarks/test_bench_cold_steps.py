@@ -1,0 +1,59 @@
+"""benchmarks.cold_steps' phase timers: exclusive times, calls, and the report's bands."""
+
+import time
+
+import pytest
+
+from benchmarks.cold_steps import Phases, report
+
+
+def _spin(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_a_phase_excludes_the_wrapped_calls_inside_it():
+    phases = Phases()
+    inner = phases.wrap("inner", lambda: _spin(0.02))
+
+    def outer_body():
+        inner()
+        inner()
+        _spin(0.01)
+
+    outer = phases.wrap("outer", outer_body)
+    start = time.thread_time_ns()
+    outer()
+    total = time.thread_time_ns() - start
+    ns, calls = phases.take()
+    assert calls == {"outer": 1, "inner": 2}
+    assert ns["inner"] >= 40e6 and 10e6 <= ns["outer"] < 25e6
+    assert ns["inner"] + ns["outer"] <= total
+    assert phases.take() == ({}, {})
+
+
+def test_a_call_that_raises_is_counted_and_leaves_no_open_call():
+    phases = Phases()
+
+    def fail():
+        _spin(0.005)
+        raise ValueError("no")
+
+    failing = phases.wrap("failing", fail)
+    with pytest.raises(ValueError):
+        phases.wrap("outer", failing)()
+    ns, calls = phases.take()
+    assert calls == {"failing": 1, "outer": 1} and ns["failing"] >= 5e6 > ns["outer"]
+    assert phases._inner == []
+
+
+def test_the_report_names_the_slowest_steps_and_their_phases():
+    steps = [{"ns": 1000 * (i + 1), "case": f"case{i}", "i": i, "token": "t", "new_states": 0,
+              "ns_by_phase": {"rows": 500 * (i + 1)}, "calls": {"rows": 1}} for i in range(200)]
+    text = report(steps, [1.0, 2.0], top=2)
+    lines = text.splitlines()
+    assert '"steps": 200' in lines[0] and '"step_us_p99": 198.0' in lines[0]
+    assert lines[1].startswith("top 1%: 3 steps")
+    assert "rows" in lines[2] and "50%" in lines[2]
+    assert "case199" in text and "case198" in text and "case0 " not in text
