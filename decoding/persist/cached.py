@@ -50,7 +50,8 @@ Contracts:
   the whole record of the pattern's entries, so the bytes merged stay within a few times the
   record's final size), when `decoding.compile`'s in-process memo lets go of it, at interpreter
   exit, and on `save()`. What is new is packed on the calling thread and written by one
-  background thread (`cache.writer`), so a write never delays a mask; `flush()` waits for the
+  background thread (`cache.writer`), so a write never delays a mask (so are the records of
+  translations: `cached_to_regex`'s and `cached_schema_language`'s); `flush()` waits for the
   queued writes, `save()` and interpreter exit wait too. New entries and the automaton's states
   are merged into the stored records (an entry is a function of its state's key, so concurrent
   writers agree), so every process working on a pattern adds to one union (state ids differ
@@ -590,7 +591,7 @@ def cached_to_regex(schema: Any, store: Store | None, **options: Any) -> str:
     with noting_warnings() as noted:
         result = schema2re.to_regex(document, **options)
     if not noted:
-        _quietly(lambda: store.put_json("schema2re", key, result))
+        _WRITER.submit(lambda: store.put_json("schema2re", key, result))
     return result
 
 
@@ -661,11 +662,11 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
         except schema2re.UnsupportedSchemaError as exc:
             refusal = _refusal_record(exc)
             if refusal is not None:
-                _quietly(lambda: store.put_json("schema_language", key, {"refused": refusal}))
+                _WRITER.submit(lambda: store.put_json("schema_language", key, {"refused": refusal}))
             raise
     if all(isinstance(w, schema2re.IgnoredKeywordsWarning) for w in noted):
         texts = [str(w) for w in noted]
-        _quietly(lambda: store.put_json("schema_language", key, {"warnings": texts}))
+        _WRITER.submit(lambda: store.put_json("schema_language", key, {"warnings": texts}))
     return Language(key, lambda: expression)
 
 

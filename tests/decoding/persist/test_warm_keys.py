@@ -35,6 +35,7 @@ def walks(monkeypatch) -> list[object]:
 def test_a_recorded_schema_is_not_walked_again(tmp_path, walks):
     store = store_mod.get_store(tmp_path)
     first = persist.cached_schema_language(SCHEMA, store)
+    persist.flush()  # the record is written in the background
     assert walks == [SCHEMA]  # a miss: checked by the translation, recorded
     again = persist.cached_schema_language(dict(SCHEMA), store)
     assert walks == [SCHEMA] and again.name == first.name and not again.built
@@ -57,6 +58,7 @@ def test_a_document_with_the_same_text_but_no_json_spelling_is_refused(tmp_path,
 def test_the_record_holds_the_size_and_depth_limits(tmp_path, walks, monkeypatch):
     store = store_mod.get_store(tmp_path)
     persist.cached_schema_language(SCHEMA, store)
+    persist.flush()
     monkeypatch.setenv("TYPEDECODE_MAX_SCHEMA_DEPTH", "2")
     with pytest.raises(schema2re.SchemaError, match="deeper than 2 levels"):
         persist.cached_schema_language(SCHEMA, store)
@@ -68,6 +70,7 @@ def test_the_record_holds_the_size_and_depth_limits(tmp_path, walks, monkeypatch
 def test_schema_text_and_types_go_through_load_schema(tmp_path, walks):
     store = store_mod.get_store(tmp_path)
     text = persist.cached_schema_language('{"type": "integer"}', store)
+    persist.flush()
     document = persist.cached_schema_language({"type": "integer"}, store)
     assert text.name == document.name and walks == [{"type": "integer"}]  # the translation's
     with pytest.raises(schema2re.SchemaError):
