@@ -18,7 +18,8 @@ string content. What is left out on purpose (sound subsets):
   hostname); relative-json-pointer: index manipulation (`0+1`) and prefixes with a digit after
   a "0" (`100`); uri-template: the reserved operators `= , ! @ |`; regex: a regular subset
   that ECMA-262 (u-mode) and Python's `re` both compile: no backslash, groups nested at most
-  once, counts `{n}`/`{n,}` of one digit only, classes of single characters and `a-z A-Z 0-9`.
+  once, counts `{n}`, `{n,}` (n <= 99) and `{n,m}` (one-digit n, m >= n up to 99), classes of
+  single characters and `a-z A-Z 0-9`.
 Unknown formats raise `UnsupportedSchemaError(keyword="format")`.
 """
 
@@ -138,7 +139,10 @@ URI_TEMPLATE = (f"(?:[!#$&(-;=?-\\[\\]_a-z~]|{_PCT}"
 # --- regular expressions: ECMA-262 and Python `re` both compile them -------------------------
 _RX_CLASS = "\\[\\^?(?:a-z|A-Z|0-9|[A-Za-z0-9_ ])+\\]"
 _RX_ATOM = f"(?:[A-Za-z0-9 _,:;!#%&'<>=@~-]|\\.|{_RX_CLASS})"
-_RX_QUANT = f"(?:[*+?]|\\{{{_D},?\\}})"
+_RX_NUMBER = "(?:0|[1-9][0-9]?)"  # no leading zeros, at most 99
+# {n}, {n,}, {n,m} with n <= m: m of two digits (>= 10), or one digit m >= n (n one digit)
+_RX_RANGE = "|".join(f"{n},[{n}-9]" for n in range(10))
+_RX_QUANT = f"(?:[*+?]|\\{{(?:{_RX_NUMBER},?|[0-9],[1-9][0-9]|{_RX_RANGE})\\}})"
 _RX_FLAT = f"(?:{_RX_ATOM}{_RX_QUANT}?)*"
 _RX_GROUP = f"\\((?:\\?:)?{_RX_FLAT}(?:\\|{_RX_FLAT})*\\)"
 _RX_BRANCH = f"\\^?(?:(?:{_RX_ATOM}|{_RX_GROUP}){_RX_QUANT}?)*\\$?"
