@@ -3,10 +3,11 @@
 Contract of `format_regex(fmt)`: every string the regex matches is valid for the format both
 under its RFC and under the checker `jsonschema`'s FormatChecker uses for it when that checker
 is installed (date, time, date-time: rfc3339-validator and `datetime.date.fromisoformat`; email:
-contains "@"; ipv4/ipv6: `ipaddress`; uuid: `uuid.UUID` with hyphens; hostname: `fqdn`;
-uri/uri-reference: `rfc3987`/`rfc3986-validator`; duration: `isoduration`). The regexes are
-printable ASCII without `"` or `\\` as literal characters, so the text is also its own JSON
-string content. What is left out on purpose (sound subsets):
+contains "@"; ipv4 (draft 3: ip-address)/ipv6: `ipaddress`; uuid: `uuid.UUID` with hyphens;
+hostname (draft 3: host-name): `fqdn`; uri/uri-reference: `rfc3987`/`rfc3986-validator`;
+duration: `isoduration`). The regexes are printable ASCII without `"` or `\\` as literal
+characters, so the text is also its own JSON string content. What is left out on purpose
+(sound subsets):
 - date-time/time: leap seconds (`60`: rfc3339-validator rejects them), a space for `T`;
 - email: quoted local parts, IP-literal domains, non-ASCII; the local part is a dot-atom of at
   most 64 characters (one atom, or up to 3 atoms of up to 20), the domain a hostname of at
@@ -156,6 +157,8 @@ FORMATS = {
     "iri": URI, "iri-reference": URI_REFERENCE, "idn-email": EMAIL, "idn-hostname": HOSTNAME,
     "json-pointer": JSON_POINTER, "relative-json-pointer": RELATIVE_JSON_POINTER,
     "uri-template": URI_TEMPLATE, "regex": REGEX,
+    # Draft 3's names of the same checks (jsonschema checks them with the same functions).
+    "host-name": HOSTNAME, "ip-address": IPV4,
 }
 
 
