@@ -158,7 +158,8 @@ def _unique(ctx: Context, lay: Layout, node: Node, lo: int, hi: int | None, tr: 
         groups.setdefault(finite.equality_key(value), []).append(value)
     entries = [(alt(lit(finite.serialize(v)) for v in group), False) for group in groups.values()]
     sep = tr.ws.comma()
-    body, empty_ok = any_order(entries, sep, lo, hi) or subsequence(entries, sep, lo, hi)  # type: ignore[arg-type]
+    shape = any_order(entries, sep, lo, hi) or subsequence(entries, sep, lo, hi)  # type: ignore[arg-type]
+    body, empty_ok = shape
     return tr.ws.container("[", body, "]", allow_empty=empty_ok)
 
 

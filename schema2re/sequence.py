@@ -145,7 +145,7 @@ def any_order(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int | None, 
         return None
     required = sum(1 << i for i, (_, req) in enumerate(items) if req)
     total = n + (tail is not None)
-    lo = max(lo, bin(required).count("1"))
+    lo = max(lo, required.bit_count())
     hi = total if hi is None else min(hi, total)
     if lo > hi:
         return None, False
@@ -153,7 +153,7 @@ def any_order(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int | None, 
     @lru_cache(maxsize=None)
     def rest(done: int) -> Rx | None:
         """What may follow once the members in `done` are written (each after a separator)."""
-        count = bin(done).count("1")
+        count = done.bit_count()
         complete = done & required == required
         options: list[Rx | None] = []
         if complete and lo <= count <= hi:

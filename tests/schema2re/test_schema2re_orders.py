@@ -1,14 +1,15 @@
 """Members in any order (small objects) and unique items of small finite sets in any order
 (`schema2re.sequence.any_order`), against `jsonschema` as the oracle on generated instances.
 
-Hypothesis draws small object schemas (2-5 named properties, within the any-order bound of simple types, a random `required`
-subset, `minProperties`/`maxProperties`, `additionalProperties` absent, false or a schema) and
+Hypothesis draws small object schemas (2-5 named properties of simple types, within the
+any-order bound; a random `required` subset, `minProperties`/`maxProperties`,
+`additionalProperties` absent, false or a schema) and
 instances that write a random subset of members in a random order, with values valid or not,
 repeated keys, and undeclared members at the end. The expression must never match an invalid
 instance (soundness) and must match every valid instance whose undeclared members come last
 (where `additionalProperties` allows them) and whose keys do not repeat (completeness). The same
 for `uniqueItems` over an enum of up to 5 values (within the bound), any order; past the bound
-(`MAX_ANY_ORDER` values, or trees over `MAX_ANY_ORDER_SIZE`) the fixed order. About 15 s.
+(`MAX_ANY_ORDER` values, or trees over `MAX_ANY_ORDER_SIZE`) the fixed order. About 10 s.
 """
 
 from __future__ import annotations
