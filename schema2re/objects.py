@@ -4,7 +4,8 @@ Contract of `object_rx` (the object part of one term):
 - Named members come in any order (JSON objects are unordered; each named key at most once)
   while that stays small: at most `sequence.MAX_ANY_ORDER` (8) named members whose any-order
   tree stays within `sequence.MAX_ANY_ORDER_SIZE` nodes (about e*n! copies of the members: so
-  `to_regex` keeps its text). Past that, fixed orders: schema order, the `properties` of each
+  `to_regex` keeps a text of at most about 25,000 characters per object; in practice up to 4 or
+  5 members with scalar values). Past that, fixed orders: schema order, the `properties` of each
   node in turn (first occurrence wins), then `required` names not listed in any `properties`;
   where it differs, a second order too while the named members' expressions total at most
   `MAX_REORDERED_SIZE` nodes (an object's text at most doubles): the required names first (in

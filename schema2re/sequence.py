@@ -32,8 +32,8 @@ from schema2re.rx import EMPTY, Rx, alt, cat, opt, rep
 CHUNK = 32
 MAX_ANY_ORDER = 8
 """Most entries `any_order` orders freely (2^8 subsets)."""
-MAX_ANY_ORDER_SIZE = 50_000
-"""Largest tree (`Rx.size` nodes) `any_order` builds: about 110,000 characters of regex text."""
+MAX_ANY_ORDER_SIZE = 10_000
+"""Largest tree (`Rx.size` nodes) `any_order` builds: regex text of about 25,000 characters."""
 
 
 def subsequence(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int | None, *,
