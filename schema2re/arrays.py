@@ -7,8 +7,8 @@ Contract of `array_rx` (the array part of one term):
 - `minItems`/`maxItems` are exact; a position whose schema cannot be generated caps the length.
 - `uniqueItems: true` is exact when at most one item is possible, or when the items form a finite
   set (`enum`, `const`, booleans...): each value at most once, in any order while the set is
-  small (`sequence.any_order`: at most 8 values, in practice 4-6, within its tree bound), else as an ordered subsequence
-  of that set (schema order). Otherwise a typed error.
+  small (`sequence.any_order`: at most 8 values, in practice 4-6, within its tree bound), else
+  as an ordered subsequence of that set (schema order). Otherwise a typed error.
 - `contains` (with `minContains` and `maxContains`): arrays holding the required number of
   matching items, in a canonical layout (see `_with_contains`); with `maxContains` the other
   items fail `contains` (its complement, `schema2re.negate`). `contains` with `prefixItems` or

@@ -17,7 +17,8 @@ Contract of `object_rx` (the object part of one term):
 - Optional members may be omitted; required ones never are; a name whose value cannot be
   generated (false schema, recursion cut) is omitted, or the object is impossible if required.
 - Members the schema does not name ("extra" members) come after the named ones, any number
-  of them. Their keys never equal a named property or a dependency trigger (`keys.free_key`
+  of them (under `maxProperties`, at most one, placed anywhere when the members are in any
+  order). Their keys never equal a named property or a dependency trigger (`keys.free_key`
   excludes them exactly; a pattern's keys are intersected with those free keys where the
   pattern matches a named key), but may
   repeat among themselves: a JSON parser keeps one value per key (the last), and each of them is
