@@ -6,8 +6,9 @@ Contract of `array_rx` (the array part of one term):
   `unevaluatedItems` where no node evaluates the position.
 - `minItems`/`maxItems` are exact; a position whose schema cannot be generated caps the length.
 - `uniqueItems: true` is exact when at most one item is possible, or when the items form a finite
-  set (`enum`, `const`, booleans...): the items then appear as an ordered subsequence of that
-  set (each value at most once, in schema order). Otherwise a typed error.
+  set (`enum`, `const`, booleans...): each value at most once, in any order while the set is
+  small (`sequence.any_order`: at most 8 values, in practice 4-6, within its tree bound), else
+  as an ordered subsequence of that set (schema order). Otherwise a typed error.
 - `contains` (with `minContains` and `maxContains`): arrays holding the required number of
   matching items, in a canonical layout (see `_with_contains`); with `maxContains` the other
   items fail `contains` (its complement, `schema2re.negate`). `contains` with `prefixItems` or
@@ -27,7 +28,7 @@ from schema2re import finite, terms
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
 from schema2re.rx import EMPTY, Rx, alt, cat, lit, opt, rep
-from schema2re.sequence import subsequence
+from schema2re.sequence import any_order, subsequence
 
 if TYPE_CHECKING:
     from schema2re.translate import Translator
@@ -136,7 +137,8 @@ def _body(prefix: list[Rx], rest: Rx | None, lo: int, hi: int | None, sep: Rx) -
 
 
 def _unique(ctx: Context, lay: Layout, node: Node, lo: int, hi: int | None, tr: "Translator") -> Rx | None:
-    """Arrays of distinct items drawn from a finite item set, in the set's order."""
+    """Arrays of distinct items drawn from a finite item set, in any order where it stays small,
+    else in the set's order."""
     where = pointer_join(node.pointer, "uniqueItems")
     values: list | None = [] if not lay.prefix else None
     if values is not None:
@@ -155,7 +157,9 @@ def _unique(ctx: Context, lay: Layout, node: Node, lo: int, hi: int | None, tr: 
     for value in values:
         groups.setdefault(finite.equality_key(value), []).append(value)
     entries = [(alt(lit(finite.serialize(v)) for v in group), False) for group in groups.values()]
-    body, empty_ok = subsequence(entries, tr.ws.comma(), lo, hi)  # type: ignore[arg-type]
+    sep = tr.ws.comma()
+    shape = any_order(entries, sep, lo, hi) or subsequence(entries, sep, lo, hi)  # type: ignore[arg-type]
+    body, empty_ok = shape
     return tr.ws.container("[", body, "]", allow_empty=empty_ok)
 
 

@@ -3,10 +3,11 @@
 Contract of `format_regex(fmt)`: every string the regex matches is valid for the format both
 under its RFC and under the checker `jsonschema`'s FormatChecker uses for it when that checker
 is installed (date, time, date-time: rfc3339-validator and `datetime.date.fromisoformat`; email:
-contains "@"; ipv4/ipv6: `ipaddress`; uuid: `uuid.UUID` with hyphens; hostname: `fqdn`;
-uri/uri-reference: `rfc3987`/`rfc3986-validator`; duration: `isoduration`). The regexes are
-printable ASCII without `"` or `\\` as literal characters, so the text is also its own JSON
-string content. What is left out on purpose (sound subsets):
+contains "@"; ipv4 (draft 3: ip-address)/ipv6: `ipaddress`; uuid: `uuid.UUID` with hyphens;
+hostname (draft 3: host-name): `fqdn`; uri/uri-reference: `rfc3987`/`rfc3986-validator`;
+duration: `isoduration`). The regexes are printable ASCII without `"` or `\\` as literal
+characters, so the text is also its own JSON string content. What is left out on purpose
+(sound subsets):
 - date-time/time: leap seconds (`60`: rfc3339-validator rejects them), a space for `T`;
 - email: quoted local parts, IP-literal domains, non-ASCII; the local part is a dot-atom of at
   most 64 characters (one atom, or up to 3 atoms of up to 20), the domain a hostname of at
@@ -18,7 +19,8 @@ string content. What is left out on purpose (sound subsets):
   hostname); relative-json-pointer: index manipulation (`0+1`) and prefixes with a digit after
   a "0" (`100`); uri-template: the reserved operators `= , ! @ |`; regex: a regular subset
   that ECMA-262 (u-mode) and Python's `re` both compile: no backslash, groups nested at most
-  once, counts `{n}`/`{n,}` of one digit only, classes of single characters and `a-z A-Z 0-9`.
+  once, counts `{n}`, `{n,}` (n <= 99) and `{n,m}` (one-digit n, m >= n up to 99), classes of
+  single characters and `a-z A-Z 0-9`.
 Unknown formats raise `UnsupportedSchemaError(keyword="format")`.
 """
 
@@ -138,7 +140,10 @@ URI_TEMPLATE = (f"(?:[!#$&(-;=?-\\[\\]_a-z~]|{_PCT}"
 # --- regular expressions: ECMA-262 and Python `re` both compile them -------------------------
 _RX_CLASS = "\\[\\^?(?:a-z|A-Z|0-9|[A-Za-z0-9_ ])+\\]"
 _RX_ATOM = f"(?:[A-Za-z0-9 _,:;!#%&'<>=@~-]|\\.|{_RX_CLASS})"
-_RX_QUANT = f"(?:[*+?]|\\{{{_D},?\\}})"
+_RX_NUMBER = "(?:0|[1-9][0-9]?)"  # no leading zeros, at most 99
+# {n}, {n,}, {n,m} with n <= m: m of two digits (>= 10), or one digit m >= n (n one digit)
+_RX_RANGE = "|".join(f"{n},[{n}-9]" for n in range(10))
+_RX_QUANT = f"(?:[*+?]|\\{{(?:{_RX_NUMBER},?|[0-9],[1-9][0-9]|{_RX_RANGE})\\}})"
 _RX_FLAT = f"(?:{_RX_ATOM}{_RX_QUANT}?)*"
 _RX_GROUP = f"\\((?:\\?:)?{_RX_FLAT}(?:\\|{_RX_FLAT})*\\)"
 _RX_BRANCH = f"\\^?(?:(?:{_RX_ATOM}|{_RX_GROUP}){_RX_QUANT}?)*\\$?"
@@ -152,6 +157,8 @@ FORMATS = {
     "iri": URI, "iri-reference": URI_REFERENCE, "idn-email": EMAIL, "idn-hostname": HOSTNAME,
     "json-pointer": JSON_POINTER, "relative-json-pointer": RELATIVE_JSON_POINTER,
     "uri-template": URI_TEMPLATE, "regex": REGEX,
+    # Draft 3's names of the same checks (jsonschema checks them with the same functions).
+    "host-name": HOSTNAME, "ip-address": IPV4,
 }
 
 

@@ -378,8 +378,10 @@ VALID = {
     "relative-json-pointer": ["0", "1#", "12/a/b", "0/"],
     "uri-template": ["", "http://example.com/{id}", "{+path}/x{?q,lang}", "{var:30}{list*}",
                      "/{a.b}{%41}", "a%20b"],
-    "regex": ["", "^a+$", "[a-z]{2,}", "(?:ab|c)*d?", "x|y|^z$", "[^0-9_]", "(a)(b.)?"],
+    "regex": ["", "^a+$", "[a-z]{2,}", "(?:ab|c)*d?", "x|y|^z$", "[^0-9_]", "(a)(b.)?",
+              "^[a-zA-Z0-9_]{3,16}$", "a{12}", "[0-9]{4,4}", "x{0,99}", "b{10,}"],
 }
+VALID["host-name"], VALID["ip-address"] = VALID["hostname"], VALID["ipv4"]  # draft 3 names
 INVALID = {
     "date": ["2023-02-29", "1900-02-29", "2024-13-01", "2024-04-31", "0000-01-01", "2024-1-01",
              "2024-01-01T00:00:00Z"],
@@ -403,8 +405,10 @@ INVALID = {
     "json-pointer": ["a", "/~", "/~2", "#/a", "a/b"],
     "relative-json-pointer": ["", "/a", "01", "-1", "0##", "1#/a", "#"],
     "uri-template": ["{", "}", "{}", "{a", "{a b}", "{a:0}", "{=a}", "a b", "%zz", "{a,}"],
-    "regex": ["(", ")", "[", "a**", "*a", "+", "[z-a]", "a{2,1}", "\\a", "(?<n>x)", "[]", "{"],
+    "regex": ["(", ")", "[", "a**", "*a", "+", "[z-a]", "a{2,1}", "\\a", "(?<n>x)", "[]", "{",
+              "a{9,3}", "a{3}{2}", "a{,3}"],
 }
+INVALID["host-name"], INVALID["ip-address"] = INVALID["hostname"], INVALID["ipv4"]
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
