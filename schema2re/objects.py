@@ -1,24 +1,19 @@
 """JSON objects: which members are generated, in which order, and with which values.
 
 Contract of `object_rx` (the object part of one term):
-- Named members come in any order (JSON objects are unordered; each named key at most once)
-  while that stays small: at most `sequence.MAX_ANY_ORDER` (8) named members whose any-order
-  tree stays within `sequence.MAX_ANY_ORDER_SIZE` nodes (about e*n! copies of the members: so
-  `to_regex` keeps a text of at most about 25,000 characters per object; in practice up to 4 or
-  5 members with scalar values). Past that, fixed orders: schema order, the `properties` of each
-  node in turn (first occurrence wins), then `required` names not listed in any `properties`;
-  where it differs, a second order too while the named members' expressions total at most
-  `MAX_REORDERED_SIZE` nodes (an object's text at most doubles): the required names first (in
-  order of first mention in `required`), then the optional ones in schema order, as instances
-  are often written. A member's value satisfies every schema that applies
+- Members come in schema order: the `properties` of each node in turn (first occurrence wins),
+  then `required` names not listed in any `properties`. Where it differs, a second order is
+  generated too while the named members' expressions total at most `MAX_REORDERED_SIZE` nodes
+  (so the cost stays bounded: an object's text at most doubles, only while small): the required
+  names first (in order of first mention in `required`), then the optional ones in schema
+  order, as instances are often written. A member's value satisfies every schema that applies
   to its name: `properties`, every matching `patternProperties` (matched with Python's
   `re.search`, as jsonschema does), `additionalProperties` where neither applies, and
   `unevaluatedProperties` where nothing else evaluates the name.
 - Optional members may be omitted; required ones never are; a name whose value cannot be
   generated (false schema, recursion cut) is omitted, or the object is impossible if required.
 - Members the schema does not name ("extra" members) come after the named ones, any number
-  of them (under `maxProperties`, at most one, placed anywhere when the members are in any
-  order). Their keys never equal a named property or a dependency trigger (`keys.free_key`
+  of them. Their keys never equal a named property or a dependency trigger (`keys.free_key`
   excludes them exactly; a pattern's keys are intersected with those free keys where the
   pattern matches a named key), but may
   repeat among themselves: a JSON parser keeps one value per key (the last), and each of them is
@@ -47,7 +42,7 @@ from schema2re import finite, keys, terms
 from schema2re.context import Context
 from schema2re.document import Node, pointer_join
 from schema2re.rx import Rx, alt, both, cat, lit, minus
-from schema2re.sequence import any_order, subsequence
+from schema2re.sequence import subsequence
 
 if TYPE_CHECKING:
     from schema2re.translate import Translator
@@ -191,6 +186,7 @@ def _settled_object(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | No
             continue
         named.append(name)
         entries.append((cat(lit(finite.serialize(name)), tr.ws.colon(), value), name in required))  # type: ignore[arg-type]
+    orders = _orders(ctx, term, named, entries)
     avoid = set(declared_names(ctx, term)) | {t for t, _, _ in _dependencies(ctx, term)}
     extra = None if any(doc.active(n, "propertyNames") and n.schema["propertyNames"] is not True
                         for n in term) else _extra_member(ctx, term, tr, avoid)
@@ -203,13 +199,14 @@ def _settled_object(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | No
                      "(or only with extra_properties=True)")
             return None
         extra = None  # an extra member with the same key would replace it
-        named.append("")  # the unnamed member: required, in any order or last
-        entries.append((unnamed, True))
+        orders = [order + [(unnamed, True)] for order in orders]
     lo = max((v for v, _ in terms.values(ctx, term, "minProperties")), default=0)
     hi = min((v for v, _ in terms.values(ctx, term, "maxProperties")), default=None)
     # Extra members come last and repeat (see module doc) unless maxProperties bounds the count.
     tail = [(extra, False)] if extra is not None else []
-    body, empty_ok = _members(ctx, term, named, entries, tail, tr.ws.comma(), lo, hi)
+    shapes = [subsequence(order + tail, tr.ws.comma(), lo, hi, repeat_last=extra is not None and hi is None)
+              for order in orders]
+    body, empty_ok = alt(b for b, _ in shapes), shapes[0][1]
     if body is None and not empty_ok:
         needed = max(lo, sum(1 for _, req in entries if req))
         if hi is not None and hi < needed:
@@ -221,22 +218,9 @@ def _settled_object(ctx: Context, term: terms.Term, tr: "Translator") -> Rx | No
     return tr.ws.container("{", body, "}", allow_empty=empty_ok)
 
 
-def _members(ctx: Context, term: terms.Term, names: list[str], entries: list[tuple[Rx, bool]],
-             tail: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int | None) -> tuple[Rx | None, bool]:
-    """(body, empty_ok) of the members: any order where it stays small, else the fixed orders
-    (see module doc)."""
-    repeat = bool(tail) and hi is None
-    shape = any_order(entries + tail, sep, lo, hi, repeat_last=repeat) if len(entries) > 1 else None
-    if shape is not None:
-        return shape
-    shapes = [subsequence(order + tail, sep, lo, hi, repeat_last=repeat)
-              for order in _orders(ctx, term, names, entries)]
-    return alt(b for b, _ in shapes), shapes[0][1]
-
-
 def _orders(ctx: Context, term: terms.Term, names: list[str],
             entries: list[tuple[Rx, bool]]) -> list[list[tuple[Rx, bool]]]:
-    """The fixed member orders: schema order, then "required first" (see module doc)."""
+    """The member orders generated: schema order, then "required first" (see module doc)."""
     rank = {name: i for i, name in enumerate(required_names(ctx, term))}
     first = sorted(range(len(entries)), key=lambda i: (0, rank[names[i]]) if names[i] in rank else (1, i))
     if first == list(range(len(entries))) or sum(e.size for e, _ in entries) > MAX_REORDERED_SIZE:

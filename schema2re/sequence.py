@@ -1,4 +1,5 @@
-"""Separated subsequences in a fixed order: the shape of object members and of unique arrays.
+"""Separated subsequences, in a fixed order or in any order: the shape of object members and of
+unique arrays.
 
 `subsequence(entries, sep, lo, hi, repeat_last=False)` describes the texts
 `e_i1 sep e_i2 sep ... e_ik` for i1 < i2 < ... < ik, where every required entry is among them
@@ -13,8 +14,8 @@ times past `CHUNK` entries, to bound group nesting); a repeated last entry adds 
 it opens the text. With a real count bound the construction enumerates counts (polynomial in
 calls, but the text may grow large; `rx` caps it with a typed error).
 
-`any_order(entries, sep, lo, hi, repeat_last=False)` is the same language with the entries in
-any order (each at most once; a repeated last entry still comes last). It is the automaton of
+`any_order(entries, sep, lo, hi)` is the same language (no repeated entry) with the entries in
+any order, each at most once (`uniqueItems` over a small finite set). It is the automaton of
 the subsets already written: one shared node per reachable subset, so the expression has at most
 2^n nodes of n branches each, while its tree (and regex text) holds about e*n! copies of the
 entries: it is built only for at most `MAX_ANY_ORDER` entries whose tree stays within
@@ -134,45 +135,37 @@ def _counted(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int, repeat: 
     return rest(0, lo, hi, False)
 
 
-def any_order(entries: list[tuple[Rx, bool]], sep: Rx, lo: int, hi: int | None, *,
-              repeat_last: bool = False) -> tuple[Rx | None, bool] | None:
+def any_order(entries: list[tuple[Rx, bool]], sep: Rx, lo: int,
+              hi: int | None) -> tuple[Rx | None, bool] | None:
     """(body, empty_ok) as `subsequence`, the entries in any order; None past the bounds (see
     module doc)."""
-    tail = entries[-1][0] if repeat_last and entries else None
-    items = entries[:-1] if tail is not None else entries
-    n = len(items)
+    n = len(entries)
     if n > MAX_ANY_ORDER or _any_order_size([e.size + sep.size for e, _ in entries]) > MAX_ANY_ORDER_SIZE:
         return None
-    required = sum(1 << i for i, (_, req) in enumerate(items) if req)
-    total = n + (tail is not None)
+    required = sum(1 << i for i, (_, req) in enumerate(entries) if req)
     lo = max(lo, required.bit_count())
-    hi = total if hi is None else min(hi, total)
+    hi = n if hi is None else min(hi, n)
     if lo > hi:
         return None, False
 
     @lru_cache(maxsize=None)
     def rest(done: int) -> Rx | None:
-        """What may follow once the members in `done` are written (each after a separator)."""
+        """What may follow once the entries in `done` are written (each after a separator)."""
         count = done.bit_count()
-        complete = done & required == required
         options: list[Rx | None] = []
-        if complete and lo <= count <= hi:
+        if done & required == required and lo <= count <= hi:
             options.append(EMPTY)
-        if complete and tail is not None and lo <= count + 1 <= hi:
-            options.append(cat(sep, separated(tail, sep)))
         if count < hi:
-            options.extend(cat(sep, items[i][0], rest(done | 1 << i)) for i in range(n) if not done >> i & 1)
+            options.extend(cat(sep, entries[i][0], rest(done | 1 << i))
+                           for i in range(n) if not done >> i & 1)
         return alt(options)
 
-    first: list[Rx | None] = [cat(items[i][0], rest(1 << i)) for i in range(n)] if hi > 0 else []
-    if tail is not None and not required and lo <= 1 <= hi:
-        first.append(separated(tail, sep))
+    first = [cat(entries[i][0], rest(1 << i)) for i in range(n)] if hi > 0 else []
     return alt(first), lo == 0
 
 
 def _any_order_size(sizes: list[int]) -> int:
-    """Nodes in the tree of `any_order` over entries of these sizes (a repeated last entry
-    counted as one more to order: an over-estimate): an entry ends (n-1)!/j! of the ordered
-    prefixes (j = 0..n-1 entries after it left unwritten)."""
+    """Nodes in the tree of `any_order` over entries of these sizes: an entry ends (n-1)!/j! of
+    the ordered prefixes (j = 0..n-1 entries after it left unwritten)."""
     n = len(sizes)
     return sum(sizes) * sum(factorial(n - 1) // factorial(j) for j in range(n)) if n else 0
