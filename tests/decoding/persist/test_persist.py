@@ -50,7 +50,9 @@ ANSWER_TEXTS = ["Maybe 42.5", "no 7"]
 @pytest.fixture(autouse=True)
 def fresh(monkeypatch):
     """Call to make this process look new: empty in-process memos and store instances. Indexes
-    made in a test are not saved at interpreter exit."""
+    made in a test are not saved at interpreter exit, and what a test queued is written before
+    its patches are undone (else a write queued under a patched format version lands in the
+    next test)."""
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setattr(persist, "_OPEN", weakref.WeakSet())
 
@@ -63,7 +65,8 @@ def fresh(monkeypatch):
         monkeypatch.setattr(store_mod, "_STORES", {})
 
     reset()
-    return reset
+    yield reset
+    persist.flush()
 
 
 def walk(guide, tokenizer, texts, by_key: bool = False) -> list[tuple]:
