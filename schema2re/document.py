@@ -248,7 +248,8 @@ class Document:
                     if not validator.is_valid(instance):
                         return False
             except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError,
-                    jsonschema.exceptions.UnknownType, RecursionError, ValueError, TypeError, AttributeError, LookupError, re.error):
+                    jsonschema.exceptions.UnknownType, RecursionError, ValueError, TypeError,
+                    AttributeError, LookupError, re.error):
                 return False
             except BaseException as exc:
                 # A RecursionError inside `referencing`'s Rust maps (rpds) comes out as pyo3's

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import regex
 
-from decoding.automaton.syntax import MAX_UNROLLED, unrolled_size
-from decoding.errors import UsageError
+from decoding.automaton.syntax import check_unrolled
+from decoding.errors import PatternTooComplex, UsageError
 from schema2re.rx import EMPTY, Rx, alt, cat, lit, opt, raw
 
 FLEXIBLE_MAX = 16
@@ -41,14 +41,13 @@ class Whitespace:
         if option == "flexible":
             ws = raw(f"[\\t\\n\\r ]{{0,{FLEXIBLE_MAX}}}")
             return Whitespace(after=ws, inner=ws)
-        size, _ = unrolled_size(option)
-        if size > MAX_UNROLLED:
-            raise UsageError(f"whitespace regex {option[:60]!r} writes out to about {size:,} "
-                             f"items, over the {MAX_UNROLLED:,} the regex module compiles safely")
         try:
+            check_unrolled(option)  # what would crash regex.compile
             regex.compile(option)
         except regex.error as exc:
             raise UsageError(f"whitespace regex {option!r} does not compile: {exc}") from None
+        except PatternTooComplex as exc:
+            raise UsageError(f"whitespace regex {option[:60]!r}: {exc.reason}") from None
         ws = raw(f"(?:{option})") if option else EMPTY
         return Whitespace(after=ws, inner=ws)
 

@@ -1108,11 +1108,12 @@ def _check_length(text: str) -> None:
 
 
 MAX_UNROLLED = 100_000
-"""Largest `unrolled_size` of text handed to `regex.compile` (the partial engine). The module
-expands counted repeats of some bodies (those with an alternation) and its compiler crashes
-the process (segmentation fault) on long expansions (measured with regex 2026.5.9, in items as
-`unrolled_size` counts them: `(?:(?:ab|b){400}){400}`, 320,000, compiles;
-`(?:ab|b){60000}` three times in a row, 360,000, crashes)."""
+"""Largest `unrolled_size` of text handed to `regex.compile` (the partial engine's pattern, a
+`whitespace=` option of schema2re; `check_unrolled`). The module expands counted repeats of
+some bodies (those with an alternation) and its compiler crashes the process (segmentation
+fault) on long expansions (measured with regex 2026.5.9, in items as `unrolled_size` counts
+them: `(?:(?:ab|b){400}){400}`, 320,000, compiles; `(?:ab|b){60000}` three times in a row,
+360,000, crashes)."""
 
 # One item of the text for `unrolled_size`: an escape (with its braced argument), a whole set,
 # a counted repeat, another quantifier, a group bracket or bar, or a plain character.
@@ -1125,8 +1126,8 @@ def unrolled_size(text: str) -> tuple[int, int | None]:
     """The items of `text` with every counted repeat written out, and the position of the
     counted repeat that contributed most (None without one). An item is an escape, a set or a
     run of plain characters (as `regex` keeps a literal run as one node); alternatives add up;
-    `{n,m}` counts m copies of the item or group before it (n when unbounded). An upper bound
-    for the partial engine's guard, not a parser: text it misreads still reaches `regex`."""
+    `{n,m}` counts m copies of the item or group before it (n when unbounded). An estimate for
+    `check_unrolled`'s guard, not a parser: text it misreads still reaches `regex`."""
     frames = [[0, 0]]  # per open group: [items so far, items of the last item]
     biggest, where = 0, None
     in_run = False
@@ -1150,6 +1151,17 @@ def unrolled_size(text: str) -> tuple[int, int | None]:
             top[1] = 1
         in_run = plain
     return sum(f[0] for f in frames), where
+
+
+def check_unrolled(text: str, advice: str = "") -> None:
+    """Raise `PatternTooComplex`, at the counted repeat that contributed most, for text whose
+    `unrolled_size` is over `MAX_UNROLLED` (what `regex.compile` would crash on); `advice` ends
+    the message."""
+    size, where = unrolled_size(text)
+    if size > MAX_UNROLLED:
+        raise PatternTooComplex(f"the pattern's counted repeats write out to about {size:,} "
+                                f"items, over the {MAX_UNROLLED:,} the regex module compiles "
+                                f"safely{advice}", text, where)
 
 
 def parse(pattern: str | regex.Pattern) -> Node:

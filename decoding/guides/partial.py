@@ -40,8 +40,9 @@ Invariants:
 - Bounded: one public call (a mask, `is_accepting`) spends at most `MATCH_BUDGET_S` seconds in
   `regex` matching, and raises `PatternTooComplex` past it or where the module itself gives up
   (`MemoryError` on `(?R)` recursion); any failure of `regex.compile` is a `PatternError`, and
-  text whose counted repeats the module would write out past `MAX_UNROLLED` items (where its
-  compiler crashes the process) is refused with `PatternTooComplex` before it is compiled.
+  text whose counted repeats the module would write out past `syntax.MAX_UNROLLED` items
+  (where its compiler crashes the process) is refused with `PatternTooComplex` before it is
+  compiled (`syntax.check_unrolled`).
 `PartialGuide` satisfies `decoding.guides.protocol.TokenGuide` (the guide contract) but not
 `ForcedTextGuide`: it has no forced text, so the decoding loop never jumps forward with it.
 
@@ -65,7 +66,7 @@ import regex
 import torch
 
 from decoding.automaton.hir import SURROGATES
-from decoding.automaton.syntax import MAX_UNROLLED, unrolled_size
+from decoding.automaton.syntax import check_unrolled
 from decoding.errors import (
     PatternSyntaxError,
     PatternTooComplex,
@@ -84,16 +85,6 @@ MATCH_BUDGET_S = 10.0
 """Seconds of `regex` matching one public call (a mask, `is_accepting`) may spend in all."""
 
 
-def _check_unrolled(text: str) -> None:
-    """Refuse text whose counted repeats would crash `regex.compile` (see `MAX_UNROLLED`)."""
-    size, where = unrolled_size(text)
-    if size > MAX_UNROLLED:
-        raise PatternTooComplex(
-            f"the pattern's counted repeats write out to about {size:,} items, over the "
-            f"{MAX_UNROLLED:,} the regex module compiles safely (the automaton engine takes "
-            f"counted repeats without writing them out)", text, where)
-
-
 class PartialGuide:
     """A guide that tests prefixes with `regex` partial matching (any pattern the module takes)."""
 
@@ -101,7 +92,8 @@ class PartialGuide:
                  vocab_size: int | None = None):
         text = pattern if isinstance(pattern, str) else None
         if text is not None:
-            _check_unrolled(text)
+            check_unrolled(text, " (the automaton engine takes counted repeats without writing "
+                                 "them out)")
         try:
             self._regex = pattern if isinstance(pattern, regex.Pattern) else regex.compile(pattern)
         except regex.error as e:
