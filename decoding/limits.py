@@ -36,6 +36,9 @@ class Limits:
     """Length of a regex pattern's text."""
     expr_nodes: int = 200_000
     """New expression nodes one pattern or schema may build."""
+    explored_derivatives: int = 300_000
+    """Derivatives one schema's translation may explore, in all, to decide whether its
+    intersections and complements are empty (each decision also stops at 20,000)."""
     state_nodes: int = 30_000
     """New expression nodes one automaton state's transitions (derivatives) may build."""
     dfa_states: int = 100_000

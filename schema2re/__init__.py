@@ -134,13 +134,14 @@ def _translate(schema: Any, *, whitespace: str | None, lenient: bool, max_depth:
 
     _check_depth(max_depth)
     ws = _whitespace(whitespace)  # parsed once: this checks it too
-    budget = limits.current().expr_nodes
+    bounds = limits.current()
     try:  # a collection in there would walk all of torch's heap: it waits for the end
         with gc_paused():
             doc = Document(load_schema(schema))
             ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient),
                           one_of_terms=one_of_terms, extra_properties=bool(extra_properties))
-            with node_budget(budget, "the schema"):
+            with node_budget(bounds.expr_nodes, "the schema",
+                             explored=bounds.explored_derivatives):
                 result = Translator(ctx, ws).translate((doc.root_node(),))
     except RecursionError:
         raise UnsupportedSchemaError("the schema is nested too deeply to translate") from None

@@ -155,6 +155,22 @@ def test_expr_nodes_bounds_a_schema_naming_keyword_and_pointer(monkeypatch):
     assert isinstance(caught.value, schema2re.UnsupportedSchemaError)
 
 
+def test_explored_derivatives_bound_a_schemas_emptiness_checks(monkeypatch):
+    def schema(tag: str) -> dict:  # a fresh tag: no emptiness answer memoized by another test
+        return {"type": "object", "properties": {"code": {
+            "type": "string", "pattern": "^[a-z]{2,12}[0-9]$", "not": {"pattern": tag},
+            "minLength": 4}}}
+
+    _set(monkeypatch, explored_derivatives=5)
+    with pytest.raises(SchemaTooComplex, match="TYPEDECODE_MAX_EXPLORED_DERIVATIVES") as caught:
+        schema2re.to_expression(schema("zq7"))
+    assert caught.value.pointer == "/properties/code"
+    monkeypatch.delenv(limits.variable("explored_derivatives"))
+    expression = schema2re.to_expression(schema("zq8"))
+    assert [t for t in ('{"code":"abc1"}', '{"code":"azq81"}', '{"code":"ab1"}')
+            if expression.matches(t)] == ['{"code":"abc1"}']
+
+
 def test_each_enum_value_checked_is_a_translation_step(monkeypatch):
     import schema2re.context
 

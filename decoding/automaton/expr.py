@@ -14,8 +14,8 @@ Invariants:
   into one, character sets in an alternation into one; `r|EMPTY` drops `EMPTY` when `r` is
   nullable; `~~r = r`; a repetition of a nullable expression starts at 0; `r{1,1} = r`.
 - `nullable`, `boolean` (contains `&` or `~`), `digest` (two 64-bit integers, a function of the
-  structure only: Python's hash of tuples of integers, which is not randomized, so the same in
-  every process of one Python version; `fingerprint` is its hex form), `size` (node count of the tree, saturating) and `count`
+  structure only: Python's hash of tuples of integers below 2**61, which is not randomized, so
+  the same in every process of one Python version; `fingerprint` is its hex form), `size` (node count of the tree, saturating) and `count`
   (the largest repetition bound inside) are computed once, at construction.
 - `capped(e, n)`, for `e` without `&` and `~`, has the same strings of at most n-1 bytes as
   prefixes of its strings, and the same nullability: every repetition iteration reads at least
@@ -27,6 +27,9 @@ Invariants:
   (their derivatives have no string: NOTHING, or an empty `&`/`~` term dropped).
 - Inside `node_budget(n)` the calling thread creates at most `n` new nodes (hash-consed hits are
   free); one more raises `PatternTooComplex`, so no build or derivative can grow without bound.
+  A budget entered with `explored=m` also lets `is_empty` explore at most `m` derivatives in
+  all in the block, so many explorations, each under `MAX_EMPTINESS_STATES`, cannot add up
+  without bound either.
 - `first_bytes(e)` is a 256-bit mask holding every byte that starts a non-empty string of `e`
   (and possibly more: `~` and `&` are read loosely).
 - `byte_cuts(e)` is a 257-bit mask of the byte positions that some byte set anywhere in `e`
@@ -54,6 +57,8 @@ from decoding.automaton.utf8 import utf8_sequences
 from decoding.errors import PatternTooComplex
 
 NOTHING_KIND, EMPTY_KIND, BYTES, CHARS, CAT, OR, AND, NOT, REPEAT = range(9)
+
+_PIECE = (1 << 60) - 1  # a byte mask is hashed in pieces this wide (`_make`)
 
 MAX_EMPTINESS_STATES = 20_000
 """Most derivatives explored to decide whether one intersection or complement is empty."""
@@ -124,28 +129,36 @@ _BUDGET = threading.local()  # .left: nodes this thread may still create (absent
 
 class node_budget:
     """Let the calling thread create at most `limit` new nodes in the block (within any outer
-    budget); past it, `PatternTooComplex` names `what`, the limit and its `setting`. (A class,
-    not a generator: every automaton row enters one, so its cost counts.)"""
+    budget); past it, `PatternTooComplex` names `what`, the limit and its `setting`. With
+    `explored`, `is_empty` may also explore at most that many derivatives in the block (past
+    it: `PatternTooComplex` naming TYPEDECODE_MAX_EXPLORED_DERIVATIVES); without, an outer
+    block's allowance goes on. (A class, not a generator: every automaton row enters one, so
+    its cost counts.)"""
 
-    __slots__ = ("_limit", "_what", "_outer", "_start", "_saved")
+    __slots__ = ("_limit", "_what", "_explored", "_outer", "_start", "_saved")
 
-    def __init__(self, limit: int, what: str = "the expression", setting: str = "EXPR_NODES"):
+    def __init__(self, limit: int, what: str = "the expression", setting: str = "EXPR_NODES",
+                 explored: int | None = None):
         self._limit = limit
         self._what = (what, limit, setting)  # the message, formatted only when raised
+        self._explored = explored
 
     def __enter__(self) -> None:
         outer = getattr(_BUDGET, "left", None)
         self._outer = outer
+        what = self._what[0]
         self._start = self._limit if outer is None else min(self._limit, outer)
-        self._saved = getattr(_BUDGET, "what", None)
+        self._saved = (getattr(_BUDGET, "what", None), getattr(_BUDGET, "explore", None))
         _BUDGET.left, _BUDGET.what = self._start, self._what
+        if self._explored is not None:
+            _BUDGET.explore = [self._explored, self._explored, what]  # left, limit, what
 
     def __exit__(self, *exc: object) -> None:
         if self._outer is None:
             del _BUDGET.left
         else:
             _BUDGET.left = self._outer - (self._start - _BUDGET.left)
-        _BUDGET.what = self._saved
+        _BUDGET.what, _BUDGET.explore = self._saved
 
 
 def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None = 0,
@@ -183,7 +196,10 @@ def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None =
         else:
             e.nullable = kind == EMPTY_KIND
             e.boolean = False
-            parts = (kind, mask, *(b for r in ranges for b in r))
+            # The 256-bit mask goes in as 60-bit pieces: Python hashes an int modulo 2**61 - 1,
+            # so whole masks one 61-bit shift apart ([zZ] and bytes 0x97, 0xB7) would collide.
+            parts = (kind, mask & _PIECE, mask >> 60 & _PIECE, mask >> 120 & _PIECE,
+                     mask >> 180 & _PIECE, mask >> 240, *(b for r in ranges for b in r))
             e.size, e.count = 1, 0
         e.digest = (hash(parts), hash(parts[::-1]))
         return _publish(e, key)
@@ -259,6 +275,14 @@ def _new_node(kind: int, items: tuple[Expr, ...], lo: int, hi: int | None, mask:
     e._derivs = {}
     e._bounds = e._lowered = e._empty = e._capped = e._first = e._cuts = None
     return e
+
+
+def _over_explored(allowance: list) -> PatternTooComplex:
+    """The error of a block past its allowance of explored derivatives ([left, limit, what])."""
+    _, limit, what = allowance
+    return PatternTooComplex(f"{what} needs more than {limit:,} derivatives explored to decide "
+                             f"whether its intersections and complements are empty "
+                             f"(TYPEDECODE_MAX_EXPLORED_DERIVATIVES)")
 
 
 def _over_budget() -> PatternTooComplex:
@@ -752,7 +776,9 @@ def _decided(parts: Iterable[Expr], wanted: bool) -> bool:
 
 
 def _explored(e: Expr) -> bool:
-    """`is_empty` of an intersection or complement, by exploring its derivatives."""
+    """`is_empty` of an intersection or complement, by exploring its derivatives (each new one
+    taken from the thread's allowance, where a `node_budget` gives one)."""
+    allowance = getattr(_BUDGET, "explore", None)
     parent: dict[Expr, Expr | None] = {e: None}
     frontier = [e]
     while frontier:
@@ -762,6 +788,10 @@ def _explored(e: Expr) -> bool:
                 y = derivative(x, b)
                 if y is NOTHING or y in parent or y._empty is True:
                     continue
+                if allowance is not None:
+                    if allowance[0] <= 0:
+                        raise _over_explored(allowance)
+                    allowance[0] -= 1
                 parent[y] = x
                 if y.nullable or not y.boolean or y._empty is False:
                     z: Expr | None = y

@@ -624,9 +624,9 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
     again, or raises the recorded refusal again (the same class and message), and the guide
     comes from the disk cache, the expression built only if decoding meets a state the cache
     lacks. A `SchemaTooComplex` refusal (a budget spent: slow to reach, seconds for some
-    schemas) is recorded with the expression-node limit it was reached under and replayed only
-    under that limit (the other budgets are constants of the code the key's fingerprint
-    covers); under another limit the schema is translated again. A translation that emits
+    schemas) is recorded with the expression-node and explored-derivative limits it was reached
+    under and replayed only under those limits (the other budgets are constants of the code the
+    key's fingerprint covers); under other limits the schema is translated again. A translation that emits
     another warning or fails otherwise is not recorded: it happens every time, so that its
     errors and warnings come from it.
 
@@ -714,18 +714,21 @@ def _replayed(record: object) -> bool:
 
 def _refusals() -> dict[str, type]:
     """The translation errors whose record is a function of the schema and options (and, for
-    `SchemaTooComplex`, of the limit in `_budget`) alone."""
+    `SchemaTooComplex`, of the limits in `_budget`) alone."""
     from schema2re.errors import EmptyRangeError, SchemaTooComplex, UnsupportedSchemaError
 
     return {cls.__name__: cls for cls in (UnsupportedSchemaError, EmptyRangeError,
                                           SchemaTooComplex)}
 
 
-def _budget(cls: type) -> int | None:
-    """The limit a refusal of class `cls` was reached under (None: it depends on none)."""
+def _budget(cls: type) -> list[int] | None:
+    """The limits a refusal of class `cls` was reached under (None: it depends on none)."""
     from schema2re.errors import SchemaTooComplex
 
-    return limits.current().expr_nodes if cls is SchemaTooComplex else None
+    if cls is not SchemaTooComplex:
+        return None
+    bounds = limits.current()
+    return [bounds.expr_nodes, bounds.explored_derivatives]
 
 
 def _refusal_record(exc: Exception) -> dict | None:

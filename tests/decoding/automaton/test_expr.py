@@ -319,6 +319,28 @@ def test_derivatives_are_memoized_and_interned() -> None:
     assert x.derivative(x.derivative(first, ord("b")), ord("d")) is x.EMPTY
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 2**256 - 1), st.integers(1, 2**256 - 1),
+       st.sampled_from([0, 61, 122, 183]))
+def test_byte_sets_have_the_same_digest_only_when_equal(m: int, n: int, shift: int) -> None:
+    # Python hashes an int modulo 2**61 - 1: masks one 61-bit shift apart must not collide.
+    shifted = (m << shift) & (2**256 - 1) or m
+    for a, b in ((m, n), (m, shifted)):
+        assert (x.byteset(a).digest == x.byteset(b).digest) == (a == b)
+
+
+def test_states_of_byte_sets_one_61_bit_shift_apart_stay_apart() -> None:
+    # [zZ] (bytes 0x5A, 0x7A) and the continuation bytes 0x97, 0xB7 that `.\W` meets after a
+    # 2-byte character once had one digest, hence one automaton state: after "Zé" was read,
+    # "{aZ" was refused.
+    pattern = "\\{a[zZ]|.\\W"
+    automaton = Automaton(expr_of(pattern))
+    automaton.walk(automaton.initial_state, "Zé".encode())
+    for text in ("{aZ", "{az", "Zé", "Z!"):
+        state = automaton.walk(automaton.initial_state, text.encode())
+        assert automaton.is_accepting(state) == (regex.fullmatch(pattern, text) is not None)
+
+
 def test_expressions_are_not_pickled() -> None:
     with pytest.raises(TypeError, match="not pickled"):
         pickle.dumps(expr_of("a"))
