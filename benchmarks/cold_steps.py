@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -180,23 +181,30 @@ def report(steps: list[dict], firsts: list[float], top: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    phases = Phases()
+    instrument(phases)
+    with tempfile.TemporaryDirectory(prefix="typedecode-cold-steps-") as tmp:
+        tokenizer, tasks = cold_sample(args, Path(tmp))
+        steps, firsts = run(tokenizer, tasks, phases)
+    print(report(steps, firsts, args.top))
+    return 0
+
+
+def cold_sample(args: argparse.Namespace, work: Path) -> tuple[Any, list[dict]]:
+    """The tokenizer of `args.model` (saved under `work` and loaded as the workers load it) and
+    the sample's tasks (`--schemas`, `--seed`, `--data`, less `--skip`, plus the RELLM regex);
+    the disk cache is pointed at an empty folder under `work`: the cold run."""
     from transformers import AutoTokenizer
 
     from benchmarks.cases import RELLM_CASE, sample_schemas, tokenize_case
     from benchmarks.smollm2 import save_tokenizer
 
-    phases = Phases()
-    instrument(phases)
-    with tempfile.TemporaryDirectory(prefix="typedecode-cold-steps-") as tmp:
-        work = Path(tmp)
-        save_tokenizer(work / "tokenizer", args.model)
-        tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
-        cases = [*sample_schemas(Path(args.data), args.schemas, args.seed), RELLM_CASE]
-        tasks = [tokenize_case(c, tokenizer) for c in cases if c.id not in args.skip]
-        os.environ["TYPEDECODE_CACHE_DIR"] = str(work / "cache")  # empty: the cold run
-        steps, firsts = run(tokenizer, tasks, phases)
-    print(report(steps, firsts, args.top))
-    return 0
+    save_tokenizer(work / "tokenizer", args.model)
+    tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
+    cases = [*sample_schemas(Path(args.data), args.schemas, args.seed), RELLM_CASE]
+    tasks = [tokenize_case(c, tokenizer) for c in cases if c.id not in args.skip]
+    os.environ["TYPEDECODE_CACHE_DIR"] = str(work / "cache")  # empty: the cold run
+    return tokenizer, tasks
 
 
 def _parser() -> argparse.ArgumentParser:

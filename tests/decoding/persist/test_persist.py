@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import unicodedata
 import warnings
@@ -602,6 +603,26 @@ def test_trie_arrays_round_trip_and_broken_arrays_are_refused(bpe_tokenizer):
                    {k: v for k, v in good.items() if k != "parent"}]:
         with pytest.raises(ValueError, match="trie arrays"):
             TokenTrie.from_arrays(vocabulary, broken)
+
+
+def test_a_new_trie_is_written_by_the_background_writer_and_reads_back(bpe_tokenizer, tmp_path,
+                                                                      fresh, monkeypatch):
+    store = store_mod.get_store(tmp_path)
+    vocabulary = guide_mod.vocabulary_of(bpe_tokenizer, cache_dir=tmp_path)
+    writers = []
+    put = store_mod.Store.put_arrays
+
+    def noted(self, kind, key, arrays):
+        writers.append((kind, threading.current_thread() is threading.main_thread()))
+        return put(self, kind, key, arrays)
+
+    monkeypatch.setattr(store_mod.Store, "put_arrays", noted)
+    built = persist.cached_trie(vocabulary, store)
+    persist.flush()
+    assert writers == [("trie", False)]  # queued, not written on the compiling thread
+    fresh()
+    loaded = persist.cached_trie(vocabulary, store_mod.get_store(tmp_path))
+    assert np.array_equal(loaded.parent, built.parent) and writers == [("trie", False)]
 
 
 def test_trie_arrays_of_tokens_with_the_same_bytes_round_trip():
