@@ -56,7 +56,6 @@ from decoding.automaton.expr import (
     Expr,
     boundaries,
     byte_cuts,
-    byteset,
     capped,
     derivative,
     first_bytes,
@@ -476,7 +475,7 @@ class Automaton:
         target = self._intern(e.items[1]) if e.kind == CAT else self._intern(EMPTY)
         if target == DEAD:
             return []
-        return [(c, end, target) for c, end in self._runs_in(head.mask)]
+        return [(c, end, target) for c, end in self._runs_in(head)]
 
     def _live_runs(self, e: Expr) -> list[tuple[int, int, int]]:
         """(first class, end class, target) for each run of classes with one live derivative of
@@ -493,14 +492,14 @@ class Automaton:
                 live.append((c, end, target))
         return live
 
-    def _runs_in(self, mask: int) -> list[tuple[int, int]]:
-        """(first class, end class) of each run of classes inside the byte set `mask`
-        (memoized per set: a state `cat(B, r)` leads to r on exactly these)."""
+    def _runs_in(self, byte_set: Expr) -> list[tuple[int, int]]:
+        """(first class, end class) of each run of classes inside `byte_set` (a BYTES
+        expression; memoized per set: a state `cat(B, r)` leads to r on exactly these)."""
+        mask = byte_set.mask
         runs = self._runs_of_set.get(mask)
         if runs is None:
             runs = self._runs_of_set[mask] = [
-                (c, end) for c, end, b in self._spans(boundaries(byteset(mask)))
-                if mask >> b & 1]
+                (c, end) for c, end, b in self._spans(boundaries(byte_set)) if mask >> b & 1]
         return runs
 
     def _spans(self, bounds: int) -> list[tuple[int, int, int]]:
