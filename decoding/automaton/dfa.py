@@ -67,6 +67,7 @@ from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 DEAD = 0
 DEFAULT_MAX_DFA_STATES = limits.Limits.dfa_states  # the setting's default (`decoding.limits`)
 KEY_WIDTH = 4
+_FEW_STATES = 64  # `expand_all`: up to this many states are checked without numpy
 
 
 def expr_key(e: Expr) -> tuple[int, ...]:
@@ -124,6 +125,7 @@ class Automaton:
         starts = np.flatnonzero(byte_class[1:] != byte_class[:-1]) + 1  # and class 0 at 0
         self._class_start = [0, *starts.tolist()]
         self._spans_of: dict[int, list[tuple[int, int, int]]] = {}  # boundaries -> runs
+        self._runs_of_set: dict[int, list[tuple[int, int]]] = {}  # `_runs_in`
         self._keys: list[tuple[int, ...]] = [()]
         self._flat_keys = np.zeros(0, dtype=np.int32)  # `flat_keys`: states 1 .. _flat_count-1
         self._flat_count = 1
@@ -184,14 +186,20 @@ class Automaton:
     def expand(self, state: int) -> np.ndarray:
         """The transition row of `state` (one target per byte class), computed once."""
         if not self.expanded[state]:
-            self.expand_all(np.array([state]))
+            with self.lock:
+                if not self.expanded[state]:
+                    self._compute_row(state)
         return self.rows[state]
 
     def expand_all(self, states: np.ndarray) -> None:
-        """Make sure every state in the array has its row."""
+        """Make sure every state in the array has its row (a few states, as a walk sets aside
+        between rounds, are checked one by one: numpy's selection costs more than they do)."""
+        if len(states) > _FEW_STATES:
+            states = states[~self.expanded[states]]
         with self.lock:
-            for s in set(states[~self.expanded[states]].tolist()):
-                self._compute_row(s)
+            for s in dict.fromkeys(states.tolist()):
+                if not self.expanded[s]:  # read again: a row computed since, or a grown array
+                    self._compute_row(s)
 
     def restore(self, key_flat: np.ndarray, key_ends: np.ndarray, rows: np.ndarray,
                 expanded: np.ndarray, origins: Sequence[tuple[int, bytes] | None] | None = None,
@@ -447,20 +455,27 @@ class Automaton:
         self.rows = rows
 
     def _compute_row(self, state: int) -> None:
-        with node_budget(self.max_nodes, "one automaton state's transitions", "STATE_NODES"):
-            e = self.expression_of(state)
-            head = e.items[0] if e.kind == CAT else e
-            if head.kind == BYTES:  # a byte (set) then the rest: one target, no derivative
-                target = self._intern(e.items[1]) if e.kind == CAT else self._intern(EMPTY)
-                live = [] if target == DEAD else [
-                    (c, end, target) for c, end, b in self._spans(boundaries(head))
-                    if head.mask >> b & 1]
-            else:
-                live = self._live_runs(e)
+        e = self._exprs[state]
+        if e is not None and not e.boolean and _head(e).kind == BYTES:
+            live = self._byte_set_runs(e)  # makes no node: no budget to enter
+        else:
+            with node_budget(self.max_nodes, "one automaton state's transitions",
+                             "STATE_NODES"):
+                e = self.expression_of(state)
+                live = self._byte_set_runs(e) if _head(e).kind == BYTES else self._live_runs(e)
         row = self.rows[state]  # all DEAD until computed: only the live runs are written
         for c, end, target in live:
             row[c:end] = target
         self.expanded[state] = True
+
+    def _byte_set_runs(self, e: Expr) -> list[tuple[int, int, int]]:
+        """`_live_runs` of a state `cat(B, r)` (or a byte set B alone) without a derivative:
+        every byte of B leads to r, every other byte to the dead state."""
+        head = _head(e)
+        target = self._intern(e.items[1]) if e.kind == CAT else self._intern(EMPTY)
+        if target == DEAD:
+            return []
+        return [(c, end, target) for c, end in self._runs_in(head)]
 
     def _live_runs(self, e: Expr) -> list[tuple[int, int, int]]:
         """(first class, end class, target) for each run of classes with one live derivative of
@@ -476,6 +491,16 @@ class Automaton:
             if target != DEAD:
                 live.append((c, end, target))
         return live
+
+    def _runs_in(self, byte_set: Expr) -> list[tuple[int, int]]:
+        """(first class, end class) of each run of classes inside `byte_set` (a BYTES
+        expression; memoized per set: a state `cat(B, r)` leads to r on exactly these)."""
+        mask = byte_set.mask
+        runs = self._runs_of_set.get(mask)
+        if runs is None:
+            runs = self._runs_of_set[mask] = [
+                (c, end) for c, end, b in self._spans(boundaries(byte_set)) if mask >> b & 1]
+        return runs
 
     def _spans(self, bounds: int) -> list[tuple[int, int, int]]:
         """(first class, end class, first byte) of each run of classes with one derivative for
@@ -503,6 +528,12 @@ class Automaton:
                 runs.add(c)
             bits ^= low
         return sorted(runs)
+
+
+def _head(e: Expr) -> Expr:
+    """The part of `e` that reads the first byte: a concatenation's head, else `e` itself."""
+    return e.items[0] if e.kind == CAT else e
+
 
 def valid_keys(flat: np.ndarray, ends: np.ndarray) -> bool:
     """Whether `ends` cuts the 1-D integer array `flat` into state keys (runs of values >= 0);

@@ -21,9 +21,9 @@ Two walks give the same array bit for bit (the tests compare them):
   resumes there, so the loop never calls back into Python. It checks every index it uses,
   releases the GIL for walks spanning 2**18 trie nodes or more (a short walk that released it
   would wait for any other thread's turn, up to 5 ms), and writes only into arrays its caller owns.
-  Its set-aside buffers (one slot per trie node) are kept per trie and lent to one walk at a
-  time (a walk that finds them taken allocates its own): allocating them cost a short walk more
-  than the walk itself.
+  Its set-aside buffers (one slot per trie node) and stack are kept per trie and lent to one
+  walk at a time (a walk that finds them taken allocates its own): allocating them cost a short
+  walk more than the walk itself.
 - numpy (the fallback where the C module was not built, or with `TYPEDECODE_COMPILED_WALK=0`):
   the trie level by level in breadth-first order, a few whole-slice operations per depth.
 The compiled walk reads each node's byte and the automaton's 256-entry byte-class table, so a
@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,21 +133,24 @@ class TrieWalk:
         between rounds; how many tokens it reached."""
         a, pre = self.automaton, self.trie.preorder
         vocab = len(self.trie.token_node)
-        stack = np.zeros((len(self.trie.level_bounds) + 1) * (2 if len(items) else 1),
-                         dtype=np.int32)
         nodes = np.zeros(1, dtype=np.int32)
         states = np.array([state], dtype=np.int32)
         found = 0
-        with _scratch(self.trie) as (held_nodes, held_states):
-            while len(nodes):
+        scratch = _lend(self.trie)
+        try:
+            held_nodes, held_states, stack = scratch.buffers
+            while True:
                 held, found = self._kernel(nodes, states, pre.byte, a.byte_class, pre.end,
                                            pre.depth, pre.token_start, pre.tokens, a.rows,
                                            a.num_classes, a.expanded, prune, state, items,
                                            next_of, bits, *hits, found, vocab, stack,
                                            held_nodes, held_states)
+                if not held:
+                    return found
                 nodes, states = held_nodes[:held].copy(), held_states[:held].copy()
                 a.expand_all(states)
-        return found
+        finally:
+            scratch.release()
 
     def _by_levels(self, state: int, prune: np.ndarray | None,
                    items: np.ndarray = _NONE) -> np.ndarray:
@@ -182,35 +184,38 @@ class TrieWalk:
 
 
 class _Scratch:
-    """The compiled walk's set-aside buffers for one trie (one slot per node each), lent to one
-    walk at a time: allocating them costs more than a short walk (their pages are touched
-    anew), so they are kept for the next walk of any automaton over the trie."""
+    """The compiled walk's buffers for one trie: set-aside nodes and states (one slot per node
+    each) and the stack (two slots per depth: states, and counts for a counting walk), lent to
+    one walk at a time (`_lend`): allocating them costs more than a short walk (their pages are
+    touched anew), so they are kept for the next walk of any automaton over the trie."""
 
-    __slots__ = ("buffers", "lock")
+    __slots__ = ("buffers", "lock", "shared")
 
-    def __init__(self, n: int):
-        self.buffers = (np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32))
+    def __init__(self, trie: TokenTrie, shared: bool):
+        n = len(trie.preorder.end)
+        self.buffers = (np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32),
+                        np.zeros(2 * (len(trie.level_bounds) + 1), dtype=np.int32))
         self.lock = threading.Lock()
+        self.shared = shared
+
+    def release(self) -> None:
+        """Give the buffers back (a walk's own, unshared ones are simply dropped)."""
+        if self.shared:
+            self.lock.release()
 
 
 _SCRATCH: weakref.WeakKeyDictionary[TokenTrie, _Scratch] = weakref.WeakKeyDictionary()
 
 
-@contextmanager
-def _scratch(trie: TokenTrie) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Set-aside buffers for one compiled walk over `trie`: the trie's shared pair when no other
-    walk holds it, else a fresh pair."""
-    n = len(trie.preorder.end)
+def _lend(trie: TokenTrie) -> _Scratch:
+    """Buffers for one compiled walk over `trie`, to `release` after it: the trie's shared ones
+    when no other walk holds them, else new ones."""
     scratch = _SCRATCH.get(trie)
     if scratch is None:
-        scratch = _SCRATCH.setdefault(trie, _Scratch(n))
-    if not scratch.lock.acquire(blocking=False):
-        yield _Scratch(n).buffers
-        return
-    try:
-        yield scratch.buffers
-    finally:
-        scratch.lock.release()
+        scratch = _SCRATCH.setdefault(trie, _Scratch(trie, shared=True))
+    if scratch.lock.acquire(blocking=False):
+        return scratch
+    return _Scratch(trie, shared=False)
 
 
 def read(automaton: Automaton, state: int, data: bytes) -> int:

@@ -206,3 +206,30 @@ def test_flat_keys_are_every_key_in_state_order_as_states_are_added():
         keys = [a.key(s) for s in range(a.num_states)]
         assert ends.tolist() == np.cumsum([len(k) for k in keys]).tolist()
         assert flat.dtype == np.int32 and flat.tolist() == [v for k in keys for v in k]
+
+
+@pytest.mark.parametrize("count", [3, 200])  # a few states are checked one by one, many by numpy
+def test_expand_all_gives_every_state_its_row_whatever_the_order_and_repeats(count):
+    """States given with repeats, some with rows already: each ends with its row, every class's
+    entry the state of its derivative (and no row is computed twice)."""
+    from decoding.automaton.expr import derivative, is_empty
+    a = automaton_for(r'\{"(?:alpha|beta|gamma)": "[a-z]{0,40}", "n": [0-9]{1,3}\}')
+    todo, seen = [a.initial_state], {a.initial_state}
+    while len(seen) < 60 and todo:  # some states with rows, some without
+        for t in set(a.expand(todo.pop(0)).tolist()) - seen - {DEAD}:
+            seen.add(t)
+            todo.append(t)
+    states = np.array(sorted(seen), dtype=np.int64)
+    assert not a.expanded[states].all()
+    computed = []
+    compute_row = a._compute_row
+    a._compute_row = lambda s: (computed.append(s), compute_row(s))
+    a.expand_all(np.random.default_rng(count).choice(states, count))
+    a.expand_all(states)
+    assert a.expanded[states].all() and len(computed) == len(set(computed))
+    for state in states.tolist():
+        e = a.expression_of(state)
+        for b in range(256):
+            d, target = derivative(e, b), int(a.rows[state, a.byte_class[b]])
+            assert (target == DEAD) == is_empty(d)
+            assert target == DEAD or a.expression_of(target) is d

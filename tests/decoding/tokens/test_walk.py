@@ -280,3 +280,23 @@ def test_the_crossing_kernel_refuses_arrays_that_break_the_layout():
         call(end=(2, 9))  # a subtree past the last node
     with pytest.raises(ValueError, match="out of range"):
         call(depth=(0, 5))  # a node below a missing level
+
+
+def test_a_walk_that_finds_the_tries_buffers_lent_uses_its_own(tries):
+    """The set-aside buffers and stack are lent to one walk at a time: a walk while another
+    holds them (a thread's, here held by hand) gets new ones, with the same answer, and the
+    trie's own are lent again once given back."""
+    _, trie = tries["bpe"]
+    a = Automaton(to_expr(parse(r'\{"(?:name|note)": "[^"]{0,9}", "n": [0-9]{1,3}\}')))
+    walk = TrieWalk(trie, a)
+    state = a.walk(a.initial_state, b'{"n')
+    alone = walk.next_states(state)
+    held = walk_module._lend(trie)
+    try:
+        assert held.shared and not walk_module._lend(trie).shared
+        assert walk.next_states(state).tolist() == alone.tolist()
+    finally:
+        held.release()
+    again = walk_module._lend(trie)
+    assert again is held
+    again.release()
