@@ -194,8 +194,14 @@ def _plain_header(header: bytes) -> tuple[np.dtype, bool, tuple[int, ...]] | Non
     match = _NPY_HEADER.fullmatch(str(header, "latin-1"))
     if match is None:
         return None
-    shape = tuple(int(d) for d in (match[3] or "").split(",") if d.strip())
-    return np.dtype(match[1]), match[2] == "True", shape
+    dims = match[3]  # "3, 4" or "3," (the regex allows digits, ", " and a last ","), or None
+    shape = tuple(map(int, dims.rstrip(",").split(","))) if dims else ()
+    return _dtype(match[1]), match[2] == "True", shape
+
+
+# Every array of a record has its own shape, so most headers a process reads are new to
+# `_remembered_layout`; their dtypes, a handful, are made once (a dtype is immutable).
+_dtype = functools.lru_cache(maxsize=64)(np.dtype)
 
 
 def _plain_layout(header: bytes) -> tuple[np.dtype, str, tuple[int, ...], int, int] | None:

@@ -24,10 +24,12 @@ Invariants of an `Automaton`:
 Restoring (what the disk cache uses): `Automaton.restored` makes an automaton from its byte
 classes and initial key alone, with the expression built by a factory only when a row must be
 computed (its key is checked then: `RestoreMismatch`). `restore` adds states by key, with rows
-computed elsewhere; a restored state's expression is found, when first needed, by deriving along
-the recorded way it was reached (a row from a state whose expression is known, or a token's bytes
-given by `restore`'s `origins`; the ways through restored rows are worked out when an expression
-is first derived), each step checked against the saved key.
+computed elsewhere; `from_saved` does both at once for a whole saved automaton, numbering its
+states as saved (bulk array copies, one key tuple per state). A restored state's expression is
+found, when first needed, by deriving along the recorded way it was reached (a row from a state
+whose expression is known, or a token's bytes given by `restore`'s `origins`; the ways through
+restored rows are worked out when an expression is first derived), each step checked against
+the saved key.
 
 Threads: an automaton may be shared (`compile` gives every guide of a pattern the same one).
 Everything that adds states, computes rows or links expressions holds the automaton's `lock`
@@ -112,6 +114,58 @@ class Automaton:
         self._expr_factory = build_expr
         self._initial_expr = None
         self.initial_state = self._add_key(key)
+        return self
+
+    @classmethod
+    def from_saved(cls, byte_class: np.ndarray, initial: int, keys: np.ndarray,
+                   rows: np.ndarray, expanded: np.ndarray, accepting: np.ndarray,
+                   build_expr: Callable[[], Expr], *, max_states: int = DEFAULT_MAX_DFA_STATES,
+                   pattern: str | None = None) -> "Automaton":
+        """`restored` followed by `restore` of every saved state, in one step and numbered as
+        saved: state i is saved state i (0 the dead state), `initial` the initial state. What
+        a process that has no automaton of the pattern yet makes of a saved one, with no Python
+        work per state beyond making its key.
+
+        `keys` int [n-1, KEY_WIDTH]: the keys of states 1..n-1; `rows` [n, classes] (targets
+        are state numbers), used where `expanded[i]`; `accepting` [n]. Raises ValueError for
+        malformed input (as `restored` and `restore` do) and `PatternTooComplex` past
+        `max_states`.
+        """
+        n = len(rows)
+        keys, rows = np.asarray(keys), np.asarray(rows)
+        expanded, accepting = np.asarray(expanded), np.asarray(accepting)
+        if not 0 < initial < n or keys.shape != (n - 1, KEY_WIDTH) or keys.dtype.kind not in "iu" \
+                or rows.ndim != 2 or expanded.shape != (n,) or accepting.shape != (n,) \
+                or expanded.dtype != bool or accepting.dtype != bool \
+                or not indexes_below(rows, n) or (n > 1 and keys.min() < 0):
+            raise ValueError("saved states need a key of the state width each, rows indexing "
+                             "the states, and one expanded and accepting flag per state")
+        self = cls.restored(byte_class, keys[initial - 1], build_expr, max_states=max_states,
+                            pattern=pattern)
+        if rows.shape[1] != self.num_classes:
+            raise ValueError("saved rows need one target per byte class")
+        if n > max_states:
+            raise PatternTooComplex(
+                f"restoring {n - 1:,} saved states would pass the limit of {max_states:,} states",
+                pattern, None)
+        named = [(), *map(tuple, keys.tolist())]
+        by_key = dict(zip(named, range(n)))
+        if len(by_key) != n:
+            raise ValueError("saved states repeat a key")
+        size = max(16, 1 << (n - 1).bit_length())
+        self.rows = np.zeros((size, self.num_classes), dtype=np.int32)
+        self.rows[1:n] = np.where(expanded[1:, None], rows[1:], DEAD)  # unexpanded: all DEAD
+        self.expanded = np.zeros(size, dtype=bool)
+        self.expanded[:n] = expanded
+        self.expanded[DEAD] = True
+        self.accepting = np.zeros(size, dtype=bool)
+        self.accepting[1:n] = accepting[1:]
+        self._keys, self._by_key = named, by_key
+        self._exprs = [NOTHING, *([None] * (n - 1))]
+        self._flat_keys = np.ascontiguousarray(keys, dtype=np.int32).reshape(-1)
+        self._flat_count = n
+        self.initial_state = initial
+        self._unconnected = (np.flatnonzero(expanded[1:]) + 1).tolist()
         return self
 
     def _setup(self, byte_class: np.ndarray, max_states: int, pattern: str | None) -> None:

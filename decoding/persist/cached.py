@@ -403,12 +403,14 @@ class PersistentIndex(TokenIndex):
     def restore(self, saved: snapshot.Snapshot | None, *, made_from: bool = False) -> None:
         """Add a stored snapshot's states and rows to the automaton. None, or a snapshot that
         does not fit, means the stored value was rejected: the next save writes over it.
-        `made_from`: the automaton was restored from this snapshot's header (so it fits)."""
+        `made_from`: the automaton was made from this snapshot (`Automaton.from_saved`), so
+        it holds its states already."""
         try:
             if saved is None or not (made_from or saved.fits(self.automaton)):
                 raise ValueError("the snapshot is of another pattern")
-            self.automaton.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded,
-                                   accepting=saved.accepting)
+            if not made_from:  # else its states are the automaton's already
+                self.automaton.restore(saved.key_flat, saved.key_ends, saved.rows,
+                                       saved.expanded, accepting=saved.accepting)
         except ValueError:  # PatternTooComplex (too many states to add) is one too
             self._replace = True
             return
@@ -513,7 +515,7 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     saved = None if arrays is None else _quietly(lambda: _parsed(arrays))
     restored = automaton is None and saved is not None
     if restored:
-        automaton = _quietly(lambda: _restored_automaton(saved, make_expr, max_states, pattern))
+        automaton = _quietly(lambda: _saved_automaton(saved, make_expr, max_states, pattern))
         restored = automaton is not None
     if automaton is None:
         automaton = Automaton(make_expr(), max_states=max_states, pattern=pattern)
@@ -533,13 +535,15 @@ def _parsed(arrays: snapshot.Arrays) -> snapshot.Snapshot | None:
         return None
 
 
-def _restored_automaton(saved: snapshot.Snapshot, make_expr: Callable[[], Expr],
-                        max_states: int, pattern: str) -> Automaton | None:
-    """An automaton made from a snapshot's header alone (its states come with `restore`)."""
+def _saved_automaton(saved: snapshot.Snapshot, make_expr: Callable[[], Expr],
+                     max_states: int, pattern: str) -> Automaton | None:
+    """The automaton of a snapshot, its states numbered as saved (None: the snapshot does not
+    make one, e.g. past `max_states`)."""
     try:
-        return Automaton.restored(saved.byte_class, saved.initial_key(), make_expr,
-                                  max_states=max_states, pattern=pattern)
-    except ValueError:
+        return Automaton.from_saved(saved.byte_class, saved.initial, saved.state_keys(),
+                                    saved.rows, saved.expanded, saved.accepting, make_expr,
+                                    max_states=max_states, pattern=pattern)
+    except ValueError:  # PatternTooComplex is one too
         return None
 
 

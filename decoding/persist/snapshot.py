@@ -3,9 +3,10 @@
 Automaton snapshot (`take` -> arrays, `parse` -> `Snapshot`, `merge`):
 - `header` int64 [initial]: the initial state's index; `byte_class` uint8 [256].
 - States by index, index 0 being the dead state (empty key): `key_flat` int32 and `key_ends`
-  int64 (state i's key is `key_flat[key_ends[i-1]:key_ends[i]]`), `rows` int32 [n, classes]
-  (targets are state indices), `expanded` bool [n] (which rows are meaningful) and `accepting`
-  bool [n].
+  int64 (state i's key is `key_flat[key_ends[i-1]:key_ends[i]]`, `KEY_WIDTH` values each),
+  `rows` int32 [n, classes] (targets are state indices), `expanded` bool [n] (which rows are
+  meaningful) and `accepting` bool [n]. A process without the pattern's automaton makes it from
+  a snapshot with the states numbered as saved (`Automaton.from_saved`).
 Indices are private to a snapshot: another process numbers the same states differently, so
 `merge` unions two snapshots through the state keys.
 
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from decoding.automaton.dfa import KEY_WIDTH, Automaton, indexes_below, valid_keys
+from decoding.automaton.dfa import KEY_WIDTH, Automaton, indexes_below
 from decoding.tokens import bits as packed
 from decoding.tokens.vocabulary import Vocabulary
 
@@ -72,6 +73,10 @@ class Snapshot:
         bounds = [0, *self.key_ends.tolist()]
         return [tuple(values[bounds[i]:bounds[i + 1]]) for i in range(self.num_states)]
 
+    def state_keys(self) -> np.ndarray:
+        """int32 [n-1, KEY_WIDTH]: the keys of states 1..n-1 (a view)."""
+        return self.key_flat.reshape(-1, KEY_WIDTH)
+
     def initial_key(self) -> np.ndarray:
         return self.key_flat[self.key_ends[self.initial - 1]:self.key_ends[self.initial]]
 
@@ -99,11 +104,14 @@ def parse(arrays: Arrays) -> Snapshot:
         (arrays[k] for k in _STATE_DTYPES)
     if header.shape != (1,) or byte_class.shape != (256,):
         raise ValueError("snapshot header or byte classes have the wrong shape")
-    if not valid_keys(flat, ends):
+    n = len(ends)
+    # Every state but the dead one (an empty key) has a key of `KEY_WIDTH` values >= 0.
+    if ends.ndim != 1 or flat.ndim != 1 or len(flat) != max(n - 1, 0) * KEY_WIDTH \
+            or (len(flat) and flat.min() < 0) \
+            or (ends != np.arange(0, n * KEY_WIDTH, KEY_WIDTH)).any():
         raise ValueError("snapshot keys are not state keys")
     initial = int(header[0])
-    n = len(ends)
-    if n < 2 or not 0 < initial < n or ends[0] != 0 or ends[initial] == ends[initial - 1] \
+    if n < 2 or not 0 < initial < n \
             or rows.shape != (n, int(byte_class[-1]) + 1) or accepting.shape != (n,) \
             or expanded.shape != (n,) or not indexes_below(rows, n):
         raise ValueError("snapshot states are inconsistent")

@@ -1,0 +1,220 @@
+"""Where a warm process's first mask goes: compile + first mask per schema, phase by phase.
+
+    python -m benchmarks.warm_phases [--schemas 20] [--model NAME] [--path core|generate]
+
+A cold process fills a cache folder the way `benchmarks.masks`' cold run does (each case
+compiled, its first mask and the masks along its instances computed; the dev sample of
+`benchmarks.cases` plus the RELLM regex); then a fresh read-only process on that folder times,
+per case, `decoding.compile(schema, tokenizer)` ("core") or `decoding.hf.warm.guide_for`
+("generate": `make_constraint`'s pattern) and the first `fill_bitmasks`, in CPU time of the
+thread (`time.thread_time_ns`). Each phase is the exclusive time of the functions named in
+`PHASES` (a function's time less that of the timed functions it calls); "other" is the rest of
+the case's time. The first case is left out of the medians (it pays once-per-process costs, such
+as the translator's source fingerprint) and reported alone. The timers add a few us per call,
+so phases sum to more than an untimed run; the untimed per-case median is measured first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from decoding.hf.embedded import DEFAULT, EMBEDDED
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (module, attribute, phase): functions whose exclusive CPU time makes a phase.
+PHASES = [
+    ("decoding.persist.cached", "cached_schema_language", "schema: key, lookup, replay"),
+    ("decoding.persist.cached", "_schema_key", "schema: key, lookup, replay"),
+    ("decoding.persist.cached", "_document_text", "schema: key, lookup, replay"),
+    ("cache.store", "_get_settled", "store: SQLite select + value read"),
+    ("cache.store", "unframe", "store: frame check (SHA-256)"),
+    ("cache.store", "decode_json", "store: JSON / .npy decode"),
+    ("cache.store", "decode_arrays", "store: JSON / .npy decode"),
+    ("decoding.persist.snapshot", "parse", "automaton: snapshot check"),
+    ("decoding.persist.cached", "_saved_automaton", "automaton: made from the snapshot"),
+    ("decoding.persist.cached.PersistentIndex", "restore", "automaton: made from the snapshot"),
+    ("decoding.persist.snapshot", "parse_entries", "entries: record check"),
+    ("decoding.persist.cached.PersistentIndex", "__init__", "index: PersistentIndex()"),
+    ("decoding.persist.cached.PersistentIndex", "_load_entry", "first mask: entry unpacked"),
+    ("decoding.persist.cached.PersistentIndex", "entry_of", "first mask: entry unpacked"),
+    ("decoding.guides.bitmask", "fill_bitmasks", "first mask: bitmask fill"),
+]
+
+
+def _resolve(path: str) -> Any:
+    """A module, or a class inside one ("package.module.Class")."""
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError:
+        module, _, name = path.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+
+class Timers:
+    """Exclusive CPU time per phase, from wrappers put around the `PHASES` functions."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, int] = defaultdict(int)
+        self._stack: list[int] = []
+
+    def install(self) -> None:
+        for owner_path, name, phase in PHASES:
+            owner = _resolve(owner_path)
+            setattr(owner, name, self._wrapped(getattr(owner, name), phase))
+
+    def _wrapped(self, func: Callable, phase: str) -> Callable:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.thread_time_ns()
+            self._stack.append(0)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                took = time.thread_time_ns() - start
+                self.spent[phase] += took - self._stack.pop()
+                if self._stack:
+                    self._stack[-1] += took
+        return timed
+
+    def take(self) -> dict[str, int]:
+        spent, self.spent = dict(self.spent), defaultdict(int)
+        return spent
+
+
+def _guide_of(case: dict, tokenizer: Any, path: str) -> Any:
+    from decoding.guides.guide import compile as compile_pattern
+    from decoding.hf.warm import Target, guide_for
+
+    if path == "generate":
+        return guide_for(Target(case["id"], case["kind"], case["source"]), tokenizer)
+    return compile_pattern(case["source"], tokenizer)
+
+
+def worker(mode: str, path: str, tokenizer_dir: str, cases_file: str) -> dict:
+    """Cold: fill the cache folder. Warm: time every case untimed, then with the phase timers
+    (a second process, so that both see a fresh process's first reads)."""
+    import gc
+
+    from transformers import AutoTokenizer
+
+    import schema2re  # noqa: F401 - imported before the clock starts
+    from decoding.errors import TokenRejected
+    from decoding.guides.bitmask import allocate
+    from decoding.guides.guide import compile as compile_pattern
+    from decoding.persist import cached as persist
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    cases = json.loads(Path(cases_file).read_text(encoding="utf-8"))
+    compile_pattern("a", tokenizer)  # the vocabulary table, as the mask benchmark's set-up
+    if mode == "cold":
+        for case in cases:
+            guide = _guide_of(case, tokenizer, path)
+            guide.index.entry(guide.initial_state)
+            for tokens in case["valid"] + case["invalid"]:
+                state = guide.initial_state
+                for token in tokens:
+                    try:
+                        state = guide.advance(state, token)
+                    except TokenRejected:
+                        break
+                    guide.index.entry(state)
+        persist.save_all()
+        return {}
+    import decoding.guides.bitmask as bitmask
+
+    timers = Timers()
+    if mode == "phases":
+        timers.install()
+    gc.disable()
+    per_case, phases, walks = [], [], 0
+    for case in cases:
+        start = time.thread_time_ns()
+        guide = _guide_of(case, tokenizer, path)
+        bitmask.fill_bitmasks([(guide, guide.initial_state)], allocate(1, guide.vocab_size))
+        per_case.append(time.thread_time_ns() - start)
+        phases.append(timers.take())
+        walks += guide.index.walks
+    return {"ids": [c["id"] for c in cases], "ns": per_case, "phases": phases, "walks": walks}
+
+
+def _spawn(mode: str, path: str, root: Path, env: dict[str, str]) -> dict:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.warm_phases", "--worker", mode,
+                          "--path", path, str(root / "tokenizer"), str(root / "cases.json")],
+                         capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(count: int, model: str, path: str) -> dict:
+    from benchmarks.cases import DEFAULT_DATA_DIR, RELLM_CASE, sample_schemas, tokenize_case
+    from benchmarks.smollm2 import save_tokenizer
+
+    with tempfile.TemporaryDirectory(prefix="typedecode-warm-phases-") as tmp:
+        root = Path(tmp)
+        tokenizer = save_tokenizer(root / "tokenizer", model)
+        cases = [*sample_schemas(DEFAULT_DATA_DIR, count, 0), RELLM_CASE]
+        (root / "cases.json").write_text(json.dumps([tokenize_case(c, tokenizer) for c in cases]),
+                                         encoding="utf-8")
+        cache = {"TYPEDECODE_CACHE_DIR": str(root / "cache")}
+        _spawn("cold", path, root, cache)
+        readonly = {**cache, "TYPEDECODE_CACHE_READONLY": "1"}
+        return {"model": model, "path": path, "untimed": _spawn("untimed", path, root, readonly),
+                "phases": _spawn("phases", path, root, readonly)}
+
+
+def markdown(result: dict) -> str:
+    untimed, timed = result["untimed"], result["phases"]
+    per_case = [ns / 1e3 for ns in untimed["ns"]]
+    rest = timed["phases"][1:]
+    names = sorted({name for spent in rest for name in spent})
+    other = [(ns - sum(spent.values())) / 1e3 for ns, spent in zip(timed["ns"][1:], rest)]
+    total = statistics.median(ns / 1e3 for ns in timed["ns"][1:])
+    lines = [f"{len(per_case)} cases, {result['model']} tokenizer, {result['path']} path; CPU "
+             "time of the thread, a fresh read-only process on a filled cache folder.", "",
+             f"- compile + first mask, untimed: median {statistics.median(per_case[1:]):.0f} us "
+             f"(cases 2..{len(per_case)}), first case {per_case[0]:.0f} us; entries computed: "
+             f"{untimed['walks']}",
+             f"- with the phase timers: median {total:.0f} us", "",
+             "| phase | median us per case | mean |", "|---|---:|---:|"]
+    for name in [*names, "other"]:
+        values = other if name == "other" else [spent.get(name, 0) / 1e3 for spent in rest]
+        lines.append(f"| {name} | {statistics.median(values):.0f} | "
+                     f"{statistics.mean(values):.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.warm_phases",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--schemas", type=int, default=20)
+    parser.add_argument("--model", default=DEFAULT.name, choices=sorted(EMBEDDED))
+    parser.add_argument("--path", choices=("core", "generate"), default="core")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("files", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.path, *args.files)))
+        return 0
+    print(markdown(run(args.schemas, args.model, args.path)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
