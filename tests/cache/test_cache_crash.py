@@ -200,13 +200,13 @@ def test_a_cache_killed_while_being_created_is_completed_by_the_next_process(tmp
     assert check_store(Store(tmp_path))["whole"] == 3 * KEYS
 
 
-def _compile_kills(tmp_path, bpe_tokenizer, kills: int) -> None:
+def _compile_kills(tmp_path, bpe_tokenizer, kills: int, armed: str) -> None:
     tokenizer_dir = tmp_path / "tokenizer"
     bpe_tokenizer.save_pretrained(tokenizer_dir)
     reference = mask_digests(compile_, bpe_tokenizer, False, VERIFY_SEED)
     cache_dir = tmp_path / "cache"
     runs = _kill_runs(cache_dir, tmp_path, "compile", kills=kills, seed=16, max_delay=2.0,
-                      rounds=10**6, armed="imported", before_last=lambda: _damage_rows(cache_dir),
+                      rounds=10**6, armed=armed, before_last=lambda: _damage_rows(cache_dir),
                       tokenizer=str(tokenizer_dir))
     print("\n" + _summary("compile", runs))
     assert runs[-1]["code"] == 0, runs[-1]["stderr"]
@@ -230,12 +230,15 @@ def _damage_rows(cache_dir: Path) -> None:
 
 
 def test_sigkill_during_compile_leaves_masks_identical_to_a_cold_run(tmp_path, bpe_tokenizer):
-    _compile_kills(tmp_path, bpe_tokenizer, kills=1)
+    # Killed while it compiles new patterns, once the verified ones are compiled: armed at
+    # "imported", a loaded machine could kill it before it had written what the last run reads,
+    # and no damage would be there to see.
+    _compile_kills(tmp_path, bpe_tokenizer, kills=1, armed="digests")
 
 
 @pytest.mark.slow
 def test_sigkill_during_compile_many_times(tmp_path, bpe_tokenizer):
-    _compile_kills(tmp_path, bpe_tokenizer, kills=8)
+    _compile_kills(tmp_path, bpe_tokenizer, kills=8, armed="imported")
 
 
 # -- full disk ---------------------------------------------------------------------------------
