@@ -244,7 +244,7 @@ class Translator:
         # A variant that settled a `not`/`if` may allow only integers where the term built as
         # "number" allowed all numbers (`{"type": "number", "not": {"not": {"type": "integer"}}}`).
         whole = kind == "number" and "number" in terms.term_types(ctx, term)
-        fn = numbers.number_regex if whole else numbers.integer_regex
+        fn = numbers.number_rx if whole else numbers.integer_rx
         try:
             positive = self._number_leaf(fn, lower, upper, multiple, pointer)
         except numbers.EmptyRangeError:
@@ -253,7 +253,7 @@ class Translator:
                       if node.get(terms.SUBTRACTED) == kind]
         return leafsets.subtract(ctx, positive, subtracted, kind) if subtracted else positive
 
-    def _number_leaf(self, fn: Callable[..., str], lower: tuple[Any, bool] | None,
+    def _number_leaf(self, fn: Callable[..., Rx], lower: tuple[Any, bool] | None,
                      upper: tuple[Any, bool] | None, multiple: Any, pointer: str) -> Rx | None:
         return self.leaf(fn, {
             "minimum": lower[0] if lower and not lower[1] else None,
