@@ -382,3 +382,26 @@ def test_small_ranges_enumerate_every_float_checked_multiple():
     for hundredths in range(-10, 520):
         text = _plain(Decimal(hundredths) / 100)
         assert _matches(pattern, text) == _valid(text, schema), text
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from([0.25, 0.5, 0.75, 1.5, 2.5, 6.25, 3, 4, 10]), min_size=2, max_size=3,
+                unique=True), st.sampled_from(["integer", "number"]))
+def test_several_exact_float_multiples_merge_soundly(steps, kind):
+    """multipleOf values that are exact doubles merge into their least common multiple:
+    checked against jsonschema's float division near 0 and near 2**53, where a rounded
+    dividend would make x / m non-integral."""
+    schema = {"type": kind, "allOf": [{"multipleOf": m} for m in steps]}
+    e = to_expression(schema)
+    validator = Draft202012Validator(schema)
+    merged = Fraction(math.lcm(*(Fraction(m).numerator for m in steps)),
+                      math.gcd(*(Fraction(m).denominator for m in steps)))
+    texts = [_decimal_text_of(merged * k) for k in range(-20, 40)]
+    texts += [str(2**53 + d) for d in range(-50, 50)] + [str(10**20), "1.125", "7.5"]
+    matched = [t for t in texts if e.matches(t)]
+    assert all(validator.is_valid(json.loads(t)) for t in matched), schema
+    assert _decimal_text_of(merged * 3 if kind == "number" else Fraction(merged.numerator * 3)) in matched
+
+
+def _decimal_text_of(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else str(Decimal(value.numerator) / value.denominator)
