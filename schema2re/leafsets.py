@@ -11,12 +11,14 @@ Contract:
   only the keywords whose translation is exact are read: `type`, `allOf`, `anyOf` and `$ref`
   of such schemas, boolean schemas; for strings `minLength`, `maxLength`, `pattern` (`ecma`
   gives the strings both regex readings match) and `enum`/`const` (checked by the validator);
-  for numbers the bounds and an integer `multipleOf` (`numbers.integer_regex` is exact on
-  canonical integers, `number_regex` complete on the decimals of the universe). A standard
+  for numbers the bounds and an integer `multipleOf` (`numbers.integer_rx` is exact on
+  canonical integers of at most `numbers.RESIDUE_DIGITS` digits, `number_rx` complete on the
+  decimals of the universe). A standard
   `format` (a sound subset, `formats`), a float `multipleOf` and everything else give None; a
   format no draft defines is an annotation (ignored).
 - Canonical texts: a string's characters are written one way (`strings.json_content_rx`), as
-  `json.dumps(..., ensure_ascii=False)` writes them; numbers are canonical integers and, for
+  `json.dumps(..., ensure_ascii=False)` writes them; numbers are canonical integers of at most
+  `numbers.RESIDUE_DIGITS` digits (where an unrolled remainder automaton is exact) and, for
   "number", the decimals `NON_INTEGER` (no exponent, at most 9 integer and 6 fraction digits,
   a last fraction digit other than 0: never an integer, and far enough from one that
   `jsonschema`'s float division by an integer never lands on an integer). The sets and the
@@ -53,6 +55,7 @@ _ASCII = ((0x20, 0x7E),)
 _CLASS_ESCAPE = re.compile(r"\\[dDwWsS]")
 _NOTHING = Rx(x.NOTHING)
 NON_INTEGER = r"-?(?:0|[1-9][0-9]{0,8})\.[0-9]{0,5}[1-9]"
+_INTEGERS = raw(r"0|-?[1-9][0-9]{0,%d}" % (numbers.RESIDUE_DIGITS - 1))
 
 
 def leaf_set(ctx: Context, node: Node, kind: str, patterns: list[str] | None = None) -> Rx | None:
@@ -118,10 +121,10 @@ def _numbers(ctx: Context, node: Node, kind: str, types: frozenset[str]) -> Rx |
     for value, exclusive, is_lower in terms.numeric_bounds(ctx, node):
         name = ("exclusive_" if exclusive else "") + ("minimum" if is_lower else "maximum")
         bounds[name] = value
-    integers = raw(numbers.integer_regex(**bounds, multiple_of=multiple, pointer=node.pointer))
+    integers = numbers.integer_rx(**bounds, multiple_of=multiple, pointer=node.pointer)
     if kind == "integer" or multiple is not None or "number" not in types:
         return integers  # an integer multipleOf holds for no non-integer
-    return alt([integers, both([raw(numbers.number_regex(**bounds, pointer=node.pointer)),
+    return alt([integers, both([numbers.number_rx(**bounds, pointer=node.pointer),
                                 raw(NON_INTEGER)])])
 
 
@@ -135,9 +138,9 @@ def universe(kind: str, patterns: list[str]) -> Rx:
     """Canonical texts of the values of `kind` where subtracting sets that read `patterns` is
     exact (see module doc)."""
     if kind == "integer":
-        return raw(numbers.integer_regex())
+        return _INTEGERS
     if kind == "number":
-        return alt([raw(numbers.integer_regex()), raw(NON_INTEGER)])  # type: ignore[return-value]
+        return alt([_INTEGERS, raw(NON_INTEGER)])  # type: ignore[return-value]
     ascii_only = any(_CLASS_ESCAPE.search(p) for p in patterns)
     allowed = _ASCII if ascii_only else charclass.intersect(charclass.ALL, charclass.complement(_DIVERGENT))
     return _quoted(strings.json_content_rx(Repeat(CharSet(allowed), 0, None)))

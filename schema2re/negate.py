@@ -11,6 +11,9 @@ De Morgan over the node's keywords: a value fails a conjunction when it fails on
 each keyword contributes the alternatives that violate it:
 - bounds flip (`minimum: m` -> `exclusiveMaximum: m`; `minLength: n` -> `maxLength: n-1`, ...);
 - `required: [a, b]` -> "a absent" or "b absent";
+- `if C then T else E` -> "C and not T" or "not C and not E";
+- `dependentRequired`/`dependentSchemas`/`dependencies` (`{k: [a]}`, `{k: S}`) -> "k present
+  and a absent", "k present and the object fails S";
 - `properties: {k: S}` -> "k present and its value fails S" (`{"not": S}` on the member, settled
   later where the member is generated, e.g. exactly when S is an enum and the member finite);
 - `type` excluding `kind` -> the whole kind; `allOf` -> union; `anyOf` -> product; `not` ->
@@ -81,6 +84,8 @@ def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
     doc = ctx.doc
     if keyword in ("$ref", "allOf", "anyOf", "oneOf", "not"):
         return _applicator(ctx, node, keyword, value, kind, context)
+    if keyword in ("if", "then", "else"):
+        return _conditional(ctx, node) if keyword == "if" else []
     if keyword in ("enum", "const"):
         values = finite.variants(value if keyword == "enum" else [value])  # 1.0 is also 1
         probe = (Node({"type": kind}, None, "", ()),)
@@ -106,6 +111,8 @@ def _keyword(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
         if keyword in ("additionalProperties", "patternProperties", "propertyNames"):
             named = _members(ctx, node, keyword, value, context) if context else []
             return named + _unnamed(node, keyword, value)
+        if keyword in ("dependentRequired", "dependentSchemas", "dependencies") and isinstance(value, dict):
+            return _dependencies(node, value)
     if keyword in _restricting(kind):
         return None
     return []  # a keyword that does not restrict this kind always holds
@@ -137,6 +144,34 @@ def _applicator(ctx: Context, node: Node, keyword: str, value: Any, kind: str,
         if len(out) + len(none) > MAX_NEGATION_TERMS:
             return None
     return out + none
+
+
+def _conditional(ctx: Context, node: Node) -> list[terms.Term]:
+    """Violations of `if C then T else E`: C holds and T fails, or C fails and E fails (a
+    missing branch never fails)."""
+    doc = ctx.doc
+    condition = doc.child(node, node.schema["if"], "if", in_place=True)
+    out: list[terms.Term] = []
+    if doc.active(node, "then"):
+        out.append((condition, _synthetic(node, {"not": node.schema["then"]}, "'then' fails")))
+    if doc.active(node, "else"):
+        out.append((_synthetic(node, {"not": node.schema["if"]}, "'if' fails"),
+                    _synthetic(node, {"not": node.schema["else"]}, "'else' fails")))
+    return out
+
+
+def _dependencies(node: Node, value: dict) -> list[terms.Term]:
+    """Violations of property dependencies: a trigger present and one of its names absent (a
+    list), or a trigger present and the object failing its schema (`{"not": S}`, in place)."""
+    out: list[terms.Term] = []
+    for name, dependency in value.items():
+        if isinstance(dependency, list):
+            out.extend((_synthetic(node, {"required": [name], "properties": {d: False}},
+                                   f"{name!r} without {d!r}"),) for d in dependency if d != name)
+        elif dependency is not True:
+            out.append((_synthetic(node, {"required": [name], "not": dependency},
+                                   f"{name!r} and its dependency fails"),))
+    return out
 
 
 def _members(ctx: Context, node: Node, keyword: str, value: Any, context: terms.Term) -> list[terms.Term]:

@@ -1,6 +1,7 @@
-"""JSON numbers restricted by range and `multipleOf`, as regexes (leaf builders).
+"""JSON numbers restricted by range and `multipleOf`, as fragments (leaf builders).
 
-Contract of `integer_regex` and `number_regex`:
+`integer_rx` and `number_rx` return an `Rx`; `integer_regex` and `number_regex` its regex text.
+Contract:
 - Syntax: only JSON number text, never `-0` from a bounded side. `integer_regex` emits canonical
   integers only (`-?(0|[1-9][0-9]*)`): JSON Schema also counts `1.0` as an integer, but one
   spelling per value is enough to generate, and `"1.0"` would be a float to most parsers.
@@ -10,7 +11,8 @@ Contract of `integer_regex` and `number_regex`:
   without to an exact int; bounds are compared exactly with Python operators; a float
   `multipleOf` m accepts x when `x / m` (a float division) is integral, an int one when
   `x % m == 0`.
-- Completeness: `integer_regex` matches every canonical integer that satisfies the keywords.
+- Completeness: `integer_regex` matches every canonical integer that satisfies the keywords
+  (`integer_rx` too, but for the unrolled multiples below: those of at most 18 digits).
   `number_regex` matches every canonical integer in range, and every decimal `-?I.F` whose
   value (as a double) is at least the shortest double that satisfies the lower bound (and
   likewise for the upper bound): in practice every in-range decimal of up to 15 significant
@@ -29,7 +31,12 @@ Contract of `integer_regex` and `number_regex`:
   Digit constructions: a modulus 2**a * 5**b is decided by the last max(a, b) <= 4 digits (any
   range); a modulus with an odd part r > 1 coprime to 10 needs a remainder automaton, turned
   into a regex by state elimination (small enough for r = 3 and 7 only), and a range covering
-  a whole side of zero; anything else raises `UnsupportedSchemaError(keyword="multipleOf")`.
+  a whole side of zero. Otherwise (another r, another range) the remainder automaton is
+  unrolled to `RESIDUE_DIGITS` digits as a shared expression graph, one per prime power of r
+  (intersected: the Chinese remainder theorem), and intersected with the range: every member of at most 18 digits, no larger one (a sound subset; no regex text, so
+  `integer_regex`/`number_regex` raise where `integer_rx`/`number_rx` return it). Moduli with
+  more than `SUFFIX_DIGITS_LIMIT` factors 2 or 5, or odd prime powers summing over 303, raise
+  `UnsupportedSchemaError(keyword="multipleOf")`.
 - A range with no satisfying value raises `EmptyRangeError` (an `UnsupportedSchemaError`).
 """
 
@@ -49,6 +56,7 @@ from schema2re.rx import (
     Rx,
     Trie,
     alt,
+    both,
     cat,
     escape_in_class,
     lit,
@@ -65,10 +73,13 @@ SUFFIX_DIGITS_LIMIT = 4  # 2**a * 5**b divisibility is decided by the last max(a
 RESIDUE_REGEX_LIMIT = 40_000  # characters of a remainder-automaton regex (r=3: 130, r=7: 30k)
 RESIDUE_MODULUS_LIMIT = 30  # remainder automata tried (r=9, 11, 13 already exceed the limit)
 MAX_FRACTION_DIGITS = 6  # decimal places of a dyadic multipleOf lattice (0.015625 = 2**-6)
+RESIDUE_DIGITS = 18  # digits of the integers an unrolled remainder automaton reaches
+RESIDUE_NODES_LIMIT = 60_000  # expression nodes of unrolled remainder automata for one modulus
 
 _DIGIT = raw("[0-9]")
 _DIGITS = rep(_DIGIT, 0, None)
 _UNSIGNED = raw(UNSIGNED_NUMBER)
+_NUMBER = raw(NUMBER)
 _FLOAT_EXACT = 2**53  # integers up to this magnitude are exact doubles
 _HUGE = Fraction(10) ** 308  # below the largest double: no overflow to inf
 
@@ -113,7 +124,26 @@ Keyword = int | float | None  # a numeric keyword value (None: absent)
 def integer_regex(minimum: Keyword = None, maximum: Keyword = None, *,
                   exclusive_minimum: Keyword = None, exclusive_maximum: Keyword = None,
                   multiple_of: Keyword = None, pointer: str = "") -> str:
-    """Regex of the canonical JSON integers satisfying the keywords (exact: see module doc)."""
+    """Regex text of `integer_rx`; `UnsupportedSchemaError` (keyword `multipleOf`) where the
+    multiples have no regex text (see module doc)."""
+    return _text(integer_rx(minimum, maximum, exclusive_minimum=exclusive_minimum,
+                            exclusive_maximum=exclusive_maximum, multiple_of=multiple_of,
+                            pointer=pointer), pointer)
+
+
+def number_regex(minimum: Keyword = None, maximum: Keyword = None, *,
+                 exclusive_minimum: Keyword = None, exclusive_maximum: Keyword = None,
+                 multiple_of: Keyword = None, pointer: str = "") -> str:
+    """Regex text of `number_rx` (as `integer_regex`)."""
+    return _text(number_rx(minimum, maximum, exclusive_minimum=exclusive_minimum,
+                           exclusive_maximum=exclusive_maximum, multiple_of=multiple_of,
+                           pointer=pointer), pointer)
+
+
+def integer_rx(minimum: Keyword = None, maximum: Keyword = None, *,
+               exclusive_minimum: Keyword = None, exclusive_maximum: Keyword = None,
+               multiple_of: Keyword = None, pointer: str = "") -> Rx:
+    """The canonical JSON integers satisfying the keywords (exact: see module doc)."""
     lower, upper = _bounds(minimum, maximum, exclusive_minimum, exclusive_maximum, pointer)
     if multiple_of is not None:
         return _finish(_multiples(lower, upper, _check_multiple(multiple_of, pointer), True,
@@ -122,16 +152,16 @@ def integer_regex(minimum: Keyword = None, maximum: Keyword = None, *,
     return _finish(_signed(lo, hi, 1), lower, upper, pointer)
 
 
-def number_regex(minimum: Keyword = None, maximum: Keyword = None, *,
-                 exclusive_minimum: Keyword = None, exclusive_maximum: Keyword = None,
-                 multiple_of: Keyword = None, pointer: str = "") -> str:
-    """Regex of JSON number texts satisfying the keywords (sound; see module doc)."""
+def number_rx(minimum: Keyword = None, maximum: Keyword = None, *,
+              exclusive_minimum: Keyword = None, exclusive_maximum: Keyword = None,
+              multiple_of: Keyword = None, pointer: str = "") -> Rx:
+    """JSON number texts satisfying the keywords (sound; see module doc)."""
     lower, upper = _bounds(minimum, maximum, exclusive_minimum, exclusive_maximum, pointer)
     if multiple_of is not None:
         return _finish(_multiples(lower, upper, _check_multiple(multiple_of, pointer), False,
                                   pointer), lower, upper, pointer)
     if lower is None and upper is None:
-        return NUMBER
+        return _NUMBER
     return _finish(_numbers(lower, upper), lower, upper, pointer)
 
 
@@ -169,13 +199,22 @@ def _bounds(minimum, maximum, exclusive_minimum, exclusive_maximum,
     return lower, upper
 
 
-def _finish(result: Rx | None, lower: _Bound | None, upper: _Bound | None, pointer: str) -> str:
+def _finish(result: Rx | None, lower: _Bound | None, upper: _Bound | None, pointer: str) -> Rx:
     if result is None:
         keyword = ("minimum" if lower is not None else "maximum" if upper is not None
                    else "multipleOf")
         raise EmptyRangeError(
             f"no value satisfies the numeric bounds ({_describe(lower, upper)})", keyword, pointer)
-    return result.text
+    return result
+
+
+def _text(result: Rx, pointer: str) -> str:
+    """The regex text of a leaf; only members of an unrolled remainder automaton have none."""
+    try:
+        return result.text
+    except UnsupportedSchemaError as exc:
+        raise UnsupportedSchemaError(f"these multiples have no regex text: {exc.reason}",
+                                     "multipleOf", pointer) from None
 
 
 def _describe(lower: _Bound | None, upper: _Bound | None) -> str:
@@ -559,8 +598,79 @@ def _naturals(lo: int, hi: int | None, modulus: int, residue: int) -> Rx | None:
     smallest = residue % modulus or modulus  # the least positive member
     if last is None and first <= smallest and digits <= SUFFIX_DIGITS_LIMIT \
             and odd <= RESIDUE_MODULUS_LIMIT:
-        return _all_members(modulus, residue % modulus, odd, digits, include_zero=first == 0)
-    raise _Inexpressible(f"the multiples of {modulus} in this range have no compact regex")
+        try:
+            return _all_members(modulus, residue % modulus, odd, digits, include_zero=first == 0)
+        except _Inexpressible:
+            pass
+    return _unrolled_members(first, last, modulus, residue)
+
+
+def _unrolled_members(first: int, last: int | None, modulus: int, residue: int) -> Rx | None:
+    """The integers n in [first, last] with n = residue (mod modulus) of at most
+    `RESIDUE_DIGITS` digits: modulus = s * r with s | 10**t decided by the last t digits of the
+    range's blocks, intersected with the remainder automaton mod r unrolled (`_residue_dag`)."""
+    odd, digits = _coprime_part(modulus)
+    if digits > SUFFIX_DIGITS_LIMIT:
+        raise _Inexpressible(f"the multiples of {modulus} need {digits} suffix digits")
+    s = modulus // odd
+    blocks = _range_blocks(first, last)
+    in_range = alt(b.rx() for b in blocks) if s == 1 else \
+        alt(rx for b in blocks for rx in _suffix_filtered(b, s, residue % s, digits))
+    return both([in_range, _residue_dag(odd, residue % odd)]) if odd > 1 else in_range
+
+
+def _residue_dag(odd: int, target: int) -> Rx | None:
+    """Canonical naturals of at most `RESIDUE_DIGITS` digits that are = target (mod odd), odd
+    coprime to 10: one unrolled remainder automaton per prime power of odd, intersected
+    (the Chinese remainder theorem: 11 + 3 states for 33, not 33)."""
+    powers = _prime_powers(odd)
+    if sum(powers) * RESIDUE_DIGITS * 11 > RESIDUE_NODES_LIMIT:
+        raise _Inexpressible(f"remainder automata mod {odd} unrolled to {RESIDUE_DIGITS} "
+                             "digits are too large")
+    return both([_unrolled(q, target % q) for q in powers])
+
+
+def _prime_powers(n: int) -> list[int]:
+    """The prime powers whose product is n (n >= 1)."""
+    powers, p = [], 2
+    while n > 1:
+        if p * p > n:
+            powers.append(n)
+            break
+        q = 1
+        while n % p == 0:
+            n //= p
+            q *= p
+        if q > 1:
+            powers.append(q)
+        p += 1
+    return powers
+
+
+@lru_cache(maxsize=64)
+def _unrolled(odd: int, target: int) -> Rx:
+    """Canonical naturals of at most `RESIDUE_DIGITS` digits that are = target (mod odd): the
+    remainder automaton unrolled as a shared graph (level k, remainder q: the digit strings of
+    at most k digits that lead from q to target), `odd * RESIDUE_DIGITS` alternations of at
+    most 11 branches, whose derivative by a digit is again one of them."""
+    steps = [_by_target(q, odd, range(10)) for q in range(odd)]
+    level: list[Rx | None] = [EMPTY if q == target else None for q in range(odd)]
+    for _ in range(RESIDUE_DIGITS - 1):
+        level = [alt([EMPTY if q == target else None]
+                     + [cat(_class_of(ds), level[nxt]) for nxt, ds in steps[q]])
+                 for q in range(odd)]
+    heads = [cat(_class_of(ds), level[nxt]) for nxt, ds in _by_target(0, odd, range(1, 10))]
+    result = alt(heads + [lit("0") if target == 0 else None])
+    assert result is not None
+    return result
+
+
+def _by_target(state: int, odd: int, digits: Iterable[int]) -> list[tuple[int, list[str]]]:
+    """The remainder automaton's moves from `state`: (next remainder, the digits going there)."""
+    moves: dict[int, list[str]] = {}
+    for d in digits:
+        moves.setdefault((state * 10 + d) % odd, []).append(str(d))
+    return list(moves.items())
 
 
 def _coprime_part(modulus: int) -> tuple[int, int]:

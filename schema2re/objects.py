@@ -47,7 +47,7 @@ from schema2re.sequence import subsequence
 if TYPE_CHECKING:
     from schema2re.translate import Translator
 
-MAX_SPLITS = 32
+MAX_SPLITS = 128  # dependency variants of one object (2**7: seven optional triggers)
 MAX_REORDERED_SIZE = 10_000
 _STRING = Node({"type": "string"}, None, "(a key)", ())
 

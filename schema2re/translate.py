@@ -22,8 +22,9 @@ subschema's pointer and first keyword.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
-from math import lcm
+from math import gcd, lcm
 from typing import Any, Callable
 
 from decoding.errors import PatternTooComplex
@@ -244,7 +245,7 @@ class Translator:
         # A variant that settled a `not`/`if` may allow only integers where the term built as
         # "number" allowed all numbers (`{"type": "number", "not": {"not": {"type": "integer"}}}`).
         whole = kind == "number" and "number" in terms.term_types(ctx, term)
-        fn = numbers.number_regex if whole else numbers.integer_regex
+        fn = numbers.number_rx if whole else numbers.integer_rx
         try:
             positive = self._number_leaf(fn, lower, upper, multiple, pointer)
         except numbers.EmptyRangeError:
@@ -253,7 +254,7 @@ class Translator:
                       if node.get(terms.SUBTRACTED) == kind]
         return leafsets.subtract(ctx, positive, subtracted, kind) if subtracted else positive
 
-    def _number_leaf(self, fn: Callable[..., str], lower: tuple[Any, bool] | None,
+    def _number_leaf(self, fn: Callable[..., Rx], lower: tuple[Any, bool] | None,
                      upper: tuple[Any, bool] | None, multiple: Any, pointer: str) -> Rx | None:
         return self.leaf(fn, {
             "minimum": lower[0] if lower and not lower[1] else None,
@@ -372,12 +373,22 @@ def _pointer_of(ctx: Context, term: terms.Term, keywords: set[str]) -> str:
 
 
 def _merge_multiples(ctx: Context, multiples: list[Any], pointer: str) -> Any:
-    """One multipleOf equivalent to all of them (exact only for equal or integer values)."""
+    """One multipleOf whose values satisfy all of them (exact for equal or integer values).
+
+    Values that are all exact doubles (2.5, 0.75, 4) merge into their least common multiple
+    as a float: `numbers` then emits only exact doubles x (integral: |x| <= 2**53), and the
+    validator's x / m, a correctly rounded division of exact operands whose quotient is an
+    integer, is that integer (or, past 2**53, a double that is integral anyway)."""
     if len(multiples) <= 1:
         return multiples[0] if multiples else None
     if all(isinstance(m, int) or (isinstance(m, float) and m.is_integer()) for m in multiples):
         return lcm(*(int(m) for m in multiples))
     if len({Fraction(m) for m in multiples}) == 1:
         return multiples[0]
+    exact = [Fraction(m) for m in multiples]
+    if all(isinstance(m, int) or Fraction(Decimal(repr(m))) == f for m, f in zip(multiples, exact)):
+        merged = Fraction(lcm(*(f.numerator for f in exact)), gcd(*(f.denominator for f in exact)))
+        if merged < 2**53:
+            return float(merged)
     ctx.unsupported("multipleOf", pointer, "several non-integer multipleOf values")
     return multiples[0]

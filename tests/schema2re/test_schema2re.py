@@ -366,6 +366,15 @@ def test_dependent_required_is_exact():
     check(schema, accepted=[{}, {"b": 1}, {"a": 1, "b": 2}], rejected=[{"a": 1}])
 
 
+def test_seven_optional_dependency_triggers_compile():
+    # each optional trigger splits the object in two (absent / present): 2**7 variants
+    names = "abcdefg"
+    schema = {"type": "object", "properties": {n: {"type": "integer"} for n in names + "z"},
+              "additionalProperties": False, "dependentRequired": {n: ["z"] for n in names}}
+    check(schema, accepted=[{}, {"z": 1}, {"a": 1, "g": 2, "z": 3}, {n: 1 for n in names + "z"}],
+          rejected=[{"a": 1}, {n: 1 for n in names}])
+
+
 def test_property_names_filter_named_properties():
     schema = {"type": "object", "properties": {"ok": {"type": "integer"}, "no!": {"type": "integer"}},
               "propertyNames": {"pattern": "^[a-z]+$"}}

@@ -15,8 +15,12 @@ that the expression matches must be valid under `jsonschema` (soundness). Mechan
 - `not` of member keywords with a member the schema does not name (`objects._unnamed_member`):
   a key failing `propertyNames`, matching a pattern with a value failing its schema, or
   outside `properties` with a value failing `additionalProperties`;
-- a `format` no draft defines is an annotation in complements too (`negate`, `leafsets`).
-About 3 s.
+- a `format` no draft defines is an annotation in complements too (`negate`, `leafsets`);
+- `not` of property dependencies ("a trigger present and a name absent, or its schema failing")
+  and of `if`/`then`/`else` ("C and not T, or not C and not E"), also inside `oneOf`;
+- `not multipleOf` with a modulus the digit constructions cannot write (`leafsets` over an
+  unrolled remainder automaton, `numbers`).
+About 5 s.
 """
 
 from __future__ import annotations
@@ -157,6 +161,46 @@ CASES = {
                                      {"properties": {"b": {"type": "integer"}}, "required": ["b"]}]},
         ['{"a":"x"}', '{"b":1}'],
         ['{"a":"x","b":1}', "{}"],
+    ),
+    "not dependentRequired": (
+        {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+         "not": {"dependentRequired": {"a": ["b"]}}},
+        ['{"a":1}'],
+        ['{"a":1,"b":2}', '{"b":2}', "{}"],
+    ),
+    "not dependentSchemas": (
+        {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+         "not": {"dependentSchemas": {"a": {"properties": {"b": {"const": 1}}}}}},
+        ['{"a":1,"b":2}'],
+        ['{"a":1}', '{"a":1,"b":1}', '{"b":2}', "{}"],
+    ),
+    "not dependencies, draft 4": (
+        {"$schema": DRAFT4, "type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+         "not": {"dependencies": {"a": ["b"], "b": {"properties": {"a": {"minimum": 5}}}}}},
+        ['{"a":1}', '{"a":1,"b":2}'],
+        ['{"a":5,"b":2}', "{}"],
+    ),
+    "oneOf with property dependencies": (
+        {"type": "object", "properties": {"x": {"type": "integer"}, "e": {"type": "integer"}},
+         "oneOf": [{"dependentRequired": {"x": ["e"]}}, {"required": ["x"]}]},
+        ["{}", '{"x":1}', '{"e":2}'],
+        ['{"x":1,"e":2}'],
+    ),
+    "not if-then-else": (
+        {"type": "integer", "not": {"if": {"minimum": 5}, "then": {"multipleOf": 2}, "else": {"maximum": 0}}},
+        ["1", "4", "5", "7"],
+        ["0", "-3", "6", "8"],
+    ),
+    "oneOf with if-then": (
+        {"oneOf": [{"type": "integer", "if": {"minimum": 3}, "then": {"maximum": 6}},
+                   {"type": "integer", "minimum": 5}]},
+        ["-3", "4", "7", "100"],
+        ["5", "6", "2.5"],
+    ),
+    "not multipleOf 11 (an unrolled remainder automaton)": (
+        {"type": "number", "minimum": 1, "not": {"multipleOf": 11}, "anyOf": [{"multipleOf": 3}, {"multipleOf": 7}]},
+        ["3", "7", "21", "36"],
+        ["33", "77", "0", "231", "2.5"],
     ),
     "not of a string with a format no draft defines": (
         {"type": "string", "not": {"format": "mongoId", "minLength": 2}},

@@ -22,7 +22,15 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from schema2re.errors import SchemaError, UnsupportedSchemaError
-from schema2re.numbers import EmptyRangeError, integer_regex, number_regex
+from schema2re import to_expression
+from schema2re.numbers import (
+    RESIDUE_DIGITS,
+    EmptyRangeError,
+    integer_regex,
+    integer_rx,
+    number_regex,
+    number_rx,
+)
 
 SPECIAL_BOUNDS = [0, 0.0, -0.0, 1, -1, 0.5, -0.5, 0.1, 1e-300, 5e-324, -5e-324, 2**53 + 1,
                   1e22, 1e23, -1e23, 10**30 + 7, 1.7976931348623157e308, 99999999999.99]
@@ -185,6 +193,59 @@ def test_unbounded_multiples_of_3_and_7_use_a_remainder_automaton(step):
     assert positive.fullmatch(str(step)) and not positive.fullmatch("0")
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([11, 13, 14, 33, 77, 91, 143, 2 * 11 * 25, 3 * 121]),
+       st.one_of(st.none(), st.integers(-10**20, 10**20)),
+       st.one_of(st.none(), st.integers(0, 10**20)),
+       st.lists(st.integers(-10**19, 10**19), max_size=20), st.sampled_from(["integer", "number"]))
+def test_unrolled_multiples_are_exact_up_to_the_digit_cap(step, low, width, extra, kind):
+    """Moduli the digit constructions cannot write: every multiple in range of at most
+    RESIDUE_DIGITS digits matches, nothing else does (no regex text: `integer_regex` raises)."""
+    schema = {"type": kind, "multipleOf": step}
+    if low is not None:
+        schema["minimum"] = low
+        if width is not None:
+            schema["maximum"] = low + width
+    try:
+        rx = (integer_rx if kind == "integer" else number_rx)(**_kwargs(schema))
+    except EmptyRangeError:  # no multiple in range, or none of at most RESIDUE_DIGITS digits
+        assert low is not None and width is not None
+        assert not any(n % step == 0 for n in range(low, min(low + width + 1, 10**RESIDUE_DIGITS)))
+        return
+    listed = width is not None and low is not None and width // step < 2000  # exact: enumerated
+    base = low if low is not None else -(10**RESIDUE_DIGITS)
+    near = [base + i for i in range(-30, 30)] + [step * k for k in range(-30, 30)]
+    big = [step * (10**RESIDUE_DIGITS // step), step * (10**RESIDUE_DIGITS // step + 1)]
+    for n in near + extra + big + [v * step for v in extra]:
+        inside = abs(n) < 10**RESIDUE_DIGITS or listed
+        assert rx.expr.matches(str(n)) == (inside and _valid(str(n), schema)), (schema, n)
+    for text in ("1.5", "-0", "0.0" if kind == "integer" else "00", "1e3"):
+        assert not rx.expr.matches(text)
+
+
+@pytest.mark.parametrize("step,other", [(11, 13), (7, 11), (12, 77), (1, 11), (13, 10), (33, 11)])
+@pytest.mark.parametrize("kind", ["integer", "number"])
+def test_not_multiple_of_is_the_complement_within_the_multiples(step, other, kind):
+    """`not {"multipleOf": m}` beside a `multipleOf` (through `leafsets`, exact on the
+    integer universe), checked against jsonschema on integers and decimals."""
+    schema = {"type": kind, "multipleOf": step, "not": {"multipleOf": other}, "minimum": -10**9}
+    if step % other == 0:
+        with pytest.raises(UnsupportedSchemaError):
+            to_expression(schema)  # no value left
+        return
+    e = to_expression(schema)
+    validator = Draft202012Validator(schema)
+    values = [step * k for k in range(-60, 60)] + [step * other * k + d for k in (-3, 7, 10**9)
+                                                   for d in (0, step)]
+    for text in [str(v) for v in values] + ["2.5", "-7.25", "0.1"]:
+        data = json.loads(text)
+        if e.matches(text):
+            assert validator.is_valid(data), (schema, text)
+        elif isinstance(data, int) and abs(data) < 10**RESIDUE_DIGITS:
+            assert not validator.is_valid(data), (schema, text)
+    assert e.matches(str(step * (other + 1)))  # = step (mod other): not a multiple
+
+
 @pytest.mark.parametrize("step,bounds", [(11, {}), (14, {}), (11, {"minimum": 100}), (0.7, {}),
                                          (0.123456789, {}), (1e-05, {"minimum": 0})])
 def test_inexpressible_multiples_raise_with_keyword(step, bounds):
@@ -321,3 +382,26 @@ def test_small_ranges_enumerate_every_float_checked_multiple():
     for hundredths in range(-10, 520):
         text = _plain(Decimal(hundredths) / 100)
         assert _matches(pattern, text) == _valid(text, schema), text
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from([0.25, 0.5, 0.75, 1.5, 2.5, 6.25, 3, 4, 10]), min_size=2, max_size=3,
+                unique=True), st.sampled_from(["integer", "number"]))
+def test_several_exact_float_multiples_merge_soundly(steps, kind):
+    """multipleOf values that are exact doubles merge into their least common multiple:
+    checked against jsonschema's float division near 0 and near 2**53, where a rounded
+    dividend would make x / m non-integral."""
+    schema = {"type": kind, "allOf": [{"multipleOf": m} for m in steps]}
+    e = to_expression(schema)
+    validator = Draft202012Validator(schema)
+    merged = Fraction(math.lcm(*(Fraction(m).numerator for m in steps)),
+                      math.gcd(*(Fraction(m).denominator for m in steps)))
+    texts = [_decimal_text_of(merged * k) for k in range(-20, 40)]
+    texts += [str(2**53 + d) for d in range(-50, 50)] + [str(10**20), "1.125", "7.5"]
+    matched = [t for t in texts if e.matches(t)]
+    assert all(validator.is_valid(json.loads(t)) for t in matched), schema
+    assert _decimal_text_of(merged * 3 if kind == "number" else Fraction(merged.numerator * 3)) in matched
+
+
+def _decimal_text_of(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else str(Decimal(value.numerator) / value.denominator)
