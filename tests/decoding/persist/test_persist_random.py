@@ -1,0 +1,82 @@
+"""Warm equals cold on random patterns: a random token walk through a guide built with no cache,
+one built cold into a store, and one restored warm from it says the same at every step (state
+key, acceptance, mask)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cache.store as store_mod
+import decoding.guides.guide as guide_mod
+import decoding.tokens.trie as trie_mod
+from cache.location import ENV_VAR
+from decoding import EmptyLanguage, PatternTooComplex
+from decoding.persist import cached as persist
+from decoding.util import LRU
+from tests.strategies import patterns
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """Call to make this process look new (as `test_persist.fresh`)."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setattr(persist, "_OPEN", weakref.WeakSet())
+
+    def reset() -> None:
+        persist.flush()
+        monkeypatch.setattr(guide_mod, "_AUTOMATA", LRU(guide_mod._MEMO_SIZE))
+        monkeypatch.setattr(guide_mod, "_INDEXES", LRU(guide_mod._MEMO_SIZE))
+        monkeypatch.setattr(guide_mod, "_VOCABULARIES", {})
+        monkeypatch.setattr(trie_mod, "_TRIES", {})
+        monkeypatch.setattr(store_mod, "_STORES", {})
+
+    reset()
+    yield reset
+    persist.flush()
+
+
+def _steps(guide, tokens: list[int]) -> list[tuple]:
+    state, out = guide.initial_state, []
+    for token in tokens:
+        mask = guide.allowed_tokens(state).numpy()
+        out.append((guide.automaton.key(state), guide.is_accepting(state), mask.tobytes()))
+        if not mask[token]:
+            break
+        state = guide.advance(state, token)
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pattern=patterns(), data=st.data())
+def test_random_token_walks_say_the_same_cold_and_warm(bpe_tokenizer, fresh, pattern, data):
+    fresh()
+    try:
+        reference = guide_mod.compile(pattern, bpe_tokenizer, cache_dir=False)
+    except (EmptyLanguage, PatternTooComplex):
+        return
+    tokens, state = [], reference.initial_state
+    for _ in range(12):  # a random walk over allowed tokens
+        ids = reference.allowed_token_ids(state).tolist()
+        if not ids:
+            break
+        tokens.append(data.draw(st.sampled_from(ids)))
+        state = reference.advance(state, tokens[-1])
+    expected = _steps(reference, tokens)
+    folder = tempfile.mkdtemp()
+    try:
+        fresh()
+        cold = guide_mod.compile(pattern, bpe_tokenizer, cache_dir=folder)
+        assert _steps(cold, tokens) == expected
+        cold.save()
+        fresh()
+        warm = guide_mod.compile(pattern, bpe_tokenizer, cache_dir=folder)
+        assert _steps(warm, tokens) == expected, pattern
+    finally:
+        persist.flush()
+        shutil.rmtree(folder, ignore_errors=True)
