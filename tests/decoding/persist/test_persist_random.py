@@ -6,39 +6,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import weakref
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import cache.store as store_mod
 import decoding.guides.guide as guide_mod
-import decoding.tokens.trie as trie_mod
-from cache.location import ENV_VAR
 from decoding import EmptyLanguage, PatternTooComplex
 from decoding.persist import cached as persist
-from decoding.util import LRU
+from tests.decoding.persist.test_persist import fresh  # noqa: F401 - the fixture, used by name
 from tests.strategies import patterns
-
-
-@pytest.fixture
-def fresh(monkeypatch):
-    """Call to make this process look new (as `test_persist.fresh`)."""
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    monkeypatch.setattr(persist, "_OPEN", weakref.WeakSet())
-
-    def reset() -> None:
-        persist.flush()
-        monkeypatch.setattr(guide_mod, "_AUTOMATA", LRU(guide_mod._MEMO_SIZE))
-        monkeypatch.setattr(guide_mod, "_INDEXES", LRU(guide_mod._MEMO_SIZE))
-        monkeypatch.setattr(guide_mod, "_VOCABULARIES", {})
-        monkeypatch.setattr(trie_mod, "_TRIES", {})
-        monkeypatch.setattr(store_mod, "_STORES", {})
-
-    reset()
-    yield reset
-    persist.flush()
 
 
 def _steps(guide, tokens: list[int]) -> list[tuple]:
@@ -54,8 +30,9 @@ def _steps(guide, tokens: list[int]) -> list[tuple]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(pattern=patterns(), data=st.data())
-def test_random_token_walks_say_the_same_cold_and_warm(bpe_tokenizer, fresh, pattern, data):
-    fresh()
+def test_random_token_walks_say_the_same_cold_and_warm(bpe_tokenizer, request, pattern, data):
+    reset = request.getfixturevalue("fresh")  # makes this process look new when called
+    reset()
     try:
         reference = guide_mod.compile(pattern, bpe_tokenizer, cache_dir=False)
     except (EmptyLanguage, PatternTooComplex):
@@ -70,11 +47,11 @@ def test_random_token_walks_say_the_same_cold_and_warm(bpe_tokenizer, fresh, pat
     expected = _steps(reference, tokens)
     folder = tempfile.mkdtemp()
     try:
-        fresh()
+        reset()
         cold = guide_mod.compile(pattern, bpe_tokenizer, cache_dir=folder)
         assert _steps(cold, tokens) == expected
         cold.save()
-        fresh()
+        reset()
         warm = guide_mod.compile(pattern, bpe_tokenizer, cache_dir=folder)
         assert _steps(warm, tokens) == expected, pattern
     finally:
