@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from decoding.automaton import expr as x
 from decoding.automaton import render
-from decoding.automaton.dfa import DEAD, Automaton
+from decoding.automaton.dfa import DEAD, Automaton, expr_key
 from decoding.automaton.expr import Expr
 from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
@@ -339,6 +339,24 @@ def test_states_of_byte_sets_one_61_bit_shift_apart_stay_apart() -> None:
     for text in ("{aZ", "{az", "Zé", "Z!"):
         state = automaton.walk(automaton.initial_state, text.encode())
         assert automaton.is_accepting(state) == (regex.fullmatch(pattern, text) is not None)
+
+
+@SETTINGS
+@given(st.lists(patterns(), min_size=1, max_size=3))
+def test_distinct_derivatives_have_distinct_state_keys(ps: list[str]) -> None:
+    # The automaton merges states by key: the derivatives of several patterns (up to 300
+    # expressions, one byte per run of `boundaries`) must never share a key unless identical.
+    seen: dict[tuple[int, ...], Expr] = {}
+    done: set[Expr] = set()
+    frontier = [expr_of(p) for p in ps]
+    while frontier and len(seen) < 300:
+        e = frontier.pop()
+        known = seen.setdefault(expr_key(e), e)
+        assert known is e, (ps, e, known)
+        if e not in done and e.kind != x.NOTHING_KIND:
+            done.add(e)
+            cuts = x.boundaries(e)
+            frontier += [x.derivative(e, b) for b in range(256) if cuts >> b & 1 or b == 0]
 
 
 def test_expressions_are_not_pickled() -> None:
