@@ -33,7 +33,10 @@ Contract:
   into a regex by state elimination (small enough for r = 3 and 7 only), and a range covering
   a whole side of zero. Otherwise (another r, another range) the remainder automaton is
   unrolled to `RESIDUE_DIGITS` digits as a shared expression graph, one per prime power of r
-  (intersected: the Chinese remainder theorem), and intersected with the range: every member of at most 18 digits, no larger one (a sound subset; no regex text, so
+  (intersected: the Chinese remainder theorem), and intersected with the range: every member
+  of at most 18 digits, no larger one (a sound subset; a range of at most `ENUMERATION_LIMIT`
+  members is listed whole instead; a range whose members all have more digits is refused with
+  `UnsupportedSchemaError`, not `EmptyRangeError`; no regex text, so
   `integer_regex`/`number_regex` raise where `integer_rx`/`number_rx` return it). Moduli with
   more than `SUFFIX_DIGITS_LIMIT` factors 2 or 5, or odd prime powers summing over 303, raise
   `UnsupportedSchemaError(keyword="multipleOf")`.
@@ -616,7 +619,10 @@ def _unrolled_members(first: int, last: int | None, modulus: int, residue: int) 
     blocks = _range_blocks(first, last)
     in_range = alt(b.rx() for b in blocks) if s == 1 else \
         alt(rx for b in blocks for rx in _suffix_filtered(b, s, residue % s, digits))
-    return both([in_range, _residue_dag(odd, residue % odd)]) if odd > 1 else in_range
+    members = both([in_range, _residue_dag(odd, residue % odd)]) if odd > 1 else in_range
+    if members is None and (last is None or last >= 10**RESIDUE_DIGITS):
+        raise _Inexpressible(f"its multiples in this range have more than {RESIDUE_DIGITS} digits")
+    return members
 
 
 def _residue_dag(odd: int, target: int) -> Rx | None:
