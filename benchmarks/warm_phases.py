@@ -25,14 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.cold_steps import Phases
 from decoding.hf.embedded import DEFAULT, EMBEDDED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,34 +65,10 @@ def _resolve(path: str) -> Any:
         return getattr(importlib.import_module(module), name)
 
 
-class Timers:
-    """Exclusive CPU time per phase, from wrappers put around the `PHASES` functions."""
-
-    def __init__(self) -> None:
-        self.spent: dict[str, int] = defaultdict(int)
-        self._stack: list[int] = []
-
-    def install(self) -> None:
-        for owner_path, name, phase in PHASES:
-            owner = _resolve(owner_path)
-            setattr(owner, name, self._wrapped(getattr(owner, name), phase))
-
-    def _wrapped(self, func: Callable, phase: str) -> Callable:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.thread_time_ns()
-            self._stack.append(0)
-            try:
-                return func(*args, **kwargs)
-            finally:
-                took = time.thread_time_ns() - start
-                self.spent[phase] += took - self._stack.pop()
-                if self._stack:
-                    self._stack[-1] += took
-        return timed
-
-    def take(self) -> dict[str, int]:
-        spent, self.spent = dict(self.spent), defaultdict(int)
-        return spent
+def install(phases: Phases) -> None:
+    """Wrap the `PHASES` functions in `phases`' timers (exclusive CPU time per phase)."""
+    for owner_path, name, phase in PHASES:
+        phases.patch(_resolve(owner_path), name, phase)
 
 
 def _guide_of(case: dict, tokenizer: Any, path: str) -> Any:
@@ -137,9 +112,9 @@ def worker(mode: str, path: str, tokenizer_dir: str, cases_file: str) -> dict:
         return {}
     import decoding.guides.bitmask as bitmask
 
-    timers = Timers()
+    timers = Phases()
     if mode == "phases":
-        timers.install()
+        install(timers)
     gc.disable()
     per_case, phases, walks = [], [], 0
     for case in cases:
@@ -147,7 +122,7 @@ def worker(mode: str, path: str, tokenizer_dir: str, cases_file: str) -> dict:
         guide = _guide_of(case, tokenizer, path)
         bitmask.fill_bitmasks([(guide, guide.initial_state)], allocate(1, guide.vocab_size))
         per_case.append(time.thread_time_ns() - start)
-        phases.append(timers.take())
+        phases.append(timers.take()[0])
         walks += guide.index.walks
     return {"ids": [c["id"] for c in cases], "ns": per_case, "phases": phases, "walks": walks}
 
