@@ -124,7 +124,8 @@ def _forget(ref: _Ref, table: dict = _TABLE,
 
 
 _LOCK = threading.Lock()
-_BUDGET = threading.local()  # .left: nodes this thread may still create (absent: no budget)
+_BUDGET = threading.local()  # .left: nodes this thread may still create (absent: no budget);
+# .explore: the innermost `node_budget` given an allowance of explored derivatives
 
 
 class node_budget:
@@ -135,7 +136,8 @@ class node_budget:
     block's allowance goes on. (A class, not a generator: every automaton row enters one, so
     its cost counts.)"""
 
-    __slots__ = ("_limit", "_what", "_explored", "_outer", "_start", "_saved")
+    __slots__ = ("_limit", "_what", "_explored", "_outer", "_start", "_saved", "_explore_left",
+                 "_saved_explore")
 
     def __init__(self, limit: int, what: str = "the expression", setting: str = "EXPR_NODES",
                  explored: int | None = None):
@@ -146,19 +148,31 @@ class node_budget:
     def __enter__(self) -> None:
         outer = getattr(_BUDGET, "left", None)
         self._outer = outer
-        what = self._what[0]
         self._start = self._limit if outer is None else min(self._limit, outer)
-        self._saved = (getattr(_BUDGET, "what", None), getattr(_BUDGET, "explore", None))
+        self._saved = getattr(_BUDGET, "what", None)
         _BUDGET.left, _BUDGET.what = self._start, self._what
-        if self._explored is not None:
-            _BUDGET.explore = [self._explored, self._explored, what]  # left, limit, what
+        if self._explored is not None:  # `_explored` takes from this block's allowance
+            self._saved_explore = getattr(_BUDGET, "explore", None)
+            self._explore_left = self._explored
+            _BUDGET.explore = self
 
     def __exit__(self, *exc: object) -> None:
         if self._outer is None:
             del _BUDGET.left
         else:
             _BUDGET.left = self._outer - (self._start - _BUDGET.left)
-        _BUDGET.what, _BUDGET.explore = self._saved
+        _BUDGET.what = self._saved
+        if self._explored is not None:
+            _BUDGET.explore = self._saved_explore
+
+    def _take_explored(self) -> None:
+        """Count one explored derivative; `PatternTooComplex` past the allowance."""
+        if self._explore_left <= 0:
+            raise PatternTooComplex(
+                f"{self._what[0]} needs more than {self._explored:,} derivatives explored to "
+                f"decide whether its intersections and complements are empty "
+                f"(TYPEDECODE_MAX_EXPLORED_DERIVATIVES)")
+        self._explore_left -= 1
 
 
 def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None = 0,
@@ -275,14 +289,6 @@ def _new_node(kind: int, items: tuple[Expr, ...], lo: int, hi: int | None, mask:
     e._derivs = {}
     e._bounds = e._lowered = e._empty = e._capped = e._first = e._cuts = None
     return e
-
-
-def _over_explored(allowance: list) -> PatternTooComplex:
-    """The error of a block past its allowance of explored derivatives ([left, limit, what])."""
-    _, limit, what = allowance
-    return PatternTooComplex(f"{what} needs more than {limit:,} derivatives explored to decide "
-                             f"whether its intersections and complements are empty "
-                             f"(TYPEDECODE_MAX_EXPLORED_DERIVATIVES)")
 
 
 def _over_budget() -> PatternTooComplex:
@@ -778,7 +784,7 @@ def _decided(parts: Iterable[Expr], wanted: bool) -> bool:
 def _explored(e: Expr) -> bool:
     """`is_empty` of an intersection or complement, by exploring its derivatives (each new one
     taken from the thread's allowance, where a `node_budget` gives one)."""
-    allowance = getattr(_BUDGET, "explore", None)
+    allowance: node_budget | None = getattr(_BUDGET, "explore", None)
     parent: dict[Expr, Expr | None] = {e: None}
     frontier = [e]
     while frontier:
@@ -789,9 +795,7 @@ def _explored(e: Expr) -> bool:
                 if y is NOTHING or y in parent or y._empty is True:
                     continue
                 if allowance is not None:
-                    if allowance[0] <= 0:
-                        raise _over_explored(allowance)
-                    allowance[0] -= 1
+                    allowance._take_explored()
                 parent[y] = x
                 if y.nullable or not y.boolean or y._empty is False:
                     z: Expr | None = y
