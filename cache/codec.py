@@ -18,7 +18,8 @@ Payload codecs:
 - arrays: u32 count, then per array: u16 name length | UTF-8 name | u64 blob length | `.npy`
   blob. Only plain (non-object, non-structured) dtypes are accepted. Each blob's header is
   parsed as data (never evaluated) and checked against its length before its bytes are copied
-  into a fresh array; nothing is unpickled.
+  into a fresh array, or, when asked for views, read in place (a read-only array over the
+  immutable payload, copied only where its data would be misaligned); nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -136,8 +137,11 @@ def encode_arrays(arrays: dict[str, np.ndarray]) -> bytes:
     return b"".join(parts)
 
 
-def decode_arrays(payload: bytes | memoryview) -> dict[str, np.ndarray]:
-    """Inverse of `encode_arrays` (fresh, writable arrays); CorruptEntry on anything else."""
+def decode_arrays(payload: bytes | memoryview, *, views: bool = False
+                  ) -> dict[str, np.ndarray]:
+    """Inverse of `encode_arrays`: fresh, writable arrays, or with `views` read-only arrays over
+    `payload` itself (which must then be immutable: `bytes` or a view of them); CorruptEntry on
+    anything else."""
     view = memoryview(payload)
     end = len(view)
     try:
@@ -154,7 +158,7 @@ def decode_arrays(payload: bytes | memoryview) -> dict[str, np.ndarray]:
             stop = pos + blob_len
             if name in out or stop > end or not name:
                 raise CorruptEntry("bad array archive entry")
-            out[name] = _load_npy(view, pos, stop)
+            out[name] = _load_npy(view, pos, stop, views)
             pos = stop
     except (struct.error, UnicodeDecodeError) as exc:
         raise CorruptEntry(f"bad array archive: {exc}") from None
@@ -163,15 +167,22 @@ def decode_arrays(payload: bytes | memoryview) -> dict[str, np.ndarray]:
     return out
 
 
-def _load_npy(view: memoryview, start: int, stop: int) -> np.ndarray:
-    """A fresh array from the `.npy` blob `view[start:stop]`, after checking that its header
-    describes exactly its data."""
+def _load_npy(view: memoryview, start: int, stop: int, in_place: bool) -> np.ndarray:
+    """The array of the `.npy` blob `view[start:stop]`, after checking that its header describes
+    exactly its data: a fresh copy, or with `in_place` a read-only array over the data itself
+    (a read-only copy where the data is misaligned for its dtype)."""
     try:
         dtype, order, shape, count, nbytes, offset = _npy_layout(view, start, stop)
         if offset + nbytes != stop:
             raise CorruptEntry(".npy header does not match its data length")
         flat = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
-        return flat.reshape(shape, order=order).copy(order="K")
+        array = flat.reshape(shape, order=order)
+        if not in_place:
+            return array.copy(order="K")
+        if not array.flags.aligned:
+            array = array.copy(order="K")
+        array.flags.writeable = False
+        return array
     except CorruptEntry:
         raise
     except (ValueError, TypeError, OverflowError, EOFError, struct.error) as exc:

@@ -54,6 +54,7 @@ Contract:
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import os
 import random
@@ -159,9 +160,11 @@ class Store:
             raise UsageError("put_json cannot store value None: it would read back as a miss")
         self._put(kind, key, JSON, encode_json(value))
 
-    def get_arrays(self, kind: str, key: str) -> Arrays | None:
-        """Fresh, writable copies of the arrays stored under (kind, key), or None on a miss."""
-        return self._get(kind, key, ARRAYS, decode_arrays)
+    def get_arrays(self, kind: str, key: str, *, views: bool = False) -> Arrays | None:
+        """Fresh, writable copies of the arrays stored under (kind, key), or None on a miss; with
+        `views`, read-only arrays over the stored value read (no copy of a big record)."""
+        return self._get(kind, key, ARRAYS,
+                         functools.partial(decode_arrays, views=True) if views else decode_arrays)
 
     def put_arrays(self, kind: str, key: str, arrays: Arrays) -> None:
         """Store a dict of plain-dtype numpy arrays under (kind, key)."""

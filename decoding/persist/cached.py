@@ -1,19 +1,23 @@
 """The decoding core's disk cache: what one process computes, the next one loads.
 
 Stored in a `cache.store.Store` (kind: key -> value):
-- "vocabulary": a tokenizer key -> its byte table (`flat`, `lengths`, `special`, `eos`) and the
-  text of the `UnmappableTokensWarning` its build emitted (re-emitted on every load). The key is a
-  hash of the fast tokenizer's full serialization (`backend_tokenizer.to_str()`: model, merges,
-  added tokens, normalizer, decoder) plus what transformers adds on top (length, special ids,
-  EOS, added tokens, class, library versions). Tokenizers without `backend_tokenizer.to_str` are
+- "vocabulary": a tokenizer key -> its byte table (`flat`, `lengths`, `special`, `eos`), its
+  `fingerprint` (taken on load instead of hashing the table again: the record's checksum covers
+  it) and the text of the `UnmappableTokensWarning` its build emitted (re-emitted on every load).
+  It is read as views over the value read (no copy). The key is a hash of the fast tokenizer's
+  full serialization (`backend_tokenizer.to_str()`: model, merges, added tokens, normalizer,
+  decoder) plus a digest of what transformers adds on top (model size, special ids, EOS, added
+  tokens, class), and the library versions. Tokenizers without `backend_tokenizer.to_str` are
   not cached.
-- "vocabulary_stamp": a tokenizer stamp -> the tokenizer key above, plus every token string.
+- "vocabulary_stamp": a tokenizer stamp -> the tokenizer key above, plus the CRC-32 of every
+  token string.
   Serializing a tokenizer costs tens of ms, so a fast tokenizer loaded from a local folder is
-  first looked up by a stamp that costs a fraction of a ms: the folder's path and the identity
+  first looked up by a stamp that costs a few ms (on Gemma, mostly reading its 6,000 added
+  tokens): the folder's path and the identity
   of every file in it (size, mtime, ctime, inode), the decoder / normalizer / pre-tokenizer /
-  post-processor descriptions, the vocabulary size and the transformers extras of the key. A
+  post-processor descriptions and the transformers extras of the key. A
   stamp is only trusted when the tokenizer's strings for `STAMP_SAMPLE` random ids match the
-  recorded ones; otherwise the full key is computed and the stamp recorded again. What a stamp
+  recorded CRCs; otherwise the full key is computed and the stamp recorded again. What a stamp
   cannot see is a tokenizer file rewritten in place with its size, times and inode kept (ctime
   cannot be set back) or a tokenizer model swapped in memory for one of the same size, decoder
   and added tokens; the token-string sample makes such a change unlikely to go unnoticed.
@@ -86,6 +90,7 @@ import threading
 import unicodedata
 import warnings
 import weakref
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -170,8 +175,9 @@ def _key(*parts: Any) -> str:
 
 
 def _pattern_digest(pattern: str) -> str:
-    """A pattern's text (or a schema's language name: its whole JSON) in a key, as a fixed-size
-    hash: a key holding the text would be escaped and hashed again for every record read."""
+    """A pattern's text (or a schema's language name: its whole JSON; a tokenizer's extras) in a
+    key, as a fixed-size hash: a key holding the text would be escaped and hashed again for every
+    record read."""
     return hashlib.blake2b(pattern.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
 
 
@@ -195,8 +201,8 @@ def tokenizer_stamp(tokenizer: Any) -> str | None:
     """A cheap key for a fast tokenizer loaded from a local folder, or None (no stamp).
 
     It holds the folder's absolute path and every file in it (name, size, mtime, ctime, inode),
-    the decoder, normalizer, pre-tokenizer and post-processor descriptions, the vocabulary size
-    and what `tokenizer_key` adds on top of the serialization. It maps to a `tokenizer_key` in
+    the decoder, normalizer, pre-tokenizer and post-processor descriptions and what
+    `tokenizer_key` adds on top of the serialization (the vocabulary size among it). It maps to a `tokenizer_key` in
     the store, checked against a random sample of token strings on each use (`stamped_key`).
     """
     backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -217,19 +223,26 @@ def tokenizer_stamp(tokenizer: Any) -> str | None:
                  for part in (backend.decoder, backend.normalizer, backend.pre_tokenizer,
                               backend.post_processor)]
         return _key("vocabulary-stamp", core_fingerprint(), str(root), sorted(files), parts,
-                    int(backend.get_vocab_size(with_added_tokens=True)),
                     _tokenizer_extra(tokenizer), _versions())
     except Exception:  # not a folder, unreadable, or an unusual tokenizer: no stamp
         return None
 
 
-def _tokenizer_extra(tokenizer: Any) -> list:
-    """What transformers adds on top of the `tokenizers` serialization."""
-    added = sorted((int(i), str(t.content), bool(getattr(t, "special", False)))
-                   for i, t in tokenizer.added_tokens_decoder.items())
-    return [type(tokenizer).__module__, type(tokenizer).__qualname__, int(len(tokenizer)),
-            sorted(int(i) for i in tokenizer.all_special_ids if i is not None),
-            repr(tokenizer.eos_token_id), added]
+def _tokenizer_extra(tokenizer: Any) -> str:
+    """A digest of what transformers adds on top of the `tokenizers` serialization: the class,
+    the special ids, EOS and every added token (id, content, special flag), with the size of the
+    backend's model vocabulary (which with the added tokens makes `len(tokenizer)`; that call
+    counts a dictionary of every token, 0.4-4 ms on Gemma). Hashed rather than put in a key:
+    Gemma's 6,000 added tokens would make every key holding them 185 kB of JSON."""
+    added = tokenizer.added_tokens_decoder
+    ids = sorted(added)
+    tokens = list(map(added.__getitem__, ids))
+    size = tokenizer.backend_tokenizer.get_vocab_size(with_added_tokens=False)
+    described = [type(tokenizer).__module__, type(tokenizer).__qualname__, int(size),
+                 sorted(int(i) for i in tokenizer.all_special_ids if i is not None),
+                 repr(tokenizer.eos_token_id), ids, [str(t.content) for t in tokens],
+                 [bool(getattr(t, "special", False)) for t in tokens]]
+    return _pattern_digest(json.dumps(described, ensure_ascii=False, separators=(",", ":")))
 
 
 def _versions() -> list[str]:
@@ -240,31 +253,31 @@ def _versions() -> list[str]:
 def stamped_key(store: Store, stamp: str, tokenizer: Any) -> str | None:
     """The `tokenizer_key` recorded for `stamp`, or None when there is none or the tokenizer's
     strings for `STAMP_SAMPLE` random ids (and the last id) differ from the recorded ones."""
-    arrays = store.get_arrays("vocabulary_stamp", stamp)
+    arrays = store.get_arrays("vocabulary_stamp", stamp, views=True)
     if arrays is None:
         return None
-    key, flat, ends = arrays.get("key"), arrays.get("tokens"), arrays.get("ends")
-    if key is None or flat is None or ends is None or key.shape != (1,) \
-            or key.dtype.kind != "U" or flat.dtype != np.uint8 or ends.dtype != np.int64 \
-            or flat.ndim != 1 or ends.ndim != 1 or len(ends) != len(tokenizer) or not len(ends):
+    key, crc = arrays.get("key"), arrays.get("crc")
+    # The stamp holds the model's size and the added tokens, so the record's length is the
+    # tokenizer's (not asked again: `len(tokenizer)` costs up to 4 ms on Gemma); the last id is
+    # always in the sample.
+    if key is None or crc is None or key.shape != (1,) or key.dtype.kind != "U" \
+            or crc.dtype != np.uint32 or crc.ndim != 1 or not len(crc):
         return None
-    size = len(ends)
+    size = len(crc)
     ids = [*random.sample(range(size), min(STAMP_SAMPLE, size)), size - 1]
-    data = flat.tobytes()
-    starts = np.concatenate(([0], ends[:-1]))
-    recorded = [data[starts[i]:ends[i]] for i in ids]
-    if recorded != _stamp_texts(tokenizer, ids):
+    if crc[ids].tolist() != list(map(zlib.crc32, _stamp_texts(tokenizer, ids))):
         return None
     return str(key[0])
 
 
 def _record_stamp(store: Store, stamp: str, key: str, tokenizer: Any) -> None:
-    """Record that `stamp` stands for `key`, with every token string for `stamped_key`."""
-    texts = _stamp_texts(tokenizer, range(len(tokenizer)))
+    """Record that `stamp` stands for `key`, with the CRC-32 of every token string for
+    `stamped_key` (a quarter of the strings' bytes on Gemma, read by every warm process)."""
+    size = len(tokenizer)
     store.put_arrays("vocabulary_stamp", stamp, {
         "key": np.asarray([key]),
-        "tokens": np.frombuffer(b"".join(texts), dtype=np.uint8),
-        "ends": np.cumsum([len(t) for t in texts], dtype=np.int64),
+        "crc": np.fromiter(map(zlib.crc32, _stamp_texts(tokenizer, range(size))),
+                           dtype=np.uint32, count=size),
     })
 
 
@@ -307,7 +320,7 @@ def _build_vocabulary(tokenizer: Any, store: Store, key: str) -> Vocabulary:
         "flat": vocabulary.flat, "lengths": vocabulary.lengths,
         "special": np.asarray(sorted(vocabulary.special_ids), dtype=np.int64),
         "eos": np.asarray(sorted(vocabulary.eos_token_ids), dtype=np.int64),
-        "warning": np.asarray([warning]),
+        "warning": np.asarray([warning]), "fingerprint": np.asarray([vocabulary.fingerprint]),
     }))
     return vocabulary
 
@@ -315,17 +328,20 @@ def _build_vocabulary(tokenizer: Any, store: Store, key: str) -> Vocabulary:
 def load_vocabulary(store: Store, key: str) -> Vocabulary | None:
     """The table stored under a `tokenizer_key`, or None (a miss, or a value that fails its
     checks); re-emits the `UnmappableTokensWarning` its build emitted."""
-    arrays = _quietly(lambda: store.get_arrays("vocabulary", key))
+    arrays = _quietly(lambda: store.get_arrays("vocabulary", key, views=True))
     if arrays is None:
         return None
     try:
         flat, lengths = arrays["flat"], arrays["lengths"]
         special, eos, warning = arrays["special"], arrays["eos"], arrays["warning"]
+        fingerprint = arrays["fingerprint"]
         if lengths.dtype != np.int32 or special.dtype != np.int64 or eos.dtype != np.int64 \
                 or special.ndim != 1 or eos.ndim != 1 \
-                or warning.shape != (1,) or warning.dtype.kind != "U":
+                or warning.shape != (1,) or warning.dtype.kind != "U" \
+                or fingerprint.shape != (1,) or fingerprint.dtype.kind != "U":
             return None
-        vocabulary = Vocabulary.from_arrays(flat, lengths, special.tolist(), eos.tolist())
+        vocabulary = Vocabulary.from_arrays(flat, lengths, special, eos,
+                                            fingerprint=str(fingerprint[0]))
     except (KeyError, ValueError):  # VocabularyError is a ValueError
         return None
     if warning[0]:

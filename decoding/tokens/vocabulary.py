@@ -49,6 +49,7 @@ import hashlib
 import itertools
 import json
 import operator
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -90,9 +91,11 @@ class Vocabulary:
         self._freeze(flat, lengths, special_ids, eos_token_ids, table)
 
     def _freeze(self, flat: np.ndarray, lengths: np.ndarray, special_ids: Iterable[int],
-                eos_token_ids: Iterable[int], table: tuple[bytes, ...] | None) -> None:
+                eos_token_ids: Iterable[int], table: tuple[bytes, ...] | None,
+                fingerprint: str | None = None) -> None:
         """Check the invariants on the flat form and set every attribute (`table`, when given,
-        is the tuple of token bytes that `flat` and `lengths` were made from)."""
+        is the tuple of token bytes that `flat` and `lengths` were made from; `fingerprint`,
+        when given, is taken instead of hashing the table)."""
         size = len(lengths)
         if size == 0:
             raise VocabularyError("the token table is empty")
@@ -117,8 +120,8 @@ class Vocabulary:
         frozen = dict(_token_bytes=table, special_ids=frozenset(special),
                       eos_token_ids=frozenset(eos), size=size, flat=flat, offsets=offsets,
                       lengths=lengths)
-        frozen["fingerprint"] = _fingerprint(lengths, flat, frozen["special_ids"],
-                                             frozen["eos_token_ids"])
+        frozen["fingerprint"] = fingerprint or _fingerprint(lengths, flat, frozen["special_ids"],
+                                                            frozen["eos_token_ids"])
         for name, value in frozen.items():
             object.__setattr__(self, name, value)
 
@@ -157,11 +160,20 @@ class Vocabulary:
 
     @classmethod
     def from_arrays(cls, flat: np.ndarray, lengths: np.ndarray, special_ids: Iterable[int],
-                    eos_token_ids: Iterable[int]) -> "Vocabulary":
+                    eos_token_ids: Iterable[int], *,
+                    fingerprint: str | None = None) -> "Vocabulary":
         """A vocabulary from its flat form: `flat` (uint8, the tokens' bytes end to end) and
         `lengths` (one non-negative integer per token, summing to `len(flat)`). Same checks and
         result as `from_token_bytes` on the table they spell, without building the table of
-        bytes objects until `token_bytes` is first read. The arrays are copied."""
+        bytes objects until `token_bytes` is first read. The arrays are copied, except read-only
+        views of immutable `bytes` (what the disk cache's reads hand out), which nothing can
+        change. `fingerprint` is the `fingerprint` of the vocabulary these arrays were taken
+        from (the disk cache stores it with them, under its checksum): given, it is taken as is
+        instead of hashing the table (about 5 ms on 262k tokens), so it must be exactly that
+        value; it is checked for form only (64 hexadecimal digits)."""
+        if fingerprint is not None and not _FINGERPRINT.fullmatch(fingerprint):
+            raise VocabularyError(f"fingerprint must be 64 lowercase hexadecimal digits, "
+                                  f"got {fingerprint!r}")
         if not (isinstance(flat, np.ndarray) and flat.ndim == 1 and flat.dtype == np.uint8):
             raise VocabularyError("flat must be a 1-D uint8 array")
         if not (isinstance(lengths, np.ndarray) and lengths.ndim == 1
@@ -173,8 +185,8 @@ class Vocabulary:
             raise VocabularyError(f"lengths add up to {int(lengths.sum(dtype=np.int64))}, "
                                   f"but flat holds {len(flat)} bytes")
         vocabulary = cls.__new__(cls)
-        vocabulary._freeze(flat.copy(), lengths.astype(np.int32), special_ids, eos_token_ids,
-                           None)
+        vocabulary._freeze(_unchangeable(flat), _unchangeable(lengths.astype(np.int32, copy=False)),
+                           special_ids, eos_token_ids, None, fingerprint)
         return vocabulary
 
     @classmethod
@@ -275,6 +287,22 @@ def _id_set(ids: Iterable[int], size: int, what: str) -> set[int]:
             raise VocabularyError(f"{what} contains id {i}, outside the vocabulary (ids 0..{size - 1})")
         out.add(i)
     return out
+
+
+def _unchangeable(array: np.ndarray) -> np.ndarray:
+    """`array` itself when nothing can change its values (read-only, over the memory of a
+    `bytes` object, directly or through a read-only memoryview), else a copy."""
+    base = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview) and base.readonly:
+        base = base.obj
+    if type(base) is bytes and not array.flags.writeable:
+        return array
+    return array.copy()
+
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 def _fingerprint(lengths: np.ndarray, flat: np.ndarray, special: frozenset[int],

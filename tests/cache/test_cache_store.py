@@ -105,6 +105,39 @@ def test_round_trips(store):
     assert store.get_arrays("m", "a")["ids"][0, 0] == 0
 
 
+def test_views_are_read_only_arrays_over_the_value_read(store):
+    store.put_arrays("m", "a", _sample_arrays())
+    views = store.get_arrays("m", "a", views=True)
+    _assert_arrays_equal(views, _sample_arrays())
+    for array in views.values():
+        assert not array.flags.writeable
+        with pytest.raises(ValueError):
+            array[...] = array
+    # not copied: an array's memory is the value read (unless misaligned, then copied)
+    assert type(_memory_of(views["mask"])) is bytes  # bools are never misaligned
+    assert all(a.flags.aligned for a in views.values())
+
+
+def _memory_of(array):
+    base = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return base.obj if isinstance(base, memoryview) else base
+
+
+def test_views_of_misaligned_data_are_copies():
+    values = np.arange(5, dtype=np.int64)
+    payload = encode_arrays({"i": values})
+    for shift in range(8):  # the same archive at every offset modulo 8
+        buffer = bytes(shift) + payload
+        whole = np.frombuffer(buffer, np.uint8)
+        data = whole.ctypes.data + shift + payload.index(values.tobytes())
+        views = decode_arrays(memoryview(buffer)[shift:], views=True)
+        assert (views["i"] == values).all() and not views["i"].flags.writeable
+        assert views["i"].flags.aligned
+        assert np.shares_memory(views["i"], whole) == (data % values.dtype.alignment == 0)
+
+
 def test_codecs_and_kinds_are_separate_namespaces(store):
     store.put_bytes("a", "k", b"1")
     store.put_json("a", "k", 2)

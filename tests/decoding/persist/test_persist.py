@@ -16,6 +16,7 @@ import time
 import unicodedata
 import warnings
 import weakref
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -378,6 +379,8 @@ def _link_past_the_keys(arrays):
     ("trie", lambda a: {**a, "parent": np.zeros_like(a["parent"])}),
     ("vocabulary", lambda a: {**a, "lengths": a["lengths"] + 1}),
     ("vocabulary", lambda a: {**a, "special": a["special"].astype(np.int32)}),
+    ("vocabulary", lambda a: {k: v for k, v in a.items() if k != "fingerprint"}),
+    ("vocabulary", lambda a: {**a, "fingerprint": np.asarray(["not a fingerprint"])}),
 ])
 def test_well_framed_but_invalid_entry_is_rebuilt_and_overwritten(bpe_tokenizer, tmp_path,
                                                                    fresh, kind, change):
@@ -868,7 +871,7 @@ def test_a_stamp_finds_the_table_and_a_stale_stamp_record_is_not_trusted(tmp_pat
     assert persist.stamped_key(store, stamp, tokenizer) == persist.tokenizer_key(tokenizer)
     # A record whose token strings disagree with the tokenizer (a stale stamp) is not used.
     record = store.get_arrays("vocabulary_stamp", stamp)
-    record["tokens"][:] = ord("x")
+    record["crc"][:] = zlib.crc32(b"x")
     store.put_arrays("vocabulary_stamp", stamp, record)
     assert persist.stamped_key(store, stamp, tokenizer) is None
     fresh()

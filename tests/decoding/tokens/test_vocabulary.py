@@ -451,6 +451,39 @@ def test_from_arrays_equals_from_token_bytes(vocabularies):
     assert (loaded.offsets == vocab.offsets).all()
 
 
+def test_from_arrays_keeps_immutable_views_and_copies_the_rest(vocabularies):
+    vocab = vocabularies("bpe")
+    flat, lengths = vocab.flat.copy(), vocab.lengths.copy()  # writable: copied
+    loaded = Vocabulary.from_arrays(flat, lengths, sorted(vocab.special_ids), [])
+    flat[:] = 0
+    lengths[:] = 0
+    assert loaded.token_bytes == vocab.token_bytes
+    flat = vocab.flat.copy()
+    frozen_view = flat.view()
+    frozen_view.flags.writeable = False  # read-only, but its memory can change: copied
+    loaded = Vocabulary.from_arrays(frozen_view, vocab.lengths, sorted(vocab.special_ids), [])
+    flat[:] = 0
+    assert loaded.token_bytes == vocab.token_bytes
+    data = vocab.flat.tobytes() + vocab.lengths.astype(np.int32).tobytes()
+    in_bytes = np.frombuffer(data, np.uint8, count=len(vocab.flat))
+    in_bytes_lengths = np.frombuffer(memoryview(data)[len(vocab.flat):], np.int32)
+    kept = Vocabulary.from_arrays(in_bytes, in_bytes_lengths, sorted(vocab.special_ids), [])
+    assert kept.flat is in_bytes and kept.lengths is in_bytes_lengths  # nothing can change them
+    assert kept.token_bytes == vocab.token_bytes
+
+
+def test_from_arrays_takes_a_given_fingerprint_of_the_right_form(vocabularies):
+    vocab = vocabularies("bpe")
+    special, eos = sorted(vocab.special_ids), sorted(vocab.eos_token_ids)
+    given = Vocabulary.from_arrays(vocab.flat, vocab.lengths, special, eos,
+                                   fingerprint=vocab.fingerprint)
+    assert given.fingerprint == vocab.fingerprint == Vocabulary.from_arrays(
+        vocab.flat, vocab.lengths, special, eos).fingerprint
+    for bad in ("", vocab.fingerprint[:-1], vocab.fingerprint.upper(), vocab.fingerprint + "0"):
+        with pytest.raises(VocabularyError, match="fingerprint"):
+            Vocabulary.from_arrays(vocab.flat, vocab.lengths, special, eos, fingerprint=bad)
+
+
 @pytest.mark.parametrize("flat, lengths, special, message", [
     (np.frombuffer(b"ab", np.uint8), np.array([1, 2], np.int32), [], "add up to 3"),
     (np.frombuffer(b"ab", np.uint8), np.array([3, -1], np.int32), [], "negative"),
