@@ -409,11 +409,13 @@ def test_a_snapshot_row_outside_the_states_is_rejected():
 
     arrays = snapshot.take(_automaton(OBJECT))
     n = len(arrays["key_ends"])
-    for bad in (-1, n):
-        rows = arrays["rows"].copy()
-        rows[-1, -1] = bad
-        with pytest.raises(ValueError, match="inconsistent"):
-            snapshot.parse({**arrays, "rows": rows})
+    assert arrays["rows"].dtype == np.uint8  # up to 256 states: a byte a target
+    rows = arrays["rows"].copy()
+    rows[-1, -1] = n
+    with pytest.raises(ValueError, match="inconsistent"):
+        snapshot.parse({**arrays, "rows": rows})
+    with pytest.raises(ValueError, match="dtype"):  # wider than their count needs
+        snapshot.parse({**arrays, "rows": arrays["rows"].astype(np.int32)})
     assert indexes_below(np.array([0, n - 1]), n) and not indexes_below(np.array([0.0]), n)
     assert indexes_below(np.zeros((0, 3), dtype=np.int32), 1)
 
