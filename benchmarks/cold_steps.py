@@ -13,7 +13,7 @@ Phases: `rows` (`Automaton._compute_row`: derivatives, interning), `kernel` (the
 arrays), `lexeme_tables` (`Lexemes._build`: a counting walk's automaton), `crossing`
 (`Lexemes._flags`), `inside_bits`, `split_head`, `mask_class`, `entry` (the rest of
 `TokenIndex._compute`), `save` (`PersistentIndex._take_unsaved`, without `snapshot_take` and
-`pack_entries`), `advance` (`Guide.advance`), `fill` (`bits.fill_rows`). A step's time not in a
+`pack_record`), `advance` (`Guide.advance`), `fill` (`bits.fill_rows`). A step's time not in a
 phase is its glue (the bitmask matcher, the collector at the end of an entry). Each timed call
 adds about 1-3 us (two clock reads) to the phase that calls it: compare phases within one run.
 """
@@ -96,7 +96,7 @@ def instrument(phases: Phases) -> None:
     phases.patch(index.TokenIndex, "_compute", "entry")
     phases.patch(cached.PersistentIndex, "_take_unsaved", "save")
     phases.patch(snapshot, "take", "snapshot_take")
-    phases.patch(snapshot, "pack_entries", "pack_entries")
+    phases.patch(snapshot, "pack_record", "pack_record")
     phases.patch(guide.Guide, "advance", "advance")
     phases.patch(bitmask.packed, "fill_rows", "fill")
 

@@ -415,8 +415,7 @@ _KIND_LABELS = {
     "vocabulary": "vocabulary byte tables",
     "vocabulary_stamp": "tokenizer stamps -> vocabulary tables",
     "trie": "token tries",
-    "automaton": "automata (DFA states of a pattern)",
-    "entries": "token masks (one record per pattern and vocabulary)",
+    "pattern": "automaton states and token masks (one record per pattern and vocabulary)",
     "schema_language": "schema translations (outcome and warnings)",
     "schema2re": "schema -> regex text translations (engine=\"partial\")",
 }

@@ -296,18 +296,12 @@ class Automaton:
         self._unconnected.extend(ids[take].tolist())  # origins: when an expression is derived
         return ids
 
-    def reached(self, keys: Sequence[tuple[int, ...]], accepting: Sequence[bool],
-                origins: Sequence[tuple[int, bytes]]) -> list[int]:
-        """The states with these keys (each a tuple of `KEY_WIDTH` non-negative integers, as
-        saved), added without rows where missing: `restore` of states without rows, for a
-        caller whose keys were checked already. State i is reached by the bytes `origins[i][1]`
-        from the state `origins[i][0]` and accepts iff `accepting[i]` (both used while its
-        expression is unknown). Raises `PatternTooComplex`, adding nothing, past `max_states`."""
+    def ways_in(self, states: Sequence[int], origins: Sequence[tuple[int, bytes]]) -> None:
+        """Give each of `states` whose expression is neither known nor derivable the way in
+        `origins[i]`: (a state of this automaton, bytes leading from it to the state), as a
+        saved entry's token says (used while its expression is unknown)."""
         with self.lock:
-            self._add_keys(keys)
-            ids = list(map(self._by_key.__getitem__, keys))
-            self._describe(np.array(ids, dtype=np.int64), accepting, origins)
-            return ids
+            self._describe(np.asarray(states, dtype=np.int64), None, origins)
 
     def _add_keys(self, keys: Sequence[tuple[int, ...]]) -> None:
         """New states without expressions for the keys not known yet, numbered in the order

@@ -23,15 +23,16 @@ Stored in a `cache.store.Store` (kind: key -> value):
   and added tokens; the token-string sample makes such a change unlikely to go unnoticed.
 - "trie": a vocabulary fingerprint -> its `TokenTrie` arrays, read when a process first computes
   an entry (a warm process whose entries are all stored never reads it).
-- "automaton": (a hash of the pattern text, flags, max_states) -> a `decoding.persist.snapshot`
-  of every automaton state discovered so far (its key, and its row where computed), for any
-  vocabulary.
-- "entries": a hash of (pattern text, flags, vocabulary fingerprint) -> the token-index entries
-  of every state computed so far (allowed tokens and the keys of the states they lead to), one
-  record per pattern and vocabulary (`decoding.persist.snapshot.pack_entries`). It is read and
-  checked as a whole when the index is opened, so that no later step of a decoding reads the
-  store; each entry is unpacked when its state is first met. Mask width is not part of the key:
-  masks are rebuilt from the token ids at any width.
+- "pattern": (a hash of the pattern text, flags, max_states, vocabulary fingerprint) -> one
+  record (`decoding.persist.snapshot.pack_record`): a snapshot of every automaton state
+  discovered so far (its key, and its row where computed) and the token-index entries of every
+  state computed so far (allowed tokens and the states they lead to, numbered as in the
+  snapshot). One store read gives both: a process without the pattern's automaton makes it from
+  the snapshot with the same numbers, so an entry is found and unpacked by state number, with
+  no per-state work beyond the automaton's keys. It is read and checked as a whole when the
+  index is opened, so that no later step of a decoding reads the store; each entry is unpacked
+  when its state is first met. Mask width is not part of the key: masks are rebuilt from the
+  token ids at any width.
 - "schema2re": options, schema size and depth limits + the schema's JSON text -> the regex
   `schema2re.to_regex` made of it (the partial engine's input).
 - "schema_language": the same key -> the outcome of `schema2re.to_expression` (the warnings it
@@ -51,15 +52,15 @@ Contracts:
   row was not saved.
 - `PersistentIndex` saves after its 1st, 2nd, 4th, ... newly computed entry, then every
   `SAVE_EVERY` entries or half as many as it saved before, whichever is more (each save merges
-  the whole record of the pattern's entries, so the bytes merged stay within a few times the
-  record's final size), when `decoding.compile`'s in-process memo lets go of it, at interpreter
+  the whole record of the pattern, so the bytes merged stay within a few times the record's
+  final size), when `decoding.compile`'s in-process memo lets go of it, at interpreter
   exit, and on `save()`. What is new is packed on the calling thread and written by one
   background thread (`cache.writer`), so a write never delays a mask (so are the records of
   translations: `cached_to_regex`'s and `cached_schema_language`'s); `flush()` waits for the
   queued writes, `save()` and interpreter exit wait too. New entries and the automaton's states
-  are merged into the stored records (an entry is a function of its state's key, so concurrent
-  writers agree), so every process working on a pattern adds to one union (state ids differ
-  between processes and are remapped through the state keys).
+  are merged into the stored record (an entry is a function of its state's key, so concurrent
+  writers agree), so every process working on a pattern and vocabulary adds to one union (state
+  ids differ between processes and are remapped through the state keys).
 - Nothing here makes compile or decoding fail: a store error degrades inside the store, a value
   that fails its checks is a miss (rebuilt, then written over instead of merged), and any other
   error while loading or saving is reported once as a `CacheWarning` and the work goes on cold.
@@ -72,7 +73,7 @@ Threads: everything here may be used from several threads at once. A `Persistent
 hits take none. The list of unsaved states changes hands under that lock, the automaton's
 snapshot is taken under the automaton's lock, and packing and writing need neither (entries are
 immutable; the single writer thread writes in queue order). `_OPEN` is listed under its own lock.
-Processes share a store through `cache.store` (entries are functions of their keys; automata are
+Processes share a store through `cache.store` (entries are functions of their keys; records are
 merged, never overwritten, unless rejected).
 """
 
@@ -111,7 +112,7 @@ from decoding.tokens.trie import TokenTrie, unusable_bits_of
 from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
 from decoding.util import noting_warnings
 
-PERSIST_VERSION = 4  # 4: one record of entries per pattern and vocabulary
+PERSIST_VERSION = 5  # 5: one record of states and entries per pattern and vocabulary
 SAVE_EVERY = 64
 STAMP_SAMPLE = 256  # token strings checked each time a stamp is used
 
@@ -377,18 +378,18 @@ class PersistentIndex(TokenIndex):
     """
 
     def __init__(self, automaton: Automaton, vocabulary: Vocabulary, width: int | None,
-                 store: Store, automaton_key: str, entries_key: str):
+                 store: Store, record_key: str):
         super().__init__(automaton, vocabulary, width)
         self.store = store
-        self.automaton_key = automaton_key
-        self.entries_key = entries_key
+        self.record_key = record_key
         self.restored = 0
         self.walks = 0
         self._stored: snapshot.EntryTable | None = None  # the entries read when opened
+        self._row_of = _NO_ROWS  # automaton state -> its row in `_stored`, -1 where none
+        self._to_local: np.ndarray | None = None  # record state -> automaton state (None: same)
         self._unsaved: list[int] = []  # states whose entries were computed here, not stored yet
         self._saved = (0, 0)  # `_progress()` when the automaton was last saved or loaded
-        self._replace = False  # the stored automaton was rejected: overwrite it, do not merge
-        self._replace_entries = False  # the same for the stored entries
+        self._replace = False  # the stored record was rejected: overwrite it, do not merge
         self._save_due = False  # set with `_unsaved`: a save should be queued
         with _OPEN_LOCK:
             _OPEN.add(self)
@@ -416,30 +417,29 @@ class PersistentIndex(TokenIndex):
         self._save_due = unsaved >= max(1, min(saved, max(SAVE_EVERY, saved // 2)))
         return found
 
-    def restore(self, saved: snapshot.Snapshot | None, *, made_from: bool = False) -> None:
-        """Add a stored snapshot's states and rows to the automaton. None, or a snapshot that
-        does not fit, means the stored value was rejected: the next save writes over it.
+    def restore(self, record: tuple[snapshot.Snapshot, snapshot.EntryTable] | None, *,
+                made_from: bool = False) -> None:
+        """Add a stored record's states and rows to the automaton and keep its entries for the
+        states met later. None, or a snapshot that does not fit, means the stored record was
+        rejected: its entries are computed again and the next save writes over it.
         `made_from`: the automaton was made from this snapshot (`Automaton.from_saved`), so
-        it holds its states already."""
+        it holds its states already, with the same numbers."""
         try:
-            if saved is None or not (made_from or saved.fits(self.automaton)):
-                raise ValueError("the snapshot is of another pattern")
+            if record is None or not (made_from or record[0].fits(self.automaton)):
+                raise ValueError("the record is of another pattern")
+            saved, table = record
             if not made_from:  # else its states are the automaton's already
-                self.automaton.restore(saved.key_flat, saved.key_ends, saved.rows,
-                                       saved.expanded, accepting=saved.accepting)
+                local = self.automaton.restore(saved.key_flat, saved.key_ends, saved.rows,
+                                               saved.expanded, accepting=saved.accepting)
         except ValueError:  # PatternTooComplex (too many states to add) is one too
             self._replace = True
             return
+        self._stored, self._row_of = table, table.row_of
+        if not made_from:
+            self._to_local = local
+            self._row_of = np.full(int(local.max()) + 1, -1, dtype=np.int32)
+            self._row_of[local] = table.row_of
         self._saved = self._progress()
-
-    def restore_entries(self, arrays: snapshot.Arrays) -> None:
-        """Keep the stored entries in `arrays` for the states met later; entries that fail
-        their checks are ignored (computed again, and the next save writes over them)."""
-        try:
-            self._stored = snapshot.parse_entries(arrays, self.vocabulary.size,
-                                                  unusable_bits_of(self.vocabulary))
-        except ValueError:
-            self._stored, self._replace_entries = None, True
 
     def save(self) -> bool:
         """Store the entries computed here and merge the automaton's states and rows into the
@@ -454,33 +454,23 @@ class PersistentIndex(TokenIndex):
         with self._lock:  # what is new changes hands here; packing it needs no lock
             fresh, self._unsaved, self._save_due = self._unsaved, [], False
             found = [(state, self._entries[state]) for state in fresh]
-            replace_entries = self._replace_entries and bool(found)
-            self._replace_entries &= not found
-            with self.automaton.lock:  # states and rows as of one moment
+            with self.automaton.lock:  # states and rows as of one moment, after the entries'
                 progress = self._progress()
-                arrays, replace = None, self._replace
-                if progress != self._saved or replace:
-                    arrays = snapshot.take(self.automaton)
-                    self._saved, self._replace = progress, False
-        entries = None if not found else snapshot.pack_entries(
-            self.automaton,
-            [(state, e.bits, e.next_states, e.token_ids) for state, e in found],
+                if not found and progress == self._saved and not self._replace:
+                    return None
+                arrays, replace = snapshot.take(self.automaton), self._replace
+                self._saved, self._replace = progress, False
+        record = snapshot.pack_record(
+            arrays, [(state, e.bits, e.next_states, e.token_ids) for state, e in found],
             self.vocabulary.size)
-        if entries is None and arrays is None:
-            return None
-        store, key, max_states = self.store, self.automaton_key, self.automaton.max_states
-        entries_key = self.entries_key
+        store, key, max_states = self.store, self.record_key, self.automaton.max_states
 
         def write() -> bool:
-            if entries is not None and replace_entries:
-                store.put_arrays("entries", entries_key, entries)
-            elif entries is not None:
-                store.merge_arrays("entries", entries_key, entries, snapshot.merge_entries)
-            if arrays is not None and replace:
-                store.put_arrays("automaton", key, arrays)
-            elif arrays is not None:
-                store.merge_arrays("automaton", key, arrays,
-                                   lambda old, new: snapshot.merge(old, new, max_states))
+            if replace:
+                store.put_arrays("pattern", key, record)
+            else:
+                store.merge_arrays("pattern", key, record,
+                                   lambda old, new: snapshot.merge_record(old, new, max_states))
             return True
 
         return write
@@ -503,11 +493,22 @@ class PersistentIndex(TokenIndex):
 
     def _load_entry(self, state: int) -> tuple[np.ndarray, np.ndarray | None,
                                                np.ndarray | None] | None:
-        table = self._stored
-        row = None if table is None else table.find(self.automaton.key(state))
-        if row is None:
+        """(bits, token_ids, next_states) of the stored entry of `state`, or None; the states
+        its tokens lead to are given the token's bytes as their way in (`Automaton.ways_in`)."""
+        table, rows = self._stored, self._row_of
+        row = int(rows[state]) if state < len(rows) else -1
+        if table is None or row < 0:
             return None
-        return table.unpack(row, self.automaton, state, self.vocabulary)
+        bits, token_ids, targets = table.unpack(row, self.vocabulary.size)
+        if targets is None:
+            return bits, None, None
+        if self._to_local is not None:
+            targets = self._to_local[targets]
+        distinct, first = np.unique(targets, return_index=True)
+        vocabulary = self.vocabulary
+        self.automaton.ways_in(distinct.tolist(), [
+            (state, vocabulary.bytes_of(t)) for t in token_ids[first].tolist()])
+        return bits, token_ids, targets
 
     def _progress(self) -> tuple[int, int]:
         a = self.automaton
@@ -523,30 +524,26 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     the store (its expression built by `make_expr` only when needed) or built with `make_expr`
     now. `pattern` is any text naming the language (pattern text, or a schema's key).
     """
-    fingerprint = core_fingerprint()
-    named = _pattern_digest(pattern)  # hashed once for both keys (a schema's name is long)
-    automaton_key = _key("automaton", fingerprint, named, flags, max_states)
-    entries_key = _key("entries", fingerprint, named, flags, vocabulary.fingerprint)
-    arrays = _quietly(lambda: store.get_arrays("automaton", automaton_key))
-    saved = None if arrays is None else _quietly(lambda: _parsed(arrays))
-    restored = automaton is None and saved is not None
+    key = _key("pattern", core_fingerprint(), _pattern_digest(pattern), flags, max_states,
+               vocabulary.fingerprint)
+    arrays = _quietly(lambda: store.get_arrays("pattern", key))
+    record = None if arrays is None else _quietly(lambda: _parsed(arrays, vocabulary))
+    restored = automaton is None and record is not None
     if restored:
-        automaton = _quietly(lambda: _saved_automaton(saved, make_expr, max_states, pattern))
+        automaton = _quietly(lambda: _saved_automaton(record[0], make_expr, max_states, pattern))
         restored = automaton is not None
     if automaton is None:
         automaton = Automaton(make_expr(), max_states=max_states, pattern=pattern)
-    index = PersistentIndex(automaton, vocabulary, width, store, automaton_key, entries_key)
+    index = PersistentIndex(automaton, vocabulary, width, store, key)
     if arrays is not None:
-        _quietly(lambda: index.restore(saved, made_from=restored))
-    entries = _quietly(lambda: store.get_arrays("entries", entries_key))
-    if entries is not None:
-        _quietly(lambda: index.restore_entries(entries))
+        _quietly(lambda: index.restore(record, made_from=restored))
     return index
 
 
-def _parsed(arrays: snapshot.Arrays) -> snapshot.Snapshot | None:
+def _parsed(arrays: snapshot.Arrays, vocabulary: Vocabulary
+            ) -> tuple[snapshot.Snapshot, snapshot.EntryTable] | None:
     try:
-        return snapshot.parse(arrays)
+        return snapshot.parse_record(arrays, vocabulary.size, unusable_bits_of(vocabulary))
     except ValueError:
         return None
 
@@ -585,6 +582,7 @@ def flush() -> None:
     _WRITER.flush()
 
 
+_NO_ROWS = np.full(0, -1, dtype=np.int32)
 _OPEN: weakref.WeakSet[PersistentIndex] = weakref.WeakSet()
 _OPEN_LOCK = threading.Lock()  # a WeakSet may not change while it is listed
 atexit.register(save_all)

@@ -275,7 +275,7 @@ def test_every_cache_kind_written_has_a_label_in_cache_info():
     root = Path(cli.__file__).resolve().parent
     source = "\n".join(p.read_text() for p in (root / "persist").glob("*.py"))
     written = set(regex.findall(r'\.(?:put_json|put_arrays|merge_arrays)\("(\w+)"', source))
-    assert {"automaton", "entries", "schema_language", "vocabulary"} <= written
+    assert {"pattern", "schema_language", "vocabulary"} <= written
     assert written | {MODEL_KIND} <= set(cli._KIND_LABELS)
 
 

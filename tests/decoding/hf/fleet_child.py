@@ -47,8 +47,8 @@ def main(targets_file: str, tokenizer_folder: str) -> None:
             restored += getattr(guide.index, "restored", 0)
         store = get_store()
     print(json.dumps({"digests": digests, "walks": walks, "restored": restored,
-                      "hits": store._hits.get("entries", 0),
-                      "misses": store._misses.get("entries", 0),
+                      "hits": store._hits.get("pattern", 0),
+                      "misses": store._misses.get("pattern", 0),
                       "readonly": store.readonly, "warnings": [str(w.message) for w in caught]}))
 
 

@@ -125,7 +125,7 @@ def test_warm_start_is_bit_identical_and_computes_nothing(request, tmp_path, fre
         assert g.vocabulary._token_bytes is None  # no table of every token's bytes was made
     hits = store_mod.get_store(tmp_path).info()["hits"]
     # One read a pattern; no trie: nothing is computed, so no trie is needed.
-    expected = {"vocabulary": 1, "automaton": 2, "entries": 2}
+    expected = {"vocabulary": 1, "pattern": 2}
     if persist.tokenizer_stamp(tokenizer) is not None:  # loaded from a folder: found by stamp
         expected["vocabulary_stamp"] = 1
     assert hits == expected
@@ -137,12 +137,15 @@ def decoding_compile(pattern, tokenizer, cache_dir, **options):
 
 def test_saves_as_entries_are_computed_without_explicit_save(bpe_tokenizer, tmp_path, fresh):
     guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
-    assert stored(tmp_path, "automaton") == stored(tmp_path, "entries") == []
+    assert stored(tmp_path, "pattern") == []
     guide.allowed_tokens(guide.initial_state)  # the first entry is queued for writing at once
     persist.flush()
-    assert len(stored(tmp_path, "entries")) == 1
-    arrays = store_mod.get_store(tmp_path).get_arrays("automaton", guide.index.automaton_key)
-    assert snapshot.parse(arrays).num_states == guide.automaton.num_states
+    assert len(stored(tmp_path, "pattern")) == 1
+    arrays = store_mod.get_store(tmp_path).get_arrays("pattern", guide.index.record_key)
+    saved, table = snapshot.parse_record(arrays, guide.vocabulary.size,
+                                         trie_mod.unusable_bits_of(guide.vocabulary))
+    assert saved.num_states == guide.automaton.num_states
+    assert table.state.tolist() == [guide.initial_state]
     assert not guide.index.save()  # nothing new since
 
 
@@ -174,8 +177,8 @@ def test_merge_remaps_states_numbered_differently(bpe_tokenizer, tmp_path, fresh
     b = decoding_compile(OBJECT, bpe_tokenizer, b_dir)
     walk(b, bpe_tokenizer, [second])  # discovers states in another order
     b.save()
-    a_arrays = store_mod.get_store(a_dir).get_arrays("automaton", b.index.automaton_key)
-    b_arrays = store_mod.get_store(b_dir).get_arrays("automaton", b.index.automaton_key)
+    a_arrays = store_mod.get_store(a_dir).get_arrays("pattern", b.index.record_key)
+    b_arrays = store_mod.get_store(b_dir).get_arrays("pattern", b.index.record_key)
     parsed_a, parsed_b = snapshot.parse(a_arrays), snapshot.parse(b_arrays)
     assert parsed_a.keys() != parsed_b.keys()[:parsed_a.num_states]
     merged = snapshot.parse(snapshot.merge(b_arrays, a_arrays, 10_000))
@@ -282,8 +285,7 @@ def test_second_process_reuses_vocabulary_trie_and_entries(bpe_tokenizer, tmp_pa
     assert warm["walks"] == 0 and warm["restored"] == cold["walks"] and not warm["expression_built"]
     # The child loads the tokenizer from a folder, so its table is found through the stamp;
     # it computes no entry, so it needs no trie.
-    assert warm["hits"] == {"vocabulary_stamp": 1, "vocabulary": 1, "automaton": 1,
-                            "entries": 1}
+    assert warm["hits"] == {"vocabulary_stamp": 1, "vocabulary": 1, "pattern": 1}
     assert warm["digest"] == cold["digest"]
     # A process that computes entries (a new pattern) reads the trie instead of building it.
     (other,) = _children(tmp_path, bpe_tokenizer, [(ANSWER, ANSWER_TEXTS)])
@@ -318,7 +320,7 @@ def _flip_last_byte(cache_dir, kind: str) -> None:
         backend.set(key, blob[:-1] + bytes([blob[-1] ^ 0x01]))
 
 
-@pytest.mark.parametrize("kind", ["vocabulary", "trie", "automaton", "entries"])
+@pytest.mark.parametrize("kind", ["vocabulary", "trie", "pattern"])
 def test_corrupt_entry_is_rebuilt(bpe_tokenizer, tmp_path, fresh, kind):
     # The trie is read by a process that computes entries: one meeting a pattern not seen yet.
     pattern, texts = (ANSWER, ANSWER_TEXTS) if kind == "trie" else (OBJECT, OBJECT_TEXTS)
@@ -331,7 +333,7 @@ def test_corrupt_entry_is_rebuilt(bpe_tokenizer, tmp_path, fresh, kind):
     with pytest.warns(CacheWarning, match=f"corrupt '{kind}' entry"):
         guide = decoding_compile(pattern, bpe_tokenizer, tmp_path)
         assert walk(guide, bpe_tokenizer, texts, by_key=True) == reference
-    assert (guide.index.walks > 0) == (kind in ("entries", "trie"))
+    assert (guide.index.walks > 0) == (kind in ("pattern", "trie"))
     persist.save_all()
     fresh()
     again = decoding_compile(pattern, bpe_tokenizer, tmp_path)  # the rebuilt entry is used
@@ -358,24 +360,30 @@ def _allow_a_special_token(arrays):
     return arrays
 
 
-def _link_past_the_keys(arrays):
-    linked = arrays["next"] >= 0
-    assert linked.any()
-    return {**arrays, "next": np.where(linked, len(arrays["keys"]), -1).astype(np.int32)}
+def _link_to(target):
+    """A change linking every linked token to the state `target(arrays)` names."""
+    def change(arrays):
+        linked = arrays["next"] >= 0
+        assert linked.any()
+        return {**arrays, "next": np.where(linked, target(arrays), -1).astype(np.int32)}
+    return change
 
 
 @pytest.mark.parametrize("kind, change", [
-    ("automaton", lambda a: {**a, "rows": np.full_like(a["rows"], len(a["key_ends"]))}),
-    ("automaton", lambda a: {**a, "key_ends": a["key_ends"] + 1}),
-    ("automaton", lambda a: {k: v for k, v in a.items() if k != "rows"}),
-    ("entries", _allow_a_special_token),
-    ("entries", _link_past_the_keys),
-    ("entries", lambda a: {**a, "keys": np.full_like(a["keys"], -1)}),
-    ("entries", lambda a: {**a, "ends": a["ends"] * 0}),
-    ("entries", lambda a: {**a, "ids": a["ids"][:-1]}),
-    ("entries", lambda a: {**a, "ids": a["ids"][::-1].copy()}),
-    ("entries", lambda a: {**a, "state": np.zeros_like(a["state"])}),
-    ("entries", lambda a: {k: v for k, v in a.items() if k != "linked"}),
+    ("pattern", lambda a: {**a, "rows": np.full_like(a["rows"], len(a["key_ends"]))}),
+    ("pattern", lambda a: {**a, "key_ends": a["key_ends"] + 1}),
+    ("pattern", lambda a: {**a, "key_flat": np.full_like(a["key_flat"], -1)}),
+    ("pattern", lambda a: {k: v for k, v in a.items() if k != "rows"}),
+    ("pattern", _allow_a_special_token),
+    ("pattern", _link_to(lambda a: len(a["key_ends"]))),  # past the states
+    ("pattern", _link_to(lambda a: 0)),  # to the dead state
+    ("pattern", lambda a: {**a, "entry_ends": a["entry_ends"] * 0}),
+    ("pattern", lambda a: {**a, "ids": a["ids"][:-1]}),
+    ("pattern", lambda a: {**a, "ids": a["ids"][::-1].copy()}),
+    ("pattern", lambda a: {**a, "entry_state": np.ones_like(a["entry_state"])}),  # repeated
+    ("pattern", lambda a: {**a, "entry_state": np.full_like(a["entry_state"],
+                                                             len(a["key_ends"]))}),
+    ("pattern", lambda a: {k: v for k, v in a.items() if k != "linked"}),
     ("trie", lambda a: {**a, "parent": np.zeros_like(a["parent"])}),
     ("vocabulary", lambda a: {**a, "lengths": a["lengths"] + 1}),
     ("vocabulary", lambda a: {**a, "special": a["special"].astype(np.int32)}),
@@ -391,7 +399,7 @@ def test_well_framed_but_invalid_entry_is_rebuilt_and_overwritten(bpe_tokenizer,
     fresh()
     guide = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
     assert walk(guide, bpe_tokenizer, OBJECT_TEXTS, by_key=True) == reference
-    assert (guide.index.walks > 0) == (kind == "entries")
+    assert (guide.index.walks > 0) == (kind == "pattern")
     guide.save()
     fresh()
     again = decoding_compile(OBJECT, bpe_tokenizer, tmp_path)
@@ -404,11 +412,13 @@ def test_a_snapshot_row_outside_the_states_is_rejected():
 
     arrays = snapshot.take(_automaton(OBJECT))
     n = len(arrays["key_ends"])
-    for bad in (-1, n):
-        rows = arrays["rows"].copy()
-        rows[-1, -1] = bad
-        with pytest.raises(ValueError, match="inconsistent"):
-            snapshot.parse({**arrays, "rows": rows})
+    assert arrays["rows"].dtype == np.uint8  # up to 256 states: a byte a target
+    rows = arrays["rows"].copy()
+    rows[-1, -1] = n
+    with pytest.raises(ValueError, match="inconsistent"):
+        snapshot.parse({**arrays, "rows": rows})
+    with pytest.raises(ValueError, match="dtype"):  # wider than their count needs
+        snapshot.parse({**arrays, "rows": arrays["rows"].astype(np.int32)})
     assert indexes_below(np.array([0, n - 1]), n) and not indexes_below(np.array([0.0]), n)
     assert indexes_below(np.zeros((0, 3), dtype=np.int32), 1)
 
@@ -430,7 +440,7 @@ def test_cache_off_writes_nothing(bpe_tokenizer, tmp_path, monkeypatch, how):
 def test_default_location_follows_the_environment(bpe_tokenizer, tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "env-cache"))
     walk(decoding_compile(ANSWER, bpe_tokenizer, None), bpe_tokenizer, ANSWER_TEXTS)
-    assert stored(tmp_path / "env-cache", "automaton")
+    assert stored(tmp_path / "env-cache", "pattern")
 
 
 @pytest.mark.parametrize("bump", ["persist", "store", "code"])
@@ -711,14 +721,15 @@ def _bits(token_ids, size):
     return packed.pack(allowed)
 
 
-def _entry_table(automaton, entries, size, forbidden=None):
-    arrays = snapshot.pack_entries(automaton, entries, size)
+def _record(automaton, entries, size, forbidden=None):
+    """The parsed record of `automaton`'s states and `entries`."""
+    arrays = snapshot.pack_record(snapshot.take(automaton), entries, size)
     if forbidden is None:
         forbidden = np.zeros((size + 7) // 8, dtype=np.uint8)
-    return snapshot.parse_entries(arrays, size, forbidden)
+    return snapshot.parse_record(arrays, size, forbidden)
 
 
-def test_entries_round_trip_by_state_key_into_another_numbering():
+def test_record_entries_are_found_and_unpacked_by_the_snapshot_state_number():
     source = _automaton("[ab]c|[ab]d+")
     s1 = source.step(source.initial_state, ord("a"))
     s2, s3 = source.step(s1, ord("c")), source.step(s1, ord("d"))
@@ -728,25 +739,24 @@ def test_entries_round_trip_by_state_key_into_another_numbering():
     entries = [(s1, _bits(token_ids, 20), next_states),
                (s2, _bits(token_ids[:0], 20), next_states[:0]),
                (s3, packed.pack(dense), None)]
-    arrays = snapshot.pack_entries(source, entries, 20)
-    assert arrays["bits"].shape == (1, 3) and len(arrays["keys"]) == 3
-    other = _automaton("[ab]c|[ab]d+")
-    other.step(other.step(other.initial_state, ord("b")), ord("d"))  # numbers states otherwise
-    vocabulary = Vocabulary.from_token_bytes([b"a", b"bd", b"x", b"y", b"z"] * 4, [], [])
-    table = _entry_table(source, entries, 20)
-    assert [table.find(source.key(s)) for s in (s1, s2, s3)] == [0, 1, 2]
-    assert table.find(source.key(source.initial_state)) is None
-    bits, ids, nxt = table.unpack(0, other, other.initial_state, vocabulary)
+    arrays = snapshot.pack_record(snapshot.take(source), entries, 20)
+    assert arrays["bits"].shape == (1, 3)
+    saved, table = _record(source, entries, 20)
+    assert saved.num_states == source.num_states
+    assert [int(table.row_of[s]) for s in (s1, s2, s3)] == [0, 1, 2]
+    assert table.row_of[source.initial_state] == -1
+    bits, ids, nxt = table.unpack(0, 20)
     assert bits.tobytes() == _bits(token_ids, 20).tobytes()
-    assert ids.tolist() == token_ids.tolist() and nxt.dtype == np.int32
-    assert [other.key(s) for s in nxt] == [source.key(s) for s in next_states]
-    _, ids, nxt = table.unpack(1, other, other.initial_state, vocabulary)
+    assert ids.tolist() == token_ids.tolist() and nxt.tolist() == next_states.tolist()
+    _, ids, nxt = table.unpack(1, 20)
     assert len(ids) == len(nxt) == 0
-    bits, ids, nxt = table.unpack(2, other, other.initial_state, vocabulary)
+    bits, ids, nxt = table.unpack(2, 20)
     assert np.array_equal(packed.unpack(bits, 20), dense) and ids is nxt is None
     for forbidden in (8, 5 + 8):  # a listed token, a token of the dense entry
         with pytest.raises(ValueError, match="forbidden"):
-            _entry_table(source, entries, 20, packed.pack(np.arange(20) == forbidden % 20))
+            _record(source, entries, 20, packed.pack(np.arange(20) == forbidden % 20))
+    with pytest.raises(ValueError, match="live states"):  # a token leading to the dead state
+        _record(source, [(s1, _bits([3], 20), np.array([0]))], 20)
 
 
 def test_entries_packed_with_their_known_ids_are_packed_the_same():
@@ -757,61 +767,69 @@ def test_entries_packed_with_their_known_ids_are_packed_the_same():
     leads_to = np.full(3, more, dtype=np.int32)
     plain = [(digit, _bits(ids, 16), leads_to), (more, _bits([4], 16), None)]
     known = [(digit, _bits(ids, 16), leads_to, ids), (more, _bits([4], 16), None, None)]
-    a, b = snapshot.pack_entries(source, plain, 16), snapshot.pack_entries(source, known, 16)
+    states = snapshot.take(source)
+    a, b = snapshot.pack_record(states, plain, 16), snapshot.pack_record(states, known, 16)
     assert a.keys() == b.keys() and a["ids"].tolist() == [2, 5, 11] and len(a["bits"]) == 1
     for name in a:
         assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
 
 
-def test_merged_entries_are_the_union_by_state_key():
+def test_merged_records_are_the_union_by_state_key():
     source = _automaton("[ab]c|[ab]d+")
     s1 = source.step(source.initial_state, ord("a"))
     s2, s3 = source.step(s1, ord("c")), source.step(s1, ord("d"))
-    a = snapshot.pack_entries(source, [(s1, _bits([2, 3], 20), np.array([s2, s3])),
-                                       (s3, packed.pack(np.arange(20) > 0), None)], 20)
-    b = snapshot.pack_entries(source, [(s2, _bits([4], 20), None),
-                                       (s1, _bits([2, 3], 20), np.array([s2, s3]))], 20)
-    merged = snapshot.merge_entries(a, b)
-    table = snapshot.parse_entries(merged, 20, np.zeros(3, dtype=np.uint8))
-    assert len(table) == 3 and len(merged["keys"]) == 3
-    vocabulary = Vocabulary.from_token_bytes([b"a", b"c", b"d", b"c", b"d"] * 4, [], [])
+    saved = snapshot.parse(snapshot.take(source))
+    other = Automaton.restored(saved.byte_class, saved.initial_key(),
+                               lambda: to_expr(parse("[ab]c|[ab]d+")))
+    order = [0, s3, s2, s1]  # the same states, numbered otherwise
+    flat = np.concatenate([source.flat_keys()[0].reshape(-1, 4)[s - 1] for s in order[1:]])
+    ids = other.restore(flat, np.arange(4) * 4, np.zeros((4, saved.rows.shape[1]), np.int32),
+                        np.zeros(4, dtype=bool))
+    o3, o2, o1 = ids[1:].tolist()
+    assert (o1, o2, o3) != (s1, s2, s3)
+    a = snapshot.pack_record(snapshot.take(source), [
+        (s1, _bits([2, 3], 20), np.array([s2, s3])),
+        (s3, packed.pack(np.arange(20) > 0), None)], 20)
+    b = snapshot.pack_record(snapshot.take(other), [
+        (o2, _bits([4], 20), None),
+        (o1, _bits([2, 3], 20), np.array([o2, o3]))], 20)
+    merged = snapshot.merge_record(a, b, 10_000)
+    saved, table = snapshot.parse_record(merged, 20, np.zeros(3, dtype=np.uint8))
+    keys = saved.keys()
+    number = {key: i for i, key in enumerate(keys)}
+    assert len(table) == 3 and keys[:len(snapshot.parse(a).keys())] == snapshot.parse(a).keys()
     for state, want in [(s1, [2, 3]), (s2, [4]), (s3, list(range(1, 20)))]:
-        bits, _, nxt = table.unpack(table.find(source.key(state)), source, state, vocabulary)
+        bits, _, nxt = table.unpack(int(table.row_of[number[source.key(state)]]), 20)
         assert np.flatnonzero(packed.unpack(bits, 20)).tolist() == want
         assert (nxt is not None) == (state == s1)
-    _, _, nxt = table.unpack(table.find(source.key(s1)), source, s1, vocabulary)
-    assert nxt.tolist() == [s2, s3]
-    assert snapshot.merge_entries({"bits": np.zeros(1, np.uint8)}, b) is b  # invalid old: new
+    _, _, nxt = table.unpack(int(table.row_of[number[source.key(s1)]]), 20)
+    assert [keys[t] for t in nxt.tolist()] == [source.key(s2), source.key(s3)]
+    assert snapshot.merge_record({"bits": np.zeros(1, np.uint8)}, b, 10_000) is b  # bad old
+    assert snapshot.merge_record(a, b, 2) is b  # the union would pass max_states
 
 
-def test_entries_whose_targets_are_known_add_no_state_and_unrooted_ones_get_a_way_in():
+def test_unrooted_states_get_the_way_in_an_entry_gives():
     source = _automaton("[ab]c|[ab]d+")
     s1 = source.step(source.initial_state, ord("a"))
-    s2, s3 = source.step(s1, ord("c")), source.step(s1, ord("d"))
-    vocabulary = Vocabulary.from_token_bytes([b"a", b"c", b"d"], [], [])
-    table = _entry_table(source, [(s1, _bits(np.array([1, 2]), 3), np.array([s2, s3]))], 3)
-    other = _automaton("[ab]c|[ab]d+")
-    o1 = other.step(other.initial_state, ord("b"))
-    other.expand(o1)  # its targets are states now, with expressions
-    states = other.num_states
-    _, _, nxt = table.unpack(0, other, o1, vocabulary)
-    assert other.num_states == states
-    assert nxt.tolist() == [other.step(o1, ord("c")), other.step(o1, ord("d"))]
-    # Known by key from a snapshot but with no way in (no row leads there): the entry gives one.
+    s3 = source.step(s1, ord("d"))
+    # Known by key from a snapshot but with no way in (no row leads there): a token gives one.
     saved = snapshot.parse(snapshot.take(source))
     bare = saved.expanded.copy()
     bare[:] = False
     built = []
     restored = Automaton.restored(saved.byte_class, saved.initial_key(),
                                   lambda: built.append(1) or to_expr(parse("[ab]c|[ab]d+")))
-    restored.restore(saved.key_flat, saved.key_ends, saved.rows, bare,
-                     accepting=saved.accepting)
+    ids = restored.restore(saved.key_flat, saved.key_ends, saved.rows, bare,
+                           accepting=saved.accepting)
     r1 = restored.step(restored.initial_state, ord("a"))
+    r3 = int(ids[s3])
     assert restored.rooted_states([restored.key(r1)]) == [r1]
     assert restored.rooted_states([source.key(s3)]) is None  # known, but not reachable yet
-    _, _, nxt = table.unpack(0, restored, r1, vocabulary)
-    assert [restored.key(s) for s in nxt] == [source.key(s2), source.key(s3)]
-    assert restored.is_accepting(restored.walk(int(nxt[1]), b"dd"))
+    restored.ways_in([r3], [(r1, b"d")])
+    assert restored.rooted_states([source.key(s3)]) == [r3]
+    assert restored.is_accepting(restored.walk(r3, b"dd"))
+    restored.ways_in([r3], [(r1, b"x")])  # a rooted state keeps its way in
+    assert restored.expression_of(r3) is source.expression_of(s3)
 
 
 # -- schema -> regex ---------------------------------------------------------------------------
