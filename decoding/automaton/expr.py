@@ -33,14 +33,17 @@ Invariants:
 - `first_bytes(e)` is a 256-bit mask holding every byte that starts a non-empty string of `e`
   (and possibly more: `~` and `&` are read loosely).
 - `byte_cuts(e)` is a 257-bit mask of the byte positions that some byte set anywhere in `e`
-  separates: the automaton's byte classes (memoized on every node).
+  (character sets read as their UTF-8 form) separates: the automaton's byte classes. It is a
+  field set at construction (the union of the parts'; a character set's are read off the byte
+  ranges of its UTF-8 sequences, equal to its lowered form's), so an automaton's classes cost
+  no walk over its expression and no character set is lowered for them.
 - `boundaries(e)` is a 257-bit mask of the byte positions where the derivative of `e` may change
   (bit i: bytes i-1 and i may differ); bytes between two set bits have the same derivative.
 
 Threads: expressions may be shared freely. The intern table is filled under a lock (checked
 again inside it), and an expression is published only once every field is set, so two threads
 building equal parts get the same object. The memos on an expression (`_derivs`, `_bounds`,
-`_lowered`, `_capped`, `_empty`, `_cuts`) take no lock: each stores a function of the
+`_lowered`, `_capped`, `_empty`) take no lock: each stores a function of the
 expression alone (a derivative is interned, hence the same object whoever computes it) with one
 dict item or attribute store, which the GIL makes atomic; two threads may compute one entry twice, never
 store different values. Nothing iterates over a memo.
@@ -196,20 +199,24 @@ def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None =
             boolean = kind == AND or kind == NOT
             size = 1
             count = lo if hi is None or lo > hi else hi
+            cuts = 0
             for i in items:
                 digests += i.digest
                 boolean = boolean or i.boolean
                 size += i.size
                 if i.count > count:
                     count = i.count
+                cuts |= i._cuts
             e.nullable = _nullable(kind, items, lo)
             e.boolean = boolean
             parts = tuple(digests)
             e.size = size if size < _SIZE_CAP else _SIZE_CAP
             e.count = count
+            e._cuts = cuts
         else:
             e.nullable = kind == EMPTY_KIND
             e.boolean = False
+            e._cuts = _utf8_cuts(ranges) if ranges else mask ^ (mask << 1)
             # The 256-bit mask goes in as 60-bit pieces: Python hashes an int modulo 2**61 - 1,
             # so whole masks one 61-bit shift apart ([zZ] and bytes 0x97, 0xB7) would collide.
             parts = (kind, mask & _PIECE, mask >> 60 & _PIECE, mask >> 120 & _PIECE,
@@ -264,8 +271,9 @@ def _chain(heads: Sequence[Expr], tail: Expr) -> Expr:
                 size = 1 + a.size + b.size
                 e.size = size if size < _SIZE_CAP else _SIZE_CAP
                 e.count = a.count if a.count > b.count else b.count
+                e._cuts = a._cuts | b._cuts
                 e._derivs = {}
-                e._bounds = e._lowered = e._empty = e._capped = e._first = e._cuts = None
+                e._bounds = e._lowered = e._empty = e._capped = e._first = None
                 ref = _TABLE[key] = _Ref(e, _forget)
                 ref.key = key
                 out = e
@@ -287,7 +295,7 @@ def _new_node(kind: int, items: tuple[Expr, ...], lo: int, hi: int | None, mask:
     e = Expr.__new__(Expr)
     e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = kind, items, lo, hi, mask, ranges
     e._derivs = {}
-    e._bounds = e._lowered = e._empty = e._capped = e._first = e._cuts = None
+    e._bounds = e._lowered = e._empty = e._capped = e._first = None
     return e
 
 
@@ -360,6 +368,19 @@ def chars(ranges: Iterable[tuple[int, int]]) -> Expr:
             mask |= ((1 << (hi + 1)) - 1) ^ ((1 << lo) - 1)
         return byteset(mask)
     return _make(CHARS, ranges=tuple((lo, hi) for lo, hi in merged))
+
+
+def _utf8_cuts(ranges: tuple[tuple[int, int], ...]) -> int:
+    """`byte_cuts` of the character set of `ranges` (merged, surrogate-free, as `chars` makes
+    them), without lowering it: each byte range of each UTF-8 sequence cuts at its two ends.
+    Equal to the cuts of `lowered`: the only byte sets it merges (ASCII leads; the one-byte
+    tails of one lead) come from code points that are not adjacent, hence neither are they."""
+    bits = 0
+    for lo, hi in ranges:
+        for seq in utf8_sequences(lo, hi):
+            for a, b in seq:
+                bits |= 1 << a | 1 << (b + 1)
+    return bits
 
 
 ANY_CHAR = chars([(0, 0xD7FF), (0xE000, 0x10FFFF)])
@@ -696,30 +717,8 @@ def class_starts(e: Expr) -> list[int]:
 
 def byte_cuts(e: Expr) -> int:
     """Bit i (0..256) set where some byte set that a derivative of `e` can meet (character sets
-    lowered) holds one of bytes i-1 and i but not the other. Memoized on every node below `e`,
-    so expressions sharing parts (states of one automaton, schemas sharing lexemes) share the
-    work; walked without recursion."""
-    if e._cuts is not None:
-        return e._cuts
-    stack = [e]
-    while stack:
-        x = stack[-1]
-        if x._cuts is not None:
-            stack.pop()
-        elif x.kind == BYTES:
-            x._cuts = x.mask ^ (x.mask << 1)
-            stack.pop()
-        else:
-            parts = (lowered(x),) if x.kind == CHARS else x.items
-            pending = [p for p in parts if p._cuts is None]
-            if pending:
-                stack.extend(pending)
-                continue
-            bits = 0
-            for p in parts:
-                bits |= p._cuts
-            x._cuts = bits
-            stack.pop()
+    lowered) holds one of bytes i-1 and i but not the other (a field: see the module
+    docstring)."""
     return e._cuts
 
 

@@ -79,6 +79,17 @@ def combined(data: st.DataObject) -> tuple[str, str, str, Expr, Callable[[str], 
     return p, q, op, make(expr_of(p), expr_of(q)), lambda s: truth(full(p, s), full(q, s))
 
 
+def combined_along(data: st.DataObject) -> tuple[str, str, str, list[Expr]]:
+    """`combined`'s patterns and operation, its expression and that expression's derivatives
+    along the first bytes of a string drawn for either pattern."""
+    p, q, op, e, _ = combined(data)
+    raw = data.draw(strings_for(p) | strings_for(q), label="string").encode()
+    exprs = [e]
+    for b in raw[:4]:
+        exprs.append(x.derivative(exprs[-1], b))
+    return p, q, op, exprs
+
+
 def witness(e: Expr, budget: int = 20_000) -> bytes | None:
     """A shortest byte string of `e`, searched breadth-first over derivatives (None: none found
     within `budget` expressions)."""
@@ -165,11 +176,7 @@ def test_rendered_text_parses_back_or_is_refused(e: Expr) -> None:
 def test_bytes_between_boundaries_have_one_derivative(data: st.DataObject) -> None:
     """`boundaries`/`class_starts`: every byte has the derivative of the first byte of its run,
     for combined expressions and their derivatives along a drawn string."""
-    p, q, op, e, _ = combined(data)
-    raw = data.draw(strings_for(p) | strings_for(q), label="string").encode()
-    exprs = [e]
-    for b in raw[:4]:
-        exprs.append(x.derivative(exprs[-1], b))
+    p, q, op, exprs = combined_along(data)
     for y in exprs:
         starts = x.class_starts(y)
         assert starts[0] == 0 and starts == sorted(set(starts))
@@ -178,6 +185,60 @@ def test_bytes_between_boundaries_have_one_derivative(data: st.DataObject) -> No
             if byte in starts:
                 run_start = byte
             assert x.derivative(y, byte) is x.derivative(y, run_start), (op, p, q, byte)
+
+
+def walked_cuts(e: Expr) -> int:
+    """`byte_cuts` by a walk over every node below `e`, character sets lowered (the reference
+    the construction-time field must equal)."""
+    bits, seen, stack = 0, set(), [e]
+    while stack:
+        y = stack.pop()
+        if y in seen:
+            continue
+        seen.add(y)
+        if y.kind == x.BYTES:
+            bits |= y.mask ^ (y.mask << 1)
+        stack.extend((x.lowered(y),) if y.kind == x.CHARS else y.items)
+    return bits
+
+
+@SETTINGS
+@given(st.data())
+def test_byte_cuts_are_those_of_every_node_below(data: st.DataObject) -> None:
+    """`byte_cuts`, set when a node is made, equals a walk over the expression, for combined
+    expressions and their derivatives along a drawn string; and the automaton's byte classes
+    never put two bytes with different derivatives in one class."""
+    p, q, op, exprs = combined_along(data)
+    for y in exprs:
+        assert x.byte_cuts(y) == walked_cuts(y), (op, p, q)
+    if exprs[0] is x.NOTHING or x.is_empty(exprs[0]):
+        return
+    classes = Automaton(exprs[0]).byte_class
+    for y in exprs:
+        first = {}
+        for byte in range(256):
+            d = first.setdefault(int(classes[byte]), x.derivative(y, byte))
+            assert x.derivative(y, byte) is d, (op, p, q, byte)
+
+
+code_points = st.integers(0, 0x10FFFF)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(code_points, code_points).map(sorted), min_size=1, max_size=6))
+def test_byte_cuts_of_a_character_set_are_those_of_its_utf8_form(ranges: list) -> None:
+    """A character set's cuts, read off its UTF-8 sequences without lowering it, equal those of
+    its lowered form (whose alternations merge byte sets)."""
+    e = x.chars(ranges)
+    assert x.byte_cuts(e) == walked_cuts(e)
+
+
+@pytest.mark.parametrize("ranges", [[(0x41, 0x5A), (0x5C, 0x60)], [(0xC0, 0xC5), (0xC7, 0xCF)],
+                                    [(0x4E00, 0x4E01), (0x4E05, 0x4E06)], [(0x7F, 0x80)],
+                                    [(0xD000, 0xE100)], [(0xFFFF, 0x10000)], [(0, 0x10FFFF)]])
+def test_byte_cuts_of_character_sets_next_to_encoding_boundaries(ranges: list) -> None:
+    e = x.chars(ranges)
+    assert x.byte_cuts(e) == walked_cuts(e) != 0
 
 
 # ------------------------------------------------------------------- intersection, complement
