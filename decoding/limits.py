@@ -39,6 +39,9 @@ class Limits:
     explored_derivatives: int = 300_000
     """Derivatives one schema's translation may explore, in all, to decide whether its
     intersections and complements are empty (each decision also stops at 20,000)."""
+    derivative_steps: int = 12_000_000
+    """Derivative work one schema's translation may do, in steps: computing the derivative of a
+    node with an intersection or complement inside costs 1 + its number of items."""
     state_nodes: int = 30_000
     """New expression nodes one automaton state's transitions (derivatives) may build."""
     dfa_states: int = 100_000

@@ -141,7 +141,8 @@ def _translate(schema: Any, *, whitespace: str | None, lenient: bool, max_depth:
             ctx = Context(doc, max_depth=max_depth, lenient=bool(lenient),
                           one_of_terms=one_of_terms, extra_properties=bool(extra_properties))
             with node_budget(bounds.expr_nodes, "the schema",
-                             explored=bounds.explored_derivatives):
+                             explored=bounds.explored_derivatives,
+                             steps=bounds.derivative_steps):
                 result = Translator(ctx, ws).translate((doc.root_node(),))
     except RecursionError:
         raise UnsupportedSchemaError("the schema is nested too deeply to translate") from None

@@ -171,6 +171,41 @@ def test_explored_derivatives_bound_a_schemas_emptiness_checks(monkeypatch):
             if expression.matches(t)] == ['{"code":"abc1"}']
 
 
+def _all_not_any(tag: str) -> dict:
+    """The hostile shape of the fuzz finds (seeds 11 and 23): complements of alternations of
+    complements, intersected; `tag` makes its patterns fresh (no derivative memoized by another
+    test)."""
+    def none_of(*patterns: str) -> dict:
+        return {"not": {"anyOf": [{"pattern": p} for p in patterns]}}
+
+    return {"type": "string", "allOf": [
+        {"not": {"anyOf": [none_of("^....$", f"ab{tag}", "b12"), none_of("^....$", "bc1", "c12")]}},
+        {"not": {"anyOf": [none_of("^[\\w]*$", "\\d\\d", "[a|b]"),
+                           none_of("^[\\w]*$", "\\d\\d", "[b|c]")]}},
+        {"pattern": "[aA][12].*[zZ]"}, {"minLength": 10}, {"maxLength": 20}]}
+
+
+def test_derivative_steps_bound_a_schemas_work_naming_the_limit(monkeypatch):
+    _set(monkeypatch, derivative_steps=2_000)
+    with pytest.raises(SchemaTooComplex, match="more than 2,000 derivative steps "
+                       ".*TYPEDECODE_MAX_DERIVATIVE_STEPS") as caught:
+        schema2re.to_expression(_all_not_any("q1"))
+    assert caught.value.pointer is not None and caught.value.keyword is not None
+    assert isinstance(caught.value, schema2re.UnsupportedSchemaError)
+
+
+def test_derivative_steps_count_only_nodes_with_intersection_or_complement(monkeypatch):
+    # A pattern without `&` and `~` spends no step however long its derivatives take.
+    _set(monkeypatch, derivative_steps=1)
+    schema = {"type": "string", "pattern": "^(ab|cd|ef){3,9}[0-9]{2}$", "maxLength": 30}
+    expression = schema2re.to_expression(schema)
+    assert expression.matches('"abcdef12"') and not expression.matches('"abcd12"')
+    with x.node_budget(10**9, "the test", steps=3):
+        both = x.both(x.literal("ab9z"), x.neg(x.literal("ab")))
+        with pytest.raises(PatternTooComplex, match="more than 3 derivative steps"):
+            both.matches("ab9z")  # the intersection costs 1 + 2 items: the next derivative is over
+
+
 def test_each_enum_value_checked_is_a_translation_step(monkeypatch):
     import schema2re.context
 

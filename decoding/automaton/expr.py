@@ -29,7 +29,11 @@ Invariants:
   free); one more raises `PatternTooComplex`, so no build or derivative can grow without bound.
   A budget entered with `explored=m` also lets `is_empty` explore at most `m` derivatives in
   all in the block, so many explorations, each under `MAX_EMPTINESS_STATES`, cannot add up
-  without bound either.
+  without bound either; one entered with `steps=s` lets the block spend at most `s` derivative
+  steps, the measure of derivative work: computing (not recalling) the derivative of a node
+  with `&` or `~` inside costs 1 + its number of items (its items' derivatives are looked up
+  and combined: that is where exploring intersections spends its time; nodes without `&` and
+  `~` cost nothing and read no budget).
 - `first_bytes(e)` is a 256-bit mask holding every byte that starts a non-empty string of `e`
   (and possibly more: `~` and `&` are read loosely).
 - `byte_cuts(e)` is a 257-bit mask of the byte positions that some byte set anywhere in `e`
@@ -128,25 +132,28 @@ def _forget(ref: _Ref, table: dict = _TABLE,
 
 _LOCK = threading.Lock()
 _BUDGET = threading.local()  # .left: nodes this thread may still create (absent: no budget);
-# .explore: the innermost `node_budget` given an allowance of explored derivatives
+# .explore: the innermost `node_budget` given an allowance of explored derivatives or steps
 
 
 class node_budget:
     """Let the calling thread create at most `limit` new nodes in the block (within any outer
     budget); past it, `PatternTooComplex` names `what`, the limit and its `setting`. With
-    `explored`, `is_empty` may also explore at most that many derivatives in the block (past
-    it: `PatternTooComplex` naming TYPEDECODE_MAX_EXPLORED_DERIVATIVES); without, an outer
-    block's allowance goes on. (A class, not a generator: every automaton row enters one, so
+    `explored` or `steps`, `is_empty` may also explore at most `explored` derivatives and
+    derivatives may cost at most `steps` steps (see the module doc) in the block (past either:
+    `PatternTooComplex` naming TYPEDECODE_MAX_EXPLORED_DERIVATIVES or
+    TYPEDECODE_MAX_DERIVATIVE_STEPS; the one not given is unbounded); with neither, an outer
+    block's allowances go on. (A class, not a generator: every automaton row enters one, so
     its cost counts.)"""
 
-    __slots__ = ("_limit", "_what", "_explored", "_outer", "_start", "_saved", "_explore_left",
-                 "_saved_explore")
+    __slots__ = ("_limit", "_what", "_explored", "_steps", "_outer", "_start", "_saved",
+                 "_explore_left", "_steps_left", "_saved_explore")
 
     def __init__(self, limit: int, what: str = "the expression", setting: str = "EXPR_NODES",
-                 explored: int | None = None):
+                 explored: int | None = None, steps: int | None = None):
         self._limit = limit
         self._what = (what, limit, setting)  # the message, formatted only when raised
         self._explored = explored
+        self._steps = steps
 
     def __enter__(self) -> None:
         outer = getattr(_BUDGET, "left", None)
@@ -154,9 +161,10 @@ class node_budget:
         self._start = self._limit if outer is None else min(self._limit, outer)
         self._saved = getattr(_BUDGET, "what", None)
         _BUDGET.left, _BUDGET.what = self._start, self._what
-        if self._explored is not None:  # `_explored` takes from this block's allowance
+        if self._explored is not None or self._steps is not None:  # this block's allowances
             self._saved_explore = getattr(_BUDGET, "explore", None)
-            self._explore_left = self._explored
+            self._explore_left = _UNBOUNDED if self._explored is None else self._explored
+            self._steps_left = _UNBOUNDED if self._steps is None else self._steps
             _BUDGET.explore = self
 
     def __exit__(self, *exc: object) -> None:
@@ -165,7 +173,7 @@ class node_budget:
         else:
             _BUDGET.left = self._outer - (self._start - _BUDGET.left)
         _BUDGET.what = self._saved
-        if self._explored is not None:
+        if self._explored is not None or self._steps is not None:
             _BUDGET.explore = self._saved_explore
 
     def _take_explored(self) -> None:
@@ -176,6 +184,19 @@ class node_budget:
                 f"decide whether its intersections and complements are empty "
                 f"(TYPEDECODE_MAX_EXPLORED_DERIVATIVES)")
         self._explore_left -= 1
+
+    def _take_steps(self, n: int) -> None:
+        """Count `n` derivative steps; `PatternTooComplex` past the allowance."""
+        left = self._steps_left - n
+        if left < 0:
+            raise PatternTooComplex(
+                f"{self._what[0]} needs more than {self._steps:,} derivative steps to decide "
+                f"whether its intersections and complements are empty "
+                f"(TYPEDECODE_MAX_DERIVATIVE_STEPS)")
+        self._steps_left = left
+
+
+_UNBOUNDED = 1 << 62  # the allowance a `node_budget` not given one has
 
 
 def _make(kind: int, items: tuple[Expr, ...] = (), lo: int = 0, hi: int | None = 0,
@@ -603,6 +624,10 @@ def derivative(e: Expr, b: int) -> Expr:
     r = memo.get(b)
     if r is not None:
         return r
+    if e.boolean:  # derivative work, charged where a budget gives an allowance of steps
+        allowance: node_budget | None = getattr(_BUDGET, "explore", None)
+        if allowance is not None:
+            allowance._take_steps(1 + len(e.items))
     k = e.kind
     if k == BYTES:
         r = EMPTY if e.mask >> b & 1 else NOTHING
@@ -789,7 +814,10 @@ def _explored(e: Expr) -> bool:
     while frontier:
         nxt = []
         for x in frontier:
+            starts = first_bytes(x)
             for b in class_starts(x):
+                if not starts >> b & 1:  # no string of x starts with b: not derived at all
+                    continue
                 y = derivative(x, b)
                 if y is NOTHING or y in parent or y._empty is True:
                     continue

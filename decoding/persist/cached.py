@@ -646,7 +646,7 @@ def cached_schema_language(schema: Any, store: Store | None, **options: Any) -> 
     again, or raises the recorded refusal again (the same class and message), and the guide
     comes from the disk cache, the expression built only if decoding meets a state the cache
     lacks. A `SchemaTooComplex` refusal (a budget spent: slow to reach, seconds for some
-    schemas) is recorded with the expression-node and explored-derivative limits it was reached
+    schemas) is recorded with the expression-node, explored-derivative and derivative-step limits it was reached
     under and replayed only under those limits (the other budgets are constants of the code the
     key's fingerprint covers); under other limits the schema is translated again. A translation that emits
     another warning or fails otherwise is not recorded: it happens every time, so that its
@@ -750,7 +750,7 @@ def _budget(cls: type) -> list[int] | None:
     if cls is not SchemaTooComplex:
         return None
     bounds = limits.current()
-    return [bounds.expr_nodes, bounds.explored_derivatives]
+    return [bounds.expr_nodes, bounds.explored_derivatives, bounds.derivative_steps]
 
 
 def _refusal_record(exc: Exception) -> dict | None:

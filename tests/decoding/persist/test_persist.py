@@ -1001,7 +1001,11 @@ def test_a_refusal_by_a_budget_is_replayed_under_the_same_limit_only(schema2re, 
     with pytest.raises(schema2re.SchemaTooComplex):
         persist.cached_schema_language(REFUSED, store)
     assert len(calls) == 2
-    monkeypatch.setenv(limits.variable("explored_derivatives"), "1000")  # the other one too
+    monkeypatch.setenv(limits.variable("explored_derivatives"), "1000")  # the other ones too
     with pytest.raises(schema2re.SchemaTooComplex):
         persist.cached_schema_language(REFUSED, store)
     assert len(calls) == 3
+    monkeypatch.setenv(limits.variable("derivative_steps"), "1000")
+    with pytest.raises(schema2re.SchemaTooComplex):
+        persist.cached_schema_language(REFUSED, store)
+    assert len(calls) == 4
