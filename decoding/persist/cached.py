@@ -109,7 +109,7 @@ from decoding.automaton.language import Language
 from decoding.persist import snapshot
 from decoding.tokens.index import StateEntry, TokenIndex
 from decoding.tokens.trie import TokenTrie, unusable_bits_of
-from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
+from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary, token_strings
 from decoding.util import noting_warnings
 
 PERSIST_VERSION = 5  # 5: one record of states and entries per pattern and vocabulary
@@ -184,18 +184,47 @@ def _pattern_digest(pattern: str) -> str:
 
 # --- vocabulary tables and tries -------------------------------------------------------------
 
-def tokenizer_key(tokenizer: Any) -> str | None:
+def tokenizer_key(tokenizer: Any, tokens: list[str | None] | None = None) -> str | None:
     """A key that changes whenever anything the byte table is built from changes, or None for a
-    tokenizer that cannot be serialized (then it is not cached)."""
-    to_str = getattr(getattr(tokenizer, "backend_tokenizer", None), "to_str", None)
-    if to_str is None or core_fingerprint() is None:
+    tokenizer without a `tokenizers` backend (then it is not cached).
+
+    It holds a digest of every token string (`token_strings`; `tokens` where the caller has
+    them), the backend's decoder, normalizer, pre-tokenizer and post-processor, its model's
+    type and settings (not its merges or scores, which decide how text is split, not what a
+    token adds), and what transformers adds on top (`_tokenizer_extra`). Serializing the whole
+    tokenizer instead cost 0.4-0.9 s on Gemma's 262k tokens, most of it the merges.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or core_fingerprint() is None:
         return None
     try:
-        digest = hashlib.blake2b(to_str().encode("utf-8", "surrogatepass"), digest_size=32)
-        return _key("vocabulary", core_fingerprint(), digest.hexdigest(), _tokenizer_extra(tokenizer),
-                    _versions())
+        if tokens is None:
+            tokens = token_strings(tokenizer)
+        digest = hashlib.blake2b(json.dumps(tokens, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+                                 digest_size=32)
+        model = backend.model
+        described = [type(model).__module__, type(model).__qualname__, _settings(model), _pipeline(backend)]
+        return _key("vocabulary", core_fingerprint(), digest.hexdigest(),
+                    _pattern_digest(json.dumps(described, ensure_ascii=False, separators=(",", ":"))),
+                    _tokenizer_extra(tokenizer), _versions())
     except Exception:  # an unusual tokenizer: build its table without the cache
         return None
+
+
+def _settings(model: Any) -> list[tuple[str, str]]:
+    """A `tokenizers` model's settings: every attribute its class defines as a native getter
+    (BPE's `byte_fallback`, `unk_token`, `continuing_subword_prefix`, ...), as text."""
+    cls = type(model)
+    return [(name, repr(getattr(model, name))) for name in sorted(vars(cls))
+            if type(vars(cls)[name]).__name__ == "getset_descriptor" and not name.startswith("_")]
+
+
+def _pipeline(backend: Any) -> list[str | None]:
+    """The JSON descriptions of the backend's decoder, normalizer, pre-tokenizer and
+    post-processor (None where it has none)."""
+    return [None if part is None else part.__getstate__().decode("utf-8")
+            for part in (backend.decoder, backend.normalizer, backend.pre_tokenizer,
+                         backend.post_processor)]
 
 
 def tokenizer_stamp(tokenizer: Any) -> str | None:
@@ -220,10 +249,7 @@ def tokenizer_stamp(tokenizer: Any) -> str | None:
                     st = os.stat(entry.path)
                     files.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
                                   st.st_ino, st.st_dev))
-        parts = [None if part is None else part.__getstate__().decode("utf-8")
-                 for part in (backend.decoder, backend.normalizer, backend.pre_tokenizer,
-                              backend.post_processor)]
-        return _key("vocabulary-stamp", core_fingerprint(), str(root), sorted(files), parts,
+        return _key("vocabulary-stamp", core_fingerprint(), str(root), sorted(files), _pipeline(backend),
                     _tokenizer_extra(tokenizer), _versions())
     except Exception:  # not a folder, unreadable, or an unusual tokenizer: no stamp
         return None
@@ -271,14 +297,13 @@ def stamped_key(store: Store, stamp: str, tokenizer: Any) -> str | None:
     return str(key[0])
 
 
-def _record_stamp(store: Store, stamp: str, key: str, tokenizer: Any) -> None:
-    """Record that `stamp` stands for `key`, with the CRC-32 of every token string for
-    `stamped_key` (a quarter of the strings' bytes on Gemma, read by every warm process)."""
-    size = len(tokenizer)
+def _record_stamp(store: Store, stamp: str, key: str, tokens: list[str | None]) -> None:
+    """Record that `stamp` stands for `key`, with the CRC-32 of every token string (`tokens`,
+    the tokenizer's `token_strings`) for `stamped_key` (a quarter of the strings' bytes on
+    Gemma, read by every warm process)."""
     store.put_arrays("vocabulary_stamp", stamp, {
         "key": np.asarray([key]),
-        "crc": np.fromiter(map(zlib.crc32, _stamp_texts(tokenizer, range(size))),
-                           dtype=np.uint32, count=size),
+        "crc": np.fromiter(map(zlib.crc32, map(_stamp_text, tokens)), dtype=np.uint32, count=len(tokens)),
     })
 
 
@@ -286,8 +311,11 @@ def _stamp_texts(tokenizer: Any, ids: Iterable[int]) -> list[bytes]:
     """The strings of token `ids` as the stamp records them (b"\\0" for an id without one), read
     from the fast tokenizer's backend (a stamped tokenizer has one) id by id: on a 262k-token
     vocabulary 0.2 s, against 0.4 s through `convert_ids_to_tokens`."""
-    return [b"\0" if token is None else token.encode("utf-8", "surrogatepass")
-            for token in map(tokenizer.backend_tokenizer.id_to_token, ids)]
+    return list(map(_stamp_text, map(tokenizer.backend_tokenizer.id_to_token, ids)))
+
+
+def _stamp_text(token: str | None) -> bytes:
+    return b"\0" if token is None else token.encode("utf-8", "surrogatepass")
 
 
 def cached_vocabulary(tokenizer: Any, store: Store) -> Vocabulary:
@@ -302,20 +330,23 @@ def cached_vocabulary(tokenizer: Any, store: Store) -> Vocabulary:
         vocabulary = None if key is None else load_vocabulary(store, key)
         if vocabulary is not None:
             return vocabulary
-    key = tokenizer_key(tokenizer)
-    if key is None:
+    if getattr(tokenizer, "backend_tokenizer", None) is None:  # no key: not cached
         return Vocabulary.from_tokenizer(tokenizer)
+    tokens = token_strings(tokenizer)  # read once for the key, the table and the stamp
+    key = tokenizer_key(tokenizer, tokens)
+    if key is None:
+        return Vocabulary.from_tokenizer(tokenizer, tokens=tokens)
     vocabulary = load_vocabulary(store, key)
     if vocabulary is None:
-        vocabulary = _build_vocabulary(tokenizer, store, key)
+        vocabulary = _build_vocabulary(tokenizer, tokens, store, key)
     if stamp is not None:
-        _quietly(lambda: _record_stamp(store, stamp, key, tokenizer))
+        _quietly(lambda: _record_stamp(store, stamp, key, tokens))
     return vocabulary
 
 
-def _build_vocabulary(tokenizer: Any, store: Store, key: str) -> Vocabulary:
+def _build_vocabulary(tokenizer: Any, tokens: list[str | None], store: Store, key: str) -> Vocabulary:
     with noting_warnings() as noted:
-        vocabulary = Vocabulary.from_tokenizer(tokenizer)
+        vocabulary = Vocabulary.from_tokenizer(tokenizer, tokens=tokens)
     warning = "\n".join(str(w) for w in noted if isinstance(w, UnmappableTokensWarning))
     _quietly(lambda: store.put_arrays("vocabulary", key, {
         "flat": vocabulary.flat, "lengths": vocabulary.lengths,

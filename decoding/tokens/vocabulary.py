@@ -190,16 +190,17 @@ class Vocabulary:
         return vocabulary
 
     @classmethod
-    def from_tokenizer(cls, tokenizer: Any,
-                       eos_token_ids: Iterable[int] | None = None) -> "Vocabulary":
+    def from_tokenizer(cls, tokenizer: Any, eos_token_ids: Iterable[int] | None = None, *,
+                       tokens: list[str | None] | None = None) -> "Vocabulary":
         """The byte table of a transformers tokenizer (fast or slow).
 
         `eos_token_ids` overrides the tokenizer's `eos_token_id` (e.g. with a model's
-        generation config, which may list several); without either, EOS is empty. Tokens whose
+        generation config, which may list several); without either, EOS is empty. `tokens` is
+        `token_strings(tokenizer)` where the caller has it already. Tokens whose
         text cannot be mapped become special and are reported by one `UnmappableTokensWarning`.
         Raises `VocabularyError` if the tokenizer's decoding cannot be described by a byte table.
         """
-        source = _TokenizerView(tokenizer)
+        source = _TokenizerView(tokenizer, tokens)
         if eos_token_ids is None:
             eos = {source.eos_id} if source.eos_id is not None else set()
         else:
@@ -333,7 +334,7 @@ _ANCHOR_TEXTS = ("a", "x", "0", ".", "the")
 class _TokenizerView:
     """The parts of a transformers tokenizer that the table is built from and checked against."""
 
-    def __init__(self, tokenizer: Any):
+    def __init__(self, tokenizer: Any, tokens: list[str | None] | None = None):
         for attribute in ("get_vocab", "decode", "encode", "added_tokens_decoder"):
             if not hasattr(tokenizer, attribute):
                 raise VocabularyError(
@@ -341,7 +342,7 @@ class _TokenizerView:
                     f"(it has no {attribute!r})"
                 )
         self.tokenizer = tokenizer
-        self.tokens = _token_strings(tokenizer)
+        self.tokens = token_strings(tokenizer) if tokens is None else tokens
         self.size = len(self.tokens)
         self.added = {i: (t.content, bool(getattr(t, "special", False)))
                       for i, t in tokenizer.added_tokens_decoder.items()}
@@ -409,7 +410,7 @@ class _TokenizerView:
         return None
 
 
-def _token_strings(tokenizer: Any) -> list[str | None]:
+def token_strings(tokenizer: Any) -> list[str | None]:
     """Token id -> token string (None for an id without one), over `len(tokenizer)` ids or more.
 
     A fast tokenizer is asked id by id (cheaper than its `get_vocab` dict on big vocabularies)

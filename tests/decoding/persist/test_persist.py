@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import regex
+from tokenizers import decoders
 
 import cache.store as store_mod
 import decoding.guides.guide as guide_mod
@@ -37,7 +38,7 @@ from decoding.persist import snapshot
 from decoding.tokens import bits as packed
 from decoding.tokens.index import TokenIndex
 from decoding.tokens.trie import TokenTrie
-from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary
+from decoding.tokens.vocabulary import UnmappableTokensWarning, Vocabulary, token_strings
 from decoding.util import LRU, warn
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -493,9 +494,9 @@ def test_unmappable_tokens_warning_is_repeated_on_warm_loads(bpe_tokenizer, tmp_
                                                              monkeypatch):
     build = Vocabulary.from_tokenizer
 
-    def warning_build(tokenizer):  # emits as Vocabulary.from_tokenizer does
+    def warning_build(tokenizer, tokens=None):  # emits as Vocabulary.from_tokenizer does
         warn("3 token(s) of 1260 could not be mapped", UnmappableTokensWarning)
-        return build(tokenizer)
+        return build(tokenizer, tokens=tokens)
 
     monkeypatch.setattr(Vocabulary, "from_tokenizer", staticmethod(warning_build))
     with pytest.warns(UnmappableTokensWarning, match="3 token"):
@@ -516,6 +517,18 @@ def test_tokenizer_key_tracks_what_the_table_depends_on(make_bpe_tokenizer):
     c.eos_token = "<pad>"
     assert persist.tokenizer_key(a) != persist.tokenizer_key(c)
     assert persist.tokenizer_key(object()) is None
+    # The token strings, the decoder and the model's settings are in the key; the merges (how a
+    # text is split, not what a token adds) are not.
+    assert persist.tokenizer_key(a) != persist.tokenizer_key(make_bpe_tokenizer(vocab_size=1000))
+    d = make_bpe_tokenizer()
+    d.backend_tokenizer.decoder = decoders.Metaspace()
+    assert persist.tokenizer_key(a) != persist.tokenizer_key(d)
+    e = make_bpe_tokenizer()
+    e.backend_tokenizer.model.byte_fallback = True
+    assert persist.tokenizer_key(a) != persist.tokenizer_key(e)
+    tokens = token_strings(a)
+    assert persist.tokenizer_key(a, tokens) == persist.tokenizer_key(a)
+    assert persist.tokenizer_key(a, [*tokens[:-1], "other"]) != persist.tokenizer_key(a)
 
 
 def test_failing_store_never_breaks_compile(bpe_tokenizer, tmp_path, fresh, monkeypatch):
