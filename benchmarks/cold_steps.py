@@ -27,6 +27,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,16 +43,20 @@ _now = time.thread_time_ns
 
 class Phases:
     """Exclusive CPU time and calls per phase, for wrapped functions that may call each other:
-    a call's time goes to its own phase less the time of the wrapped calls inside it."""
+    a call's time goes to its own phase less the time of the wrapped calls inside it. Only
+    calls on the thread that made it are timed (the cache's writer packs records too)."""
 
     def __init__(self) -> None:
         self.ns: collections.Counter[str] = collections.Counter()
         self.calls: collections.Counter[str] = collections.Counter()
         self._inner: list[int] = []  # per open call: the time of the wrapped calls inside it
+        self._thread = threading.get_ident()  # the measuring thread: the only one timed
 
     def wrap(self, name: str, fn: Callable) -> Callable:
         @functools.wraps(fn)
         def timed(*args, **kwargs):
+            if threading.get_ident() != self._thread:  # the cache's writer: not a step's time
+                return fn(*args, **kwargs)
             start = _now()
             self._inner.append(0)
             try:

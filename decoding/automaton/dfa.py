@@ -9,10 +9,12 @@ Invariants of an `Automaton`:
 - Bytes are grouped into classes (`byte_class[b]`, numbered in byte order) such that no byte set
   met in the initial expression or its derivatives separates two bytes of one class; the
   transition row of a state has one entry per class.
-- A state's row is computed the first time it is asked for (`expand`), one derivative per run of
-  classes the state's expression distinguishes (none for a state `cat(B, r)` that starts with a
-  byte set B, a literal's next byte: every byte of B leads to r, every other to the dead
-  state); `rows[s]` is only meaningful where
+- A state's row is computed the first time it is asked for (`expand`): from its expression's
+  derivative classes (`expr.derivative_classes`: one target per distinct derivative, the parts'
+  classes memoized, so states that share a part share its work), or, for an expression with
+  `&` or `~`, one derivative per run of classes it distinguishes (none for a state `cat(B, r)`
+  that starts with a byte set B, a literal's next byte: every byte of B leads to r, every other
+  to the dead state); `rows[s]` is only meaningful where
   `expanded[s]` (before, it is all DEAD). States are numbered in discovery order and never
   renumbered.
 - At most `max_states` states are ever created; one more raises `PatternTooComplex`, and so does
@@ -60,6 +62,7 @@ from decoding.automaton.expr import (
     byte_cuts,
     capped,
     derivative,
+    derivative_classes,
     first_bytes,
     is_empty,
     node_budget,
@@ -69,6 +72,7 @@ from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 DEAD = 0
 DEFAULT_MAX_DFA_STATES = limits.Limits.dfa_states  # the setting's default (`decoding.limits`)
 KEY_WIDTH = 4
+_BOUNDARY_BITS = (1 << 257) - 1  # `_runs_in`: bit i, bytes i-1 and i differ
 _FEW_STATES = 64  # `expand_all`: up to this many states are checked without numpy
 
 
@@ -523,12 +527,20 @@ class Automaton:
         target = self._intern(e.items[1]) if e.kind == CAT else self._intern(EMPTY)
         if target == DEAD:
             return []
-        return [(c, end, target) for c, end in self._runs_in(head)]
+        return [(c, end, target) for c, end in self._runs_in(head.mask)]
 
     def _live_runs(self, e: Expr) -> list[tuple[int, int, int]]:
         """(first class, end class, target) for each run of classes with one live derivative of
-        `e`: one derivative per run; runs whose first byte starts no string of `e`
-        (`first_bytes`) are DEAD without deriving."""
+        `e`. Without `&` and `~`: one target per distinct derivative (`derivative_classes`,
+        memoized on the parts, so states sharing a part share its work), written on the runs of
+        its byte mask. With them: one derivative per run; runs whose first byte starts no string
+        of `e` (`first_bytes`) are DEAD without deriving."""
+        if not e.boolean:  # new states numbered in class order, as deriving run by run does
+            live = []
+            for mask, d in sorted(derivative_classes(e), key=_lowest_byte):
+                target = self._intern(d)
+                live += [(c, end, target) for c, end in self._runs_in(mask)]
+            return live
         first = first_bytes(e)
         live = []
         for c, end, b in self._spans(boundaries(e)):
@@ -540,14 +552,14 @@ class Automaton:
                 live.append((c, end, target))
         return live
 
-    def _runs_in(self, byte_set: Expr) -> list[tuple[int, int]]:
-        """(first class, end class) of each run of classes inside `byte_set` (a BYTES
-        expression; memoized per set: a state `cat(B, r)` leads to r on exactly these)."""
-        mask = byte_set.mask
+    def _runs_in(self, mask: int) -> list[tuple[int, int]]:
+        """(first class, end class) of each run of classes inside the byte set `mask` (a union
+        of classes; memoized per set: a state `cat(B, r)` leads to r on exactly these)."""
         runs = self._runs_of_set.get(mask)
         if runs is None:
+            bounds = (mask ^ (mask << 1)) & _BOUNDARY_BITS
             runs = self._runs_of_set[mask] = [
-                (c, end) for c, end, b in self._spans(boundaries(byte_set)) if mask >> b & 1]
+                (c, end) for c, end, b in self._spans(bounds) if mask >> b & 1]
         return runs
 
     def _spans(self, bounds: int) -> list[tuple[int, int, int]]:
@@ -576,6 +588,12 @@ class Automaton:
                 runs.add(c)
             bits ^= low
         return sorted(runs)
+
+
+def _lowest_byte(pair: tuple[int, Expr]) -> int:
+    """The lowest bit of a (byte mask, derivative) pair's mask."""
+    mask = pair[0]
+    return mask & -mask
 
 
 def _head(e: Expr) -> Expr:
