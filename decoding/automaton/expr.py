@@ -52,8 +52,8 @@ Invariants:
 
 Threads: expressions may be shared freely. The intern table is filled under a lock (checked
 again inside it), and an expression is published only once every field is set, so two threads
-building equal parts get the same object. The memos on an expression (`_derivs`, `_classes`, `_bounds`,
-`_lowered`, `_capped`, `_empty`) take no lock: each stores a function of the
+building equal parts get the same object. The memos on an expression (`_derivs`, `_classes`,
+`_bounds`, `_lowered`, `_capped`, `_empty`) take no lock: each stores a function of the
 expression alone (a derivative is interned, hence the same object whoever computes it) with one
 dict item or attribute store, which the GIL makes atomic; two threads may compute one entry twice, never
 store different values. Nothing iterates over a memo.
