@@ -2,11 +2,13 @@
 cache folder, the measuring thread's CPU clock) with a timer around each function a first visit
 runs, reported for the slowest steps.
 
-Run: `python -m benchmarks.cold_steps [--model gemma3-270m] [--schemas N] [--seed S] [--top K]`
-(once per process: the process is the cold part). Prints one JSON line (step p50, p90, p99 and
-mean in us, first mask p50 in ms), then for the top 1% and for the p90-p99 band of steps (by CPU
-time) each phase's exclusive CPU time (without the phases it calls) and calls, and the K
-slowest steps with their case, token, new states and largest phases.
+Run: `python -m benchmarks.cold_steps [--model gemma3-270m] [--schemas N] [--seed S] [--top K]
+[--opcodes]` (once per process: the process is the cold part). Prints one JSON line (step p50,
+p90, p99 and mean in us, first mask p50 in ms), then for the top 1% and for the p90-p99 band of
+steps (by CPU time) each phase's exclusive CPU time (without the phases it calls) and calls, and
+the K slowest steps with their case, token, new states and largest phases. `--opcodes` prints
+instead one JSON line: the rows computed and the Python bytecodes and calls run in them
+(`count_row_opcodes`), a measure of the rows' Python work that the machine's load does not move.
 
 Phases: `rows` (`Automaton._compute_row`: derivatives, interning), `kernel` (the C walk call),
 `walk` (`TrieWalk._depth_first` around it: rounds, set-aside nodes), `reach` (`TrieWalk.reach`'s
@@ -27,6 +29,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,16 +45,20 @@ _now = time.thread_time_ns
 
 class Phases:
     """Exclusive CPU time and calls per phase, for wrapped functions that may call each other:
-    a call's time goes to its own phase less the time of the wrapped calls inside it."""
+    a call's time goes to its own phase less the time of the wrapped calls inside it. Only
+    calls on the thread that made it are timed (the cache's writer packs records too)."""
 
     def __init__(self) -> None:
         self.ns: collections.Counter[str] = collections.Counter()
         self.calls: collections.Counter[str] = collections.Counter()
         self._inner: list[int] = []  # per open call: the time of the wrapped calls inside it
+        self._thread = threading.get_ident()  # the measuring thread: the only one timed
 
     def wrap(self, name: str, fn: Callable) -> Callable:
         @functools.wraps(fn)
         def timed(*args, **kwargs):
+            if threading.get_ident() != self._thread:  # the cache's writer: not a step's time
+                return fn(*args, **kwargs)
             start = _now()
             self._inner.append(0)
             try:
@@ -182,12 +189,44 @@ def report(steps: list[dict], firsts: list[float], top: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     phases = Phases()
-    instrument(phases)
+    if args.opcodes:
+        counts = count_row_opcodes()
+    else:
+        instrument(phases)
     with tempfile.TemporaryDirectory(prefix="typedecode-cold-steps-") as tmp:
         tokenizer, tasks = cold_sample(args, Path(tmp))
         steps, firsts = run(tokenizer, tasks, phases)
-    print(report(steps, firsts, args.top))
+    print(json.dumps(counts) if args.opcodes else report(steps, firsts, args.top))
     return 0
+
+
+def count_row_opcodes() -> dict[str, int]:
+    """Trace `Automaton._compute_row` and all it calls: the dict returned, filled as the run
+    goes, counts the rows computed ("rows"), the Python bytecodes ("opcode") and the Python
+    calls ("call") in them. A count, unlike a time, does not move with the machine's load: an
+    A/B of the rows' Python work (a call into C counts as one bytecode, whatever it does)."""
+    from decoding.automaton import dfa
+
+    counts = {"rows": 0, "opcode": 0, "call": 0}
+
+    def trace(frame, event, arg):
+        frame.f_trace_opcodes = True
+        if event in counts:
+            counts[event] += 1
+        return trace
+
+    compute = dfa.Automaton._compute_row
+
+    def traced(self, state: int) -> None:
+        counts["rows"] += 1
+        sys.settrace(trace)
+        try:
+            compute(self, state)
+        finally:
+            sys.settrace(None)
+
+    dfa.Automaton._compute_row = traced
+    return counts
 
 
 def cold_sample(args: argparse.Namespace, work: Path) -> tuple[Any, list[dict]]:
@@ -219,6 +258,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", default=str(DEFAULT_DATA_DIR))
     parser.add_argument("--skip", nargs="*", default=["Handwritten---allany19"])
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--opcodes", action="store_true",
+                        help="instead of timing, count the rows' Python bytecodes and calls")
     return parser
 
 

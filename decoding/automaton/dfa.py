@@ -9,10 +9,12 @@ Invariants of an `Automaton`:
 - Bytes are grouped into classes (`byte_class[b]`, numbered in byte order) such that no byte set
   met in the initial expression or its derivatives separates two bytes of one class; the
   transition row of a state has one entry per class.
-- A state's row is computed the first time it is asked for (`expand`), one derivative per run of
-  classes the state's expression distinguishes (none for a state `cat(B, r)` that starts with a
-  byte set B, a literal's next byte: every byte of B leads to r, every other to the dead
-  state); `rows[s]` is only meaningful where
+- A state's row is computed the first time it is asked for (`expand`): from its expression's
+  derivative classes (`expr.derivative_classes`: one target per distinct derivative, the parts'
+  classes memoized, so states that share a part share its work), or, for an expression with
+  `&` or `~`, one derivative per run of classes it distinguishes (none for a state `cat(B, r)`
+  that starts with a byte set B, a literal's next byte: every byte of B leads to r, every other
+  to the dead state); `rows[s]` is only meaningful where
   `expanded[s]` (before, it is all DEAD). States are numbered in discovery order and never
   renumbered.
 - At most `max_states` states are ever created; one more raises `PatternTooComplex`, and so does
@@ -60,6 +62,7 @@ from decoding.automaton.expr import (
     byte_cuts,
     capped,
     derivative,
+    derivative_classes,
     first_bytes,
     is_empty,
     node_budget,
@@ -69,6 +72,7 @@ from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 DEAD = 0
 DEFAULT_MAX_DFA_STATES = limits.Limits.dfa_states  # the setting's default (`decoding.limits`)
 KEY_WIDTH = 4
+_BOUNDARY_BITS = (1 << 257) - 1  # `_classes_in`: bit i, bytes i-1 and i differ
 _FEW_STATES = 64  # `expand_all`: up to this many states are checked without numpy
 
 
@@ -179,7 +183,7 @@ class Automaton:
         starts = np.flatnonzero(byte_class[1:] != byte_class[:-1]) + 1  # and class 0 at 0
         self._class_start = [0, *starts.tolist()]
         self._spans_of: dict[int, list[tuple[int, int, int]]] = {}  # boundaries -> runs
-        self._runs_of_set: dict[int, list[tuple[int, int]]] = {}  # `_runs_in`
+        self._classes_of_set: dict[int, slice | np.ndarray] = {}  # `_classes_in`
         self._keys: list[tuple[int, ...]] = [()]
         self._flat_keys = np.zeros(0, dtype=np.int32)  # `flat_keys`: states 1 .. _flat_count-1
         self._flat_count = 1
@@ -505,30 +509,34 @@ class Automaton:
     def _compute_row(self, state: int) -> None:
         e = self._exprs[state]
         if e is not None and not e.boolean and _head(e).kind == BYTES:
-            live = self._byte_set_runs(e)  # makes no node: no budget to enter
+            live = self._byte_set_targets(e)  # makes no node: no budget to enter
         else:
             with node_budget(self.max_nodes, "one automaton state's transitions",
                              "STATE_NODES"):
                 e = self.expression_of(state)
-                live = self._byte_set_runs(e) if _head(e).kind == BYTES else self._live_runs(e)
-        row = self.rows[state]  # all DEAD until computed: only the live runs are written
-        for c, end, target in live:
-            row[c:end] = target
+                live = self._byte_set_targets(e) if _head(e).kind == BYTES \
+                    else self._live_targets(e)
+        row = self.rows[state]  # all DEAD until computed: only the live classes are written
+        for classes, target in live:
+            row[classes] = target
         self.expanded[state] = True
 
-    def _byte_set_runs(self, e: Expr) -> list[tuple[int, int, int]]:
-        """`_live_runs` of a state `cat(B, r)` (or a byte set B alone) without a derivative:
+    def _byte_set_targets(self, e: Expr) -> list[tuple[slice | np.ndarray, int]]:
+        """`_live_targets` of a state `cat(B, r)` (or a byte set B alone) without a derivative:
         every byte of B leads to r, every other byte to the dead state."""
         head = _head(e)
         target = self._intern(e.items[1]) if e.kind == CAT else self._intern(EMPTY)
-        if target == DEAD:
-            return []
-        return [(c, end, target) for c, end in self._runs_in(head)]
+        return [] if target == DEAD else [(self._classes_in(head.mask), target)]
 
-    def _live_runs(self, e: Expr) -> list[tuple[int, int, int]]:
-        """(first class, end class, target) for each run of classes with one live derivative of
-        `e`: one derivative per run; runs whose first byte starts no string of `e`
-        (`first_bytes`) are DEAD without deriving."""
+    def _live_targets(self, e: Expr) -> list[tuple[slice | np.ndarray, int]]:
+        """(classes, target) for each live target of `e`'s row, the classes as an index into
+        the row. Without `&` and `~`: one per distinct derivative (`derivative_classes`,
+        memoized on the parts, so states sharing a part share its work), on the classes of its
+        byte mask. With them: one derivative per run of classes; runs whose first byte starts
+        no string of `e` (`first_bytes`) are DEAD without deriving."""
+        if not e.boolean:  # new states numbered in class order, as deriving run by run does
+            return [(self._classes_in(mask), self._intern(d))
+                    for mask, d in sorted(derivative_classes(e), key=_lowest_byte)]
         first = first_bytes(e)
         live = []
         for c, end, b in self._spans(boundaries(e)):
@@ -537,18 +545,20 @@ class Automaton:
             d = derivative(e, b)
             target = DEAD if d is NOTHING else self._intern(d)
             if target != DEAD:
-                live.append((c, end, target))
+                live.append((slice(c, end), target))
         return live
 
-    def _runs_in(self, byte_set: Expr) -> list[tuple[int, int]]:
-        """(first class, end class) of each run of classes inside `byte_set` (a BYTES
-        expression; memoized per set: a state `cat(B, r)` leads to r on exactly these)."""
-        mask = byte_set.mask
-        runs = self._runs_of_set.get(mask)
-        if runs is None:
-            runs = self._runs_of_set[mask] = [
-                (c, end) for c, end, b in self._spans(boundaries(byte_set)) if mask >> b & 1]
-        return runs
+    def _classes_in(self, mask: int) -> slice | np.ndarray:
+        """The classes inside the byte set `mask` (a union of classes), as an index into a row:
+        a slice for one run of classes, else an array (memoized per set: a state `cat(B, r)`
+        leads to r on exactly these, and a derivative class's set recurs in many rows)."""
+        found = self._classes_of_set.get(mask)
+        if found is None:
+            bounds = (mask ^ (mask << 1)) & _BOUNDARY_BITS
+            runs = [(c, end) for c, end, b in self._spans(bounds) if mask >> b & 1]
+            found = self._classes_of_set[mask] = slice(*runs[0]) if len(runs) == 1 else \
+                np.concatenate([np.arange(c, end) for c, end in runs])
+        return found
 
     def _spans(self, bounds: int) -> list[tuple[int, int, int]]:
         """(first class, end class, first byte) of each run of classes with one derivative for
@@ -576,6 +586,12 @@ class Automaton:
                 runs.add(c)
             bits ^= low
         return sorted(runs)
+
+
+def _lowest_byte(pair: tuple[int, Expr]) -> int:
+    """The lowest bit of a (byte mask, derivative) pair's mask."""
+    mask = pair[0]
+    return mask & -mask
 
 
 def _head(e: Expr) -> Expr:

@@ -34,6 +34,12 @@ Invariants:
   with `&` or `~` inside costs 1 + its number of items (its items' derivatives are looked up
   and combined: that is where exploring intersections spends its time; nodes without `&` and
   `~` cost nothing and read no budget).
+- `derivative_classes(e)`, for `e` without `&` and `~`, is every derivative of `e` at once:
+  (byte mask, derivative) pairs with disjoint masks covering `first_bytes(e)` (every other byte
+  leads to NOTHING), one pair per distinct derivative (NOTHING never among them); each one is
+  the very node `derivative(e, b)` returns for every byte b of its mask. Memoized on `e`, so
+  states that share a part (a member's value, a string body) share its classes: a row costs one
+  step per distinct derivative of each part rather than one derivative per run of bytes.
 - `first_bytes(e)` is a 256-bit mask holding every byte that starts a non-empty string of `e`
   (and possibly more: `~` and `&` are read loosely).
 - `byte_cuts(e)` is a 257-bit mask of the byte positions that some byte set anywhere in `e`
@@ -46,8 +52,8 @@ Invariants:
 
 Threads: expressions may be shared freely. The intern table is filled under a lock (checked
 again inside it), and an expression is published only once every field is set, so two threads
-building equal parts get the same object. The memos on an expression (`_derivs`, `_bounds`,
-`_lowered`, `_capped`, `_empty`) take no lock: each stores a function of the
+building equal parts get the same object. The memos on an expression (`_derivs`, `_classes`,
+`_bounds`, `_lowered`, `_capped`, `_empty`) take no lock: each stores a function of the
 expression alone (a derivative is interned, hence the same object whoever computes it) with one
 dict item or attribute store, which the GIL makes atomic; two threads may compute one entry twice, never
 store different values. Nothing iterates over a memo.
@@ -80,7 +86,7 @@ class Expr:
 
     __slots__ = ("kind", "items", "lo", "hi", "mask", "ranges", "nullable", "boolean", "digest",
                  "size", "count", "_derivs", "_bounds", "_lowered", "_empty", "_capped", "_first",
-                 "_cuts", "__weakref__")
+                 "_cuts", "_classes", "__weakref__")
 
     kind: int
     items: tuple["Expr", ...]
@@ -294,7 +300,7 @@ def _chain(heads: Sequence[Expr], tail: Expr) -> Expr:
                 e.count = a.count if a.count > b.count else b.count
                 e._cuts = a._cuts | b._cuts
                 e._derivs = {}
-                e._bounds = e._lowered = e._empty = e._capped = e._first = None
+                e._bounds = e._lowered = e._empty = e._capped = e._first = e._classes = None
                 ref = _TABLE[key] = _Ref(e, _forget)
                 ref.key = key
                 out = e
@@ -316,7 +322,7 @@ def _new_node(kind: int, items: tuple[Expr, ...], lo: int, hi: int | None, mask:
     e = Expr.__new__(Expr)
     e.kind, e.items, e.lo, e.hi, e.mask, e.ranges = kind, items, lo, hi, mask, ranges
     e._derivs = {}
-    e._bounds = e._lowered = e._empty = e._capped = e._first = None
+    e._bounds = e._lowered = e._empty = e._capped = e._first = e._classes = None
     return e
 
 
@@ -653,7 +659,7 @@ def derivative(e: Expr, b: int) -> Expr:
         r = alt_of([derivative(i, b) for i in e.items if first_bytes(i) & bit])
     elif k == REPEAT:
         x = e.items[0]
-        r = _cat2(derivative(x, b), repeat(x, max(e.lo - 1, 0), None if e.hi is None else e.hi - 1))
+        r = _cat2(derivative(x, b), _rest(e))
     elif k == CHARS:
         r = derivative(lowered(e), b)
     elif k == AND:
@@ -664,6 +670,106 @@ def derivative(e: Expr, b: int) -> Expr:
         r = NOTHING
     memo[b] = r
     return r
+
+
+def derivative_classes(e: Expr) -> tuple[tuple[int, Expr], ...]:
+    """Every derivative of `e` (without `&` and `~`): (byte mask, derivative) pairs, see the
+    module docstring. ValueError for an expression with `&` or `~` (its derivatives are
+    pruned by emptiness, which byte sets cannot express)."""
+    found = e._classes
+    if found is None:
+        if e.boolean:
+            raise ValueError("derivative_classes() is for expressions without & and ~")
+        found = e._classes = _classes(e)
+    return found
+
+
+def _classes(e: Expr) -> tuple[tuple[int, Expr], ...]:
+    """`derivative_classes` computed from the parts' (the same cases as `derivative`)."""
+    k = e.kind
+    if k == BYTES:
+        return ((e.mask, EMPTY),)
+    if k == CHARS:
+        return derivative_classes(lowered(e))
+    if k == REPEAT:
+        return _onto(derivative_classes(e.items[0]), _rest(e))
+    if k == OR:
+        return _joined([derivative_classes(i) for i in e.items])
+    if k != CAT:
+        return ()  # NOTHING, EMPTY
+    head, tail = e.items
+    if not head.nullable:
+        if head.kind == REPEAT:  # x{lo,hi} t: x's classes onto x{lo-1,hi-1} t, in one step
+            x = head.items[0]
+            return _onto(derivative_classes(x), _cat2(_rest(head), tail))
+        return _onto(derivative_classes(head), tail)
+    groups = []  # the byte read by each head up to the first that is not nullable
+    x = e
+    while x.kind == CAT:
+        head, x = x.items
+        groups.append(_onto(derivative_classes(head), x))
+        if not head.nullable:
+            break
+    else:
+        groups.append(derivative_classes(x))
+    return _joined(groups)
+
+
+def _rest(e: Expr) -> Expr:
+    """What follows a repetition's first item: x{lo-1,hi-1} for `e` = x{lo,hi}."""
+    return repeat(e.items[0], max(e.lo - 1, 0), None if e.hi is None else e.hi - 1)
+
+
+def _onto(classes: tuple[tuple[int, Expr], ...], tail: Expr) -> tuple[tuple[int, Expr], ...]:
+    """`classes` with each derivative followed by `tail` (classes whose results meet merged)."""
+    if len(classes) == 1:
+        mask, d = classes[0]
+        return ((mask, _cat2(d, tail)),)
+    merged: dict[Expr, int] = {}
+    for mask, d in classes:
+        r = _cat2(d, tail)
+        merged[r] = merged.get(r, 0) | mask
+    return tuple((mask, r) for r, mask in merged.items())
+
+
+def _joined(groups: list[tuple[tuple[int, Expr], ...]]) -> tuple[tuple[int, Expr], ...]:
+    """The classes of an alternation of parts with these classes: each byte leads to the
+    alternation of the derivatives of the parts that read it."""
+    if len(groups) == 1:
+        return groups[0]
+    cells: dict[int, list[Expr]] = {}  # disjoint masks -> the derivatives reading them
+    covered = 0
+    for classes in groups:
+        for mask, d in classes:
+            if mask in cells:  # the common cases: parts that start alike, or differently
+                cells[mask].append(d)
+            elif mask & covered:
+                cells = _split(cells, mask, d)
+            else:
+                cells[mask] = [d]
+            covered |= mask
+    merged: dict[Expr, int] = {}
+    for cell, ds in cells.items():
+        r = ds[0] if len(ds) == 1 else alt_of(ds)
+        merged[r] = merged.get(r, 0) | cell
+    return tuple((mask, r) for r, mask in merged.items())
+
+
+def _split(cells: dict[int, list[Expr]], mask: int, d: Expr) -> dict[int, list[Expr]]:
+    """`cells` with `d` added to the derivatives of every byte of `mask`."""
+    out = {}
+    for cell, ds in cells.items():
+        common = cell & mask
+        if common:
+            out[common] = [*ds, d]
+            if common != cell:
+                out[cell ^ common] = ds
+            mask ^= common
+        else:
+            out[cell] = ds
+    if mask:
+        out[mask] = [d]
+    return out
 
 
 def first_bytes(e: Expr) -> int:

@@ -55,9 +55,10 @@ Contracts:
   `SAVE_EVERY` entries or half as many as it saved before, whichever is more (each save merges
   the whole record of the pattern, so the bytes merged stay within a few times the record's
   final size), when `decoding.compile`'s in-process memo lets go of it, at interpreter
-  exit, and on `save()`. What is new is packed on the calling thread and written by one
-  background thread (`cache.writer`), so a write never delays a mask (so are the records of
-  translations: `cached_to_regex`'s and `cached_schema_language`'s); `flush()` waits for the
+  exit, and on `save()`. What is new is taken on the calling thread (the automaton's snapshot,
+  the new entries) and packed and written by one background thread (`cache.writer`), so a
+  write never delays a mask (so are the records of translations: `cached_to_regex`'s and
+  `cached_schema_language`'s); `flush()` waits for the
   queued writes, `save()` and interpreter exit wait too. New entries and the automaton's states
   are merged into the stored record (an entry is a function of its state's key, so concurrent
   writers agree), so every process working on a pattern and vocabulary adds to one union (state
@@ -481,8 +482,10 @@ class PersistentIndex(TokenIndex):
         return write is not None and write()
 
     def _take_unsaved(self) -> Callable[[], bool] | None:
-        """What is not saved yet, packed now (the automaton keeps changing), as a job that
-        writes it to the store; None if there is nothing new."""
+        """What is not saved yet, taken now (the automaton keeps changing: its snapshot is a
+        copy; entries are immutable), as a job that packs it and writes it to the store (run by
+        the background writer, so packing costs a step nothing); None if there is nothing
+        new."""
         with self._lock:  # what is new changes hands here; packing it needs no lock
             fresh, self._unsaved, self._save_due = self._unsaved, [], False
             found = [(state, self._entries[state]) for state in fresh]
@@ -492,12 +495,12 @@ class PersistentIndex(TokenIndex):
                     return None
                 arrays, replace = snapshot.take(self.automaton), self._replace
                 self._saved, self._replace = progress, False
-        record = snapshot.pack_record(
-            arrays, [(state, e.bits, e.next_states, e.token_ids) for state, e in found],
-            self.vocabulary.size)
+        entries = [(state, e.bits, e.next_states, e.token_ids) for state, e in found]
         store, key, max_states = self.store, self.record_key, self.automaton.max_states
+        vocab_size = self.vocabulary.size
 
-        def write() -> bool:
+        def write() -> bool:  # packed here, on the writer: the snapshot and entries are fixed
+            record = snapshot.pack_record(arrays, entries, vocab_size)
             if replace:
                 store.put_arrays("pattern", key, record)
             else:

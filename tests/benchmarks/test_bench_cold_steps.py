@@ -57,3 +57,29 @@ def test_the_report_names_the_slowest_steps_and_their_phases():
     assert lines[1].startswith("top 1%: 3 steps")
     assert "rows" in lines[2] and "50%" in lines[2]
     assert "case199" in text and "case198" in text and "case0 " not in text
+
+
+def test_calls_on_another_thread_are_not_timed():
+    """The cache's writer runs wrapped functions too (it packs records): only the thread that
+    made the timers is measured."""
+    import threading
+
+    phases = Phases()
+    packed = phases.wrap("pack", lambda: _spin(0.005))
+    worker = threading.Thread(target=packed)
+    worker.start()
+    worker.join()
+    assert phases.take() == ({}, {}) and phases._inner == []
+
+
+def test_row_opcodes_are_counted_for_each_row(monkeypatch):
+    from benchmarks.cold_steps import count_row_opcodes
+    from decoding.automaton import dfa
+    from decoding.automaton.hir import to_expr
+    from decoding.automaton.syntax import parse
+
+    monkeypatch.setattr(dfa.Automaton, "_compute_row", dfa.Automaton._compute_row)
+    counts = count_row_opcodes()
+    a = dfa.Automaton(to_expr(parse("(?:ab|cd)*x")))
+    a.walk(a.initial_state, b"abcd")
+    assert counts["rows"] == 3 and counts["opcode"] > 10 * counts["call"] > 0

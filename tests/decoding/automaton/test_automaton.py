@@ -233,3 +233,23 @@ def test_expand_all_gives_every_state_its_row_whatever_the_order_and_repeats(cou
             d, target = derivative(e, b), int(a.rows[state, a.byte_class[b]])
             assert (target == DEAD) == is_empty(d)
             assert target == DEAD or a.expression_of(target) is d
+
+
+@pytest.mark.parametrize("pattern", [r'\{"name":"[^"]*","id":[0-9]{1,3}\}', r"ab|ac|[a-c]d",
+                                     r"(?:\\u[0-9a-f]{4}|[^\\\x00-\x1f]){2,}x|y+", r"é[xé]?"])
+def test_new_states_are_numbered_in_class_order(pattern):
+    """A row made from derivative classes numbers the states it discovers in the order of the
+    first class leading to each (as deriving run by run does), so numbers do not depend on how
+    a row was computed."""
+    a = automaton_for(pattern)
+    todo, seen = [a.initial_state], {a.initial_state}
+    while todo:
+        state = todo.pop()
+        before = a.num_states
+        row = a.expand(state).tolist()
+        fresh = [t for t in dict.fromkeys(row) if t >= before]
+        assert fresh == list(range(before, a.num_states)), (pattern, state)
+        for t in dict.fromkeys(row):
+            if t != DEAD and t not in seen:
+                seen.add(t)
+                todo.append(t)

@@ -5,7 +5,8 @@ What is checked:
 - Differential against `regex.fullmatch`: the expression of a random pattern accepts exactly the
   strings the pattern matches, and `render.to_text` of it, read back by `regex`, does too; read
   back by `syntax.parse` it has exactly the same language.
-- `class_starts`: the bytes of one run have one derivative.
+- `class_starts`: the bytes of one run have one derivative; `derivative_classes` gives every
+  byte the very node `derivative` does (random patterns, JSON Schema states).
 - Intersection, difference and text complement of two random patterns accept exactly what the
   boolean combination of the two `regex.fullmatch` results says; `is_empty` agrees with brute
   force (no short string when empty; a witness, verified by `regex`, when not).
@@ -562,3 +563,60 @@ def test_largest_parsed_counter_is_exact_at_its_bounds() -> None:
     assert e.kind == x.REPEAT and e.size == 2
     for n, ok in [(99997, False), (99998, True), (100000, True), (100001, False)]:
         assert e.matches("x" * n) == ok, n
+
+
+# ------------------------------------------------------------- derivatives of every byte at once
+
+
+def assert_classes_are_the_derivatives(y: Expr) -> None:
+    """`derivative_classes(y)`: disjoint masks, one per distinct derivative, none NOTHING, and
+    every byte leads to the very node `derivative` gives it (NOTHING outside every mask)."""
+    classes = x.derivative_classes(y)
+    seen = 0
+    for mask, d in classes:
+        assert mask and not mask & seen and d is not x.NOTHING
+        seen |= mask
+    assert len({d for _, d in classes}) == len(classes)
+    of = {b: d for mask, d in classes for b in range(256) if mask >> b & 1}
+    for b in range(256):
+        assert x.derivative(y, b) is of.get(b, x.NOTHING), b
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_derivative_classes_are_the_derivative_at_every_byte(data: st.DataObject) -> None:
+    """Differential against `derivative` byte by byte, for random patterns and their
+    derivatives along a drawn string (the classes of the parts memoized in between)."""
+    p = data.draw(patterns(), label="p")
+    y = expr_of(p)
+    raw = data.draw(strings_for(p), label="string").encode()
+    for b in raw[:3]:
+        if y is x.NOTHING:
+            break
+        assert_classes_are_the_derivatives(y)
+        y = x.derivative(y, b)
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"a": {"type": "string", "minLength": 3},
+                                      "b": {"type": "integer"}}},
+    {"type": "object", "properties": {"url": {"type": "string", "format": "uri"}},
+     "additionalProperties": {"type": "string"}},
+    {"type": "array", "items": {"enum": ["x", "é", 1.5, None]}, "maxItems": 4}])
+def test_derivative_classes_of_schema_states(schema: dict) -> None:
+    """The same on the states of JSON Schema expressions (member orders alive side by side,
+    string bodies with counters, escapes, UTF-8), breadth-first over 200 derivatives."""
+    from schema2re import to_expression
+    todo, seen = [to_expression(schema)], set()
+    while todo and len(seen) < 200:
+        y = todo.pop(0)
+        if y in seen:
+            continue
+        seen.add(y)
+        assert_classes_are_the_derivatives(y)
+        todo.extend(d for _, d in x.derivative_classes(y))
+
+
+def test_derivative_classes_refuse_intersections_and_complements() -> None:
+    with pytest.raises(ValueError):
+        x.derivative_classes(x.both(expr_of("a+"), expr_of("[ab]+")))
