@@ -613,12 +613,11 @@ def _head(e: Expr) -> Expr:
 
 
 def _repeats_a_key(keys: np.ndarray) -> bool:
-    """Whether two rows of `keys` (int32 [n, KEY_WIDTH], values of 31 bits) are equal: their
-    first two values as one number, sorted, decide unless two of those are equal (keys are
-    digests, so almost never), and then the whole keys do."""
-    head = (keys[:, 0].astype(np.int64) << 31) | keys[:, 1]
-    head.sort()
-    if not (head[1:] == head[:-1]).any():
+    """Whether two rows of `keys` (int [n, KEY_WIDTH]) are equal: their first values, sorted,
+    decide unless two of those are equal (keys are digests, so rarely), and then the whole keys
+    do."""
+    first = np.sort(keys[:, 0])
+    if not (first[1:] == first[:-1]).any():
         return False
     return len(set(map(tuple, keys.tolist()))) != len(keys)
 

@@ -29,7 +29,7 @@ import decoding.tokens.trie as trie_mod
 from cache import CacheWarning
 from cache.location import ENV_VAR
 from decoding import limits
-from decoding.automaton.dfa import Automaton, RestoreMismatch
+from decoding.automaton.dfa import KEY_WIDTH, Automaton, RestoreMismatch
 from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
 from decoding.persist import cached as persist
@@ -628,10 +628,10 @@ def test_an_automaton_is_not_made_from_malformed_saved_states():
             pytest.fail(name)
     with pytest.raises(ValueError, match="limit"):  # PatternTooComplex
         _from_saved(saved, make, max_states=saved.num_states - 1)
-    # Keys that agree in their first two values only are distinct; a repeated one is refused,
+    # Keys that agree in their first values only are distinct; a repeated one is refused,
     # also when the caller made the other checks (`checked`).
     near = keys.copy()
-    near[1, :2] = near[0, :2]
+    near[1, :KEY_WIDTH - 1] = near[0, :KEY_WIDTH - 1]
     assert _from_saved(saved, make, checked=True).num_states == saved.num_states
     made = Automaton.from_saved(saved.byte_class, saved.initial, near, rows, saved.expanded,
                                 saved.accepting, make, checked=True)
