@@ -175,8 +175,9 @@ def _load_npy(view: memoryview, start: int, stop: int, in_place: bool) -> np.nda
         dtype, order, shape, count, nbytes, offset = _npy_layout(view, start, stop)
         if offset + nbytes != stop:
             raise CorruptEntry(".npy header does not match its data length")
-        flat = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
-        array = flat.reshape(shape, order=order)
+        array = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
+        if len(shape) != 1:
+            array = array.reshape(shape, order=order)
         if not in_place:
             return array.copy(order="K")
         if not array.flags.aligned:

@@ -54,7 +54,6 @@ Contract:
 from __future__ import annotations
 
 import atexit
-import functools
 import hashlib
 import os
 import random
@@ -163,8 +162,7 @@ class Store:
     def get_arrays(self, kind: str, key: str, *, views: bool = False) -> Arrays | None:
         """Fresh, writable copies of the arrays stored under (kind, key), or None on a miss; with
         `views`, read-only arrays over the stored value read (no copy of a big record)."""
-        return self._get(kind, key, ARRAYS,
-                         functools.partial(decode_arrays, views=True) if views else decode_arrays)
+        return self._get(kind, key, ARRAYS, _decode_views if views else decode_arrays)
 
     def put_arrays(self, kind: str, key: str, arrays: Arrays) -> None:
         """Store a dict of plain-dtype numpy arrays under (kind, key)."""
@@ -606,6 +604,12 @@ def _open_ready(directory: Path, settings: dict) -> diskcache.Cache | None:
         cache.close()
         return None
     return cache
+
+
+def _decode_views(payload: bytes | memoryview) -> Arrays:
+    """`decode_arrays` as read-only views (`get_arrays(views=True)`; a function, not a partial
+    made per call)."""
+    return decode_arrays(payload, views=True)
 
 
 def _store_key(kind: str, codec: bytes, key: str) -> str:

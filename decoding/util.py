@@ -175,7 +175,7 @@ class LRU(Generic[K, V]):
     def total(self, weigh: Callable[[V], int]) -> int:
         """The values' total `weigh`, taken now."""
         with self._lock:
-            return sum(weigh(v) for v in self._entries.values())
+            return sum(map(weigh, self._entries.values()))
 
     def trim(self, weigh: Callable[[V], int], budget: int) -> list[V]:
         """Evict least recently used entries, never the most recent one, until the values'

@@ -27,7 +27,8 @@ Restoring (what the disk cache uses): `Automaton.restored` makes an automaton fr
 classes and initial key alone, with the expression built by a factory only when a row must be
 computed (its key is checked then: `RestoreMismatch`). `restore` adds states by key, with rows
 computed elsewhere; `from_saved` does both at once for a whole saved automaton, numbering its
-states as saved (bulk array copies, one key tuple per state). A restored state's expression is
+states as saved (bulk array copies; key tuples and the key lookup table made only when a
+state is looked up by key or added). A restored state's expression is
 found, when first needed, by deriving along the recorded way it was reached (a row from a state
 whose expression is known, or a token's bytes given by `restore`'s `origins`; the ways through
 restored rows are worked out when an expression is first derived), each step checked against
@@ -124,26 +125,31 @@ class Automaton:
     def from_saved(cls, byte_class: np.ndarray, initial: int, keys: np.ndarray,
                    rows: np.ndarray, expanded: np.ndarray, accepting: np.ndarray,
                    build_expr: Callable[[], Expr], *, max_states: int = DEFAULT_MAX_DFA_STATES,
-                   pattern: str | None = None) -> "Automaton":
+                   pattern: str | None = None, checked: bool = False) -> "Automaton":
         """`restored` followed by `restore` of every saved state, in one step and numbered as
         saved: state i is saved state i (0 the dead state), `initial` the initial state. What
         a process that has no automaton of the pattern yet makes of a saved one, with no Python
-        work per state beyond making its key.
+        work per state: the keys stay one array until a state is looked up by key or added.
 
         `keys` int [n-1, KEY_WIDTH]: the keys of states 1..n-1; `rows` [n, classes] (targets
         are state numbers), used where `expanded[i]`; `accepting` [n]. Raises ValueError for
         malformed input (as `restored` and `restore` do) and `PatternTooComplex` past
-        `max_states`.
+        `max_states`. `checked`: the caller has checked what `decoding.persist.snapshot.parse`
+        checks (dtypes, shapes, keys >= 0, initial and row targets in range), so only the
+        byte classes, the row width and the keys' uniqueness are checked here.
         """
         n = len(rows)
-        keys, rows = np.asarray(keys), np.asarray(rows)
-        expanded, accepting = np.asarray(expanded), np.asarray(accepting)
-        if not 0 < initial < n or keys.shape != (n - 1, KEY_WIDTH) or keys.dtype.kind not in "iu" \
-                or rows.ndim != 2 or expanded.shape != (n,) or accepting.shape != (n,) \
-                or expanded.dtype != bool or accepting.dtype != bool \
-                or not indexes_below(rows, n) or (n > 1 and keys.min() < 0):
-            raise ValueError("saved states need a key of the state width each, rows indexing "
-                             "the states, and one expanded and accepting flag per state")
+        if not checked:
+            keys, rows = np.asarray(keys), np.asarray(rows)
+            expanded, accepting = np.asarray(expanded), np.asarray(accepting)
+            if not 0 < initial < n or keys.shape != (n - 1, KEY_WIDTH) \
+                    or keys.dtype.kind not in "iu" or rows.ndim != 2 or expanded.shape != (n,) \
+                    or accepting.shape != (n,) or expanded.dtype != bool \
+                    or accepting.dtype != bool or not indexes_below(rows, n) \
+                    or (n > 1 and keys.min() < 0):
+                raise ValueError("saved states need a key of the state width each, rows "
+                                 "indexing the states, and one expanded and accepting flag "
+                                 "per state")
         self = cls.restored(byte_class, keys[initial - 1], build_expr, max_states=max_states,
                             pattern=pattern)
         if rows.shape[1] != self.num_classes:
@@ -152,9 +158,8 @@ class Automaton:
             raise PatternTooComplex(
                 f"restoring {n - 1:,} saved states would pass the limit of {max_states:,} states",
                 pattern, None)
-        named = [(), *map(tuple, keys.tolist())]
-        by_key = dict(zip(named, range(n)))
-        if len(by_key) != n:
+        flat_keys = np.ascontiguousarray(keys, dtype=np.int32)
+        if _repeats_a_key(flat_keys):
             raise ValueError("saved states repeat a key")
         size = max(16, 1 << (n - 1).bit_length())
         self.rows = np.zeros((size, self.num_classes), dtype=np.int32)
@@ -164,9 +169,9 @@ class Automaton:
         self.expanded[DEAD] = True
         self.accepting = np.zeros(size, dtype=bool)
         self.accepting[1:n] = accepting[1:]
-        self._keys, self._by_key = named, by_key
+        self._keys = self._by_key = None  # made from `_flat_keys` when needed (`_key_table`)
         self._exprs = [NOTHING, *([None] * (n - 1))]
-        self._flat_keys = np.ascontiguousarray(keys, dtype=np.int32).reshape(-1)
+        self._flat_keys = flat_keys.reshape(-1)
         self._flat_count = n
         self.initial_state = initial
         self._unconnected = (np.flatnonzero(expanded[1:]) + 1).tolist()
@@ -184,12 +189,14 @@ class Automaton:
         self._class_start = [0, *starts.tolist()]
         self._spans_of: dict[int, list[tuple[int, int, int]]] = {}  # boundaries -> runs
         self._classes_of_set: dict[int, slice | np.ndarray] = {}  # `_classes_in`
-        self._keys: list[tuple[int, ...]] = [()]
+        # State keys as tuples, and the state of each key; None (both) while every key is in
+        # `_flat_keys` only (`from_saved`), until `_key_table` makes them.
+        self._keys: list[tuple[int, ...]] | None = [()]
         self._flat_keys = np.zeros(0, dtype=np.int32)  # `flat_keys`: states 1 .. _flat_count-1
         self._flat_count = 1
         self._exprs: list[Expr | None] = [NOTHING]
         self._ids: dict[Expr, int] = {NOTHING: DEAD}
-        self._by_key: dict[tuple[int, ...], int] = {(): DEAD}
+        self._by_key: dict[tuple[int, ...], int] | None = {(): DEAD}
         self._origin: dict[int, tuple[int, bytes]] = {}
         self._unconnected: list[int] = []  # restored states whose rows `_connect` has not read
         self.accepting = np.zeros(16, dtype=bool)
@@ -210,19 +217,37 @@ class Automaton:
 
     @property
     def num_states(self) -> int:
-        return len(self._keys)
+        keys = self._keys
+        return self._flat_count if keys is None else len(keys)
 
     def key(self, state: int) -> tuple[int, ...]:
         """The state's stable key (empty for the dead state)."""
-        return self._keys[state]
+        keys = self._keys
+        if keys is not None:
+            return keys[state]
+        if not 0 <= state < self._flat_count:
+            raise IndexError(f"state {state} out of range")
+        return tuple(self._flat_keys[(state - 1) * KEY_WIDTH:state * KEY_WIDTH].tolist())
+
+    def _key_table(self) -> tuple[list[tuple[int, ...]], dict[tuple[int, ...], int]]:
+        """`_keys` and `_by_key`, made from `_flat_keys` the first time they are needed after
+        `from_saved` (under the lock; `_by_key` is set first, so a thread that sees `_keys`
+        sees both)."""
+        if self._keys is None:
+            with self.lock:
+                if self._keys is None:
+                    keys = [(), *map(tuple, self._flat_keys.reshape(-1, KEY_WIDTH).tolist())]
+                    self._by_key = dict(zip(keys, range(len(keys))))
+                    self._keys = keys
+        return self._keys, self._by_key  # type: ignore[return-value]
 
     def flat_keys(self) -> tuple[np.ndarray, np.ndarray]:
         """The keys of every state so far, one after another (int32; the dead state's is
         empty), and where each ends (int64): new arrays, taken under the lock. Each key is
         turned into numbers once (a cache save takes them all, again and again)."""
         with self.lock:
-            n = len(self._keys)
-            if self._flat_count < n:
+            n = self.num_states
+            if self._flat_count < n:  # so `_keys` is made
                 fresh = np.array(self._keys[max(self._flat_count, 1):n], dtype=np.int32)
                 self._flat_keys = np.concatenate((self._flat_keys, fresh.reshape(-1)))
                 self._flat_count = n
@@ -233,7 +258,8 @@ class Automaton:
         """The states with these keys, or None unless every one exists and has its expression
         known or derivable (what `restore` with origins would make of them anyway)."""
         with self.lock:
-            ids = [self._by_key.get(k) for k in keys]
+            by_key = self._key_table()[1]
+            ids = [by_key.get(k) for k in keys]
             if None in ids or not all(map(self._rooted, ids)):  # type: ignore[arg-type]
                 return None
         return ids  # type: ignore[return-value]
@@ -292,7 +318,8 @@ class Automaton:
                  origins: Sequence[tuple[int, bytes] | None] | None,
                  accepting: np.ndarray | None) -> np.ndarray:
         self._add_keys(keys)
-        ids = np.fromiter(map(self._by_key.__getitem__, keys), dtype=np.int32, count=len(keys))
+        ids = np.fromiter(map(self._key_table()[1].__getitem__, keys), dtype=np.int32,
+                          count=len(keys))
         self._describe(ids, accepting, origins)
         take = expanded & ~self.expanded[ids]
         self.rows[ids[take]] = ids[rows[take]]
@@ -310,17 +337,18 @@ class Automaton:
     def _add_keys(self, keys: Sequence[tuple[int, ...]]) -> None:
         """New states without expressions for the keys not known yet, numbered in the order
         given; `PatternTooComplex`, adding nothing, past `max_states`."""
-        fresh = [k for k in dict.fromkeys(keys) if k not in self._by_key]
-        start = len(self._keys)
+        known, by_key = self._key_table()
+        fresh = [k for k in dict.fromkeys(keys) if k not in by_key]
+        start = len(known)
         if start + len(fresh) > self.max_states:
             raise PatternTooComplex(
                 f"restoring {len(fresh):,} saved states would pass the limit of "
                 f"{self.max_states:,} states", self.pattern, None)
         while start + len(fresh) > len(self.accepting):
             self._grow()
-        self._keys.extend(fresh)
+        known.extend(fresh)
         self._exprs.extend([None] * len(fresh))
-        self._by_key.update(zip(fresh, range(start, start + len(fresh))))
+        by_key.update(zip(fresh, range(start, start + len(fresh))))
 
     def _describe(self, ids: np.ndarray, accepting: Sequence[bool] | np.ndarray | None,
                   origins: Sequence[tuple[int, bytes] | None] | None) -> None:
@@ -399,7 +427,7 @@ class Automaton:
         problem = None
         if not np.array_equal(_byte_classes(e), self.byte_class):
             problem = "byte classes"
-        elif expr_key(e) != self._keys[self.initial_state]:
+        elif expr_key(e) != self.key(self.initial_state):
             problem = "initial state"
         if problem is not None:
             raise RestoreMismatch(
@@ -411,7 +439,7 @@ class Automaton:
         self._link(self.initial_state, e)
 
     def _link(self, state: int, e: Expr) -> None:
-        if expr_key(e) != self._keys[state]:
+        if expr_key(e) != self.key(state):
             raise RestoreMismatch(
                 f"a restored state of {self.pattern!r} does not match its expression; the "
                 "cache holds stale data: clear it (`typedecode cache clear`)")
@@ -461,7 +489,7 @@ class Automaton:
         return edges
 
     def _add_key(self, key: tuple[int, ...]) -> int:
-        sid = self._by_key.get(key)
+        sid = self._key_table()[1].get(key)
         if sid is None:
             sid = self._new_state(key, None)
         return sid
@@ -474,7 +502,7 @@ class Automaton:
             self._ids[e] = DEAD
             return DEAD
         key = expr_key(e)
-        sid = self._by_key.get(key)
+        sid = self._key_table()[1].get(key)
         if sid is None:
             return self._new_state(key, e)
         if self._exprs[sid] is None:
@@ -482,16 +510,17 @@ class Automaton:
         return sid
 
     def _new_state(self, key: tuple[int, ...], e: Expr | None) -> int:
-        sid = len(self._keys)
+        keys, by_key = self._key_table()
+        sid = len(keys)
         if sid >= self.max_states:
             raise PatternTooComplex(
                 f"the automaton needs more than {self.max_states:,} states "
                 f"(raise max_states to allow more)", self.pattern, None)
         if sid >= len(self.accepting):
             self._grow()
-        self._keys.append(key)
+        keys.append(key)
         self._exprs.append(e)
-        self._by_key[key] = sid
+        by_key[key] = sid
         if e is not None:
             self._ids[e] = sid
             self.accepting[sid] = e.nullable
@@ -597,6 +626,16 @@ def _lowest_byte(pair: tuple[int, Expr]) -> int:
 def _head(e: Expr) -> Expr:
     """The part of `e` that reads the first byte: a concatenation's head, else `e` itself."""
     return e.items[0] if e.kind == CAT else e
+
+
+def _repeats_a_key(keys: np.ndarray) -> bool:
+    """Whether two rows of `keys` (int [n, KEY_WIDTH]) are equal: their first values, sorted,
+    decide unless two of those are equal (keys are digests, so rarely), and then the whole keys
+    do."""
+    first = np.sort(keys[:, 0])
+    if not (first[1:] == first[:-1]).any():
+        return False
+    return len(set(map(tuple, keys.tolist()))) != len(keys)
 
 
 def valid_keys(flat: np.ndarray, ends: np.ndarray) -> bool:

@@ -17,6 +17,7 @@ states are plain integers kept by the caller, and every method is safe under con
 
 from __future__ import annotations
 
+import operator
 import threading
 import weakref
 from collections.abc import Callable
@@ -143,8 +144,7 @@ def _automaton_bytes(automaton: Automaton) -> int:
             + automaton.num_states * _STATE_BYTES)
 
 
-def _index_bytes(index: TokenIndex) -> int:
-    return index.nbytes
+_index_bytes: Callable[[TokenIndex], int] = operator.attrgetter("nbytes")
 
 
 def _trim_memos(budget: int) -> list[TokenIndex]:

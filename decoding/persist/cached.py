@@ -30,9 +30,9 @@ Stored in a `cache.store.Store` (kind: key -> value):
   state computed so far (allowed tokens and the states they lead to, numbered as in the
   snapshot). One store read gives both: a process without the pattern's automaton makes it from
   the snapshot with the same numbers, so an entry is found and unpacked by state number, with
-  no per-state work beyond the automaton's keys. It is read and checked as a whole when the
-  index is opened, so that no later step of a decoding reads the store; each entry is unpacked
-  when its state is first met. Mask width is not part of the key: masks are rebuilt from the
+  no per-state Python work. It is read (as read-only views over the value read) and checked
+  as a whole when the index is opened, so that no later step of a decoding reads the store;
+  each entry is unpacked when its state is first met. Mask width is not part of the key: masks are rebuilt from the
   token ids at any width.
 - "schema2re": options, schema size and depth limits + the schema's JSON text -> the regex
   `schema2re.to_regex` made of it (the partial engine's input).
@@ -561,7 +561,7 @@ def open_index(store: Store, pattern: str, flags: int, max_states: int,
     """
     key = _key("pattern", core_fingerprint(), _pattern_digest(pattern), flags, max_states,
                vocabulary.fingerprint)
-    arrays = _quietly(lambda: store.get_arrays("pattern", key))
+    arrays = _quietly(lambda: store.get_arrays("pattern", key, views=True))
     record = None if arrays is None else _quietly(lambda: _parsed(arrays, vocabulary))
     restored = automaton is None and record is not None
     if restored:
@@ -590,7 +590,7 @@ def _saved_automaton(saved: snapshot.Snapshot, make_expr: Callable[[], Expr],
     try:
         return Automaton.from_saved(saved.byte_class, saved.initial, saved.state_keys(),
                                     saved.rows, saved.expanded, saved.accepting, make_expr,
-                                    max_states=max_states, pattern=pattern)
+                                    max_states=max_states, pattern=pattern, checked=True)
     except ValueError:  # PatternTooComplex is one too
         return None
 
@@ -741,12 +741,33 @@ def _schema_key(fingerprint: str, options: dict[str, Any], text: str) -> str | N
     `cached_schema_language`), or None for options that are not JSON (the translator judges
     them)."""
     bounds = limits.current()
-    try:
-        head = _key("schema2re", fingerprint, _translation_options(options),
-                    [bounds.schema_bytes, bounds.schema_depth])
-    except (TypeError, ValueError):
-        return None
+    memo = _head_memo_key(fingerprint, options, bounds)
+    head = None if memo is None else _SCHEMA_HEADS.get(memo)
+    if head is None:
+        try:
+            head = _key("schema2re", fingerprint, _translation_options(options),
+                        [bounds.schema_bytes, bounds.schema_depth])
+        except (TypeError, ValueError):
+            return None
+        if memo is not None and len(_SCHEMA_HEADS) < _SCHEMA_HEADS_KEPT:
+            _SCHEMA_HEADS[memo] = head
     return head + "\n" + text  # the head's JSON holds no newline
+
+
+_SCALARS = (str, int, bool, type(None))
+_SCHEMA_HEADS: dict[tuple, str] = {}  # `_head_memo_key` -> the head of `_schema_key`
+_SCHEMA_HEADS_KEPT = 256  # a process uses a handful of option sets; past this, none is kept
+
+
+def _head_memo_key(fingerprint: str, options: dict[str, Any], bounds: limits.Limits
+                   ) -> tuple | None:
+    """What a schema key's head is a function of, as a memo key; None unless every option is a
+    str, int, bool or None (each kept with its type: True and 1 are equal in Python, not in
+    JSON; a float is never kept, as 0.0 and -0.0 are equal but written differently)."""
+    if not all(type(value) in _SCALARS for value in options.values()):
+        return None
+    return (fingerprint, bounds.schema_bytes, bounds.schema_depth,
+            *((name, type(value), value) for name, value in options.items()))
 
 
 def _replayed(record: object) -> bool:

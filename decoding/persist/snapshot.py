@@ -251,7 +251,8 @@ def parse_record(arrays: Arrays, vocab_size: int, forbidden: np.ndarray
     problem found."""
     saved = parse(arrays)
     table = _entry_table(arrays, saved.num_states)
-    if table.bits.shape[1:] != forbidden.shape or (table.bits & forbidden).any():
+    if table.bits.shape[1:] != forbidden.shape or (len(table.bits)
+                                                   and (table.bits & forbidden).any()):
         raise ValueError("entry bits have the wrong width or allow a forbidden token")
     ids = table.ids
     if len(ids) and (ids.max() >= vocab_size or (forbidden[ids >> 3] >> (ids & 7) & 1).any()):
@@ -266,34 +267,40 @@ _ENTRY_DTYPES = _dtypes({"entry_state": np.int32, "entry_ends": np.int64, "ids":
 
 def _entry_table(arrays: Arrays, n: int) -> EntryTable:
     """Saved entries of a snapshot of `n` states, checked for everything but the vocabulary
-    (`parse_record`)."""
+    (`parse_record`). (Whole-array operations, as few as the checks allow: on the small tables
+    of a warm start each numpy call costs more than its work, so a range is checked with one
+    reduction, `indexes_below`, and numpy's Python-level wrappers such as np.diff are avoided.)"""
     _check_dtypes(arrays, _ENTRY_DTYPES)
     state, ends, ids, nxt, linked, dense, bits = (arrays[k] for k in _ENTRY_DTYPES)
     m = len(state)
     if state.shape != (m,) or ends.shape != (m,) or linked.shape != (m,) \
             or dense.shape != (m,) or ids.ndim != 1 or nxt.shape != ids.shape or bits.ndim != 2:
         raise ValueError("saved entries have inconsistent shapes")
-    if m and (state.min() < 0 or state.max() >= n or dense.min() < -1
-              or dense.max() >= len(bits)):
+    row_of = np.full(n, -1, dtype=np.int32)
+    if not m:
+        if len(ids):
+            raise ValueError("saved entries' token lists are inconsistent")
+        return EntryTable(state, ends, ids, nxt, linked, dense, bits, row_of)
+    # States in [0, n), dense rows in [-1, len(bits)).
+    if not indexes_below(state, n) or not indexes_below(dense + 1, len(bits) + 1):
         raise ValueError("saved entries index outside their tables")
-    # (Whole-array operations without numpy's Python-level wrappers such as np.diff and
-    # np.clip: on the tables of a warm start, which are small, those wrappers cost more than
-    # the work.)
     sizes = ends.copy()
     sizes[1:] -= ends[:-1]
-    if (m and (sizes.min() < 0 or ends[-1] != len(ids))) or (not m and len(ids)) \
+    if ends[-1] != len(ids) or not indexes_below(sizes, len(ids) + 1) \
             or ((dense >= 0) & ((sizes != 0) | linked)).any():
         raise ValueError("saved entries' token lists are inconsistent")
-    # Sorted within each entry iff sorted overall once each id is offset by its entry's number.
-    owner = np.repeat(np.arange(m, dtype=np.int64), sizes)
-    offset = ids + (owner << 32)
-    if len(ids) and (ids.min() < 0 or (offset[1:] <= offset[:-1]).any()):
-        raise ValueError("saved entries' token ids are not sorted ids")
-    # A linked entry's next states are live states of the snapshot; an unlinked one's are -1.
-    if len(ids) and (nxt.min() < -1 or nxt.max() >= n or (nxt == DEAD).any()
-                     or ((nxt >= 0) != linked[owner]).any()):
-        raise ValueError("saved entries' next states are not live states of the snapshot")
-    row_of = np.full(n, -1, dtype=np.int32)
+    if len(ids):
+        # Sorted within each entry iff sorted overall once each id is offset by its entry's
+        # number; ids >= 0 (one reduction, as unsigned).
+        owner = np.repeat(np.arange(m, dtype=np.int64), sizes)
+        offset = ids + (owner << 32)
+        if not indexes_below(ids, 1 << 31) or (offset[1:] <= offset[:-1]).any():
+            raise ValueError("saved entries' token ids are not sorted ids")
+        # A linked entry's next states are live states of the snapshot, in [1, n); an
+        # unlinked one's are -1: all in [-1, n) (one reduction), none dead, > 0 where linked.
+        if not indexes_below(nxt + 1, n + 1) or (nxt == DEAD).any() \
+                or ((nxt > DEAD) != linked[owner]).any():
+            raise ValueError("saved entries' next states are not live states of the snapshot")
     row_of[state] = np.arange(m, dtype=np.int32)
     if np.count_nonzero(row_of >= 0) != m:
         raise ValueError("saved entries repeat a state")

@@ -30,7 +30,7 @@ import decoding.tokens.trie as trie_mod
 from cache import CacheWarning
 from cache.location import ENV_VAR
 from decoding import limits
-from decoding.automaton.dfa import Automaton, RestoreMismatch
+from decoding.automaton.dfa import KEY_WIDTH, Automaton, RestoreMismatch
 from decoding.automaton.hir import to_expr
 from decoding.automaton.syntax import parse
 from decoding.persist import cached as persist
@@ -607,6 +607,13 @@ def test_an_automaton_made_from_a_snapshot_numbers_states_as_saved_and_derives_t
     assert made.key(made.walk(deep, b"d")) == source.key(source.walk(source.initial_state,
                                                                       b"addd"))
     assert made.walk(made.initial_state, b"bc") == made.walk(made.initial_state, b"ac")
+    # Looked up by key (its table made from the saved keys on first use), every state is its
+    # own saved number, and one state more gets the next number.
+    again = _from_saved(saved, lambda: to_expr(parse(pattern)), checked=True)
+    assert again.restore(saved.key_flat, saved.key_ends, saved.rows, saved.expanded
+                         ).tolist() == list(range(saved.num_states))
+    assert again.walk(again.walk(again.initial_state, b"add"), b"d") == saved.num_states
+    assert again.key(saved.num_states) == made.key(made.walk(deep, b"d"))
 
 
 def test_an_automaton_is_not_made_from_malformed_saved_states():
@@ -634,6 +641,18 @@ def test_an_automaton_is_not_made_from_malformed_saved_states():
             pytest.fail(name)
     with pytest.raises(ValueError, match="limit"):  # PatternTooComplex
         _from_saved(saved, make, max_states=saved.num_states - 1)
+    # Keys that agree in their first values only are distinct; a repeated one is refused,
+    # also when the caller made the other checks (`checked`).
+    near = keys.copy()
+    near[1, :KEY_WIDTH - 1] = near[0, :KEY_WIDTH - 1]
+    assert _from_saved(saved, make, checked=True).num_states == saved.num_states
+    made = Automaton.from_saved(saved.byte_class, saved.initial, near, rows, saved.expanded,
+                                saved.accepting, make, checked=True)
+    assert made.key(2) == tuple(near[1].tolist()) != made.key(1)
+    repeated = np.concatenate([keys[:1], keys[:-1]])
+    with pytest.raises(ValueError, match="repeat a key"):
+        Automaton.from_saved(saved.byte_class, saved.initial, repeated, rows, saved.expanded,
+                             saved.accepting, make, checked=True)
     assert _from_saved(saved, make, max_states=saved.num_states).num_states == saved.num_states
 
 

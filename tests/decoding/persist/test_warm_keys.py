@@ -77,6 +77,17 @@ def test_schema_text_and_types_go_through_load_schema(tmp_path, walks):
         persist.cached_schema_language({"type": float("nan")}, store)
 
 
+def test_schema_keys_differ_for_options_equal_in_python_but_not_in_json(monkeypatch):
+    fingerprint, text = persist.schema2re_fingerprint(), '{"type":"string"}'
+    spellings = [{"lenient": True}, {"lenient": 1}, {"lenient": 1.0}, {"lenient": -0.0},
+                 {"lenient": 0.0}, {"lenient": None}, {"lenient": "1"}, {"lenient": [1]}]
+    keys = [persist._schema_key(fingerprint, options, text) for options in spellings * 2]
+    assert len(set(keys)) == len(spellings) and keys[:len(spellings)] == keys[len(spellings):]
+    before = persist._schema_key(fingerprint, {}, text)  # the head follows the limits
+    monkeypatch.setenv("TYPEDECODE_MAX_SCHEMA_DEPTH", "7")
+    assert persist._schema_key(fingerprint, {}, text) != before
+
+
 def test_pattern_keys_hold_a_fixed_size_hash_of_the_pattern():
     long = "x" * 100_000
     assert persist._pattern_digest(long) != persist._pattern_digest(long + "y")
