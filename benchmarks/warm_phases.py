@@ -12,6 +12,15 @@ thread (`time.thread_time_ns`). Each phase is the exclusive time of the function
 the case's time. The first case is left out of the medians (it pays once-per-process costs, such
 as the translator's source fingerprint) and reported alone. The timers add a few us per call,
 so phases sum to more than an untimed run; the untimed per-case median is measured first.
+
+The untimed process then times every case again with the process's memos emptied (the
+records read a second time: what is left is the library's work without a fresh process's first
+reads). Then two more fresh processes on the same folder, writable and with the garbage collector on,
+time each case as the mask benchmark's warm worker does (`benchmarks.measure.measure` through
+the typedecode adapter, whose setup is done first): one walks every case's instances after its
+first mask, as the benchmark does, one does not (its cases' instances removed). The differences
+between the three untimed medians are what the benchmark's conditions add to the library's warm
+path (a writable store, the collector, the caches the previous case's walk left).
 """
 
 from __future__ import annotations
@@ -82,20 +91,22 @@ def _guide_of(case: dict, tokenizer: Any, path: str) -> Any:
 
 
 def worker(mode: str, path: str, tokenizer_dir: str, cases_file: str) -> dict:
-    """Cold: fill the cache folder. Warm: time every case untimed, then with the phase timers
-    (a second process, so that both see a fresh process's first reads)."""
+    """Cold: fill the cache folder. Untimed / phases: time every case (untimed also again with
+    its memos emptied), or with the phase timers (a second process, so that both see a fresh
+    process's first reads). Measured (-unwalked): as the mask benchmark's warm worker."""
     import gc
 
     from transformers import AutoTokenizer
 
     import schema2re  # noqa: F401 - imported before the clock starts
     from decoding.errors import TokenRejected
-    from decoding.guides.bitmask import allocate
     from decoding.guides.guide import compile as compile_pattern
     from decoding.persist import cached as persist
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     cases = json.loads(Path(cases_file).read_text(encoding="utf-8"))
+    if mode in ("measured", "measured-unwalked"):
+        return _measured(tokenizer, cases, walked=mode == "measured")
     compile_pattern("a", tokenizer)  # the vocabulary table, as the mask benchmark's set-up
     if mode == "cold":
         for case in cases:
@@ -111,21 +122,47 @@ def worker(mode: str, path: str, tokenizer_dir: str, cases_file: str) -> dict:
                     guide.index.entry(state)
         persist.save_all()
         return {}
-    import decoding.guides.bitmask as bitmask
+    import decoding.guides.guide as guide_module
+    from decoding.util import LRU
 
     timers = Phases()
     if mode == "phases":
         install(timers)
     gc.disable()
-    per_case, phases, walks = [], [], 0
+    per_case, phases, walks, again = [], [], 0, []
     for case in cases:
-        start = time.thread_time_ns()
-        guide = _guide_of(case, tokenizer, path)
-        bitmask.fill_bitmasks([(guide, guide.initial_state)], allocate(1, guide.vocab_size))
-        per_case.append(time.thread_time_ns() - start)
+        ns, guide = _first_mask(case, tokenizer, path)
+        per_case.append(ns)
         phases.append(timers.take()[0])
         walks += guide.index.walks
-    return {"ids": [c["id"] for c in cases], "ns": per_case, "phases": phases, "walks": walks}
+    if mode == "untimed":  # again, memos emptied: what a fresh process's first reads add
+        guide_module._AUTOMATA = LRU(guide_module._MEMO_SIZE)
+        guide_module._INDEXES = LRU(guide_module._MEMO_SIZE)
+        again = [_first_mask(case, tokenizer, path)[0] for case in cases]
+    return {"ids": [c["id"] for c in cases], "ns": per_case, "phases": phases, "walks": walks,
+            "again": again}
+
+
+def _first_mask(case: dict, tokenizer: Any, path: str) -> tuple[int, Any]:
+    """The CPU time (ns) of a case's guide and first mask, and the guide."""
+    from decoding.guides import bitmask
+
+    start = time.thread_time_ns()
+    guide = _guide_of(case, tokenizer, path)
+    bitmask.fill_bitmasks([(guide, guide.initial_state)], bitmask.allocate(1, guide.vocab_size))
+    return time.thread_time_ns() - start, guide
+
+
+def _measured(tokenizer: Any, cases: list[dict], *, walked: bool) -> dict:
+    """Each case's first mask as `benchmarks.masks`' warm worker measures it (`BENCH_CLOCK=cpu`),
+    its instances walked after it or (`walked=False`) removed."""
+    from benchmarks.engines.typedecode import ENGINE
+    from benchmarks.measure import measure
+
+    ENGINE.setup(tokenizer)
+    results = [measure(ENGINE, case if walked else {**case, "valid": [], "invalid": []})
+               for case in cases]
+    return {"ns": [round(r["first_mask_s"] * 1e9) for r in results]}
 
 
 def _spawn(mode: str, path: str, root: Path, env: dict[str, str]) -> dict:
@@ -151,8 +188,11 @@ def run(count: int, model: str, path: str) -> dict:
         cache = {"TYPEDECODE_CACHE_DIR": str(root / "cache")}
         _spawn("cold", path, root, cache)
         readonly = {**cache, "TYPEDECODE_CACHE_READONLY": "1"}
+        measured = {**cache, "BENCH_CLOCK": "cpu"}
         return {"model": model, "path": path, "untimed": _spawn("untimed", path, root, readonly),
-                "phases": _spawn("phases", path, root, readonly)}
+                "phases": _spawn("phases", path, root, readonly),
+                "unwalked": _spawn("measured-unwalked", path, root, measured),
+                "walked": _spawn("measured", path, root, measured)}
 
 
 def markdown(result: dict) -> str:
@@ -164,16 +204,26 @@ def markdown(result: dict) -> str:
     total = statistics.median(ns / 1e3 for ns in timed["ns"][1:])
     lines = [f"{len(per_case)} cases, {result['model']} tokenizer, {result['path']} path; CPU "
              "time of the thread, a fresh read-only process on a filled cache folder.", "",
-             f"- compile + first mask, untimed: median {statistics.median(per_case[1:]):.0f} us "
+             f"- compile + first mask, untimed: median {_median_us(untimed)} us "
              f"(cases 2..{len(per_case)}), first case {per_case[0]:.0f} us; entries computed: "
              f"{untimed['walks']}",
-             f"- with the phase timers: median {total:.0f} us", "",
+             f"- the same process again, its memos emptied: median "
+             f"{_median_us({'ns': untimed['again']})} us (no first reads of the records)",
+             f"- with the phase timers: median {total:.0f} us",
+             "- as the mask benchmark measures it (writable store, GC on; core path): median "
+             f"{_median_us(result['unwalked'])} us without walking the instances, "
+             f"{_median_us(result['walked'])} us walking them after each first mask", "",
              "| phase | median us per case | mean |", "|---|---:|---:|"]
     for name in [*names, "other"]:
         values = other if name == "other" else [spent.get(name, 0) / 1e3 for spent in rest]
         lines.append(f"| {name} | {statistics.median(values):.0f} | "
                      f"{statistics.mean(values):.0f} |")
     return "\n".join(lines)
+
+
+def _median_us(run: dict) -> str:
+    """The median of cases 2.. of a run's per-case times, in us."""
+    return f"{statistics.median(ns / 1e3 for ns in run['ns'][1:]):.0f}"
 
 
 def main(argv: list[str] | None = None) -> int:
