@@ -67,13 +67,13 @@ from decoding.automaton.expr import (
     first_bytes,
     is_empty,
     node_budget,
+    set_boundaries,
 )
 from decoding.errors import EmptyLanguage, PatternTooComplex, RestoreMismatch
 
 DEAD = 0
 DEFAULT_MAX_DFA_STATES = limits.Limits.dfa_states  # the setting's default (`decoding.limits`)
 KEY_WIDTH = 4
-_BOUNDARY_BITS = (1 << 257) - 1  # `_classes_in`: bit i, bytes i-1 and i differ
 _FEW_STATES = 64  # `expand_all`: up to this many states are checked without numpy
 
 
@@ -583,8 +583,7 @@ class Automaton:
         leads to r on exactly these, and a derivative class's set recurs in many rows)."""
         found = self._classes_of_set.get(mask)
         if found is None:
-            bounds = (mask ^ (mask << 1)) & _BOUNDARY_BITS
-            runs = [(c, end) for c, end, b in self._spans(bounds) if mask >> b & 1]
+            runs = [(c, end) for c, end, b in self._spans(set_boundaries(mask)) if mask >> b & 1]
             found = self._classes_of_set[mask] = slice(*runs[0]) if len(runs) == 1 else \
                 np.concatenate([np.arange(c, end) for c, end in runs])
         return found

@@ -808,13 +808,19 @@ def _first_bytes(e: Expr) -> int:
     return bits
 
 
+def set_boundaries(mask: int) -> int:
+    """`boundaries` of the byte set `mask` (a 256-bit mask): bit i set where bytes i-1 and i
+    differ in membership."""
+    return (mask ^ (mask << 1)) & _BOUNDARY_BITS
+
+
 def boundaries(e: Expr) -> int:
     """Bit i set: bytes i-1 and i may have different derivatives (see the module docstring)."""
     bits = e._bounds
     if bits is None:
         k = e.kind
         if k == BYTES:
-            bits = (e.mask ^ (e.mask << 1)) & _BOUNDARY_BITS
+            bits = set_boundaries(e.mask)
         elif k == CHARS:
             bits = boundaries(lowered(e))
         elif k == CAT:
